@@ -1,0 +1,182 @@
+//! ImageFolder discovery: `ROOT/<class>/*` or `ROOT/<split>/<class>/*`, as torchvision lays it out.
+
+use std::path::{Path, PathBuf};
+
+use super::{Dataset, DatasetError, Example, Layout, SPLIT_NAMES, is_image_path, natural_cmp};
+
+/// Returns the dataset if `root` is an ImageFolder (with or without splits), `None` if it is not.
+pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
+    let top_dirs = subdirectories(root)?;
+
+    let mut split_dirs: Vec<(String, Vec<(String, Vec<PathBuf>)>)> = Vec::new();
+    for split in SPLIT_NAMES {
+        let Some(dir) = top_dirs.iter().find(|d| d.eq_ignore_ascii_case(split)) else { continue };
+        let classes = class_folders(&root.join(dir))?;
+        if !classes.is_empty() {
+            split_dirs.push((dir.clone(), classes));
+        }
+    }
+    if !split_dirs.is_empty() {
+        return Ok(Some(build(root, Layout::ImageFolderSplits, split_dirs)));
+    }
+
+    let classes = class_folders(root)?;
+    if classes.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(build(root, Layout::ImageFolder, vec![(String::new(), classes)])))
+}
+
+/// Assembles the dataset from `(split folder, [(class, relative image paths)])`.
+fn build(root: &Path, layout: Layout, groups: Vec<(String, Vec<(String, Vec<PathBuf>)>)>) -> Dataset {
+    let mut classes: Vec<String> = groups.iter().flat_map(|(_, c)| c.iter().map(|(name, _)| name.clone())).collect();
+    classes.sort_by(|a, b| natural_cmp(a, b));
+    classes.dedup();
+
+    let has_splits = layout == Layout::ImageFolderSplits;
+    let splits: Vec<String> = if has_splits { groups.iter().map(|(s, _)| s.clone()).collect() } else { Vec::new() };
+
+    let mut examples = Vec::new();
+    for (split_index, (split_dir, class_dirs)) in groups.into_iter().enumerate() {
+        let mut class_dirs = class_dirs;
+        class_dirs.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+        for (class, files) in class_dirs {
+            let label = classes.iter().position(|c| *c == class).unwrap_or_default();
+            for file in files {
+                let path = if has_splits { Path::new(&split_dir).join(&class).join(file) } else { Path::new(&class).join(file) };
+                examples.push(Example { path, split: has_splits.then_some(split_index), label });
+            }
+        }
+    }
+    Dataset { root: root.to_path_buf(), layout, classes, splits, examples }
+}
+
+/// Subfolders of `dir` that hold at least one image (at any depth), with their images'
+/// paths relative to the subfolder, in natural order.
+fn class_folders(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DatasetError> {
+    let mut classes = Vec::new();
+    for name in subdirectories(dir)? {
+        let mut files = Vec::new();
+        collect_images(&dir.join(&name), Path::new(""), &mut files)?;
+        if !files.is_empty() {
+            files.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
+            classes.push((name, files));
+        }
+    }
+    Ok(classes)
+}
+
+fn collect_images(dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+    for entry in read_dir(dir)? {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            collect_images(&path, &relative.join(&name), out)?;
+        } else if is_image_path(&path) {
+            out.push(relative.join(&name));
+        }
+    }
+    Ok(())
+}
+
+/// Names of the non-hidden subfolders of `dir`.
+fn subdirectories(dir: &Path) -> Result<Vec<String>, DatasetError> {
+    let mut names: Vec<String> = read_dir(dir)?
+        .into_iter()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort_by(|a, b| natural_cmp(a, b));
+    Ok(names)
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, DatasetError> {
+    let io_err = |source| DatasetError::Io { path: dir.to_path_buf(), source };
+    std::fs::read_dir(dir).map_err(io_err)?.collect::<Result<Vec<_>, _>>().map_err(io_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use std::fs;
+
+    fn touch(root: &Path, rel: &str) {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, b"not decoded during discovery").unwrap();
+    }
+
+    #[test]
+    fn finds_classes_without_splits() {
+        let tmp = tempfile::tempdir().unwrap();
+        for rel in ["cat/1.jpg", "cat/10.jpg", "cat/2.png", "dog/a.JPEG", "dog/notes.txt", "empty/readme.md"] {
+            touch(tmp.path(), rel);
+        }
+        let ds = Dataset::open(tmp.path()).unwrap();
+        assert_eq!(ds.layout, Layout::ImageFolder);
+        assert_eq!(ds.classes, vec!["cat", "dog"]);
+        assert!(ds.splits.is_empty());
+        let paths: Vec<_> = ds.examples.iter().map(|e| e.path.to_string_lossy().into_owned()).collect();
+        assert_eq!(paths, vec!["cat/1.jpg", "cat/2.png", "cat/10.jpg", "dog/a.JPEG"]);
+        let counts: Vec<_> = ds.class_counts().into_iter().map(|c| (c.name, c.count)).collect();
+        assert_eq!(counts, vec![("cat".to_string(), 3), ("dog".to_string(), 1)]);
+        assert_eq!(ds.imbalance_ratio(), Some(3.0));
+    }
+
+    #[test]
+    fn finds_splits_and_the_union_of_their_classes() {
+        let tmp = tempfile::tempdir().unwrap();
+        for rel in ["train/0/a.png", "train/0/b.png", "train/1/c.png", "val/1/d.png", "val/2/e.png", "test/10/f.png"] {
+            touch(tmp.path(), rel);
+        }
+        touch(tmp.path(), ".hidden/0/x.png");
+        touch(tmp.path(), "checkpoints/epoch_00.pt");
+        let ds = Dataset::open(tmp.path()).unwrap();
+        assert_eq!(ds.layout, Layout::ImageFolderSplits);
+        assert_eq!(ds.splits, vec!["train", "val", "test"]);
+        assert_eq!(ds.classes, vec!["0", "1", "2", "10"]);
+        assert_eq!(ds.examples.len(), 6);
+        let split_counts = ds.split_counts();
+        assert_eq!(split_counts, vec![("train".into(), 3), ("val".into(), 2), ("test".into(), 1)]);
+        let one = &ds.class_counts()[1];
+        assert_eq!((one.count, one.by_split.clone()), (2, vec![1, 1, 0]));
+        let e = ds.examples.iter().find(|e| e.path.ends_with("e.png")).unwrap();
+        assert_eq!((ds.splits[e.split.unwrap()].as_str(), ds.classes[e.label].as_str()), ("val", "2"));
+    }
+
+    #[test]
+    fn nested_images_belong_to_their_top_class_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        touch(tmp.path(), "bird/batch1/x.png");
+        touch(tmp.path(), "bird/y.png");
+        let ds = Dataset::open(tmp.path()).unwrap();
+        assert_eq!(ds.classes, vec!["bird"]);
+        assert_eq!(ds.examples.len(), 2);
+    }
+
+    #[test]
+    fn a_folder_without_a_layout_names_what_was_looked_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        touch(tmp.path(), "loose.png");
+        touch(tmp.path(), "docs/readme.txt");
+        let err = Dataset::open(tmp.path()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, DatasetError::NoLayout { .. }));
+        assert!(msg.contains(&tmp.path().display().to_string()), "{msg}");
+        assert!(msg.contains("ROOT/<class>/<image>") && msg.contains("ROOT/<split>/<class>/<image>"), "{msg}");
+    }
+
+    #[test]
+    fn missing_and_non_folder_paths_are_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("nope");
+        assert!(matches!(Dataset::open(&missing), Err(DatasetError::NotFound { .. })));
+        touch(tmp.path(), "file.png");
+        let err = Dataset::open(&tmp.path().join("file.png")).unwrap_err();
+        assert!(err.to_string().contains("file.png") && err.to_string().contains("not a folder"));
+    }
+}

@@ -1,0 +1,212 @@
+//! Finds the examples of a dataset folder: its layout, splits, classes and image files.
+//! Knows nothing of pixels (see `index`) or of the UI.
+
+mod imagefolder;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// File extensions eyeball treats as images (lower case).
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"];
+
+/// Folder names recognised as splits, in display order.
+pub const SPLIT_NAMES: &[&str] = &["train", "val", "valid", "validation", "test"];
+
+/// How the examples are laid out on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// `ROOT/<class>/*`
+    ImageFolder,
+    /// `ROOT/<split>/<class>/*`
+    ImageFolderSplits,
+}
+
+impl Layout {
+    /// Every layout eyeball looks for, with the shape it expects; listed when none matches.
+    pub const ALL: &[Layout] = &[Layout::ImageFolderSplits, Layout::ImageFolder];
+
+    /// The pattern of paths this layout expects.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            Layout::ImageFolder => "ImageFolder: ROOT/<class>/<image>",
+            Layout::ImageFolderSplits => {
+                "ImageFolder with splits: ROOT/<split>/<class>/<image> (split: train, val, valid, validation, test)"
+            }
+        }
+    }
+}
+
+/// One image with its given label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Example {
+    /// Path relative to the dataset root.
+    pub path: PathBuf,
+    /// Index into `Dataset::splits`, if the layout has splits.
+    pub split: Option<usize>,
+    /// Index into `Dataset::classes`.
+    pub label: usize,
+}
+
+/// A discovered dataset: where it is, how it is laid out, and its examples in a stable order.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub root: PathBuf,
+    pub layout: Layout,
+    /// Class names, sorted naturally ("2" before "10").
+    pub classes: Vec<String>,
+    /// Split names in `SPLIT_NAMES` order; empty when the layout has none.
+    pub splits: Vec<String>,
+    /// Examples ordered by split, class, then file name (natural order).
+    pub examples: Vec<Example>,
+}
+
+/// Why a folder could not be opened as a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{path}: no such folder")]
+    NotFound { path: PathBuf },
+    #[error("{path}: not a folder (open the folder that holds the images)")]
+    NotADirectory { path: PathBuf },
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: no dataset layout found. Looked for:\n{}", looked_for.iter().map(|l| format!("  - {}", l.pattern())).collect::<Vec<_>>().join("\n"))]
+    NoLayout { path: PathBuf, looked_for: Vec<Layout> },
+}
+
+/// Per-class example counts, overall and per split.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClassCount {
+    pub name: String,
+    pub count: usize,
+    /// Count in each split, in `Dataset::splits` order; empty without splits.
+    pub by_split: Vec<usize>,
+}
+
+impl Dataset {
+    /// Opens `root`, detecting its layout.
+    pub fn open(root: &Path) -> Result<Dataset, DatasetError> {
+        if !root.exists() {
+            return Err(DatasetError::NotFound { path: root.to_path_buf() });
+        }
+        if !root.is_dir() {
+            return Err(DatasetError::NotADirectory { path: root.to_path_buf() });
+        }
+        if let Some(dataset) = imagefolder::discover(root)? {
+            return Ok(dataset);
+        }
+        Err(DatasetError::NoLayout { path: root.to_path_buf(), looked_for: Layout::ALL.to_vec() })
+    }
+
+    /// Absolute path of an example's file.
+    pub fn absolute_path(&self, example: &Example) -> PathBuf {
+        self.root.join(&example.path)
+    }
+
+    /// Per-class counts in class order.
+    pub fn class_counts(&self) -> Vec<ClassCount> {
+        let mut counts: Vec<ClassCount> = self
+            .classes
+            .iter()
+            .map(|name| ClassCount { name: name.clone(), count: 0, by_split: vec![0; self.splits.len()] })
+            .collect();
+        for example in &self.examples {
+            let entry = &mut counts[example.label];
+            entry.count += 1;
+            if let Some(split) = example.split {
+                entry.by_split[split] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Number of examples in each split, in split order.
+    pub fn split_counts(&self) -> Vec<(String, usize)> {
+        let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+        for example in &self.examples {
+            if let Some(split) = example.split {
+                *counts.entry(split).or_default() += 1;
+            }
+        }
+        self.splits.iter().enumerate().map(|(i, name)| (name.clone(), counts.get(&i).copied().unwrap_or(0))).collect()
+    }
+
+    /// Largest class count over the smallest non-empty one; 1.0 when balanced.
+    pub fn imbalance_ratio(&self) -> Option<f64> {
+        let counts: Vec<usize> = self.class_counts().iter().map(|c| c.count).filter(|&c| c > 0).collect();
+        let max = *counts.iter().max()?;
+        let min = *counts.iter().min()?;
+        Some(max as f64 / min as f64)
+    }
+
+    /// A short name for window titles: the root folder's name.
+    pub fn display_name(&self) -> String {
+        self.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.root.display().to_string())
+    }
+}
+
+/// True when `path` has an image extension.
+pub fn is_image_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Natural ordering: digit runs compare by value, so "img2" < "img10" and "epoch_9" < "epoch_10".
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let a_len = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let b_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (a_num, b_num) = (trim_zeros(&a[..a_len]), trim_zeros(&b[..b_len]));
+                let ord = a_num.len().cmp(&b_num.len()).then_with(|| a_num.cmp(b_num)).then(a_len.cmp(&b_len));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[a_len..];
+                b = &b[b_len..];
+            }
+            (Some(x), Some(y)) => {
+                let ord = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()).then(x.cmp(y));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let start = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len());
+    &digits[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order_compares_numbers_by_value() {
+        let mut names = vec!["epoch_10.pt", "epoch_2.pt", "epoch_01.pt", "Epoch_3.pt", "a"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, vec!["a", "epoch_01.pt", "epoch_2.pt", "Epoch_3.pt", "epoch_10.pt"]);
+    }
+
+    #[test]
+    fn image_extensions_are_case_insensitive() {
+        assert!(is_image_path(Path::new("a/b.JPG")));
+        assert!(is_image_path(Path::new("x.tiff")));
+        assert!(!is_image_path(Path::new("labels.csv")));
+        assert!(!is_image_path(Path::new("noext")));
+    }
+}

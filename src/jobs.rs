@@ -1,0 +1,252 @@
+//! Background work: every long task runs here, reports progress, can be cancelled,
+//! and hands its result back over a channel. The UI polls jobs once per frame.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+use std::time::Instant;
+
+/// Called by a worker when it has news (a result, progress); the UI passes `request_repaint`.
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
+
+/// Shared progress and cancellation flag of one job.
+#[derive(Default)]
+pub struct Progress {
+    done: AtomicUsize,
+    total: AtomicUsize,
+    cancelled: AtomicBool,
+}
+
+impl Progress {
+    /// Sets the number of steps the job will take.
+    pub fn set_total(&self, total: usize) {
+        self.total.store(total, Ordering::Relaxed);
+    }
+    /// Marks `steps` more steps as done.
+    pub fn advance(&self, steps: usize) {
+        self.done.fetch_add(steps, Ordering::Relaxed);
+    }
+    /// `(done, total)`; total is 0 while unknown.
+    pub fn fraction_parts(&self) -> (usize, usize) {
+        (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed))
+    }
+    /// Asks the job to stop at its next check.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+    /// Workers check this between steps.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// A running background task producing one `T`.
+pub struct Job<T> {
+    /// What the job does, for the status bar ("Loading checkpoints").
+    pub label: String,
+    progress: Arc<Progress>,
+    started: Instant,
+    result: Receiver<T>,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// Runs `work` on a new thread; `notify` is called once the result is ready.
+    pub fn spawn(label: impl Into<String>, notify: Notify, work: impl FnOnce(&Progress) -> T + Send + 'static) -> Self {
+        let label = label.into();
+        let progress = Arc::new(Progress::default());
+        let (sender, result) = sync_channel(1);
+        let worker_progress = Arc::clone(&progress);
+        std::thread::Builder::new()
+            .name(format!("job: {label}"))
+            .spawn(move || {
+                let value = work(&worker_progress);
+                // The receiver may be gone if the job was replaced; nothing to do then.
+                let _ = sender.send(value);
+                notify();
+            })
+            .expect("failed to spawn a worker thread");
+        Job { label, progress, started: Instant::now(), result }
+    }
+
+    /// The result, once the job has finished. `None` while it runs.
+    pub fn poll(&mut self) -> Option<T> {
+        match self.result.try_recv() {
+            Ok(value) => Some(value),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+        }
+    }
+
+    /// Blocks until the job finishes (for the CLI and tests).
+    pub fn wait(self) -> Option<T> {
+        self.result.recv().ok()
+    }
+
+    /// Progress as `(done, total)`.
+    pub fn progress(&self) -> (usize, usize) {
+        self.progress.fraction_parts()
+    }
+
+    /// Seconds since the job started.
+    pub fn elapsed_s(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Asks the worker to stop early.
+    pub fn cancel(&self) {
+        self.progress.cancel();
+    }
+
+    /// True once `cancel` was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.progress.is_cancelled()
+    }
+}
+
+/// A fixed pool of worker threads that serves requests newest first, so what the user looks at
+/// now is done before what scrolled away. Stale requests can be dropped with `retain`.
+pub struct WorkerPool<K, V> {
+    shared: Arc<PoolShared<K>>,
+    results: Receiver<(K, V)>,
+}
+
+struct PoolShared<K> {
+    queue: Mutex<Vec<K>>,
+    wake: Condvar,
+    shutdown: AtomicBool,
+}
+
+impl<K: Clone + Send + 'static, V: Send + 'static> WorkerPool<K, V> {
+    /// Starts `threads` workers running `work` on each request; `notify` after each result.
+    pub fn new(name: &str, threads: usize, notify: Notify, work: impl Fn(&K) -> V + Send + Sync + 'static) -> Self {
+        let shared = Arc::new(PoolShared { queue: Mutex::new(Vec::new()), wake: Condvar::new(), shutdown: AtomicBool::new(false) });
+        let (sender, results) = sync_channel(256);
+        let work = Arc::new(work);
+        for i in 0..threads.max(1) {
+            let (shared, sender, work, notify) = (Arc::clone(&shared), sender.clone(), Arc::clone(&work), Arc::clone(&notify));
+            std::thread::Builder::new()
+                .name(format!("{name} {i}"))
+                .spawn(move || {
+                    while let Some(key) = next_request(&shared) {
+                        let value = work(&key);
+                        if sender.send((key, value)).is_err() {
+                            return;
+                        }
+                        notify();
+                    }
+                })
+                .expect("failed to spawn a worker thread");
+        }
+        WorkerPool { shared, results }
+    }
+
+    /// Queues `key`; it is served before everything queued earlier.
+    pub fn request(&self, key: K) {
+        lock(&self.shared.queue).push(key);
+        self.shared.wake.notify_one();
+    }
+
+    /// Drops queued requests for which `keep` is false.
+    pub fn retain(&self, keep: impl Fn(&K) -> bool) {
+        lock(&self.shared.queue).retain(|k| keep(k));
+    }
+
+    /// Number of requests waiting for a worker.
+    pub fn queued(&self) -> usize {
+        lock(&self.shared.queue).len()
+    }
+
+    /// The next finished result, if any.
+    pub fn try_recv(&self) -> Option<(K, V)> {
+        self.results.try_recv().ok()
+    }
+}
+
+impl<K, V> Drop for WorkerPool<K, V> {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_all();
+    }
+}
+
+fn next_request<K>(shared: &PoolShared<K>) -> Option<K> {
+    let mut queue = lock(&shared.queue);
+    loop {
+        if shared.shutdown.load(Ordering::Relaxed) {
+            return None;
+        }
+        if let Some(key) = queue.pop() {
+            return Some(key);
+        }
+        queue = shared.wake.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+}
+
+/// Locks a mutex, recovering the data if a worker panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_reports_progress_and_its_result() {
+        let notified = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&notified);
+        let job = Job::spawn("sum", Arc::new(move || flag.store(true, Ordering::SeqCst)), |p| {
+            p.set_total(10);
+            (0..10).map(|i| {
+                p.advance(1);
+                i
+            }).sum::<i32>()
+        });
+        assert_eq!(job.wait(), Some(45));
+        assert!(notified.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_cancelled_job_stops_early() {
+        let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+        let job = Job::spawn("count", Arc::new(|| {}), move |p| {
+            wait_for_go.recv().unwrap();
+            let mut steps = 0;
+            while !p.is_cancelled() && steps < 1_000_000 {
+                steps += 1;
+            }
+            steps
+        });
+        job.cancel();
+        go.send(()).unwrap();
+        assert_eq!(job.wait(), Some(0));
+    }
+
+    #[test]
+    fn a_pool_serves_the_newest_request_first_and_drops_stale_ones() {
+        let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+        let gate = Mutex::new(gate_rx);
+        let pool = WorkerPool::new("square", 1, Arc::new(|| {}), move |k: &u32| {
+            if *k == 0 {
+                lock(&gate).recv().unwrap();
+            }
+            k * k
+        });
+        pool.request(0); // occupies the only worker until the gate opens
+        while pool.queued() > 0 {
+            std::thread::yield_now();
+        }
+        for k in 1..=4 {
+            pool.request(k);
+        }
+        pool.retain(|k| *k != 2);
+        gate_tx.send(()).unwrap();
+        let mut order = Vec::new();
+        while order.len() < 4 {
+            if let Some((k, v)) = pool.try_recv() {
+                assert_eq!(v, k * k);
+                order.push(k);
+            }
+        }
+        assert_eq!(order, vec![0, 4, 3, 1]);
+    }
+}

@@ -1,0 +1,8 @@
+//! eyeball: look at your training data and your checkpoints, in one native binary.
+
+pub mod cli;
+pub mod dataset;
+pub mod index;
+pub mod jobs;
+pub mod model;
+pub mod ui;

@@ -1,0 +1,29 @@
+//! Parses the command line, then starts the GUI or runs a headless command.
+
+use clap::Parser;
+use eyeball::cli::{Cli, Command, demo_checkpoints_dir, demo_dataset_dir, run_info};
+use eyeball::ui::app::{AppOptions, run_native};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Info { path, json }) => run_info(&path, json),
+        None => {
+            let options = match cli.path {
+                Some(path) => AppOptions { dataset: Some(path), checkpoints: cli.checkpoints },
+                None => AppOptions {
+                    dataset: Some(demo_dataset_dir()),
+                    checkpoints: Some(cli.checkpoints.unwrap_or_else(demo_checkpoints_dir)),
+                },
+            };
+            run_native(options).map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eyeball: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Fixtures shared by the integration tests: small real image folders.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Writes `count` real PNGs for each `(split, class, count)`; split "" means no split folder.
+pub fn image_folder(root: &Path, spec: &[(&str, &str, usize)]) {
+    for (k, (split, class, count)) in spec.iter().enumerate() {
+        let dir = if split.is_empty() { root.join(class) } else { root.join(split).join(class) };
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..*count {
+            let shade = (40 * k + 7 * i) as u8;
+            let img = image::RgbImage::from_fn(24, 20, |x, y| image::Rgb([shade, (x * 10) as u8, (y * 12) as u8]));
+            img.save(dir.join(format!("{class}_{i}.png"))).unwrap();
+        }
+    }
+}
+
+/// The bundled demo's folders, inside the repo.
+pub fn demo_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/data")
+}
+
+pub fn demo_checkpoints() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/checkpoints")
+}

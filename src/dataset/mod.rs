@@ -28,6 +28,14 @@ impl Layout {
     /// Every layout eyeball looks for, with the shape it expects; listed when none matches.
     pub const ALL: &[Layout] = &[Layout::ImageFolderSplits, Layout::ImageFolder];
 
+    /// A short name for the UI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::ImageFolder => "ImageFolder",
+            Layout::ImageFolderSplits => "ImageFolder with splits",
+        }
+    }
+
     /// The pattern of paths this layout expects.
     pub fn pattern(self) -> &'static str {
         match self {
@@ -155,9 +163,13 @@ pub fn is_image_path(path: &Path) -> bool {
 }
 
 /// Natural ordering: digit runs compare by value, so "img2" < "img10" and "epoch_9" < "epoch_10".
+/// Case is ignored except to break ties.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    natural_cmp_ignoring_case(a.as_bytes(), b.as_bytes()).then_with(|| a.cmp(b))
+}
+
+fn natural_cmp_ignoring_case(mut a: &[u8], mut b: &[u8]) -> std::cmp::Ordering {
     use std::cmp::Ordering;
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
     loop {
         match (a.first(), b.first()) {
             (None, None) => return Ordering::Equal,
@@ -175,7 +187,7 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
                 b = &b[b_len..];
             }
             (Some(x), Some(y)) => {
-                let ord = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()).then(x.cmp(y));
+                let ord = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
                 if ord != Ordering::Equal {
                     return ord;
                 }

@@ -6,7 +6,7 @@ use super::{Command, ViewCtx};
 pub fn checkpoints_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Checkpoints");
-        if ui.small_button("Open…").clicked() {
+        if ui.small_button("Open...").clicked() {
             view.send(Command::PickCheckpointsFolder);
         }
     });
@@ -14,7 +14,7 @@ pub fn checkpoints_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         let (done, total) = job.progress();
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label(format!("Loading with LibTorch… {done}/{total}"));
+            ui.label(format!("Loading with LibTorch... {done}/{total}"));
         });
     }
     let Some(summary) = &view.checkpoints.summary else {
@@ -38,7 +38,7 @@ pub fn checkpoints_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.end_row();
         if let Some(pre) = &summary.preprocess {
             ui.label("Input");
-            ui.label(format!("{}×{}×{}", pre.channels, pre.input_size[0], pre.input_size[1]));
+            ui.label(format!("{} x {} x {}", pre.channels, pre.input_size[0], pre.input_size[1]));
             ui.end_row();
         }
     });

@@ -11,7 +11,7 @@ const LABEL_HEIGHT_PX: f32 = 16.0;
 pub fn grid_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let Some(dataset) = &view.dataset.dataset else {
         ui.centered_and_justified(|ui| {
-            ui.label("Open a dataset folder: File → Open dataset folder…, or drop one onto this window.");
+            ui.label("Open a dataset folder: File > Open dataset folder..., or drop one onto this window.");
         });
         return;
     };
@@ -19,8 +19,7 @@ pub fn grid_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.label(format!("{} examples", dataset.examples.len()));
         ui.separator();
-        ui.label("Thumbnail size");
-        if ui.add(egui::Slider::new(&mut thumb_px, 32.0..=256.0).suffix(" px")).changed() {
+        if ui.add(egui::Slider::new(&mut thumb_px, 32.0..=256.0).suffix(" px").text("thumbnail size")).changed() {
             view.send(Command::SetThumbSize(thumb_px));
         }
     });
@@ -61,7 +60,7 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
         }
         ThumbState::Loading => {}
         ThumbState::Failed(_) => {
-            painter.text(image_rect.center(), egui::Align2::CENTER_CENTER, "⚠", egui::FontId::proportional(cell.x * 0.3), ui.visuals().error_fg_color);
+            painter.text(image_rect.center(), egui::Align2::CENTER_CENTER, "!", egui::FontId::proportional(cell.x * 0.3), ui.visuals().error_fg_color);
         }
     }
     let class = &dataset.classes[example.label];

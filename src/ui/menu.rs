@@ -6,11 +6,11 @@ use super::{Command, ViewCtx};
 pub fn menu_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
-            if ui.button("Open dataset folder…").clicked() {
+            if ui.button("Open dataset folder...").clicked() {
                 view.send(Command::PickDatasetFolder);
                 ui.close();
             }
-            if ui.button("Open checkpoints folder…").clicked() {
+            if ui.button("Open checkpoints folder...").clicked() {
                 view.send(Command::PickCheckpointsFolder);
                 ui.close();
             }
@@ -22,7 +22,7 @@ pub fn menu_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.separator();
         match &view.dataset.dataset {
             Some(ds) => ui.label(egui::RichText::new(ds.root.display().to_string()).weak()),
-            None => ui.label(egui::RichText::new("Drop a dataset folder here, or use File → Open dataset folder…").weak()),
+            None => ui.label(egui::RichText::new("Drop a dataset folder here, or use File > Open dataset folder...").weak()),
         };
     });
 }

@@ -1,6 +1,6 @@
 //! The dataset overview: size, layout, splits, and per-class counts as a table and a bar chart.
 
-use egui_plot::{Bar, BarChart, Plot};
+use egui_plot::{Bar, BarChart, GridMark, Plot};
 
 use super::{ViewCtx, class_color};
 
@@ -11,7 +11,7 @@ pub fn overview_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         if view.dataset.loading.is_some() {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("Opening…");
+                ui.label("Opening...");
             });
         } else {
             ui.label("No dataset open.");
@@ -23,7 +23,7 @@ pub fn overview_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.strong(dataset.examples.len().to_string());
         ui.end_row();
         ui.label("Layout");
-        ui.label(dataset.layout.pattern()).on_hover_text(dataset.root.display().to_string());
+        ui.label(dataset.layout.name()).on_hover_text(dataset.layout.pattern());
         ui.end_row();
         ui.label("Classes");
         ui.label(dataset.classes.len().to_string());
@@ -36,7 +36,7 @@ pub fn overview_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         }
         if let Some(ratio) = dataset.imbalance_ratio() {
             ui.label("Imbalance");
-            ui.label(format!("{ratio:.2}×")).on_hover_text("Largest class count / smallest class count");
+            ui.label(format!("{ratio:.2} : 1")).on_hover_text("Largest class count / smallest class count");
             ui.end_row();
         }
     });
@@ -67,12 +67,18 @@ pub fn overview_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         .map(|(i, c)| Bar::new(i as f64, c.count as f64).name(&c.name).fill(class_color(i)).width(0.8))
         .collect();
     let names: Vec<String> = counts.iter().map(|c| c.name.clone()).collect();
+    let class_count = names.len();
     Plot::new("class-count-plot")
         .height(140.0)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
         .show_grid(false)
+        .x_grid_spacer(move |_| {
+            // One mark per class (every k-th when there are many), so each bar is named.
+            let every = class_count.div_ceil(20).max(1);
+            (0..class_count).step_by(every).map(|i| GridMark { value: i as f64, step_size: every as f64 }).collect()
+        })
         .x_axis_formatter(move |mark, _range| {
             let i = mark.value.round();
             if (mark.value - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }

@@ -27,7 +27,7 @@ pub fn status_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     }
     for (i, message) in view.messages.iter().enumerate() {
         ui.horizontal(|ui| {
-            if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
+            if ui.small_button("x").on_hover_text("Dismiss").clicked() {
                 view.send(Command::DismissMessage(i));
             }
             ui.colored_label(ui.visuals().error_fg_color, message);

@@ -15,7 +15,7 @@ fn demo_val_batch(limit: usize) -> (Vec<std::path::PathBuf>, Vec<i64>) {
         .iter()
         .filter(|e| e.split == Some(val))
         .take(limit)
-        .map(|e| (dataset.absolute_path(e), dataset.classes[e.label].parse::<i64>().unwrap()))
+        .map(|e| (dataset.absolute_path(e), dataset.classes[e.label.unwrap()].parse::<i64>().unwrap()))
         .unzip()
 }
 

@@ -44,11 +44,11 @@ fn build(root: &Path, layout: Layout, groups: Vec<(String, Vec<(String, Vec<Path
             let label = classes.iter().position(|c| *c == class).unwrap_or_default();
             for file in files {
                 let path = if has_splits { Path::new(&split_dir).join(&class).join(file) } else { Path::new(&class).join(file) };
-                examples.push(Example { path, split: has_splits.then_some(split_index), label });
+                examples.push(Example::labelled(path, has_splits.then_some(split_index), label));
             }
         }
     }
-    Dataset { root: root.to_path_buf(), layout, classes, splits, examples }
+    Dataset { root: root.to_path_buf(), layout, classes, splits, examples, extra_columns: Vec::new(), warnings: Vec::new() }
 }
 
 /// Subfolders of `dir` that hold at least one image (at any depth), with their images'
@@ -145,7 +145,7 @@ mod tests {
         let one = &ds.class_counts()[1];
         assert_eq!((one.count, one.by_split.clone()), (2, vec![1, 1, 0]));
         let e = ds.examples.iter().find(|e| e.path.ends_with("e.png")).unwrap();
-        assert_eq!((ds.splits[e.split.unwrap()].as_str(), ds.classes[e.label].as_str()), ("val", "2"));
+        assert_eq!((ds.splits[e.split.unwrap()].as_str(), ds.classes[e.label.unwrap()].as_str()), ("val", "2"));
     }
 
     #[test]

@@ -47,15 +47,50 @@ impl Layout {
     }
 }
 
-/// One image with its given label.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One image with its given label and, for detection data, its boxes.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Example {
     /// Path relative to the dataset root.
     pub path: PathBuf,
     /// Index into `Dataset::splits`, if the layout has splits.
     pub split: Option<usize>,
+    /// Index into `Dataset::classes`; `None` for detection data and unlabelled rows.
+    pub label: Option<usize>,
+    /// Boxes (detection layouts); empty for classification.
+    pub annotations: Vec<BoxAnnotation>,
+    /// Values of `Dataset::extra_columns` (numeric columns of a labels table); NaN when missing.
+    pub extra: Vec<f64>,
+}
+
+/// One bounding box, in coordinates normalised to the image (0..1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BoxAnnotation {
     /// Index into `Dataset::classes`.
-    pub label: usize,
+    pub class: usize,
+    /// `[x_min, y_min, x_max, y_max]`, each in 0..1 of the image's width or height.
+    pub bbox: [f32; 4],
+}
+
+impl BoxAnnotation {
+    /// Area as a fraction of the image area.
+    pub fn relative_area(&self) -> f32 {
+        ((self.bbox[2] - self.bbox[0]).max(0.0)) * ((self.bbox[3] - self.bbox[1]).max(0.0))
+    }
+}
+
+impl Example {
+    /// A classification example.
+    pub fn labelled(path: PathBuf, split: Option<usize>, label: usize) -> Example {
+        Example { path, split, label: Some(label), annotations: Vec::new(), extra: Vec::new() }
+    }
+
+    /// The classes this example carries: its label, or the distinct classes of its boxes.
+    pub fn classes(&self) -> Vec<usize> {
+        let mut classes: Vec<usize> = self.label.into_iter().chain(self.annotations.iter().map(|a| a.class)).collect();
+        classes.sort_unstable();
+        classes.dedup();
+        classes
+    }
 }
 
 /// A discovered dataset: where it is, how it is laid out, and its examples in a stable order.
@@ -69,6 +104,11 @@ pub struct Dataset {
     pub splits: Vec<String>,
     /// Examples ordered by split, class, then file name (natural order).
     pub examples: Vec<Example>,
+    /// Names of extra numeric columns (from a labels table), aligned with `Example::extra`.
+    pub extra_columns: Vec<String>,
+    /// Problems found while reading labels (bad rows, missing files), each naming file and row.
+    /// The dataset still opens; these are shown to the user.
+    pub warnings: Vec<String>,
 }
 
 /// Why a folder could not be opened as a dataset.
@@ -113,7 +153,7 @@ impl Dataset {
         self.root.join(&example.path)
     }
 
-    /// Per-class counts in class order.
+    /// Per-class counts in class order: examples that carry each class (see `Example::classes`).
     pub fn class_counts(&self) -> Vec<ClassCount> {
         let mut counts: Vec<ClassCount> = self
             .classes
@@ -121,10 +161,12 @@ impl Dataset {
             .map(|name| ClassCount { name: name.clone(), count: 0, by_split: vec![0; self.splits.len()] })
             .collect();
         for example in &self.examples {
-            let entry = &mut counts[example.label];
-            entry.count += 1;
-            if let Some(split) = example.split {
-                entry.by_split[split] += 1;
+            for class in example.classes() {
+                let entry = &mut counts[class];
+                entry.count += 1;
+                if let Some(split) = example.split {
+                    entry.by_split[split] += 1;
+                }
             }
         }
         counts
@@ -147,6 +189,12 @@ impl Dataset {
         let max = *counts.iter().max()?;
         let min = *counts.iter().min()?;
         Some(max as f64 / min as f64)
+    }
+
+    /// Text for an example's label(s): the class name, or the classes of its boxes joined.
+    pub fn label_text(&self, example: &Example) -> String {
+        let names: Vec<&str> = example.classes().into_iter().map(|c| self.classes[c].as_str()).collect();
+        if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
     }
 
     /// A short name for window titles: the root folder's name.

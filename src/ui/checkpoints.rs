@@ -30,7 +30,7 @@ pub fn checkpoints_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.label("Parameters");
         match summary.parameter_count {
             Some(n) => ui.strong(format_count(n)),
-            None => ui.label("—"),
+            None => ui.label("-"),
         };
         ui.end_row();
         ui.label("Device");

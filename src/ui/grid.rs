@@ -63,13 +63,13 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
             painter.text(image_rect.center(), egui::Align2::CENTER_CENTER, "!", egui::FontId::proportional(cell.x * 0.3), ui.visuals().error_fg_color);
         }
     }
-    let class = &dataset.classes[example.label];
+    let class = dataset.label_text(example);
     painter.text(
         egui::pos2(rect.center().x, rect.bottom() - LABEL_HEIGHT_PX / 2.0),
         egui::Align2::CENTER_CENTER,
-        class,
+        &class,
         egui::FontId::proportional(13.0),
-        class_color(example.label),
+        example.label.or(example.annotations.first().map(|a| a.class)).map_or(ui.visuals().weak_text_color(), class_color),
     );
     let selected = view.settings.selected == Some(index);
     if selected || response.hovered() {

@@ -4,11 +4,14 @@ use std::path::{Path, PathBuf};
 
 use super::{Dataset, DatasetError, Example, Layout, SPLIT_NAMES, is_image_path, natural_cmp};
 
+/// Class folders with their images' paths (relative to the class folder).
+type ClassFolders = Vec<(String, Vec<PathBuf>)>;
+
 /// Returns the dataset if `root` is an ImageFolder (with or without splits), `None` if it is not.
 pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
     let top_dirs = subdirectories(root)?;
 
-    let mut split_dirs: Vec<(String, Vec<(String, Vec<PathBuf>)>)> = Vec::new();
+    let mut split_dirs: Vec<(String, ClassFolders)> = Vec::new();
     for split in SPLIT_NAMES {
         let Some(dir) = top_dirs.iter().find(|d| d.eq_ignore_ascii_case(split)) else { continue };
         let classes = class_folders(&root.join(dir))?;
@@ -28,7 +31,7 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
 }
 
 /// Assembles the dataset from `(split folder, [(class, relative image paths)])`.
-fn build(root: &Path, layout: Layout, groups: Vec<(String, Vec<(String, Vec<PathBuf>)>)>) -> Dataset {
+fn build(root: &Path, layout: Layout, groups: Vec<(String, ClassFolders)>) -> Dataset {
     let mut classes: Vec<String> = groups.iter().flat_map(|(_, c)| c.iter().map(|(name, _)| name.clone())).collect();
     classes.sort_by(|a, b| natural_cmp(a, b));
     classes.dedup();
@@ -53,7 +56,7 @@ fn build(root: &Path, layout: Layout, groups: Vec<(String, Vec<(String, Vec<Path
 
 /// Subfolders of `dir` that hold at least one image (at any depth), with their images'
 /// paths relative to the subfolder, in natural order.
-fn class_folders(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DatasetError> {
+fn class_folders(dir: &Path) -> Result<ClassFolders, DatasetError> {
     let mut classes = Vec::new();
     for name in subdirectories(dir)? {
         let mut files = Vec::new();
@@ -66,7 +69,9 @@ fn class_folders(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DatasetError
     Ok(classes)
 }
 
-fn collect_images(dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+/// Appends the images under `dir` (any depth, hidden entries skipped) to `out`, as paths
+/// relative to `dir` joined onto `relative`.
+pub(super) fn collect_images(dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
     for entry in read_dir(dir)? {
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
@@ -83,7 +88,7 @@ fn collect_images(dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result
 }
 
 /// Names of the non-hidden subfolders of `dir`.
-fn subdirectories(dir: &Path) -> Result<Vec<String>, DatasetError> {
+pub(super) fn subdirectories(dir: &Path) -> Result<Vec<String>, DatasetError> {
     let mut names: Vec<String> = read_dir(dir)?
         .into_iter()
         .filter(|e| e.path().is_dir())
@@ -94,7 +99,8 @@ fn subdirectories(dir: &Path) -> Result<Vec<String>, DatasetError> {
     Ok(names)
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, DatasetError> {
+/// The entries of `dir`, with the folder named in the error.
+pub(super) fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, DatasetError> {
     let io_err = |source| DatasetError::Io { path: dir.to_path_buf(), source };
     std::fs::read_dir(dir).map_err(io_err)?.collect::<Result<Vec<_>, _>>().map_err(io_err)
 }

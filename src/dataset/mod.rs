@@ -1,7 +1,12 @@
 //! Finds the examples of a dataset folder: its layout, splits, classes and image files.
 //! Knows nothing of pixels (see `index`) or of the UI.
 
+mod coco;
 mod imagefolder;
+mod table;
+#[cfg(test)]
+mod testing;
+mod yolo;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,10 +19,19 @@ pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "gi
 /// Folder names recognised as splits, in display order.
 pub const SPLIT_NAMES: &[&str] = &["train", "val", "valid", "validation", "test"];
 
+/// Most warnings kept per dataset; the rest are summed up in one last line.
+pub const MAX_WARNINGS: usize = 50;
+
 /// How the examples are laid out on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
+    /// COCO detection JSON in ROOT, ROOT/annotations/ or ROOT/<split>/; one split per file.
+    Coco,
+    /// YOLO: `ROOT/images/**` with `ROOT/labels/**/*.txt` (`class cx cy w h` per line), or per split.
+    Yolo,
+    /// Flat images plus a CSV or Parquet table in ROOT: one row per image with its label.
+    LabelsTable,
     /// `ROOT/<class>/*`
     ImageFolder,
     /// `ROOT/<split>/<class>/*`
@@ -25,12 +39,16 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// Every layout eyeball looks for, with the shape it expects; listed when none matches.
-    pub const ALL: &[Layout] = &[Layout::ImageFolderSplits, Layout::ImageFolder];
+    /// Every layout eyeball looks for, in the order it tries them; listed when none matches.
+    pub const ALL: &[Layout] =
+        &[Layout::Coco, Layout::Yolo, Layout::LabelsTable, Layout::ImageFolderSplits, Layout::ImageFolder];
 
     /// A short name for the UI.
     pub fn name(self) -> &'static str {
         match self {
+            Layout::Coco => "COCO",
+            Layout::Yolo => "YOLO",
+            Layout::LabelsTable => "Labels table",
             Layout::ImageFolder => "ImageFolder",
             Layout::ImageFolderSplits => "ImageFolder with splits",
         }
@@ -39,6 +57,18 @@ impl Layout {
     /// The pattern of paths this layout expects.
     pub fn pattern(self) -> &'static str {
         match self {
+            Layout::Coco => {
+                "COCO: ROOT/[annotations/ or <split>/]<name>.json with images, annotations and categories; \
+                 images in ROOT, ROOT/images/ or beside the file"
+            }
+            Layout::Yolo => {
+                "YOLO: ROOT/images/[<split>/]<image> with ROOT/labels/[<split>/]<image>.txt, or \
+                 ROOT/<split>/images/ with ROOT/<split>/labels/ (class cx cy w h per line; names from data.yaml or classes.txt)"
+            }
+            Layout::LabelsTable => {
+                "Labels table: ROOT/<name>.csv or .parquet with an image column (file, filename, path, image, image_id) \
+                 and a label column (label, class, category, target)"
+            }
             Layout::ImageFolder => "ImageFolder: ROOT/<class>/<image>",
             Layout::ImageFolderSplits => {
                 "ImageFolder with splits: ROOT/<split>/<class>/<image> (split: train, val, valid, validation, test)"
@@ -98,11 +128,12 @@ impl Example {
 pub struct Dataset {
     pub root: PathBuf,
     pub layout: Layout,
-    /// Class names, sorted naturally ("2" before "10").
+    /// Class names. ImageFolder and labels tables: sorted naturally ("2" before "10");
+    /// COCO: by category id; YOLO: by class id.
     pub classes: Vec<String>,
     /// Split names in `SPLIT_NAMES` order; empty when the layout has none.
     pub splits: Vec<String>,
-    /// Examples ordered by split, class, then file name (natural order).
+    /// Examples ordered by split, then (ImageFolder) class, then path (natural order).
     pub examples: Vec<Example>,
     /// Names of extra numeric columns (from a labels table), aligned with `Example::extra`.
     pub extra_columns: Vec<String>,
@@ -122,6 +153,25 @@ pub enum DatasetError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: no dataset layout found. Looked for:\n{}", looked_for.iter().map(|l| format!("  - {}", l.pattern())).collect::<Vec<_>>().join("\n"))]
     NoLayout { path: PathBuf, looked_for: Vec<Layout> },
+    /// A labels table that polars could not read.
+    #[error("{path}: cannot read table: {message}")]
+    Table { path: PathBuf, message: String },
+    /// The only table in the folder has no column eyeball recognises as the image path.
+    #[error("{path}: no image column. Columns: {}. Looked for (any case): {}", columns.join(", "), looked_for.join(", "))]
+    NoImageColumn { path: PathBuf, columns: Vec<String>, looked_for: Vec<&'static str> },
+    /// A JSON file that does not parse, or a COCO file whose fields have the wrong types.
+    #[error("{path}, line {line}, column {column}: {message}")]
+    Json { path: PathBuf, line: usize, column: usize, message: String },
+}
+
+impl DatasetError {
+    fn json(path: &Path, err: &serde_json::Error) -> DatasetError {
+        // serde's message ends with the position, which the variant already shows.
+        let full = err.to_string();
+        let position = format!(" at line {} column {}", err.line(), err.column());
+        let message = full.strip_suffix(&position).unwrap_or(&full).to_string();
+        DatasetError::Json { path: path.to_path_buf(), line: err.line(), column: err.column(), message }
+    }
 }
 
 /// Per-class example counts, overall and per split.
@@ -142,10 +192,29 @@ impl Dataset {
         if !root.is_dir() {
             return Err(DatasetError::NotADirectory { path: root.to_path_buf() });
         }
-        if let Some(dataset) = imagefolder::discover(root)? {
+        if let Some(dataset) = coco::discover(root)? {
             return Ok(dataset);
         }
-        Err(DatasetError::NoLayout { path: root.to_path_buf(), looked_for: Layout::ALL.to_vec() })
+        if let Some(dataset) = yolo::discover(root)? {
+            return Ok(dataset);
+        }
+        // A table wins over ImageFolder only when it labels the images: a stray table
+        // (metadata without labels, an unreadable file) must not hide class folders.
+        let table = match table::discover(root) {
+            Ok(Some(dataset)) if !dataset.classes.is_empty() => return Ok(dataset),
+            other => other,
+        };
+        if let Some(mut dataset) = imagefolder::discover(root)? {
+            if let Err(err) = table {
+                dataset.warnings.push(format!("labels table ignored: {err}"));
+            }
+            return Ok(dataset);
+        }
+        match table {
+            Ok(Some(dataset)) => Ok(dataset),
+            Ok(None) => Err(DatasetError::NoLayout { path: root.to_path_buf(), looked_for: Layout::ALL.to_vec() }),
+            Err(err) => Err(err),
+        }
     }
 
     /// Absolute path of an example's file.
@@ -201,6 +270,35 @@ impl Dataset {
     pub fn display_name(&self) -> String {
         self.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.root.display().to_string())
     }
+}
+
+/// Keeps the first `MAX_WARNINGS` warnings and says how many more there were, so that a
+/// broken table of a million rows does not flood the UI.
+fn cap_warnings(mut warnings: Vec<String>) -> Vec<String> {
+    if warnings.len() > MAX_WARNINGS {
+        let more = warnings.len() - MAX_WARNINGS;
+        warnings.truncate(MAX_WARNINGS);
+        warnings.push(format!("... and {more} more"));
+    }
+    warnings
+}
+
+/// Where a split name goes in display order: `SPLIT_NAMES` order, unknown names after.
+fn split_rank(name: &str) -> usize {
+    SPLIT_NAMES.iter().position(|s| s.eq_ignore_ascii_case(name)).unwrap_or(SPLIT_NAMES.len())
+}
+
+/// Sorts split names into display order (known names first, the rest naturally).
+fn sort_splits(splits: &mut [String]) {
+    splits.sort_by(|a, b| split_rank(a).cmp(&split_rank(b)).then_with(|| natural_cmp(a, b)));
+}
+
+/// Stable order for layouts without class folders: by split (none last), then path naturally.
+fn sort_examples(examples: &mut [Example]) {
+    examples.sort_by(|a, b| {
+        let split = |e: &Example| e.split.unwrap_or(usize::MAX);
+        split(a).cmp(&split(b)).then_with(|| natural_cmp(&a.path.to_string_lossy(), &b.path.to_string_lossy()))
+    });
 }
 
 /// True when `path` has an image extension.
@@ -260,6 +358,22 @@ mod tests {
         let mut names = vec!["epoch_10.pt", "epoch_2.pt", "epoch_01.pt", "Epoch_3.pt", "a"];
         names.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(names, vec!["a", "epoch_01.pt", "epoch_2.pt", "Epoch_3.pt", "epoch_10.pt"]);
+    }
+
+    #[test]
+    fn warnings_are_capped_with_a_count_of_the_rest() {
+        let warnings: Vec<String> = (0..MAX_WARNINGS + 7).map(|i| i.to_string()).collect();
+        let capped = cap_warnings(warnings);
+        assert_eq!(capped.len(), MAX_WARNINGS + 1);
+        assert_eq!(capped.last().map(String::as_str), Some("... and 7 more"));
+        assert_eq!(cap_warnings(vec!["a".into()]), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn splits_sort_known_names_first() {
+        let mut splits = vec!["holdout".to_string(), "test".into(), "train".into(), "extra2".into(), "val".into()];
+        sort_splits(&mut splits);
+        assert_eq!(splits, vec!["train", "val", "test", "extra2", "holdout"]);
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The command line: `eyeball [PATH]` opens the GUI; subcommands run headless for scripts.
 
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::dataset::{ClassCount, Dataset, Layout};
+use crate::index::{IndexCache, bench_index, build_index, write_table};
+use crate::jobs::Progress;
 
 /// Look at your data and your checkpoints.
 #[derive(Debug, Parser)]
@@ -30,6 +34,34 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Decode every image once and write a table of per-image stats (size, mode, brightness,
+    /// sharpness, hashes, ...), one row per example. Unchanged files come from the cache.
+    Index {
+        /// Dataset folder.
+        path: PathBuf,
+        /// Table to write: .parquet or .csv.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Decode every file, and neither read nor write the cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Measure how fast things are.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// What `eyeball bench` measures.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Decode-only time, index time without cache, their ratio, and warm-cache reopen time.
+    Index {
+        /// Dataset folder.
+        path: PathBuf,
+        /// Use only the first N examples.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
 }
 
@@ -115,5 +147,65 @@ pub fn run_info(path: &Path, json: bool) -> anyhow::Result<()> {
     } else {
         print!("{}", report.to_text());
     }
+    Ok(())
+}
+
+/// Runs `eyeball index`: builds the index with progress on stderr, then writes the table.
+pub fn run_index(path: &Path, out: &Path, no_cache: bool) -> anyhow::Result<()> {
+    // Refuse a bad output name before spending minutes decoding.
+    crate::index::TableFormat::for_path(out)?;
+    let dataset = Dataset::open(path)?;
+    let cache = if no_cache { IndexCache::None } else { IndexCache::Default };
+    let progress = Progress::default();
+    let started = Instant::now();
+    let index = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| build_index(&dataset, cache, &progress));
+        // In-place progress only where someone watches; logs get the summary line alone.
+        let live = std::io::stderr().is_terminal();
+        let mut shown = Instant::now();
+        while !worker.is_finished() {
+            std::thread::sleep(Duration::from_millis(50));
+            if live && shown.elapsed() >= Duration::from_millis(250) {
+                let (done, total) = progress.fraction_parts();
+                eprint!("\r{}", progress_line(done, total, started.elapsed()));
+                let _ = std::io::stderr().flush();
+                shown = Instant::now();
+            }
+        }
+        if live {
+            eprint!("\r\x1b[K");
+        }
+        worker.join().map_err(|_| anyhow::anyhow!("the indexing thread panicked"))
+    })??;
+    for warning in &index.warnings {
+        eprintln!("eyeball: warning: {warning}");
+    }
+    let mut df = index.to_dataframe(&dataset);
+    write_table(&mut df, out)?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let unreadable = index.records.iter().filter(|r| !r.is_readable()).count();
+    eprintln!(
+        "indexed {} images in {elapsed_s:.1} s ({:.0} images/s): {} decoded, {} from cache, {unreadable} unreadable; wrote {}",
+        index.records.len(),
+        index.records.len() as f64 / elapsed_s.max(1e-9),
+        index.decoded,
+        index.from_cache,
+        out.display()
+    );
+    Ok(())
+}
+
+/// "12,000/60,000 images  3,410/s  ETA 14 s"
+fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
+    let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+    let eta = if done > 0 && total >= done { format!("{:.0} s", (total - done) as f64 / rate) } else { "?".into() };
+    format!("{done}/{total} images  {rate:.0}/s  ETA {eta}   ")
+}
+
+/// Runs `eyeball bench index`.
+pub fn run_bench_index(path: &Path, limit: Option<usize>) -> anyhow::Result<()> {
+    let dataset = Dataset::open(path)?;
+    let report = bench_index(&dataset, limit)?;
+    print!("{}", report.to_text());
     Ok(())
 }

@@ -1,13 +1,17 @@
 //! Parses the command line, then starts the GUI or runs a headless command.
 
 use clap::Parser;
-use eyeball::cli::{Cli, Command, demo_checkpoints_dir, demo_dataset_dir, run_info};
+use eyeball::cli::{
+    BenchCommand, Cli, Command, demo_checkpoints_dir, demo_dataset_dir, run_bench_index, run_index, run_info,
+};
 use eyeball::ui::app::{AppOptions, run_native};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Info { path, json }) => run_info(&path, json),
+        Some(Command::Index { path, out, no_cache }) => run_index(&path, &out, no_cache),
+        Some(Command::Bench(BenchCommand::Index { path, limit })) => run_bench_index(&path, limit),
         None => {
             let options = match cli.path {
                 Some(path) => AppOptions { dataset: Some(path), checkpoints: cli.checkpoints },

@@ -1,7 +1,27 @@
-//! Decodes dataset images: safe decoding with memory limits, and small thumbnails for the grid.
-//! (Per-image statistics and the Parquet cache build on this.)
+//! Decodes each dataset image once into one row of statistics (size, mode, brightness, sharpness,
+//! hashes), and keeps those rows in a Parquet cache so a reopen decodes only new or changed files.
 
+mod bench;
+mod cache;
+mod stats;
+mod table;
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::UNIX_EPOCH;
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat};
+use rayon::prelude::*;
+
+use crate::dataset::Dataset;
+use crate::jobs::Progress;
+
+pub use bench::{BenchReport, bench_index};
+pub use stats::phash_distance;
+pub use table::{TableFormat, write_table};
 
 /// Largest allocation one decode may make; refuses decompression bombs.
 pub const DECODE_MEMORY_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
@@ -19,7 +39,7 @@ pub struct DecodeError {
 pub struct Thumbnail {
     pub width: u32,
     pub height: u32,
-    /// Size of the original image.
+    /// Size of the original image, after EXIF orientation.
     pub source_size: [u32; 2],
     /// `width * height * 4` bytes, unpremultiplied RGBA.
     pub rgba: Vec<u8>,
@@ -32,20 +52,58 @@ impl Thumbnail {
     }
 }
 
-/// Decodes `path` (format guessed from its content), within `DECODE_MEMORY_LIMIT_BYTES`.
-pub fn decode(path: &Path) -> Result<image::DynamicImage, DecodeError> {
+/// An image as decoded from its file, turned upright, with the format it was stored in.
+pub struct Decoded {
+    pub image: DynamicImage,
+    pub format: ImageFormat,
+}
+
+/// Decodes `path` (format guessed from its content), within `DECODE_MEMORY_LIMIT_BYTES`, and applies
+/// its EXIF orientation so the pixels are the way a viewer shows them.
+pub fn decode(path: &Path) -> Result<DynamicImage, DecodeError> {
+    decode_with_format(path).map(|decoded| decoded.image)
+}
+
+/// Like `decode`, also telling which format the file was in.
+pub fn decode_with_format(path: &Path) -> Result<Decoded, DecodeError> {
+    // One read, then decode from memory: dataset images are small, and this is faster than a
+    // buffered reader's many small reads.
+    let bytes =
+        std::fs::read(path).map_err(|e| DecodeError { path: path.to_path_buf(), message: format!("cannot open: {e}") })?;
+    decode_bytes(path, &bytes)
+}
+
+/// Decodes the content `bytes` of the file `path` (named in errors only); see `decode`.
+pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let err = |message: String| DecodeError { path: path.to_path_buf(), message };
-    let mut reader = image::ImageReader::open(path)
-        .map_err(|e| err(format!("cannot open: {e}")))?
+    if bytes.is_empty() {
+        return Err(err("empty file (0 bytes)".into()));
+    }
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| err(format!("cannot read: {e}")))?;
+    let Some(format) = reader.format() else {
+        return Err(err("not a recognised image format".into()));
+    };
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(DECODE_MEMORY_LIMIT_BYTES);
     reader.limits(limits);
-    if reader.format().is_none() {
-        return Err(err("not a recognised image format".into()));
+    let mut decoder = reader.into_decoder().map_err(|e| err(format!("cannot decode: {e}")))?;
+    // `into_decoder` hands the limits to the decoder, but only `ImageReader::decode` checks the size
+    // of the pixel buffer itself; a header may claim billions of pixels in a few bytes.
+    if decoder.total_bytes() > DECODE_MEMORY_LIMIT_BYTES {
+        let (width, height) = decoder.dimensions();
+        return Err(err(format!(
+            "cannot decode: {width}×{height} pixels would need {} MiB, more than the {} MiB limit",
+            decoder.total_bytes() / (1024 * 1024),
+            DECODE_MEMORY_LIMIT_BYTES / (1024 * 1024)
+        )));
     }
-    reader.decode().map_err(|e| err(format!("cannot decode: {e}")))
+    // A broken EXIF block should not make otherwise good pixels unreadable.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| err(format!("cannot decode: {e}")))?;
+    image.apply_orientation(orientation);
+    Ok(Decoded { image, format })
 }
 
 /// Decodes `path` and shrinks it so its longer side is at most `max_side_px`.
@@ -61,30 +119,262 @@ pub fn thumbnail(path: &Path, max_side_px: u32) -> Result<Thumbnail, DecodeError
     Ok(Thumbnail { width: rgba.width(), height: rgba.height(), source_size, rgba: rgba.into_raw() })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What one decode of one file tells: its size, pixel format, simple statistics and hashes.
+///
+/// Statistics are computed on the gray (Rec. 709 luma) image; images whose longer side is over
+/// `STATS_MAX_SIDE_PX` are first shrunk to that by area averaging, which keeps brightness and
+/// roughly keeps contrast and entropy, but lowers sharpness (it measures detail per pixel).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageRecord {
+    /// Size in pixels, after EXIF orientation; 0 when unreadable.
+    pub width: u32,
+    pub height: u32,
+    /// Channels of the stored pixels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA); 0 when unreadable.
+    pub channels: u8,
+    /// Pixel mode: "L", "LA", "RGB", "RGBA", "L16", "LA16", "RGB16", "RGBA16", "RGB32F", "RGBA32F";
+    /// empty when unreadable.
+    pub mode: String,
+    /// Size of the file.
+    pub file_bytes: u64,
+    /// Format found from the file's content ("png", "jpeg", "webp", ...), whatever its extension;
+    /// empty when not recognised.
+    pub format: String,
+    /// Modification time, nanoseconds since the Unix epoch; with `file_bytes`, decides whether a
+    /// cached row is still valid.
+    pub mtime_ns: i64,
+    /// Mean gray level, 0..255. NaN when unreadable.
+    pub brightness: f32,
+    /// Standard deviation of the gray level. NaN when unreadable.
+    pub contrast: f32,
+    /// Variance of the 3×3 Laplacian of the gray image: low means blurry. NaN when unreadable.
+    pub sharpness: f32,
+    /// Shannon entropy of the 256-bin gray histogram, in bits (0..8). NaN when unreadable.
+    pub entropy: f32,
+    /// Gray or gray+alpha mode, or colour with equal channels in every pixel.
+    pub is_grayscale: bool,
+    /// 64-bit DCT perceptual hash (pHash: 8×8 low frequencies against their median); near-duplicates
+    /// differ in few bits. 0 when unreadable.
+    pub phash: u64,
+    /// xxh3-128 of the decoded pixels, their size and mode: equal for equal pixels however they are
+    /// encoded. 0 when unreadable.
+    pub content_hash: u128,
+    /// Why the file could not be read (missing, empty, not an image, truncated, too large).
+    pub decode_error: Option<String>,
+}
 
-    #[test]
-    fn thumbnails_keep_aspect_and_report_source_size() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("wide.png");
-        image::RgbImage::from_pixel(200, 100, image::Rgb([10, 200, 30])).save(&path).unwrap();
-        let thumb = thumbnail(&path, 64).unwrap();
-        assert_eq!((thumb.width, thumb.height, thumb.source_size), (64, 32, [200, 100]));
-        assert_eq!(&thumb.rgba[..4], &[10, 200, 30, 255]);
-    }
+/// Images larger than this on their longer side are shrunk before their statistics are computed.
+pub const STATS_MAX_SIDE_PX: u32 = stats::STATS_MAX_SIDE_PX;
 
-    #[test]
-    fn broken_files_name_the_file_and_the_problem() {
-        let tmp = tempfile::tempdir().unwrap();
-        let empty = tmp.path().join("empty.png");
-        std::fs::write(&empty, b"").unwrap();
-        let text = tmp.path().join("text.jpg");
-        std::fs::write(&text, b"hello, not a jpeg").unwrap();
-        for path in [empty, text, tmp.path().join("missing.png")] {
-            let msg = thumbnail(&path, 32).unwrap_err().to_string();
-            assert!(msg.contains(&path.display().to_string()), "{msg}");
+impl ImageRecord {
+    /// A row for a file that could not be decoded: NaN statistics, zero size and hashes.
+    fn unreadable(file: FileKey, format: String, message: String) -> ImageRecord {
+        ImageRecord {
+            width: 0,
+            height: 0,
+            channels: 0,
+            mode: String::new(),
+            file_bytes: file.bytes,
+            format,
+            mtime_ns: file.mtime_ns,
+            brightness: f32::NAN,
+            contrast: f32::NAN,
+            sharpness: f32::NAN,
+            entropy: f32::NAN,
+            is_grayscale: false,
+            phash: 0,
+            content_hash: 0,
+            decode_error: Some(message),
         }
     }
+
+    fn file_key(&self) -> FileKey {
+        FileKey { bytes: self.file_bytes, mtime_ns: self.mtime_ns }
+    }
+
+    /// True when the file was decoded.
+    pub fn is_readable(&self) -> bool {
+        self.decode_error.is_none()
+    }
 }
+
+/// One record per example of a dataset.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    /// Aligned with `Dataset::examples`.
+    pub records: Vec<ImageRecord>,
+    /// How many files this build decoded.
+    pub decoded: usize,
+    /// How many rows came from the cache (the rest are files that could not be found).
+    pub from_cache: usize,
+    /// Cache problems (unreadable cache ignored, cache not written). The index itself is complete.
+    pub warnings: Vec<String>,
+}
+
+/// Where `build_index` keeps its cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexCache {
+    /// Decode everything, keep nothing.
+    None,
+    /// `<user cache dir>/eyeball/index/` (e.g. `~/.cache/eyeball/index/` on Linux).
+    Default,
+    /// A folder of your choice (tests, benchmarks).
+    At(PathBuf),
+}
+
+impl IndexCache {
+    /// The cache file for the dataset at `root`: one file per dataset, named by a hash of its
+    /// canonical path (and the cache format version, so a new format never reads an old file).
+    pub fn file_for(&self, root: &Path) -> Option<PathBuf> {
+        let dir = match self {
+            IndexCache::None => return None,
+            IndexCache::Default => dirs::cache_dir()?.join("eyeball").join("index"),
+            IndexCache::At(dir) => dir.clone(),
+        };
+        let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let key = format!("v{}\0{}", cache::CACHE_VERSION, root.to_string_lossy());
+        Some(dir.join(format!("{:016x}.parquet", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))))
+    }
+}
+
+/// Why an index could not be built or written.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("indexing was cancelled")]
+    Cancelled,
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot write the table: {source}")]
+    Table { path: PathBuf, source: polars::error::PolarsError },
+    #[error("{path}: cannot write a table with extension {extension:?}; use .parquet or .csv")]
+    UnsupportedExtension { path: PathBuf, extension: String },
+}
+
+/// Size and modification time of a file: what decides whether a cached row is still valid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FileKey {
+    bytes: u64,
+    mtime_ns: i64,
+}
+
+impl FileKey {
+    /// `None` when the file cannot be looked at (missing, no permission).
+    fn of(path: &Path) -> Option<FileKey> {
+        std::fs::metadata(path).ok().map(|meta| FileKey::from_metadata(&meta))
+    }
+
+    fn from_metadata(meta: &std::fs::Metadata) -> FileKey {
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        FileKey { bytes: meta.len(), mtime_ns }
+    }
+}
+
+/// Builds the index of `dataset`: rows from the cache where file size and modification time still
+/// match, a decode for every other file, in parallel on the rayon pool. Unreadable files become
+/// rows with `decode_error` set. Advances `progress` once per example.
+///
+/// When cancelled, saves what was done to the cache (so the next build resumes) and returns
+/// `IndexError::Cancelled`. Cache problems never fail the build; they end up in `Index::warnings`.
+pub fn build_index(dataset: &Dataset, cache: IndexCache, progress: &Progress) -> Result<Index, IndexError> {
+    progress.set_total(dataset.examples.len());
+    let cache_file = cache.file_for(&dataset.root);
+    let mut warnings = Vec::new();
+    let cached: HashMap<String, ImageRecord> = match &cache_file {
+        Some(file) => cache::read(file).unwrap_or_else(|message| {
+            warnings.push(format!("{}: ignored the index cache: {message}", file.display()));
+            HashMap::new()
+        }),
+        None => HashMap::new(),
+    };
+    let (decoded, reused) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let slots: Vec<Option<ImageRecord>> = dataset
+        .examples
+        .par_iter()
+        .map(|example| {
+            let path = dataset.absolute_path(example);
+            // Only a cached row needs a separate look at the file; a decode gets size and time
+            // from the open file.
+            if let Some(record) = cached.get(&relative_path_text(&example.path))
+                && FileKey::of(&path) == Some(record.file_key())
+            {
+                reused.fetch_add(1, Ordering::Relaxed);
+                progress.advance(1);
+                return Some(record.clone());
+            }
+            if progress.is_cancelled() {
+                return None;
+            }
+            let (record, found) = index_file(&path);
+            if found {
+                decoded.fetch_add(1, Ordering::Relaxed);
+            }
+            progress.advance(1);
+            Some(record)
+        })
+        .collect();
+    let (decoded, reused) = (decoded.into_inner(), reused.into_inner());
+    let cancelled = slots.iter().any(Option::is_none);
+    // Rewrite the cache only when it would change (new rows, rows gone, unreadable file): a warm
+    // reopen stays read-only and fast.
+    let stale = decoded > 0 || reused != cached.len() || !warnings.is_empty();
+    if let Some(file) = &cache_file
+        && stale
+    {
+        let rows = dataset.examples.iter().zip(&slots).filter_map(|(example, slot)| {
+            let record = slot.as_ref()?;
+            // A file that could not be opened may be readable later with the same mtime: don't keep it.
+            let unopened = record.file_key() == FileKey::default() && !record.is_readable();
+            (!unopened).then(|| (relative_path_text(&example.path), record))
+        });
+        if let Err(message) = cache::write(file, rows) {
+            warnings.push(format!("{}: could not save the index cache: {message}", file.display()));
+        }
+    }
+    if cancelled {
+        return Err(IndexError::Cancelled);
+    }
+    let records = slots.into_iter().flatten().collect();
+    Ok(Index { records, decoded, from_cache: reused, warnings })
+}
+
+/// Reads, decodes and describes one file; never fails, a problem becomes `decode_error`. The flag
+/// is false when the file could not even be opened (missing, no permission).
+fn index_file(path: &Path) -> (ImageRecord, bool) {
+    let (bytes, key) = match read_file(path) {
+        Ok(read) => read,
+        // Zero size and time: such rows are never cached, the file may be readable next time.
+        Err(e) => return (ImageRecord::unreadable(FileKey::default(), String::new(), format!("cannot open: {e}")), false),
+    };
+    let record = match decode_bytes(path, &bytes) {
+        Ok(decoded) => stats::describe(&decoded, key.bytes, key.mtime_ns),
+        // Keep the format when the header was recognised (a truncated PNG is still a PNG).
+        Err(e) => ImageRecord::unreadable(key, image::guess_format(&bytes).map(format_name).unwrap_or_default(), e.message),
+    };
+    (record, true)
+}
+
+/// The file's content with its size and modification time, from one open.
+fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, FileKey)> {
+    let mut file = std::fs::File::open(path)?;
+    let key = FileKey::from_metadata(&file.metadata()?);
+    let mut bytes = Vec::with_capacity(usize::try_from(key.bytes).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok((bytes, key))
+}
+
+/// Lower-case format name: "png", "jpeg", "webp", "tiff", ...
+pub fn format_name(format: ImageFormat) -> String {
+    format!("{format:?}").to_ascii_lowercase()
+}
+
+/// A relative path as text with `/` separators, the same on every platform (table and cache key).
+pub fn relative_path_text(path: &Path) -> String {
+    let parts: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests;

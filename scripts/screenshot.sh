@@ -2,7 +2,8 @@
 # Starts eyeball in a private Xvfb display and saves a PNG of its window.
 #   scripts/screenshot.sh BIN OUT.png [ARGS...]
 # BIN: the eyeball binary; ARGS go to it. SCREENSHOT_DELAY_S (default 5) is the wait after
-# the window appears, so thumbnails and checkpoints have loaded.
+# the window appears, so thumbnails and checkpoints have loaded. SCREENSHOT_KEYS (e.g.
+# "Right Return") are typed into the window before the capture, to show another view.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 BIN OUT.png [ARGS...]" >&2; exit 2; }
 bin="$1"; out="$2"; shift 2
@@ -31,5 +32,10 @@ wid="$(timeout 60 xdotool search --sync --onlyvisible --name '^eyeball' | head -
   || { echo "screenshot: no eyeball window appeared; app log:" >&2; cat "$work/app.log" >&2; exit 5; }
 sleep "$delay"
 kill -0 "$app" 2>/dev/null || { echo "screenshot: eyeball exited; app log:" >&2; cat "$work/app.log" >&2; exit 6; }
+if [ -n "${SCREENSHOT_KEYS:-}" ]; then
+  xdotool mousemove --window "$wid" 5 5 windowfocus --sync "$wid" 2>/dev/null || true
+  for key in $SCREENSHOT_KEYS; do xdotool key "$key" 2>/dev/null; sleep 0.3; done
+  sleep 2
+fi
 xwd -silent -id "$wid" | /usr/bin/convert xwd:- "png:$out"
 echo "screenshot: saved $out (window $wid on $DISPLAY)" >&2

@@ -1,5 +1,6 @@
 //! eyeball: look at your training data and your checkpoints, in one native binary.
 
+pub mod browse;
 pub mod cli;
 pub mod dataset;
 pub mod index;

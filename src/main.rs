@@ -14,10 +14,11 @@ fn main() -> std::process::ExitCode {
         Some(Command::Bench(BenchCommand::Index { path, limit })) => run_bench_index(&path, limit),
         None => {
             let options = match cli.path {
-                Some(path) => AppOptions { dataset: Some(path), checkpoints: cli.checkpoints },
+                Some(path) => AppOptions { dataset: Some(path), checkpoints: cli.checkpoints, ..Default::default() },
                 None => AppOptions {
                     dataset: Some(demo_dataset_dir()),
                     checkpoints: Some(cli.checkpoints.unwrap_or_else(demo_checkpoints_dir)),
+                    ..Default::default()
                 },
             };
             run_native(options).map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

@@ -3,16 +3,22 @@
 
 pub mod app;
 mod checkpoints;
+mod detail;
+mod filters;
 mod grid;
 mod menu;
 mod overview;
+mod stats;
 mod status;
 pub mod thumbnails;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::browse::{Filter, Matches, Sort, StatColumns};
 use crate::dataset::Dataset;
+use crate::index::Index;
 use crate::jobs::Job;
 use crate::model::CheckpointsSummary;
 use thumbnails::ThumbnailCache;
@@ -29,14 +35,65 @@ pub enum Command {
     CancelJobs,
     SetThumbSize(f32),
     Select(Option<usize>),
+    SetFilter(Filter),
+    SetSort(Sort),
+    /// Open the detail view on an example (index into the dataset).
+    OpenDetail(usize),
+    /// Move the detail view by this many places in the current filtered, sorted order.
+    StepDetail(i64),
+    CloseDetail,
+    ToggleStatsPanel,
     DismissMessage(usize),
 }
 
-/// The open dataset, and the job loading the next one.
+/// Whole-dataset facts the panels show every frame, computed once per dataset or index so
+/// frame time does not grow with the number of examples.
+#[derive(Clone, Debug, Default)]
+pub struct DatasetFacts {
+    pub class_counts: Vec<crate::dataset::ClassCount>,
+    /// `"train 4000, val 1000"`; empty without splits.
+    pub splits_text: String,
+    pub imbalance_ratio: Option<f64>,
+    pub has_boxes: bool,
+    /// Files that failed to decode (known once indexed).
+    pub unreadable: usize,
+}
+
+impl DatasetFacts {
+    /// Computes the facts of `dataset`, and of its index when there is one.
+    pub fn new(dataset: &Dataset, index: Option<&Index>) -> DatasetFacts {
+        let splits: Vec<String> = dataset.split_counts().iter().map(|(name, n)| format!("{name} {n}")).collect();
+        DatasetFacts {
+            class_counts: dataset.class_counts(),
+            splits_text: splits.join(", "),
+            imbalance_ratio: dataset.imbalance_ratio(),
+            has_boxes: dataset.examples.iter().any(|e| !e.annotations.is_empty()),
+            unreadable: index.map_or(0, |i| i.records.iter().filter(|r| r.decode_error.is_some()).count()),
+        }
+    }
+}
+
+/// The open dataset, its index, and the jobs producing the next ones.
 #[derive(Default)]
 pub struct DatasetState {
-    pub dataset: Option<Dataset>,
+    pub dataset: Option<Arc<Dataset>>,
+    pub facts: DatasetFacts,
     pub loading: Option<Job<Result<Dataset, String>>>,
+    /// Per-example stats and metadata, once indexed.
+    pub index: Option<Arc<Index>>,
+    pub stats: Option<Arc<StatColumns>>,
+    pub indexing: Option<Job<Result<(Index, StatColumns), String>>>,
+}
+
+/// The grid's filter and sort, and the examples they select.
+#[derive(Default)]
+pub struct BrowseState {
+    pub filter: Filter,
+    pub sort: Sort,
+    /// Examples passing the filter, in sort order, with their histograms. Kept on screen
+    /// while a new query runs.
+    pub matches: Arc<Matches>,
+    pub querying: Option<Job<Matches>>,
 }
 
 /// The loaded checkpoints, and the job loading the next ones.
@@ -46,22 +103,34 @@ pub struct CheckpointState {
     pub loading: Option<Job<Result<CheckpointsSummary, String>>>,
 }
 
+/// The full-size view of one example.
+pub struct DetailState {
+    /// Dataset index of the example shown.
+    pub example: usize,
+    pub image: Option<egui::TextureHandle>,
+    pub error: Option<String>,
+    pub loading: Option<Job<Result<egui::ColorImage, String>>>,
+}
+
 /// View settings the user changes with widgets.
 pub struct ViewSettings {
     pub thumb_px: f32,
     pub selected: Option<usize>,
+    pub show_stats_panel: bool,
 }
 
 impl Default for ViewSettings {
     fn default() -> Self {
-        ViewSettings { thumb_px: 96.0, selected: None }
+        ViewSettings { thumb_px: 96.0, selected: None, show_stats_panel: true }
     }
 }
 
 /// What every panel reads from during one frame, and where it sends its commands.
 pub struct ViewCtx<'a> {
     pub dataset: &'a DatasetState,
+    pub browse: &'a BrowseState,
     pub checkpoints: &'a CheckpointState,
+    pub detail: Option<&'a DetailState>,
     pub thumbnails: &'a ThumbnailCache,
     pub settings: &'a ViewSettings,
     /// Errors and notices for the user, oldest first.
@@ -74,10 +143,33 @@ impl ViewCtx<'_> {
     pub fn send(&self, command: Command) {
         self.commands.borrow_mut().push(command);
     }
+
+    /// The open dataset, if any.
+    pub fn dataset(&self) -> Option<&Dataset> {
+        self.dataset.dataset.as_deref()
+    }
+
+    /// Position of dataset example `index` in the visible order.
+    pub fn visible_position(&self, index: usize) -> Option<usize> {
+        self.browse.matches.indices.iter().position(|&i| i == index)
+    }
 }
 
 /// A distinct, readable colour for class `index` (golden-angle hues).
 pub fn class_color(index: usize) -> egui::Color32 {
     let hue = (index as f32 * 0.618_034).fract();
     egui::ecolor::Hsva::new(hue, 0.65, 0.95, 1.0).into()
+}
+
+/// Formats a stat value compactly: integers without decimals, others with 3 significant digits.
+pub fn format_stat(value: f64) -> String {
+    if value.is_nan() {
+        "-".to_string()
+    } else if value.fract() == 0.0 && value.abs() < 1e9 {
+        format!("{value:.0}")
+    } else if value.abs() >= 100.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.3}")
+    }
 }

@@ -255,7 +255,7 @@ mod tests {
         assert_eq!(query(&ds, Some(&stats()), &Filter::default(), &by(false)), vec![4, 3, 1, 0, 2]);
         assert_eq!(query(&ds, Some(&stats()), &Filter::default(), &by(true)), vec![0, 1, 3, 4, 2]);
         let path = Sort { key: SortKey::Path, descending: false };
-        assert_eq!(query(&ds, None, &Filter::default(), &path), vec![4, 3, 1, 0, 2]);
+        assert_eq!(query(&ds, None, &Filter::default(), &path), vec![3, 4, 1, 0, 2]);
         let label_desc = Sort { key: SortKey::Label, descending: true };
         assert_eq!(query(&ds, None, &Filter::default(), &label_desc)[..2], [4, 2]);
     }

@@ -202,6 +202,11 @@ mod tests {
             }).sum::<i32>()
         });
         assert_eq!(job.wait(), Some(45));
+        // `notify` runs just after the result is sent, so give the worker a moment.
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while !notified.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
         assert!(notified.load(Ordering::SeqCst));
     }
 

@@ -6,4 +6,5 @@ pub mod dataset;
 pub mod index;
 pub mod jobs;
 pub mod model;
+pub mod review;
 pub mod ui;

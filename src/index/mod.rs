@@ -22,6 +22,7 @@ use crate::jobs::Progress;
 pub use bench::{BenchReport, bench_index};
 pub use stats::phash_distance;
 pub use table::{TableFormat, write_table};
+pub(crate) use table::write_atomically;
 
 /// Largest allocation one decode may make; refuses decompression bombs.
 pub const DECODE_MEMORY_LIMIT_BYTES: u64 = 512 * 1024 * 1024;

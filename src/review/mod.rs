@@ -1,0 +1,324 @@
+//! The user's decisions about examples (relabels, flags, keep/exclude of duplicates): saved to
+//! disk atomically after every change, reloaded when the dataset is reopened, never lost.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Dataset;
+use crate::index::{IndexError, write_atomically, write_table};
+
+/// Format tag of the review file.
+const REVIEW_FORMAT: &str = "eyeball-review/1";
+
+/// What the user decided about one example.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The given label is wrong; `new_label` holds the right one.
+    Relabel,
+    /// The given label is wrong, right label unknown.
+    FlagWrong,
+    /// Reviewed: the label is fine.
+    NotAnError,
+    /// Keep this member of a duplicate group.
+    Keep,
+    /// Exclude this member of a duplicate group.
+    Exclude,
+}
+
+impl Decision {
+    /// Snake-case name used in files and exports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Decision::Relabel => "relabel",
+            Decision::FlagWrong => "flag_wrong",
+            Decision::NotAnError => "not_an_error",
+            Decision::Keep => "keep",
+            Decision::Exclude => "exclude",
+        }
+    }
+}
+
+/// One decision, keyed by the example's path relative to the dataset root.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewEntry {
+    pub path: String,
+    /// The label the dataset gives.
+    pub given: Option<String>,
+    pub decision: Decision,
+    /// The corrected label, for `Relabel`.
+    pub new_label: Option<String>,
+    /// The ranking score when the decision was made (loss, margin...), if any.
+    pub score: Option<f64>,
+    /// Milliseconds since 1970.
+    pub timestamp_ms: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReviewFile {
+    format: String,
+    dataset_root: String,
+    entries: Vec<ReviewEntry>,
+}
+
+/// Why the review file could not be read or written, naming it.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("{path}: cannot save review decisions: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path}: the review file is unreadable ({message}); it was left untouched and a new file will be used")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("no data folder for review files (set XDG_DATA_HOME)")]
+    NoDataDir,
+    #[error("{0}")]
+    Export(#[from] IndexError),
+}
+
+/// All decisions for one dataset, backed by one file in the user's data folder.
+pub struct ReviewStore {
+    file: PathBuf,
+    dataset_root: String,
+    entries: BTreeMap<String, ReviewEntry>,
+    /// For undo: the path changed and its previous entry.
+    history: Vec<(String, Option<ReviewEntry>)>,
+}
+
+/// Where review files live: `$XDG_DATA_HOME/eyeball/reviews` (`~/.local/share/eyeball/reviews`).
+pub fn default_review_dir() -> Option<PathBuf> {
+    Some(dirs::data_dir()?.join("eyeball").join("reviews"))
+}
+
+/// The review file of the dataset at `root`, inside `dir`.
+pub fn review_file_for(dir: &Path, root: &Path) -> PathBuf {
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let key = xxhash_rust::xxh3::xxh3_64(root.to_string_lossy().as_bytes());
+    let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    dir.join(format!("{safe}-{key:016x}.json"))
+}
+
+impl ReviewStore {
+    /// Opens (or starts) the review file for `dataset_root` in `dir`. A corrupt file is moved
+    /// aside (`.corrupt-<time>`) rather than overwritten, and reported.
+    pub fn open(dir: &Path, dataset_root: &Path) -> Result<(ReviewStore, Option<ReviewError>), ReviewError> {
+        let file = review_file_for(dir, dataset_root);
+        let mut store = ReviewStore {
+            file: file.clone(),
+            dataset_root: dataset_root.display().to_string(),
+            entries: BTreeMap::new(),
+            history: Vec::new(),
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((store, None)),
+            Err(e) => return Err(ReviewError::Write { path: file, source: e }),
+        };
+        match serde_json::from_str::<ReviewFile>(&text) {
+            Ok(saved) => {
+                store.entries = saved.entries.into_iter().map(|e| (e.path.clone(), e)).collect();
+                Ok((store, None))
+            }
+            Err(e) => {
+                let aside = file.with_extension(format!("corrupt-{}", now_ms()));
+                let _ = std::fs::rename(&file, &aside);
+                Ok((store, Some(ReviewError::Corrupt { path: file, message: format!("{e}; moved to {}", aside.display()) })))
+            }
+        }
+    }
+
+    /// Opens the store in the default data folder.
+    pub fn open_default(dataset_root: &Path) -> Result<(ReviewStore, Option<ReviewError>), ReviewError> {
+        ReviewStore::open(&default_review_dir().ok_or(ReviewError::NoDataDir)?, dataset_root)
+    }
+
+    /// The file decisions are saved to.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// The decision about `path`, if any.
+    pub fn get(&self, path: &str) -> Option<&ReviewEntry> {
+        self.entries.get(path)
+    }
+
+    /// All decisions, by path.
+    pub fn entries(&self) -> impl Iterator<Item = &ReviewEntry> {
+        self.entries.values()
+    }
+
+    /// Number of examples with a decision.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing was decided yet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Records a decision and saves at once. On a failed save the decision stays in memory
+    /// (and in the undo history) and the error is returned for the UI to show.
+    pub fn record(&mut self, mut entry: ReviewEntry) -> Result<(), ReviewError> {
+        if entry.timestamp_ms == 0 {
+            entry.timestamp_ms = now_ms();
+        }
+        let previous = self.entries.insert(entry.path.clone(), entry.clone());
+        self.history.push((entry.path, previous));
+        self.save()
+    }
+
+    /// Removes the decision about `path` and saves.
+    pub fn clear(&mut self, path: &str) -> Result<(), ReviewError> {
+        if let Some(previous) = self.entries.remove(path) {
+            self.history.push((path.to_string(), Some(previous)));
+        }
+        self.save()
+    }
+
+    /// Undoes the last `record` or `clear`; returns the path it touched.
+    pub fn undo(&mut self) -> Result<Option<String>, ReviewError> {
+        let Some((path, previous)) = self.history.pop() else { return Ok(None) };
+        match previous {
+            Some(entry) => self.entries.insert(path.clone(), entry),
+            None => self.entries.remove(&path),
+        };
+        self.save()?;
+        Ok(Some(path))
+    }
+
+    /// Writes every decision: temporary file in the same folder, fsync, rename.
+    fn save(&self) -> Result<(), ReviewError> {
+        let err = |source| ReviewError::Write { path: self.file.clone(), source };
+        if let Some(dir) = self.file.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let saved = ReviewFile {
+            format: REVIEW_FORMAT.to_string(),
+            dataset_root: self.dataset_root.clone(),
+            entries: self.entries.values().cloned().collect(),
+        };
+        let json = serde_json::to_vec_pretty(&saved).map_err(|e| err(std::io::Error::other(e)))?;
+        write_atomically(&self.file, |file| std::io::Write::write_all(file, &json)).map_err(err)
+    }
+
+    /// Decisions as a table: `path`, `given`, `new_label`, `decision`, `score`, `timestamp`.
+    pub fn to_dataframe(&self) -> DataFrame {
+        let entries: Vec<&ReviewEntry> = self.entries.values().collect();
+        let column = |name: &str, values: Vec<Option<String>>| Column::new(name.into(), values);
+        DataFrame::new(entries.len(), vec![
+            column("path", entries.iter().map(|e| Some(e.path.clone())).collect()),
+            column("given", entries.iter().map(|e| e.given.clone()).collect()),
+            column("new_label", entries.iter().map(|e| e.new_label.clone()).collect()),
+            column("decision", entries.iter().map(|e| Some(e.decision.name().to_string())).collect()),
+            Column::new("score".into(), entries.iter().map(|e| e.score).collect::<Vec<Option<f64>>>()),
+            Column::new("timestamp".into(), entries.iter().map(|e| e.timestamp_ms).collect::<Vec<i64>>()),
+        ])
+        .expect("review columns have equal lengths")
+    }
+
+    /// Writes the decisions to `.csv` or `.parquet`.
+    pub fn export(&self, path: &Path) -> Result<(), ReviewError> {
+        write_table(&mut self.to_dataframe(), path)?;
+        Ok(())
+    }
+
+    /// The dataset's labels with decisions applied, for training code: `path`, `label`
+    /// (relabels applied), `excluded` (flagged wrong without a label, or excluded duplicates).
+    pub fn corrected_labels(&self, dataset: &Dataset) -> DataFrame {
+        let mut paths = Vec::with_capacity(dataset.examples.len());
+        let mut labels = Vec::with_capacity(dataset.examples.len());
+        let mut excluded = Vec::with_capacity(dataset.examples.len());
+        for example in &dataset.examples {
+            let path = crate::index::relative_path_text(&example.path);
+            let given = example.label.map(|l| dataset.classes[l].clone());
+            let entry = self.entries.get(&path);
+            labels.push(match entry {
+                Some(ReviewEntry { decision: Decision::Relabel, new_label, .. }) => new_label.clone(),
+                _ => given,
+            });
+            excluded.push(matches!(entry.map(|e| &e.decision), Some(Decision::FlagWrong | Decision::Exclude)));
+            paths.push(path);
+        }
+        DataFrame::new(paths.len(), vec![
+            Column::new("path".into(), paths),
+            Column::new("label".into(), labels),
+            Column::new("excluded".into(), excluded),
+        ])
+        .expect("label columns have equal lengths")
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, decision: Decision, new_label: Option<&str>) -> ReviewEntry {
+        ReviewEntry { path: path.into(), given: Some("cat".into()), decision, new_label: new_label.map(Into::into), score: Some(2.5), timestamp_ms: 0 }
+    }
+
+    #[test]
+    fn decisions_survive_a_reopen_and_undo_restores_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let (mut store, problem) = ReviewStore::open(dir.path(), root.path()).unwrap();
+        assert!(problem.is_none() && store.is_empty());
+        store.record(entry("a.png", Decision::FlagWrong, None)).unwrap();
+        store.record(entry("a.png", Decision::Relabel, Some("dog"))).unwrap();
+        store.record(entry("b.png", Decision::NotAnError, None)).unwrap();
+        assert_eq!(store.undo().unwrap(), Some("b.png".to_string()));
+
+        let (reopened, _) = ReviewStore::open(dir.path(), root.path()).unwrap();
+        assert_eq!(reopened.len(), 1);
+        let a = reopened.get("a.png").unwrap();
+        assert_eq!((a.decision.clone(), a.new_label.as_deref()), (Decision::Relabel, Some("dog")));
+        assert!(a.timestamp_ms > 0);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+        assert!(leftovers.is_empty(), "temporary files left behind");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_moved_aside_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let file = review_file_for(dir.path(), root.path());
+        std::fs::write(&file, b"{ half a file").unwrap();
+        let (mut store, problem) = ReviewStore::open(dir.path(), root.path()).unwrap();
+        assert!(matches!(problem, Some(ReviewError::Corrupt { .. })));
+        let aside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("corrupt-")).collect();
+        assert_eq!(aside.len(), 1);
+        assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"{ half a file");
+        store.record(entry("x.png", Decision::Keep, None)).unwrap();
+        assert_eq!(ReviewStore::open(dir.path(), root.path()).unwrap().0.len(), 1);
+    }
+
+    #[test]
+    fn exports_and_corrected_labels_apply_decisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        for (class, name) in [("cat", "1.png"), ("cat", "2.png"), ("dog", "3.png")] {
+            std::fs::create_dir_all(root.path().join(class)).unwrap();
+            image::GrayImage::new(2, 2).save(root.path().join(class).join(name)).unwrap();
+        }
+        let dataset = Dataset::open(root.path()).unwrap();
+        let (mut store, _) = ReviewStore::open(dir.path(), root.path()).unwrap();
+        store.record(entry("cat/1.png", Decision::Relabel, Some("dog"))).unwrap();
+        store.record(entry("cat/2.png", Decision::FlagWrong, None)).unwrap();
+        let labels = store.corrected_labels(&dataset);
+        let label: Vec<Option<&str>> = labels.column("label").unwrap().str().unwrap().iter().collect();
+        assert_eq!(label, vec![Some("dog"), Some("cat"), Some("dog")]);
+        let excluded: Vec<Option<bool>> = labels.column("excluded").unwrap().bool().unwrap().iter().collect();
+        assert_eq!(excluded, vec![Some(false), Some(true), Some(false)]);
+        let out = dir.path().join("decisions.csv");
+        store.export(&out).unwrap();
+        let text = std::fs::read_to_string(out).unwrap();
+        assert!(text.starts_with("path,given,new_label,decision,score,timestamp"), "{text}");
+        assert!(text.contains("cat/1.png,cat,dog,relabel,2.5,"), "{text}");
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
 /// Called by a worker when it has news (a result, progress); the UI passes `request_repaint`.
@@ -70,10 +70,7 @@ impl<T: Send + 'static> Job<T> {
 
     /// The result, once the job has finished. `None` while it runs.
     pub fn poll(&mut self) -> Option<T> {
-        match self.result.try_recv() {
-            Ok(value) => Some(value),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.result.try_recv().ok()
     }
 
     /// Blocks until the job finishes (for the CLI and tests).
@@ -196,10 +193,7 @@ mod tests {
         let flag = Arc::clone(&notified);
         let job = Job::spawn("sum", Arc::new(move || flag.store(true, Ordering::SeqCst)), |p| {
             p.set_total(10);
-            (0..10).map(|i| {
-                p.advance(1);
-                i
-            }).sum::<i32>()
+            (0..10).inspect(|_| p.advance(1)).sum::<i32>()
         });
         assert_eq!(job.wait(), Some(45));
         // `notify` runs just after the result is sent, so give the worker a moment.

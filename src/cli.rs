@@ -47,6 +47,48 @@ pub enum Command {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Run every TorchScript checkpoint on a batch of examples and write one row per
+    /// (checkpoint, example): checkpoint, order, path, label, predicted, p_label, loss, top5.
+    Predict {
+        /// Dataset folder.
+        path: PathBuf,
+        /// Folder of checkpoints (with preprocess.json), or one checkpoint file.
+        #[arg(long, value_name = "DIR")]
+        checkpoints: PathBuf,
+        /// A fixed batch of N examples, stratified over classes (default: 64).
+        #[arg(long, value_name = "N", conflicts_with = "all")]
+        batch: Option<usize>,
+        /// Every labelled example instead of a fixed batch.
+        #[arg(long)]
+        all: bool,
+        /// Seed that picks the fixed batch.
+        #[arg(long, default_value_t = crate::model::predict::DEFAULT_BATCH_SEED)]
+        seed: u64,
+        /// Table to write: .csv or .parquet.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Preprocessing sidecar (default: preprocess.json beside the checkpoints).
+        #[arg(long, value_name = "FILE")]
+        preprocess: Option<PathBuf>,
+        /// Run every checkpoint, and neither read nor write cached predictions.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Run the recipe checks (loss at init, input-independent baseline, batch independence) on
+    /// the default fixed batch. Exits with status 1 when a check fails, so CI can use it.
+    Check {
+        /// Dataset folder.
+        path: PathBuf,
+        /// Folder of checkpoints (with preprocess.json), or checkpoint files.
+        #[arg(long, value_name = "DIR")]
+        checkpoints: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Preprocessing sidecar (default: preprocess.json beside the checkpoints).
+        #[arg(long, value_name = "FILE")]
+        preprocess: Option<PathBuf>,
+    },
     /// Measure how fast things are.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -62,6 +104,23 @@ pub enum BenchCommand {
         /// Use only the first N examples.
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+    },
+    /// Images/s of one TorchScript checkpoint over every image of a dataset, decoding and
+    /// forward passes timed apart (compare with scripts/bench_inference.py).
+    Inference {
+        /// Dataset folder.
+        path: PathBuf,
+        /// TorchScript file (preprocess.json beside it).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// LibTorch intra-op threads and decoding threads (default: every core).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Preprocessing sidecar (default: preprocess.json beside the checkpoint).
+        #[arg(long, value_name = "FILE")]
+        preprocess: Option<PathBuf>,
     },
 }
 
@@ -206,6 +265,136 @@ fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
 pub fn run_bench_index(path: &Path, limit: Option<usize>) -> anyhow::Result<()> {
     let dataset = Dataset::open(path)?;
     let report = bench_index(&dataset, limit)?;
+    print!("{}", report.to_text());
+    Ok(())
+}
+
+/// Runs `eyeball predict`: every TorchScript checkpoint on the batch, progress on stderr, then
+/// the table. Files that cannot run are named on stderr and skipped.
+pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
+    use crate::model::predict::{DEFAULT_BATCH_SIZE, FixedBatch, predictions_table, write_table};
+    use crate::model::{CheckpointKind, Preprocess, classify_checkpoints, default_fixed_batch, run_evolution};
+
+    let extension = args.out.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    anyhow::ensure!(
+        extension == "csv" || extension == "parquet",
+        "{}: unknown table format '.{extension}': use .csv or .parquet",
+        args.out.display()
+    );
+    let dataset = Dataset::open(args.path)?;
+    let preprocess = Preprocess::for_checkpoints(args.checkpoints, args.preprocess)?;
+    let files = classify_checkpoints(&[args.checkpoints.to_path_buf()])?;
+    for file in &files {
+        match &file.kind {
+            CheckpointKind::Unrunnable(why) => eprintln!("eyeball: skipped {}: {why}", file.path.display()),
+            CheckpointKind::WeightsOnly => eprintln!("eyeball: skipped {}: weights only, nothing to run", file.path.display()),
+            CheckpointKind::TorchScript => {}
+        }
+    }
+    let runnable = files.iter().filter(|f| f.is_runnable()).count();
+    anyhow::ensure!(runnable > 0, "{}: no TorchScript checkpoint to run", args.checkpoints.display());
+    let batch = if args.all {
+        FixedBatch::all(&dataset)
+    } else {
+        default_fixed_batch(&dataset, args.batch.unwrap_or(DEFAULT_BATCH_SIZE), args.seed)
+    };
+    anyhow::ensure!(!batch.is_empty(), "{}: no labelled examples to predict", dataset.root.display());
+    let cache_dir = if args.no_cache { None } else { crate::model::predict::default_predictions_cache_dir() };
+    let progress = Progress::default();
+    let started = Instant::now();
+    let evolution = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| run_evolution(&files, &preprocess, &dataset, &batch, cache_dir.as_deref(), &progress));
+        let live = std::io::stderr().is_terminal();
+        while !worker.is_finished() {
+            std::thread::sleep(Duration::from_millis(100));
+            if live {
+                let (done, total) = progress.fraction_parts();
+                eprint!("\rcheckpoint {done}/{total} on {} examples   ", batch.len());
+                let _ = std::io::stderr().flush();
+            }
+        }
+        if live {
+            eprint!("\r\x1b[K");
+        }
+        worker.join().map_err(|_| anyhow::anyhow!("the prediction thread panicked"))
+    })??;
+    for (_, _, message) in &evolution.failures {
+        eprintln!("eyeball: skipped {message}");
+    }
+    let predictions = evolution.predictions;
+    anyhow::ensure!(!predictions.is_empty(), "{}: no checkpoint ran", args.checkpoints.display());
+    let class_names = crate::model::predict::ClassMap::new(&dataset, &preprocess).names;
+    let mut table = predictions_table(&predictions, &dataset, &class_names);
+    write_table(&mut table, args.out)?;
+    eprintln!(
+        "predicted {} examples with {} checkpoints in {:.1} s; wrote {} rows to {}",
+        batch.len(),
+        predictions.len(),
+        started.elapsed().as_secs_f64(),
+        table.height(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Arguments of `eyeball predict`.
+pub struct PredictArgs<'a> {
+    pub path: &'a Path,
+    pub checkpoints: &'a Path,
+    pub batch: Option<usize>,
+    pub all: bool,
+    pub seed: u64,
+    pub out: &'a Path,
+    pub preprocess: Option<&'a Path>,
+    pub no_cache: bool,
+}
+
+/// Runs `eyeball check`; an error (exit status 1) when any check fails.
+pub fn run_check(path: &Path, checkpoints: &Path, json: bool, preprocess: Option<&Path>) -> anyhow::Result<()> {
+    use crate::model::predict::{DEFAULT_BATCH_SEED, DEFAULT_BATCH_SIZE};
+    use crate::model::{Preprocess, Verdict, classify_checkpoints, default_device, default_fixed_batch, recipe_checks};
+
+    let dataset = Dataset::open(path)?;
+    let preprocess = Preprocess::for_checkpoints(checkpoints, preprocess)?;
+    let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
+    let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
+    let device = default_device();
+    let results = recipe_checks(&files, &preprocess, &dataset, &batch, device)?;
+    let text = if json {
+        serde_json::to_string_pretty(&results)? + "\n"
+    } else {
+        let runnable = files.iter().filter(|f| f.is_runnable()).count();
+        format!(
+            "checkpoints: {} ({} files, {runnable} TorchScript), device {}\nbatch: {} examples, seed {DEFAULT_BATCH_SEED}\n\n{}",
+            checkpoints.display(),
+            files.len(),
+            crate::model::device_name(device),
+            batch.len(),
+            crate::model::checks::results_text(&results)
+        )
+    };
+    // A closed pipe (`eyeball check ... | head`) is not an error worth a panic.
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    let failed = results.iter().filter(|r| r.verdict == Verdict::Fail).count();
+    anyhow::ensure!(failed == 0, "{failed} of {} recipe checks failed", results.len());
+    Ok(())
+}
+
+/// Runs `eyeball bench inference`.
+pub fn run_bench_inference(
+    path: &Path,
+    checkpoint: &Path,
+    batch_size: usize,
+    threads: Option<usize>,
+    preprocess: Option<&Path>,
+) -> anyhow::Result<()> {
+    let dataset = Dataset::open(path)?;
+    let preprocess = crate::model::Preprocess::for_checkpoints(checkpoint, preprocess)?;
+    let report = crate::model::bench::bench_inference(&dataset, checkpoint, &preprocess, batch_size, threads)?;
     print!("{}", report.to_text());
     Ok(())
 }

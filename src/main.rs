@@ -2,7 +2,8 @@
 
 use clap::Parser;
 use eyeball::cli::{
-    BenchCommand, Cli, Command, demo_checkpoints_dir, demo_dataset_dir, run_bench_index, run_index, run_info,
+    BenchCommand, Cli, Command, PredictArgs, demo_checkpoints_dir, demo_dataset_dir, run_bench_index,
+    run_bench_inference, run_check, run_index, run_info, run_predict,
 };
 use eyeball::ui::app::{AppOptions, run_native};
 
@@ -12,6 +13,24 @@ fn main() -> std::process::ExitCode {
         Some(Command::Info { path, json }) => run_info(&path, json),
         Some(Command::Index { path, out, no_cache }) => run_index(&path, &out, no_cache),
         Some(Command::Bench(BenchCommand::Index { path, limit })) => run_bench_index(&path, limit),
+        Some(Command::Predict { path, checkpoints, batch, all, seed, out, preprocess, no_cache }) => {
+            run_predict(PredictArgs {
+                path: &path,
+                checkpoints: &checkpoints,
+                batch,
+                all,
+                seed,
+                out: &out,
+                preprocess: preprocess.as_deref(),
+                no_cache,
+            })
+        }
+        Some(Command::Check { path, checkpoints, json, preprocess }) => {
+            run_check(&path, &checkpoints, json, preprocess.as_deref())
+        }
+        Some(Command::Bench(BenchCommand::Inference { path, checkpoint, batch_size, threads, preprocess })) => {
+            run_bench_inference(&path, &checkpoint, batch_size, threads, preprocess.as_deref())
+        }
         None => {
             let options = match cli.path {
                 Some(path) => AppOptions { dataset: Some(path), checkpoints: cli.checkpoints, ..Default::default() },

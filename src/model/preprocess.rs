@@ -56,6 +56,24 @@ impl Preprocess {
         Ok(preprocess)
     }
 
+    /// The sidecar for a checkpoints folder or file: `explicit` when given, else `preprocess.json`
+    /// in the folder (or beside the file). Missing: an error saying what the file is for.
+    pub fn for_checkpoints(checkpoints: &Path, explicit: Option<&Path>) -> Result<Preprocess, ModelError> {
+        if let Some(path) = explicit {
+            return Preprocess::load(path);
+        }
+        let dir = if checkpoints.is_dir() { checkpoints } else { checkpoints.parent().unwrap_or(Path::new(".")) };
+        match Preprocess::find_in(dir) {
+            Some(path) => Preprocess::load(&path),
+            None => Err(ModelError::Sidecar {
+                path: dir.join(SIDECAR_FILE_NAME),
+                message: "not found; eyeball needs it for the input size, channels, mean/std and class names \
+                          (format in the README), or pass --preprocess FILE"
+                    .into(),
+            }),
+        }
+    }
+
     /// Looks for `preprocess.json` in `dir`.
     pub fn find_in(dir: &Path) -> Option<PathBuf> {
         let path = dir.join(SIDECAR_FILE_NAME);
@@ -92,29 +110,66 @@ impl Preprocess {
 
     /// The `[channels, height, width]` float values fed to the net for one image.
     pub fn image_values(&self, image: &image::DynamicImage) -> Vec<f32> {
-        let [height, width] = self.input_size;
-        let resized = image.resize_exact(width, height, image::imageops::FilterType::Triangle);
         let channels = self.channels as usize;
-        let plane = (width * height) as usize;
-        let mut values = vec![0f32; channels * plane];
-        let raw: Vec<u8> = if channels == 1 { resized.to_luma8().into_raw() } else { resized.to_rgb8().into_raw() };
-        for (i, px) in raw.chunks_exact(channels).enumerate() {
-            for c in 0..channels {
-                values[c * plane + i] = (px[c] as f32 / self.scale - self.mean[c]) / self.std[c];
+        let mut hwc = vec![0f32; self.values_per_image()];
+        self.write_values_hwc(image, &mut hwc);
+        let plane = hwc.len() / channels;
+        let mut chw = vec![0f32; hwc.len()];
+        for (i, px) in hwc.chunks_exact(channels).enumerate() {
+            for (c, &v) in px.iter().enumerate() {
+                chw[c * plane + i] = v;
             }
         }
-        values
+        chw
     }
 
-    /// Decodes `paths` and stacks them into one `[N, C, H, W]` float tensor.
-    pub fn batch(&self, paths: &[PathBuf]) -> Result<Tensor, ModelError> {
+    /// Number of floats in one image's input: channels × height × width.
+    pub fn values_per_image(&self) -> usize {
+        (self.channels * self.input_size[0] * self.input_size[1]) as usize
+    }
+
+    /// Writes one image's values to `out` in `[height, width, channels]` order, the order of
+    /// the pixels in memory, so that no scatter is needed.
+    pub fn write_values_hwc(&self, image: &image::DynamicImage, out: &mut [f32]) {
         let [height, width] = self.input_size;
-        let mut values = Vec::with_capacity(paths.len() * (self.channels * height * width) as usize);
-        for path in paths {
-            let image = crate::index::decode(path).map_err(ModelError::Decode)?;
-            values.extend(self.image_values(&image));
+        // Images already at the input size (CIFAR, MNIST) skip the resampling pass.
+        let resized = if image.width() == width && image.height() == height {
+            std::borrow::Cow::Borrowed(image)
+        } else {
+            std::borrow::Cow::Owned(image.resize_exact(width, height, image::imageops::FilterType::Triangle))
+        };
+        let channels = self.channels as usize;
+        let raw: Vec<u8> = if channels == 1 { resized.to_luma8().into_raw() } else { resized.to_rgb8().into_raw() };
+        // (p / scale - mean) / std as one multiply-add per value.
+        let factor: Vec<f32> = self.std.iter().map(|s| 1.0 / (self.scale * s)).collect();
+        let offset: Vec<f32> = self.mean.iter().zip(&self.std).map(|(m, s)| -m / s).collect();
+        for (px, dst) in raw.chunks_exact(channels).zip(out.chunks_exact_mut(channels)) {
+            for c in 0..channels {
+                dst[c] = px[c] as f32 * factor[c] + offset[c];
+            }
         }
-        Ok(Tensor::from_slice(&values).view([paths.len() as i64, self.channels as i64, height as i64, width as i64]))
+    }
+
+    /// `[N, H, W, C]` values (from `write_values_hwc`) as the `[N, C, H, W]` tensor the model takes,
+    /// in channels-last memory layout: the same values, but oneDNN's CPU convolutions run about
+    /// twice as fast on it (`LoadedModel::logits` falls back to contiguous for models that need it).
+    pub fn tensor_from_hwc(&self, values: &[f32]) -> Tensor {
+        let [height, width] = self.input_size;
+        let n = (values.len() / self.values_per_image().max(1)) as i64;
+        Tensor::from_slice(values).view([n, height as i64, width as i64, self.channels as i64]).permute([0, 3, 1, 2])
+    }
+
+    /// Decodes `paths` (in parallel) into one `[N, C, H, W]` float tensor, channels-last in memory.
+    pub fn batch(&self, paths: &[PathBuf]) -> Result<Tensor, ModelError> {
+        use rayon::prelude::*;
+        let per_image = self.values_per_image();
+        let mut values = vec![0f32; paths.len() * per_image];
+        values.par_chunks_mut(per_image).zip(paths.par_iter()).try_for_each(|(out, path)| {
+            let image = crate::index::decode(path).map_err(ModelError::Decode)?;
+            self.write_values_hwc(&image, out);
+            Ok::<(), ModelError>(())
+        })?;
+        Ok(self.tensor_from_hwc(&values))
     }
 }
 
@@ -142,6 +197,17 @@ mod tests {
         let rgb = Preprocess { channels: 3, mean: vec![0.0; 3], std: vec![1.0; 3], ..mnist_like() };
         let red = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(2, 2, image::Rgb([255, 0, 0])));
         assert_eq!(rgb.image_values(&red), vec![1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_batch_is_nchw_with_channels_last_strides() {
+        let rgb = Preprocess { channels: 3, mean: vec![0.0; 3], std: vec![1.0; 3], ..mnist_like() };
+        let hwc: Vec<f32> = (0..24).map(|v| v as f32).collect();
+        let t = rgb.tensor_from_hwc(&hwc);
+        assert_eq!(t.size(), vec![2, 3, 2, 2]);
+        assert_eq!(t.stride(), vec![12, 1, 6, 3]);
+        // Image 1, channel 2, pixel (0, 1): hwc index 12 + (0 * 2 + 1) * 3 + 2.
+        assert_eq!(t.double_value(&[1, 2, 0, 1]), 17.0);
     }
 
     #[test]

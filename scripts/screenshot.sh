@@ -3,7 +3,8 @@
 #   scripts/screenshot.sh BIN OUT.png [ARGS...]
 # BIN: the eyeball binary; ARGS go to it. SCREENSHOT_DELAY_S (default 5) is the wait after
 # the window appears, so thumbnails and checkpoints have loaded. SCREENSHOT_KEYS (e.g.
-# "Right Return") are typed into the window before the capture, to show another view.
+# "Right Return") are typed into the window before the capture, and SCREENSHOT_CLICKS (e.g.
+# "453,43") are clicked at window coordinates, to show another view.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 BIN OUT.png [ARGS...]" >&2; exit 2; }
 bin="$1"; out="$2"; shift 2
@@ -37,5 +38,10 @@ if [ -n "${SCREENSHOT_KEYS:-}" ]; then
   for key in $SCREENSHOT_KEYS; do xdotool key "$key" 2>/dev/null; sleep 0.3; done
   sleep 2
 fi
+for point in ${SCREENSHOT_CLICKS:-}; do
+  xdotool mousemove --window "$wid" "${point%,*}" "${point#*,}" click 1 2>/dev/null
+  sleep 1
+done
+[ -n "${SCREENSHOT_CLICKS:-}" ] && xdotool mousemove --window "$wid" 5 5 2>/dev/null && sleep 1
 xwd -silent -id "$wid" | /usr/bin/convert xwd:- "png:$out"
 echo "screenshot: saved $out (window $wid on $DISPLAY)" >&2

@@ -11,7 +11,12 @@ use eyeball::ui::app::{AppOptions, EyeballApp};
 
 /// Options that keep the index cache inside the test's temp folder.
 fn options(dataset: PathBuf, checkpoints: Option<PathBuf>, cache: &Path) -> AppOptions {
-    AppOptions { dataset: Some(dataset), checkpoints, index_cache: IndexCache::At(cache.to_path_buf()) }
+    AppOptions {
+        dataset: Some(dataset),
+        checkpoints,
+        index_cache: IndexCache::At(cache.join("index")),
+        predictions_cache: Some(cache.join("predictions")),
+    }
 }
 
 fn open(options: AppOptions) -> Harness<'static, EyeballApp> {
@@ -158,4 +163,102 @@ fn keyboard_opens_steps_through_and_closes_the_detail_view() {
     run_until_idle(&mut harness);
     assert_eq!(harness.state().detail_example(), None);
     assert_eq!(grid_cells(&harness).len(), 3);
+}
+
+/// Predicted labels of the fixed batch on screen, from the cells' accessible names.
+fn prediction_cells(harness: &Harness<'_, EyeballApp>) -> Vec<String> {
+    harness.query_all_by_label_contains("prediction ").filter_map(|node| node.accesskit_node().label()).collect()
+}
+
+#[test]
+fn moving_the_checkpoint_slider_changes_the_predictions_on_screen() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(common::demo_data(), Some(common::demo_checkpoints()), cache.path()));
+    assert!(harness.state().messages().is_empty(), "{:?}", harness.state().messages());
+    let evolution = harness.state().checkpoint_state().evolution.as_ref().expect("predictions on the fixed batch");
+    assert!(evolution.predictions.len() >= 5);
+    let first_loss = evolution.predictions[0].mean_loss;
+    let last_loss = evolution.predictions.last().unwrap().mean_loss;
+    let last = evolution.predictions.len() - 1;
+    assert!(last_loss < first_loss, "loss should fall: {first_loss} -> {last_loss}");
+
+    harness.get_by_label("Predictions").click();
+    run_until_idle(&mut harness);
+    let at_init = prediction_cells(&harness);
+    assert!(!at_init.is_empty());
+    harness.get_by_label("epoch_00.pt");
+
+    harness.get_by_role_and_label(egui::Role::Slider, "checkpoint").set_value_accesskit(last as f64);
+    run_until_idle(&mut harness);
+    assert_eq!(harness.state().checkpoint_state().current, last);
+    harness.get_by_label("epoch_05.pt");
+    let trained = prediction_cells(&harness);
+    assert_eq!(at_init.len(), trained.len());
+    let changed = at_init.iter().zip(&trained).filter(|(a, b)| a != b).count();
+    assert!(changed > at_init.len() / 2, "only {changed} of {} predictions changed", at_init.len());
+}
+
+#[test]
+fn the_recipe_checks_pass_for_the_demo_and_the_filters_show() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(common::demo_data(), Some(common::demo_checkpoints()), cache.path()));
+    let checks = harness.state().checkpoint_state().checks.clone().expect("checks ran").expect("checks succeeded");
+    assert_eq!(checks.len(), 3);
+    harness.get_by_label("Recipe checks").click();
+    run_until_idle(&mut harness);
+    for check in &checks {
+        harness.get_by_label(&check.name);
+    }
+    assert!(harness.query_all_by_label("PASS").count() >= 2);
+
+    harness.get_by_label("First-layer filters").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label_contains("16 filters of 1 x 5 x 5");
+    let weights = &harness.state().checkpoint_state().weights;
+    assert!(weights.iter().all(|w| w.filter_textures.len() == 16));
+
+    harness.get_by_label("Compare A/B").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label_contains("right -> wrong");
+    harness.get_by_label("Show the flips in the grid").click();
+    run_until_idle(&mut harness);
+    let flips = harness.state().filter().only.clone().expect("the grid shows only the flips");
+    assert_eq!(harness.state().visible().len(), flips.len());
+}
+
+#[test]
+fn dragging_across_a_histogram_filters_to_that_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("things");
+    std::fs::create_dir_all(&dir).unwrap();
+    for level in (0..=250u8).step_by(10) {
+        image::GrayImage::from_pixel(8, 8, image::Luma([level])).save(dir.join(format!("level_{level:03}.png"))).unwrap();
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(tmp.path().to_path_buf(), None, cache.path()));
+    harness.get_by_label("26 of 26 match");
+    let title = harness.get_by_role_and_label(egui::Role::Label, "brightness").rect();
+    // The histogram's plot sits just under its title and spans the stats panel.
+    let y = title.bottom() + 35.0;
+    let (x0, x1) = (title.left() + 60.0, title.left() + 150.0);
+    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: egui::Modifiers::NONE };
+    harness.event(egui::Event::PointerMoved(egui::pos2(x0, y)));
+    harness.run_steps(1);
+    harness.event(press(egui::pos2(x0, y), true));
+    harness.run_steps(1);
+    for step in 1..=10 {
+        harness.event(egui::Event::PointerMoved(egui::pos2(x0 + (x1 - x0) * step as f32 / 10.0, y)));
+        harness.run_steps(1);
+    }
+    harness.event(press(egui::pos2(x1, y), false));
+    run_until_idle(&mut harness);
+
+    let (lo, hi) = *harness.state().filter().ranges.get("brightness").expect("a brightness range was set");
+    assert!(lo > 0.0 && hi < 250.0 && hi > lo, "range {lo}..{hi}");
+    let shown = harness.state().visible().len();
+    assert!(shown > 0 && shown < 26, "{shown} shown");
+    let stats = harness.state().stats().unwrap();
+    let brightness = stats.column("brightness").unwrap();
+    assert!(harness.state().visible().iter().all(|&i| brightness[i] >= lo && brightness[i] <= hi));
+    harness.get_by_label(&format!("{shown} of 26 match"));
 }

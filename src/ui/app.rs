@@ -6,12 +6,20 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::thumbnails::ThumbnailCache;
-use super::{BrowseState, CheckpointState, Command, DatasetState, DetailState, ViewCtx, ViewSettings};
+use super::{
+    BrowseState, CentralView, CheckpointState, CheckpointWeights, Command, DatasetState, DetailImages, DetailState, LoadedCheckpoints,
+    LoadedWeights, ViewCtx, ViewSettings,
+};
 use crate::browse::{Filter, StatColumns, find_matches};
 use crate::dataset::Dataset;
 use crate::index::{IndexCache, build_index};
 use crate::jobs::{Job, Notify};
-use crate::model::{CHECKPOINT_EXTENSIONS, summarize_checkpoints};
+use crate::model::predict::default_predictions_cache_dir;
+use crate::model::weights::{HISTOGRAM_BINS as WEIGHT_BINS, load_parameters};
+use crate::model::{
+    CHECKPOINT_EXTENSIONS, classify_checkpoints, default_device, default_fixed_batch, first_layer_filters,
+    init_torch, input_view, recipe_checks, run_evolution, summarize_checkpoints, weight_histograms,
+};
 
 /// Texture memory the thumbnail grid may use.
 const THUMBNAIL_BUDGET_BYTES: usize = 256 * 1024 * 1024;
@@ -19,6 +27,11 @@ const THUMBNAIL_BUDGET_BYTES: usize = 256 * 1024 * 1024;
 const BACKGROUND_QUERY_MIN_EXAMPLES: usize = 20_000;
 /// Bins of each stat histogram.
 const HISTOGRAM_BINS: usize = 40;
+/// Examples in the default fixed batch, and the seed choosing them.
+const FIXED_BATCH_SIZE: usize = 64;
+const FIXED_BATCH_SEED: u64 = 0;
+/// Seconds per checkpoint when the evolution plays.
+const PLAY_STEP_S: f64 = 0.7;
 /// Longest side of the detail view's texture.
 const DETAIL_MAX_SIDE_PX: u32 = 8192;
 
@@ -29,11 +42,13 @@ pub struct AppOptions {
     pub checkpoints: Option<PathBuf>,
     /// Where the index cache lives (`IndexCache::Default`: the user's cache folder).
     pub index_cache: IndexCache,
+    /// Where predictions on the fixed batch are cached (default: the user's cache folder).
+    pub predictions_cache: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { dataset: None, checkpoints: None, index_cache: IndexCache::Default }
+        AppOptions { dataset: None, checkpoints: None, index_cache: IndexCache::Default, predictions_cache: default_predictions_cache_dir() }
     }
 }
 
@@ -61,12 +76,36 @@ pub struct EyeballApp {
     thumbnails: ThumbnailCache,
     settings: ViewSettings,
     index_cache: IndexCache,
+    predictions_cache: Option<PathBuf>,
     messages: Vec<String>,
     commands: RefCell<Vec<Command>>,
     /// Commands from other threads (native file dialogs).
     async_commands: (Sender<Command>, Receiver<Command>),
     repaint: Notify,
     title: String,
+    /// When the playing evolution last stepped, in egui's clock.
+    last_play_step_s: Option<f64>,
+}
+
+/// Loads what the checkpoint views need: the files in order with their kinds, a summary (which
+/// also proves each TorchScript file runs), and each file's first-layer filters and histograms.
+fn load_checkpoints(dir: &Path, progress: &crate::jobs::Progress) -> Result<LoadedCheckpoints, String> {
+    init_torch();
+    let summary = summarize_checkpoints(dir, progress).map_err(|e| e.to_string())?;
+    let files = classify_checkpoints(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
+    let channels = summary.preprocess.as_ref().map(|p| p.channels as usize);
+    let weights = files
+        .iter()
+        .map(|file| match load_parameters(file) {
+            Ok(params) => LoadedWeights {
+                filters: first_layer_filters(&params, channels),
+                histograms: weight_histograms(&params, WEIGHT_BINS),
+                error: None,
+            },
+            Err(e) => LoadedWeights { filters: None, histograms: Vec::new(), error: Some(e.to_string()) },
+        })
+        .collect();
+    Ok(LoadedCheckpoints { summary, files, weights })
 }
 
 impl EyeballApp {
@@ -82,11 +121,13 @@ impl EyeballApp {
             thumbnails: ThumbnailCache::new(THUMBNAIL_BUDGET_BYTES, Arc::clone(&repaint)),
             settings: ViewSettings::default(),
             index_cache: options.index_cache,
+            predictions_cache: options.predictions_cache,
             messages: Vec::new(),
             commands: RefCell::new(Vec::new()),
             async_commands: channel(),
             repaint,
             title: String::new(),
+            last_play_step_s: None,
         };
         if let Some(path) = options.dataset {
             app.apply(Command::OpenDataset(path));
@@ -127,12 +168,24 @@ impl EyeballApp {
         self.checkpoints.summary.as_ref()
     }
 
+    /// Checkpoints, predictions on the fixed batch, and the slider position.
+    pub fn checkpoint_state(&self) -> &CheckpointState {
+        &self.checkpoints
+    }
+
+    /// The view the central area shows.
+    pub fn central_view(&self) -> CentralView {
+        self.settings.view
+    }
+
     /// True while a background job runs.
     pub fn is_busy(&self) -> bool {
         self.dataset.loading.is_some()
             || self.dataset.indexing.is_some()
             || self.browse.querying.is_some()
             || self.checkpoints.loading.is_some()
+            || self.checkpoints.predicting.is_some()
+            || self.checkpoints.checking.is_some()
             || self.detail.as_ref().is_some_and(|d| d.loading.is_some())
     }
 
@@ -151,10 +204,29 @@ impl EyeballApp {
             }
             Command::OpenCheckpoints(dir) => {
                 let label = format!("Loading checkpoints from {}", dir.display());
-                self.checkpoints.loading = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| {
-                    summarize_checkpoints(&dir, progress).map_err(|e| e.to_string())
-                }));
+                self.checkpoints.loading = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| load_checkpoints(&dir, progress)));
             }
+            Command::ShowView(view) => self.settings.view = view,
+            Command::SetCheckpoint(position) => {
+                let count = self.checkpoints.evolution.as_ref().map_or(0, |e| e.predictions.len());
+                self.checkpoints.current = position.min(count.saturating_sub(1));
+            }
+            Command::TogglePlay => {
+                let count = self.checkpoints.evolution.as_ref().map_or(0, |e| e.predictions.len());
+                self.checkpoints.playing = !self.checkpoints.playing && count > 1;
+                if self.checkpoints.playing && self.checkpoints.current + 1 >= count {
+                    self.checkpoints.current = 0;
+                }
+                self.last_play_step_s = None;
+            }
+            Command::SetCompare(a, b) => self.checkpoints.compare = (a, b),
+            Command::ShowOnlyInGrid(examples) => {
+                self.browse.filter.only = Some(examples.into_iter().collect());
+                self.settings.view = CentralView::Examples;
+                self.detail = None;
+                self.run_query();
+            }
+            Command::RunChecks => self.start_checks(),
             Command::PickDatasetFolder => self.pick_folder("Open dataset folder", Command::OpenDataset),
             Command::PickCheckpointsFolder => self.pick_folder("Open checkpoints folder", Command::OpenCheckpoints),
             Command::CancelJobs => {
@@ -167,6 +239,9 @@ impl EyeballApp {
                     self.messages.push("Indexing cancelled: stats, histograms and stat filters are unavailable.".into());
                 }
                 if let Some(job) = self.checkpoints.loading.take() {
+                    job.cancel();
+                }
+                if let Some(job) = self.checkpoints.predicting.take() {
                     job.cancel();
                 }
             }
@@ -207,19 +282,25 @@ impl EyeballApp {
         let Some(entry) = dataset.examples.get(example) else { return };
         let path = dataset.absolute_path(entry);
         self.settings.selected = Some(example);
+        let preprocess = self.checkpoints.summary.as_ref().and_then(|s| s.preprocess.clone());
         let loading = Job::spawn("Decoding full image", Arc::clone(&self.repaint), move |_| {
-            let image = crate::index::decode(&path).map_err(|e| e.to_string())?;
-            let image = if image.width().max(image.height()) > DETAIL_MAX_SIDE_PX {
-                image.thumbnail(DETAIL_MAX_SIDE_PX, DETAIL_MAX_SIDE_PX)
-            } else {
-                image
-            };
-            let rgba = image.to_rgba8();
-            Ok(egui::ColorImage::from_rgba_unmultiplied([rgba.width() as usize, rgba.height() as usize], rgba.as_raw()))
+            let image = crate::index::decode(&path).map_err(|e| e.to_string()).map(|image| {
+                let image = if image.width().max(image.height()) > DETAIL_MAX_SIDE_PX {
+                    image.thumbnail(DETAIL_MAX_SIDE_PX, DETAIL_MAX_SIDE_PX)
+                } else {
+                    image
+                };
+                let rgba = image.to_rgba8();
+                egui::ColorImage::from_rgba_unmultiplied([rgba.width() as usize, rgba.height() as usize], rgba.as_raw())
+            });
+            let input = preprocess.map(|p| input_view(&p, &path).map_err(|e| e.to_string()));
+            DetailImages { image, input }
         });
         // Keep the previous image on screen until the next one is decoded, so stepping doesn't flicker.
-        let image = self.detail.take().and_then(|d| d.image);
-        self.detail = Some(DetailState { example, image, error: None, loading: Some(loading) });
+        let previous = self.detail.take();
+        let image = previous.as_ref().and_then(|d| d.image.clone());
+        let input = previous.and_then(|d| d.input);
+        self.detail = Some(DetailState { example, image, error: None, input, loading: Some(loading) });
     }
 
     /// Filters and sorts: inline for small datasets, on a worker for large ones.
@@ -235,6 +316,40 @@ impl EyeballApp {
                 find_matches(&dataset, stats.as_deref(), &filter, &sort, HISTOGRAM_BINS)
             }));
         }
+    }
+
+    /// Runs every checkpoint on the fixed batch, once both a dataset and checkpoints are open.
+    fn start_predictions(&mut self) {
+        let (Some(dataset), Some(summary)) = (self.dataset.dataset.clone(), self.checkpoints.summary.as_ref()) else { return };
+        let Some(preprocess) = summary.preprocess.clone() else {
+            self.messages.push(format!(
+                "{}: no preprocess.json next to the checkpoints, so predictions cannot be made (see the README for its format)",
+                summary.dir.display()
+            ));
+            return;
+        };
+        let batch = default_fixed_batch(&dataset, FIXED_BATCH_SIZE, FIXED_BATCH_SEED);
+        self.checkpoints.batch = batch.clone();
+        self.checkpoints.evolution = None;
+        self.checkpoints.checks = None;
+        let files = self.checkpoints.files.clone();
+        let cache = self.predictions_cache.clone();
+        let label = format!("Predicting {} examples with {} checkpoints", batch.len(), files.len());
+        self.checkpoints.predicting = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| {
+            init_torch();
+            run_evolution(&files, &preprocess, &dataset, &batch, cache.as_deref(), progress).map_err(|e| e.to_string())
+        }));
+    }
+
+    /// Runs the recipe's sanity checks on the fixed batch.
+    fn start_checks(&mut self) {
+        let (Some(dataset), Some(summary)) = (self.dataset.dataset.clone(), self.checkpoints.summary.as_ref()) else { return };
+        let Some(preprocess) = summary.preprocess.clone() else { return };
+        let (files, batch) = (self.checkpoints.files.clone(), self.checkpoints.batch.clone());
+        self.checkpoints.checking = Some(Job::spawn("Running recipe checks", Arc::clone(&self.repaint), move |_| {
+            init_torch();
+            recipe_checks(&files, &preprocess, &dataset, &batch, default_device()).map_err(|e| e.to_string())
+        }));
     }
 
     fn start_indexing(&mut self, dataset: Arc<Dataset>) {
@@ -277,6 +392,7 @@ impl EyeballApp {
                     self.dataset.dataset = Some(Arc::clone(&dataset));
                     self.run_query();
                     self.start_indexing(dataset);
+                    self.start_predictions();
                 }
                 Err(message) => self.messages.push(message),
             }
@@ -302,21 +418,62 @@ impl EyeballApp {
         if let Some(result) = self.checkpoints.loading.as_mut().and_then(|j| j.poll()) {
             self.checkpoints.loading = None;
             match result {
-                Ok(summary) => {
+                Ok(LoadedCheckpoints { summary, files, weights }) => {
                     self.messages.extend(summary.errors.iter().cloned());
                     if summary.files.is_empty() {
                         self.messages.push(format!("{}: no checkpoint files (.pt, .pth, .ts, .torchscript)", summary.dir.display()));
                     }
+                    self.checkpoints.weights = weights
+                        .into_iter()
+                        .zip(&files)
+                        .map(|(LoadedWeights { filters, histograms, error }, file)| {
+                            let filter_textures = filters
+                                .as_ref()
+                                .map(|f| {
+                                    (0..f.out_channels)
+                                        .map(|i| {
+                                            let (w, h, rgba) = f.filter_rgba(i);
+                                            let image = egui::ColorImage::from_rgba_unmultiplied([w as usize, h as usize], &rgba);
+                                            ctx.load_texture(format!("filter-{}-{i}", file.hash), image, egui::TextureOptions::NEAREST)
+                                        })
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            CheckpointWeights { filters, filter_textures, histograms, error }
+                        })
+                        .collect();
+                    self.checkpoints.files = files;
                     self.checkpoints.summary = Some(summary);
+                    self.start_predictions();
                 }
                 Err(message) => self.messages.push(message),
             }
+        }
+        if let Some(result) = self.checkpoints.predicting.as_mut().and_then(|j| j.poll()) {
+            self.checkpoints.predicting = None;
+            match result {
+                Ok(evolution) => {
+                    for (_, _, message) in &evolution.failures {
+                        self.messages.push(message.clone());
+                    }
+                    let last = evolution.predictions.len().saturating_sub(1);
+                    self.checkpoints.current = 0;
+                    self.checkpoints.compare = (0, last);
+                    self.checkpoints.evolution = Some(evolution);
+                    self.start_checks();
+                }
+                Err(message) => self.messages.push(message),
+            }
+        }
+        if let Some(result) = self.checkpoints.checking.as_mut().and_then(|j| j.poll()) {
+            self.checkpoints.checking = None;
+            self.checkpoints.checks = Some(result);
         }
         if let Some(detail) = &mut self.detail
             && let Some(result) = detail.loading.as_mut().and_then(|j| j.poll())
         {
             detail.loading = None;
-            match result {
+            match result.image {
                 Ok(image) => {
                     detail.image = Some(ctx.load_texture(format!("detail-{}", detail.example), image, egui::TextureOptions::NEAREST));
                     detail.error = None;
@@ -326,7 +483,35 @@ impl EyeballApp {
                     detail.error = Some(message);
                 }
             }
+            detail.input = result.input.map(|input| {
+                input.map(|view| {
+                    let (w, h, rgba) = &view.denormalised_rgba;
+                    let image = egui::ColorImage::from_rgba_unmultiplied([*w as usize, *h as usize], rgba);
+                    let texture = ctx.load_texture(format!("input-{}", detail.example), image, egui::TextureOptions::NEAREST);
+                    (view, texture)
+                })
+            });
         }
+    }
+
+    /// Steps the playing evolution every `PLAY_STEP_S`, stopping at the last checkpoint.
+    fn advance_playback(&mut self, ctx: &egui::Context) {
+        if !self.checkpoints.playing {
+            return;
+        }
+        let now = ctx.input(|i| i.time);
+        let last = *self.last_play_step_s.get_or_insert(now);
+        if now - last >= PLAY_STEP_S {
+            self.last_play_step_s = Some(now);
+            let count = self.checkpoints.evolution.as_ref().map_or(0, |e| e.predictions.len());
+            if self.checkpoints.current + 1 < count {
+                self.checkpoints.current += 1;
+            }
+            if self.checkpoints.current + 1 >= count {
+                self.checkpoints.playing = false;
+            }
+        }
+        ctx.request_repaint_after(std::time::Duration::from_secs_f64(PLAY_STEP_S / 4.0));
     }
 
     /// A dropped folder opens as checkpoints if it holds checkpoint files, else as a dataset.
@@ -377,6 +562,7 @@ impl eframe::App for EyeballApp {
             self.apply(command);
         }
         self.poll_jobs(ctx);
+        self.advance_playback(ctx);
         self.update_title(ctx);
         if self.is_busy() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
@@ -406,14 +592,21 @@ impl eframe::App for EyeballApp {
                 super::checkpoints::checkpoints_ui(&view, ui);
             });
         });
-        if self.settings.show_stats_panel && self.dataset.dataset.is_some() && self.detail.is_none() {
+        if self.settings.show_stats_panel && self.dataset.dataset.is_some() && self.detail.is_none() && self.settings.view == CentralView::Examples {
             egui::Panel::right("stats").resizable(true).default_size(300.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| super::stats::stats_ui(&view, ui));
             });
         }
-        egui::CentralPanel::default().show(ui, |ui| match view.detail {
-            Some(detail) => super::detail::detail_ui(&view, detail, ui),
-            None => super::grid::grid_ui(&view, ui),
+        egui::CentralPanel::default().show(ui, |ui| {
+            super::evolution::view_tabs_ui(&view, ui);
+            match (view.settings.view, view.detail) {
+                (CentralView::Examples, Some(detail)) => super::detail::detail_ui(&view, detail, ui),
+                (CentralView::Examples, None) => super::grid::grid_ui(&view, ui),
+                (CentralView::Predictions, _) => super::evolution::evolution_ui(&view, ui),
+                (CentralView::Compare, _) => super::compare::compare_ui(&view, ui),
+                (CentralView::Filters, _) => super::filters_viz::filters_viz_ui(&view, ui),
+                (CentralView::Checks, _) => super::checks::checks_ui(&view, ui),
+            }
         });
         self.thumbnails.end_frame();
         if !self.commands.borrow().is_empty() {

@@ -164,6 +164,7 @@ fn fields_ui(view: &ViewCtx, detail: &DetailState, ui: &mut egui::Ui) {
             row(ui, "boxes", example.annotations.len().to_string());
         }
     });
+    input_ui(detail, ui);
     if !example.annotations.is_empty() {
         ui.add_space(6.0);
         ui.strong("Boxes (normalised x0, y0, x1, y1)");
@@ -175,4 +176,48 @@ fn fields_ui(view: &ViewCtx, detail: &DetailState, ui: &mut egui::Ui) {
             );
         }
     }
+}
+
+/// "What goes into the net": the raw image beside the exact input tensor, de-normalised back to
+/// an image, with its shape, dtype and per-channel min/max/mean.
+fn input_ui(detail: &DetailState, ui: &mut egui::Ui) {
+    let Some(input) = &detail.input else { return };
+    ui.add_space(8.0);
+    ui.heading("What goes into the net");
+    let (view, texture) = match input {
+        Ok(pair) => pair,
+        Err(message) => {
+            ui.colored_label(ui.visuals().error_fg_color, message);
+            return;
+        }
+    };
+    let side = 128.0;
+    ui.horizontal(|ui| {
+        if let Some(raw) = &detail.image {
+            ui.vertical(|ui| {
+                ui.add(egui::Image::new(raw).fit_to_exact_size(egui::vec2(side, side)));
+                ui.label("file");
+            });
+        }
+        ui.vertical(|ui| {
+            ui.add(egui::Image::new(texture).fit_to_exact_size(egui::vec2(side, side)));
+            ui.label("tensor, de-normalised");
+        });
+    });
+    egui::Grid::new("input-tensor").striped(true).num_columns(4).show(ui, |ui| {
+        ui.label("shape");
+        ui.monospace(format!("{:?}", view.shape));
+        ui.end_row();
+        ui.label("dtype");
+        ui.monospace(&view.dtype);
+        ui.end_row();
+        ui.label("channel");
+        ui.label("min / max / mean");
+        ui.end_row();
+        for (c, (min, max, mean)) in view.per_channel.iter().enumerate() {
+            ui.label(c.to_string());
+            ui.monospace(format!("{min:.3} / {max:.3} / {mean:.3}"));
+            ui.end_row();
+        }
+    });
 }

@@ -23,6 +23,14 @@ pub fn filters_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         }
     });
 
+    if let Some(only) = &filter.only {
+        ui.horizontal(|ui| {
+            ui.label(format!("Only {} chosen examples", only.len()));
+            if ui.small_button("x").on_hover_text("Show all examples again").clicked() {
+                view.send(Command::SetFilter(Filter { only: None, ..filter.clone() }));
+            }
+        });
+    }
     let counts = &view.dataset.facts.class_counts;
     egui::Grid::new("class-filter").striped(true).num_columns(2 + dataset.splits.len()).show(ui, |ui| {
         ui.label("class");

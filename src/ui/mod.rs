@@ -3,8 +3,12 @@
 
 pub mod app;
 mod checkpoints;
+mod checks;
+mod compare;
 mod detail;
+mod evolution;
 mod filters;
+mod filters_viz;
 mod grid;
 mod menu;
 mod overview;
@@ -20,7 +24,8 @@ use crate::browse::{Filter, Matches, Sort, StatColumns};
 use crate::dataset::Dataset;
 use crate::index::Index;
 use crate::jobs::Job;
-use crate::model::CheckpointsSummary;
+use crate::model::weights::Histogram;
+use crate::model::{CheckResult, CheckpointFile, CheckpointsSummary, Evolution, FixedBatch, InputView};
 use thumbnails::ThumbnailCache;
 
 /// A change a panel asks for; applied by the app between frames.
@@ -39,6 +44,16 @@ pub enum Command {
     SetSort(Sort),
     /// Open the detail view on an example (index into the dataset).
     OpenDetail(usize),
+    /// Switch the central area to another view.
+    ShowView(CentralView),
+    /// Move the checkpoint slider to this position in the evolution.
+    SetCheckpoint(usize),
+    TogglePlay,
+    /// Pick the two checkpoints to compare (positions in the evolution).
+    SetCompare(usize, usize),
+    /// Show only these examples in the grid (e.g. the flips between two checkpoints).
+    ShowOnlyInGrid(Vec<usize>),
+    RunChecks,
     /// Move the detail view by this many places in the current filtered, sorted order.
     StepDetail(i64),
     CloseDetail,
@@ -96,11 +111,66 @@ pub struct BrowseState {
     pub querying: Option<Job<Matches>>,
 }
 
-/// The loaded checkpoints, and the job loading the next ones.
+/// What the central area shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CentralView {
+    #[default]
+    Examples,
+    Predictions,
+    Compare,
+    Filters,
+    Checks,
+}
+
+/// One checkpoint's weights as the filters view shows them.
+pub struct CheckpointWeights {
+    pub filters: Option<crate::model::Filters>,
+    /// One texture per first-layer filter, made when the weights arrive.
+    pub filter_textures: Vec<egui::TextureHandle>,
+    pub histograms: Vec<(String, Histogram)>,
+    pub error: Option<String>,
+}
+
+/// Everything the checkpoints job loads: files in order, their kinds, summary and weights.
+pub struct LoadedCheckpoints {
+    pub summary: CheckpointsSummary,
+    pub files: Vec<CheckpointFile>,
+    /// Per file, in `files` order; raw filters until the app makes textures.
+    pub weights: Vec<LoadedWeights>,
+}
+
+/// One checkpoint's weights as loaded on the worker, before textures are made.
+pub struct LoadedWeights {
+    pub filters: Option<crate::model::Filters>,
+    pub histograms: Vec<(String, Histogram)>,
+    pub error: Option<String>,
+}
+
+/// The loaded checkpoints, their predictions on the fixed batch, and the jobs computing them.
 #[derive(Default)]
 pub struct CheckpointState {
     pub summary: Option<CheckpointsSummary>,
-    pub loading: Option<Job<Result<CheckpointsSummary, String>>>,
+    pub files: Vec<CheckpointFile>,
+    pub weights: Vec<CheckpointWeights>,
+    pub loading: Option<Job<Result<LoadedCheckpoints, String>>>,
+    pub batch: FixedBatch,
+    pub evolution: Option<Evolution>,
+    pub predicting: Option<Job<Result<Evolution, String>>>,
+    /// Position in `evolution.predictions` that the slider shows.
+    pub current: usize,
+    pub playing: bool,
+    /// Positions in `evolution.predictions` of checkpoints A and B.
+    pub compare: (usize, usize),
+    pub checks: Option<Result<Vec<CheckResult>, String>>,
+    pub checking: Option<Job<Result<Vec<CheckResult>, String>>>,
+}
+
+impl CheckpointState {
+    /// Index into `files` (and `weights`) of the checkpoint the slider shows.
+    pub fn current_file(&self) -> Option<usize> {
+        let order = self.evolution.as_ref()?.predictions.get(self.current)?.order;
+        self.files.iter().position(|f| f.order == order)
+    }
 }
 
 /// The full-size view of one example.
@@ -109,7 +179,15 @@ pub struct DetailState {
     pub example: usize,
     pub image: Option<egui::TextureHandle>,
     pub error: Option<String>,
-    pub loading: Option<Job<Result<egui::ColorImage, String>>>,
+    /// "What goes into the net", when checkpoints with a preprocessing sidecar are loaded.
+    pub input: Option<Result<(InputView, egui::TextureHandle), String>>,
+    pub loading: Option<Job<DetailImages>>,
+}
+
+/// What the detail view's worker decodes: the image, and the model's input for it.
+pub struct DetailImages {
+    pub image: Result<egui::ColorImage, String>,
+    pub input: Option<Result<InputView, String>>,
 }
 
 /// View settings the user changes with widgets.
@@ -117,11 +195,12 @@ pub struct ViewSettings {
     pub thumb_px: f32,
     pub selected: Option<usize>,
     pub show_stats_panel: bool,
+    pub view: CentralView,
 }
 
 impl Default for ViewSettings {
     fn default() -> Self {
-        ViewSettings { thumb_px: 96.0, selected: None, show_stats_panel: true }
+        ViewSettings { thumb_px: 96.0, selected: None, show_stats_panel: true, view: CentralView::Examples }
     }
 }
 

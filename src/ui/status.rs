@@ -1,12 +1,22 @@
-//! The bottom bar: progress of running jobs with a cancel button, and messages for the user.
+//! The bottom bar: progress of running jobs (count, rate, ETA) with a cancel button, and
+//! messages for the user.
 
 use super::{Command, ViewCtx};
+use crate::jobs::Job;
+
+/// `(label, (done, total), elapsed_s)` of a running job.
+fn job_row<T: Send + 'static>(job: &Option<Job<T>>) -> Option<(String, (usize, usize), f64)> {
+    job.as_ref().map(|j| (j.label.clone(), j.progress(), j.elapsed_s()))
+}
 
 /// Draws the status bar.
 pub fn status_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let jobs = [
-        view.dataset.loading.as_ref().map(|j| (j.label.clone(), j.progress(), j.elapsed_s())),
-        view.checkpoints.loading.as_ref().map(|j| (j.label.clone(), j.progress(), j.elapsed_s())),
+        job_row(&view.dataset.loading),
+        job_row(&view.dataset.indexing),
+        job_row(&view.checkpoints.loading),
+        job_row(&view.checkpoints.predicting),
+        job_row(&view.checkpoints.checking),
     ];
     let mut any_job = false;
     for (label, (done, total), elapsed_s) in jobs.into_iter().flatten() {
@@ -14,8 +24,9 @@ pub fn status_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let bar = if total > 0 {
                 let fraction = done as f32 / total as f32;
-                let eta = if done > 0 { format!(", ETA {:.0} s", elapsed_s * (total - done) as f64 / done as f64) } else { String::new() };
-                egui::ProgressBar::new(fraction).text(format!("{label}: {done}/{total}{eta}"))
+                let rate = done as f64 / elapsed_s.max(1e-3);
+                let eta = if done > 0 { format!(", ETA {:.0} s", (total - done) as f64 / rate) } else { String::new() };
+                egui::ProgressBar::new(fraction).text(format!("{label}: {done}/{total} ({rate:.0}/s{eta})"))
             } else {
                 egui::ProgressBar::new(0.0).animate(true).text(format!("{label} ({elapsed_s:.0} s)"))
             };

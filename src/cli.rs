@@ -89,6 +89,28 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         preprocess: Option<PathBuf>,
     },
+    /// Look for exact and near duplicates (with label conflicts and train/test leakage), outliers
+    /// and image-quality problems; write one row per (example, issue): path, issue, score, group,
+    /// partner, detail. Exits with status 2 when an issue named by --fail-on is found.
+    Scan {
+        /// Dataset folder.
+        path: PathBuf,
+        /// Table to write: .csv or .parquet.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Exit with status 2 if any of these issues is found (e.g. exact_duplicate,split_leakage).
+        #[arg(long, value_name = "ISSUE[,ISSUE]", value_delimiter = ',')]
+        fail_on: Vec<String>,
+        /// Hamming radius (bits of 64) for near-duplicate candidates.
+        #[arg(long, value_name = "N")]
+        max_distance: Option<u32>,
+        /// Structure similarity (-1..1) a near duplicate must reach.
+        #[arg(long, value_name = "S")]
+        min_similarity: Option<f32>,
+        /// Decode every file for the index, and neither read nor write the index cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
     /// Measure how fast things are.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -121,6 +143,16 @@ pub enum BenchCommand {
         /// Preprocessing sidecar (default: preprocess.json beside the checkpoint).
         #[arg(long, value_name = "FILE")]
         preprocess: Option<PathBuf>,
+    },
+    /// Near-duplicate search on N synthetic 64-bit hashes (1 in 100 a planted near copy): time,
+    /// pairs found, planted pairs recovered, peak memory.
+    NearDuplicates {
+        /// Number of hashes.
+        #[arg(long, default_value_t = 1_000_000)]
+        n: usize,
+        /// Hamming radius (bits of 64).
+        #[arg(long, value_name = "N", default_value_t = crate::scan::ScanSettings::default().near_duplicate_max_distance)]
+        max_distance: u32,
     },
 }
 
@@ -396,5 +428,100 @@ pub fn run_bench_inference(
     let preprocess = crate::model::Preprocess::for_checkpoints(checkpoint, preprocess)?;
     let report = crate::model::bench::bench_inference(&dataset, checkpoint, &preprocess, batch_size, threads)?;
     print!("{}", report.to_text());
+    Ok(())
+}
+
+/// Runs `eyeball scan`: builds or loads the index, scans, writes the table and prints the counts
+/// on stderr. True when an issue named in `fail_on` was found (the caller exits with status 2).
+pub fn run_scan(
+    path: &Path,
+    out: &Path,
+    fail_on: &[String],
+    max_distance: Option<u32>,
+    min_similarity: Option<f32>,
+    no_cache: bool,
+) -> anyhow::Result<bool> {
+    use crate::scan::{IssueKind, ScanSettings, counts_text, scan, write_report};
+
+    // Refuse bad arguments before minutes of decoding.
+    crate::index::TableFormat::for_path(out)?;
+    let fail_kinds = fail_on
+        .iter()
+        .map(|name| {
+            IssueKind::from_name(name.trim()).ok_or_else(|| {
+                let valid: Vec<&str> = IssueKind::ALL.iter().map(|k| k.name()).collect();
+                anyhow::anyhow!("unknown issue {name:?} in --fail-on; valid issues: {}", valid.join(", "))
+            })
+        })
+        .collect::<anyhow::Result<Vec<IssueKind>>>()?;
+    let mut settings = ScanSettings::default();
+    if let Some(d) = max_distance {
+        anyhow::ensure!(d < 64, "--max-distance must be below 64 (bits of a 64-bit hash)");
+        settings.near_duplicate_max_distance = d;
+    }
+    if let Some(s) = min_similarity {
+        settings.near_duplicate_min_similarity = s;
+    }
+
+    let dataset = Dataset::open(path)?;
+    let started = Instant::now();
+    let cache = if no_cache { IndexCache::None } else { IndexCache::Default };
+    let index = with_progress("indexing", |progress| build_index(&dataset, cache, progress))??;
+    for warning in &index.warnings {
+        eprintln!("eyeball: warning: {warning}");
+    }
+    let index_s = started.elapsed().as_secs_f64();
+    let report = with_progress("scanning", |progress| scan(&dataset, &index, &settings, progress))??;
+    let scan_s = started.elapsed().as_secs_f64() - index_s;
+    for warning in &report.warnings {
+        eprintln!("eyeball: warning: {warning}");
+    }
+    write_report(&report, &dataset, out)?;
+    eprint!("{}", counts_text(&report));
+    eprintln!(
+        "scanned {} images (index {index_s:.1} s, scan {scan_s:.1} s); wrote {} rows to {}",
+        dataset.examples.len(),
+        report.findings.len(),
+        out.display()
+    );
+    let failing: Vec<&str> = fail_kinds
+        .iter()
+        .filter(|&&kind| report.findings.iter().any(|f| f.kind == kind))
+        .map(|kind| kind.name())
+        .collect();
+    if !failing.is_empty() {
+        eprintln!("eyeball: found issues named in --fail-on: {}", failing.join(", "));
+    }
+    Ok(!failing.is_empty())
+}
+
+/// Runs `work` on a scoped thread, showing its progress on stderr when stderr is a terminal.
+fn with_progress<T: Send>(what: &str, work: impl FnOnce(&Progress) -> T + Send) -> anyhow::Result<T> {
+    let progress = Progress::default();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| work(&progress));
+        let live = std::io::stderr().is_terminal();
+        let mut shown = Instant::now();
+        while !worker.is_finished() {
+            std::thread::sleep(Duration::from_millis(50));
+            if live && shown.elapsed() >= Duration::from_millis(250) {
+                let (done, total) = progress.fraction_parts();
+                eprint!("\r{what}: {}", progress_line(done, total, started.elapsed()));
+                let _ = std::io::stderr().flush();
+                shown = Instant::now();
+            }
+        }
+        if live {
+            eprint!("\r\x1b[K");
+        }
+        worker.join().map_err(|_| anyhow::anyhow!("the {what} thread panicked"))
+    })
+}
+
+/// Runs `eyeball bench near-duplicates`.
+pub fn run_bench_near_duplicates(n: usize, max_distance: u32) -> anyhow::Result<()> {
+    anyhow::ensure!(max_distance < 64, "--max-distance must be below 64");
+    print!("{}", crate::scan::bench_near_duplicates(n, max_distance).to_text());
     Ok(())
 }

@@ -7,4 +7,5 @@ pub mod index;
 pub mod jobs;
 pub mod model;
 pub mod review;
+pub mod scan;
 pub mod ui;

@@ -3,7 +3,7 @@
 use clap::Parser;
 use eyeball::cli::{
     BenchCommand, Cli, Command, PredictArgs, demo_checkpoints_dir, demo_dataset_dir, run_bench_index,
-    run_bench_inference, run_check, run_index, run_info, run_predict,
+    run_bench_inference, run_bench_near_duplicates, run_check, run_index, run_info, run_predict, run_scan,
 };
 use eyeball::ui::app::{AppOptions, run_native};
 
@@ -31,6 +31,13 @@ fn main() -> std::process::ExitCode {
         Some(Command::Bench(BenchCommand::Inference { path, checkpoint, batch_size, threads, preprocess })) => {
             run_bench_inference(&path, &checkpoint, batch_size, threads, preprocess.as_deref())
         }
+        Some(Command::Scan { path, out, fail_on, max_distance, min_similarity, no_cache }) => {
+            match run_scan(&path, &out, &fail_on, max_distance, min_similarity, no_cache) {
+                Ok(true) => return std::process::ExitCode::from(2),
+                other => other.map(|_| ()),
+            }
+        }
+        Some(Command::Bench(BenchCommand::NearDuplicates { n, max_distance })) => run_bench_near_duplicates(n, max_distance),
         None => {
             let options = match cli.path {
                 Some(path) => AppOptions { dataset: Some(path), checkpoints: cli.checkpoints, ..Default::default() },

@@ -1,0 +1,363 @@
+//! All pairs of 64-bit hashes within a Hamming distance, by multi-index hashing (Norouzi et al.):
+//! the bits are cut into `m` chunks; two codes within distance `d` agree to within `r` bits on at
+//! least one chunk whenever `m·(r+1) > d` (pigeonhole). Each chunk is a table sorted by its value;
+//! a code probes the buckets within `r` bits of its own chunk and verifies the full distance.
+
+use rayon::prelude::*;
+
+/// One pair of positions `(a, b)`, `a < b`, and their Hamming distance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HashPair {
+    pub a: u32,
+    pub b: u32,
+    pub distance: u32,
+}
+
+/// Chunk widths above this would need offset tables larger than 4 MiB per chunk.
+const MAX_CHUNK_BITS: u32 = 20;
+
+/// Rayon tasks per chunk table: enough to balance uneven buckets over the threads.
+const TASKS_PER_CHUNK: usize = 256;
+
+/// How the 64 bits are cut: chunk widths (summing to 64) and the radius probed in each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Plan {
+    widths: Vec<u32>,
+    radius: u32,
+}
+
+impl Plan {
+    /// The cheapest cut for `n` codes and distance `d`, by an estimate of probes plus
+    /// verifications for uniformly spread codes. Every plan considered is exact.
+    fn choose(n: usize, d: u32) -> Plan {
+        let mut best: Option<(f64, Plan)> = None;
+        for m in 1..=64u32 {
+            let radius = d / m; // m·(radius+1) > d
+            let widths = chunk_widths(m);
+            if widths[0] > MAX_CHUNK_BITS || radius >= widths[widths.len() - 1] {
+                continue;
+            }
+            let cost: f64 = widths
+                .iter()
+                .map(|&b| {
+                    let probes = ball_size(b, radius) as f64;
+                    // A probe is a look-up in the offsets table (often a cache miss); a verification
+                    // is an XOR and a popcount on codes stored side by side.
+                    probes * 4.0 + probes / 2.0 * n as f64 / f64::from(1u32 << b)
+                })
+                .sum();
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, Plan { widths, radius }));
+            }
+        }
+        // m = 64 (one bit per chunk, radius 0 when d < 64) always qualifies for d < 64.
+        best.map(|(_, plan)| plan).unwrap_or(Plan { widths: vec![1; 64], radius: 0 })
+    }
+}
+
+/// `m` chunk widths summing to 64, the wider ones first.
+fn chunk_widths(m: u32) -> Vec<u32> {
+    (0..m).map(|i| 64 / m + u32::from(i < 64 % m)).collect()
+}
+
+/// Number of `b`-bit values within distance `r` of a given one.
+fn ball_size(b: u32, r: u32) -> u64 {
+    let mut total = 0u64;
+    let mut choose = 1u64; // C(b, k)
+    for k in 0..=r.min(b) {
+        total += choose;
+        choose = choose * u64::from(b - k) / u64::from(k + 1);
+    }
+    total
+}
+
+/// Every `b`-bit mask with at most `r` bits set, in order of popcount.
+fn flip_masks(b: u32, r: u32) -> Vec<u32> {
+    let mut masks = vec![0u32];
+    let mut frontier = vec![0u32];
+    for _ in 0..r.min(b) {
+        let mut next = Vec::new();
+        for &mask in &frontier {
+            // Only add bits above the highest set one, so each mask is made once.
+            let from = if mask == 0 { 0 } else { 32 - mask.leading_zeros() };
+            for bit in from..b {
+                next.push(mask | (1 << bit));
+            }
+        }
+        masks.extend_from_slice(&next);
+        frontier = next;
+    }
+    masks
+}
+
+/// Every pair of `codes` within Hamming distance `max_distance`, each once, sorted by `(a, b)`.
+/// Stops adding pairs after `max_pairs` (then returns `true` as the second value) so that a
+/// degenerate input (thousands of equal codes) cannot exhaust memory.
+///
+/// Time grows about linearly with `codes.len()` for spread-out codes; memory is the input, one
+/// sorted copy of it, a 4 MiB offsets table and the pairs found.
+pub fn near_pairs(codes: &[u64], max_distance: u32, max_pairs: usize) -> (Vec<HashPair>, bool) {
+    let n = codes.len();
+    if n < 2 {
+        return (Vec::new(), false);
+    }
+    if max_distance >= 64 {
+        // Everything is within 64 bits of everything: no index can help.
+        return brute_force(codes, max_distance, max_pairs);
+    }
+    let plan = Plan::choose(n, max_distance);
+    let masks = flip_masks(plan.widths[0], plan.radius);
+    let mut shift = 0u32;
+    let chunk_masks: Vec<u64> = plan
+        .widths
+        .iter()
+        .map(|&b| {
+            let mask = low_bits(b) << shift;
+            shift += b;
+            mask
+        })
+        .collect();
+    let mut pairs: Vec<HashPair> = Vec::new();
+    let mut truncated = false;
+    let mut shift = 0u32;
+    for (c, &b) in plan.widths.iter().enumerate() {
+        let table = ChunkTable::new(codes, shift, b);
+        let earlier = &chunk_masks[..c];
+        let keys = 1usize << b;
+        let per_task = (keys / TASKS_PER_CHUNK).max(1);
+        let found: Vec<Vec<HashPair>> = (0..keys.div_ceil(per_task))
+            .into_par_iter()
+            .map(|task| {
+                let start = task * per_task;
+                let end = (start + per_task).min(keys);
+                table.pairs_from(start..end, &masks, max_distance, plan.radius, earlier)
+            })
+            .collect();
+        for mut part in found {
+            if pairs.len() + part.len() > max_pairs {
+                part.truncate(max_pairs - pairs.len());
+                truncated = true;
+            }
+            pairs.append(&mut part);
+        }
+        if truncated {
+            break;
+        }
+        shift += b;
+    }
+    pairs.sort_unstable();
+    (pairs, truncated)
+}
+
+fn low_bits(b: u32) -> u64 {
+    if b >= 64 { u64::MAX } else { (1u64 << b) - 1 }
+}
+
+/// Codes sorted by one chunk's value, with the start of each value's bucket.
+struct ChunkTable {
+    bits: u32,
+    /// `offsets[k]..offsets[k + 1]` are the sorted positions whose chunk value is `k`.
+    offsets: Vec<u32>,
+    /// Original positions, in chunk order.
+    order: Vec<u32>,
+    /// The codes in chunk order, so a bucket is scanned without jumping around memory.
+    sorted: Vec<u64>,
+}
+
+impl ChunkTable {
+    /// Counting sort of `codes` by bits `shift..shift + bits`.
+    fn new(codes: &[u64], shift: u32, bits: u32) -> ChunkTable {
+        let key = |code: u64| ((code >> shift) & low_bits(bits)) as usize;
+        let mut offsets = vec![0u32; (1usize << bits) + 1];
+        for &code in codes {
+            offsets[key(code) + 1] += 1;
+        }
+        for k in 1..offsets.len() {
+            offsets[k] += offsets[k - 1];
+        }
+        let mut next = offsets.clone();
+        let mut order = vec![0u32; codes.len()];
+        let mut sorted = vec![0u64; codes.len()];
+        for (i, &code) in codes.iter().enumerate() {
+            let slot = &mut next[key(code)];
+            order[*slot as usize] = i as u32;
+            sorted[*slot as usize] = code;
+            *slot += 1;
+        }
+        ChunkTable { bits, offsets, order, sorted }
+    }
+
+    /// Pairs whose first member has a chunk value in `keys`. A pair is reported from the bucket
+    /// with the smaller chunk value (or, within one bucket, once), and only by the first chunk
+    /// within `radius`, so each pair comes out once over all chunks. Going bucket against bucket
+    /// keeps both in cache and looks each offset up once.
+    fn pairs_from(
+        &self,
+        keys: std::ops::Range<usize>,
+        masks: &[u32],
+        max_distance: u32,
+        radius: u32,
+        earlier_chunks: &[u64],
+    ) -> Vec<HashPair> {
+        let mut out = Vec::new();
+        let mut check = |p: usize, q: usize, diff: u64| {
+            let distance = diff.count_ones();
+            if distance <= max_distance && !earlier_chunks.iter().any(|&m| (diff & m).count_ones() <= radius) {
+                let (i, j) = (self.order[p], self.order[q]);
+                out.push(HashPair { a: i.min(j), b: i.max(j), distance });
+            }
+        };
+        for key in keys {
+            let (start, end) = (self.offsets[key] as usize, self.offsets[key + 1] as usize);
+            if start == end {
+                continue;
+            }
+            for p in start..end {
+                for q in p + 1..end {
+                    check(p, q, self.sorted[p] ^ self.sorted[q]);
+                }
+            }
+            for &mask in &masks[1..] {
+                let other = key ^ mask as usize;
+                // Narrower chunks skip the masks of the widest chunk's extra bit.
+                if other <= key || other >> self.bits != 0 {
+                    continue;
+                }
+                let (other_start, other_end) = (self.offsets[other] as usize, self.offsets[other + 1] as usize);
+                for p in start..end {
+                    let code = self.sorted[p];
+                    for q in other_start..other_end {
+                        check(p, q, code ^ self.sorted[q]);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The O(n²) reference: every pair within `max_distance`. For tests and tiny inputs.
+pub fn brute_force(codes: &[u64], max_distance: u32, max_pairs: usize) -> (Vec<HashPair>, bool) {
+    let mut pairs = Vec::new();
+    for (a, &x) in codes.iter().enumerate() {
+        for (b, &y) in codes.iter().enumerate().skip(a + 1) {
+            let distance = (x ^ y).count_ones();
+            if distance <= max_distance {
+                if pairs.len() == max_pairs {
+                    return (pairs, true);
+                }
+                pairs.push(HashPair { a: a as u32, b: b as u32, distance });
+            }
+        }
+    }
+    (pairs, false)
+}
+
+/// A small, fast, seedable generator (SplitMix64) for synthetic hashes and random projections;
+/// reproducible across platforms and runs.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+
+    /// A standard normal sample (Box–Muller).
+    pub fn normal(&mut self) -> f32 {
+        let u1 = ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_codes(n: usize, seed: u64) -> Vec<u64> {
+        let mut rng = SplitMix64::new(seed);
+        (0..n).map(|_| rng.next_u64()).collect()
+    }
+
+    /// Random codes plus clusters of near copies, so that every radius has pairs to find.
+    fn clustered_codes(n: usize, seed: u64) -> Vec<u64> {
+        let mut rng = SplitMix64::new(seed);
+        let mut codes = random_codes(n, seed ^ 0xABCD);
+        for i in (0..n).step_by(3) {
+            let source = codes[rng.below(n)];
+            let mut code = source;
+            for _ in 0..rng.below(16) {
+                code ^= 1 << rng.below(64);
+            }
+            codes[i] = code;
+        }
+        codes
+    }
+
+    #[test]
+    fn multi_index_hashing_finds_exactly_the_brute_force_pairs() {
+        for (n, seed) in [(2_000, 1), (3_000, 2), (500, 3)] {
+            let codes = clustered_codes(n, seed);
+            for d in [0, 1, 3, 4, 7, 10, 12, 16, 24] {
+                let (fast, cut) = near_pairs(&codes, d, usize::MAX);
+                let (slow, _) = brute_force(&codes, d, usize::MAX);
+                assert!(!cut);
+                assert_eq!(fast, slow, "n={n} d={d}");
+            }
+        }
+    }
+
+    #[test]
+    fn equal_codes_pair_up_once_each() {
+        let codes = vec![7u64; 50];
+        let (pairs, _) = near_pairs(&codes, 3, usize::MAX);
+        assert_eq!(pairs.len(), 50 * 49 / 2);
+        assert!(pairs.iter().all(|p| p.a < p.b && p.distance == 0));
+    }
+
+    #[test]
+    fn the_pair_cap_holds() {
+        let codes = vec![0u64; 100];
+        let (pairs, cut) = near_pairs(&codes, 0, 10);
+        assert!(cut);
+        assert_eq!(pairs.len(), 10);
+    }
+
+    #[test]
+    fn plans_are_exact_and_sensible() {
+        for n in [10, 10_000, 1_000_000] {
+            for d in 0..40 {
+                let plan = Plan::choose(n, d);
+                assert_eq!(plan.widths.iter().sum::<u32>(), 64);
+                assert!(plan.widths.len() as u32 * (plan.radius + 1) > d);
+                assert!(plan.widths.iter().all(|&b| b <= MAX_CHUNK_BITS));
+            }
+        }
+        assert_eq!(Plan::choose(1_000_000, 10), Plan { widths: vec![16; 4], radius: 2 });
+    }
+
+    #[test]
+    fn flip_masks_enumerate_the_ball() {
+        let masks = flip_masks(10, 2);
+        assert_eq!(masks.len() as u64, ball_size(10, 2));
+        let mut sorted = masks.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), masks.len());
+        assert!(masks.iter().all(|m| m.count_ones() <= 2 && m >> 10 == 0));
+    }
+}

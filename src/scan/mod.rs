@@ -1,0 +1,374 @@
+//! Finds what to look at before training: exact and near duplicates (with label conflicts and
+//! train/test leakage), outliers, and image-quality problems. Reads an `Index`; knows nothing of the UI.
+
+mod bench;
+mod duplicates;
+pub mod hamming;
+mod outliers;
+mod quality;
+pub mod signature;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::dataset::Dataset;
+use crate::index::{Index, relative_path_text};
+use crate::jobs::Progress;
+
+pub use bench::{NearDuplicateBench, bench_near_duplicates};
+use signature::Signature;
+
+/// Thresholds of every check. The defaults were tuned on CIFAR-10 (60,000 photos at 32×32) so
+/// that what is flagged is worth a look, not a fixed share of the dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanSettings {
+    /// Hamming radius (of 64 bits) within which two images' hashes make them near-duplicate
+    /// *candidates*. Two kinds of hash are searched: the index's DCT pHash, and random-hyperplane
+    /// hashes of a gradient-orientation histogram. A larger radius finds more pairs (rescaled,
+    /// cropped, recoloured) and costs more time; candidates are then verified by
+    /// `near_duplicate_min_similarity`.
+    pub near_duplicate_max_distance: u32,
+    /// Structure similarity (-1..=1, see `signature::similarity`) at or above which a candidate
+    /// pair counts as a near duplicate. On CIFAR-10, the top 50 pairs of the test set (0.81 and
+    /// up) were all the same photo; across train and test, about 9 in 10 pairs between 0.8 and 0.9
+    /// were, but under half between 0.75 and 0.8 (the rest: similar photos, such as horses in
+    /// the same pose).
+    pub near_duplicate_min_similarity: f32,
+    /// Largest near-duplicate group: pairs are joined strongest first, and a pair that would make
+    /// a group larger stays a pair, so one chain of look-alikes cannot swallow thousands of images.
+    pub near_duplicate_max_group: usize,
+    /// A `LabelConflict` needs an identical copy with another label, or a near duplicate with
+    /// another label at this similarity or more. Stricter than `near_duplicate_min_similarity`:
+    /// a conflict says a label is wrong, and at 0.8 on CIFAR-10 the label "conflicts" were all
+    /// look-alikes (small dark shapes on a flat sky, framed pictures).
+    pub label_conflict_min_similarity: f32,
+    /// Tukey fence factor for per-statistic outliers: a value beyond `Q1 − f·IQR` or `Q3 + f·IQR`
+    /// is a `StatOutlier`. Also the fence for the kNN outlier score (above `Q3 + f·IQR`).
+    pub outlier_iqr_factor: f64,
+    /// Neighbours averaged for the kNN outlier score.
+    pub knn_k: usize,
+    /// At most this share of the dataset is reported as `Outlier` (the highest kNN scores beyond
+    /// the fence).
+    pub outlier_top_fraction: f64,
+    /// Mean gray level (0..255) at or below which an image is `Dark`.
+    pub dark_max_brightness: f32,
+    /// Mean gray level at or above which an image is `Bright`.
+    pub bright_min_brightness: f32,
+    /// An image is `Blurry` when its detail (the standard deviation of its Laplacian over that of
+    /// its gray levels, `sqrt(sharpness) / contrast` in the index's terms) is at most this fraction
+    /// of the dataset's median detail. Dividing by contrast keeps dim, low-contrast photos from
+    /// counting as blurry; comparing with the median adapts to the resolution (a sharp 1000-pixel
+    /// photo has less detail per pixel than a sharp 32-pixel one).
+    pub blurry_max_sharpness: f32,
+    /// Gray-level entropy in bits (0..8) at or below which an image is `LowInformation`
+    /// (constant, nearly constant, or a few flat colours).
+    pub low_entropy_max: f32,
+    /// An image's aspect ratio differing from the dataset's median aspect ratio by this factor or
+    /// more (either way) is `OddAspect`.
+    pub odd_aspect_max_ratio: f32,
+    /// An image whose size (square root of its pixel count) differs from the dataset's median by
+    /// this factor or more (either way) is `OddSize`.
+    pub odd_size_factor: f32,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            near_duplicate_max_distance: 10,
+            near_duplicate_min_similarity: 0.8,
+            near_duplicate_max_group: 16,
+            label_conflict_min_similarity: 0.9,
+            outlier_iqr_factor: 3.0,
+            knn_k: 5,
+            outlier_top_fraction: 0.002,
+            dark_max_brightness: 20.0,
+            bright_min_brightness: 240.0,
+            blurry_max_sharpness: 0.33,
+            low_entropy_max: 2.0,
+            odd_aspect_max_ratio: 2.0,
+            odd_size_factor: 3.0,
+        }
+    }
+}
+
+/// The kinds of problem a scan reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IssueKind {
+    /// Same decoded pixels as another example (file bytes may differ).
+    ExactDuplicate,
+    /// The same picture as another example after a crop, rescale, recolour or re-encode.
+    NearDuplicate,
+    /// Identical to, or a close near duplicate of, an example with another label.
+    LabelConflict,
+    /// In a duplicate group that spans splits (e.g. train and test).
+    SplitLeakage,
+    /// Far from every other image (kNN distance of its small colour thumbnail).
+    Outlier,
+    /// A statistic (brightness, contrast, sharpness, entropy, bytes per pixel) far outside the
+    /// dataset's range.
+    StatOutlier,
+    Dark,
+    Bright,
+    Blurry,
+    /// Almost no information: constant or a few flat colours (low entropy).
+    LowInformation,
+    /// Aspect ratio far from the dataset's usual one.
+    OddAspect,
+    /// Size far from the dataset's usual one.
+    OddSize,
+    /// Equal channels in every pixel, stored as RGB.
+    GrayscaleAsRgb,
+    /// Unreadable: empty, truncated, not an image, or missing.
+    Corrupt,
+}
+
+impl IssueKind {
+    /// Every kind, in report order.
+    pub const ALL: [IssueKind; 14] = [
+        IssueKind::ExactDuplicate,
+        IssueKind::NearDuplicate,
+        IssueKind::LabelConflict,
+        IssueKind::SplitLeakage,
+        IssueKind::Outlier,
+        IssueKind::StatOutlier,
+        IssueKind::Dark,
+        IssueKind::Bright,
+        IssueKind::Blurry,
+        IssueKind::LowInformation,
+        IssueKind::OddAspect,
+        IssueKind::OddSize,
+        IssueKind::GrayscaleAsRgb,
+        IssueKind::Corrupt,
+    ];
+
+    /// The snake_case name used in tables and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            IssueKind::ExactDuplicate => "exact_duplicate",
+            IssueKind::NearDuplicate => "near_duplicate",
+            IssueKind::LabelConflict => "label_conflict",
+            IssueKind::SplitLeakage => "split_leakage",
+            IssueKind::Outlier => "outlier",
+            IssueKind::StatOutlier => "stat_outlier",
+            IssueKind::Dark => "dark",
+            IssueKind::Bright => "bright",
+            IssueKind::Blurry => "blurry",
+            IssueKind::LowInformation => "low_information",
+            IssueKind::OddAspect => "odd_aspect",
+            IssueKind::OddSize => "odd_size",
+            IssueKind::GrayscaleAsRgb => "grayscale_as_rgb",
+            IssueKind::Corrupt => "corrupt",
+        }
+    }
+
+    /// The kind called `name` (as written by `name`).
+    pub fn from_name(name: &str) -> Option<IssueKind> {
+        IssueKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// One problem of one example. At most one finding per (example, kind).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// Index into `Dataset::examples`.
+    pub example: usize,
+    pub kind: IssueKind,
+    /// How strongly the example has this issue, comparable within one kind; higher is worse (or,
+    /// for duplicates, more alike: 1.0 is identical). Ranked lists sort by it.
+    pub score: f64,
+    /// Index into `ScanReport::groups` (duplicates, label conflicts, leakage).
+    pub group: Option<usize>,
+    /// The other example of a pair: the closest duplicate, a member with another label or split.
+    pub partner: Option<usize>,
+    /// The measurement behind the finding, in words.
+    pub detail: String,
+}
+
+/// Examples that are the same picture: exact copies and near duplicates, joined transitively.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DuplicateGroup {
+    /// Position in `ScanReport::groups`.
+    pub id: usize,
+    /// Example indices, ascending.
+    pub members: Vec<usize>,
+    /// All members have identical pixels.
+    pub exact: bool,
+    /// Members carry different labels.
+    pub labels_differ: bool,
+    /// Members are in different splits.
+    pub spans_splits: bool,
+    /// Largest pHash Hamming distance over the pairs that joined the group (0 when exact).
+    pub max_distance: u32,
+    /// Weakest structure similarity over the pairs that joined the group (1.0 when exact).
+    pub min_similarity: f32,
+}
+
+/// Everything a scan found.
+#[derive(Clone, Debug)]
+pub struct ScanReport {
+    /// Sorted by kind (`IssueKind::ALL` order), then score (highest first), then example.
+    pub findings: Vec<Finding>,
+    pub groups: Vec<DuplicateGroup>,
+    /// Verified near-duplicate pairs (before grouping).
+    pub near_pairs: usize,
+    pub settings: ScanSettings,
+    /// Things the user should know about the scan itself (a search that hit its pair limit).
+    pub warnings: Vec<String>,
+}
+
+/// Why a scan did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("the scan was cancelled")]
+    Cancelled,
+    #[error("the index has {records} records but the dataset has {examples} examples; rebuild the index")]
+    IndexMismatch { records: usize, examples: usize },
+}
+
+impl ScanReport {
+    /// Number of findings of each kind, for every kind (zeros included), in `IssueKind::ALL` order.
+    pub fn counts(&self) -> Vec<(IssueKind, usize)> {
+        IssueKind::ALL.iter().map(|&kind| (kind, self.findings.iter().filter(|f| f.kind == kind).count())).collect()
+    }
+
+    /// Examples with a finding of `kind`, most severe first.
+    pub fn examples_with(&self, kind: IssueKind) -> Vec<usize> {
+        self.findings.iter().filter(|f| f.kind == kind).map(|f| f.example).collect()
+    }
+
+    /// One row per finding: `path` (relative to the dataset root), `issue` (snake_case), `score`,
+    /// `group`, `partner` (the other example's path), `detail`.
+    pub fn to_dataframe(&self, dataset: &Dataset) -> DataFrame {
+        let path_of = |i: usize| relative_path_text(&dataset.examples[i].path);
+        let paths: Vec<String> = self.findings.iter().map(|f| path_of(f.example)).collect();
+        let issues: Vec<&str> = self.findings.iter().map(|f| f.kind.name()).collect();
+        let scores: Vec<f64> = self.findings.iter().map(|f| f.score).collect();
+        let groups: Vec<Option<u32>> = self.findings.iter().map(|f| f.group.map(|g| g as u32)).collect();
+        let partners: Vec<Option<String>> = self.findings.iter().map(|f| f.partner.map(path_of)).collect();
+        let details: Vec<&str> = self.findings.iter().map(|f| f.detail.as_str()).collect();
+        DataFrame::new(
+            self.findings.len(),
+            vec![
+                Column::new("path".into(), paths),
+                Column::new("issue".into(), issues),
+                Column::new("score".into(), scores),
+                Column::new("group".into(), groups),
+                Column::new("partner".into(), partners),
+                Column::new("detail".into(), details),
+            ],
+        )
+        .expect("columns of equal length")
+    }
+}
+
+/// Most near-duplicate candidate pairs one hash search may return; bounds memory on degenerate
+/// data (thousands of copies of one picture).
+const MAX_CANDIDATE_PAIRS: usize = 20_000_000;
+
+/// Scans `dataset`, whose `index` was built by `build_index`. Decodes every readable image once
+/// more (into small thumbnails) on the rayon pool; advances `progress` once per example for that,
+/// and once per example for the rest. Cancellable between images.
+pub fn scan(
+    dataset: &Dataset,
+    index: &Index,
+    settings: &ScanSettings,
+    progress: &Progress,
+) -> Result<ScanReport, ScanError> {
+    let n = dataset.examples.len();
+    if index.records.len() != n {
+        return Err(ScanError::IndexMismatch { records: index.records.len(), examples: n });
+    }
+    progress.set_total(2 * n);
+    let decoded: Vec<(Option<Signature>, Option<String>)> = dataset
+        .examples
+        .par_iter()
+        .zip(&index.records)
+        .map(|(example, record)| {
+            if progress.is_cancelled() {
+                return (None, None);
+            }
+            let result = if record.is_readable() { sign(&dataset.absolute_path(example)) } else { (None, None) };
+            progress.advance(1);
+            result
+        })
+        .collect();
+    if progress.is_cancelled() {
+        return Err(ScanError::Cancelled);
+    }
+    let (signatures, truncated): (Vec<Option<Signature>>, Vec<Option<String>>) = decoded.into_iter().unzip();
+    // Usable for statistics: decoded in full.
+    let usable: Vec<bool> = index.records.iter().zip(&truncated).map(|(r, t)| r.is_readable() && t.is_none()).collect();
+
+    let mut warnings = Vec::new();
+    let duplicates = duplicates::find(dataset, index, &signatures, settings, &mut warnings);
+    progress.advance(n / 2);
+    if progress.is_cancelled() {
+        return Err(ScanError::Cancelled);
+    }
+    let mut findings = duplicates.findings;
+    findings.extend(outliers::knn_outliers(&signatures, settings));
+    findings.extend(outliers::stat_outliers(index, &usable, settings));
+    findings.extend(quality::flags(index, &truncated, settings));
+    progress.advance(n - n / 2);
+
+    findings.sort_by(|a, b| a.kind.cmp(&b.kind).then(b.score.total_cmp(&a.score)).then(a.example.cmp(&b.example)));
+    Ok(ScanReport {
+        findings,
+        groups: duplicates.groups,
+        near_pairs: duplicates.near_pairs,
+        settings: settings.clone(),
+        warnings,
+    })
+}
+
+/// Reads and decodes one file into its signature. A JPEG without its end-of-image marker decodes
+/// (the missing rows come out gray) but is truncated: then no signature, and the problem in words.
+fn sign(path: &Path) -> (Option<Signature>, Option<String>) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return (None, None);
+    };
+    if let Some(problem) = jpeg_truncation(&bytes) {
+        return (None, Some(problem));
+    }
+    let signature = crate::index::decode_bytes(path, &bytes).ok().map(|decoded| Signature::of(&decoded.image));
+    (signature, None)
+}
+
+/// For a JPEG file, whether its end-of-image marker (FF D9) is missing after the last
+/// start-of-scan marker (FF DA). Inside coded data every FF byte is followed by 00, so both
+/// markers are unambiguous; data appended after the end marker is allowed.
+fn jpeg_truncation(bytes: &[u8]) -> Option<String> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA])?;
+    let ended = bytes[last_scan..].windows(2).any(|w| w == [0xFF, 0xD9]);
+    (!ended).then(|| format!("truncated JPEG: no end-of-image marker after the last scan ({} bytes)", bytes.len()))
+}
+
+/// A fixed-width table of counts for the terminal: one line per kind with findings, then a total.
+pub fn counts_text(report: &ScanReport) -> String {
+    let mut out = String::new();
+    let mut total = 0;
+    for (kind, count) in report.counts() {
+        if count > 0 {
+            out += &format!("  {:<18} {count:>8}\n", kind.name());
+            total += count;
+        }
+    }
+    let examples: std::collections::BTreeSet<usize> = report.findings.iter().map(|f| f.example).collect();
+    out += &format!("  {:<18} {total:>8} findings on {} examples\n", "total", examples.len());
+    out +=
+        &format!("  ({} duplicate groups, {} verified near-duplicate pairs)\n", report.groups.len(), report.near_pairs);
+    out
+}
+
+/// Writes `report` as `.csv` or `.parquet` (by extension), atomically.
+pub fn write_report(report: &ScanReport, dataset: &Dataset, path: &Path) -> Result<(), crate::index::IndexError> {
+    let mut df = report.to_dataframe(dataset);
+    crate::index::write_table(&mut df, path)
+}

@@ -1,0 +1,241 @@
+//! Outliers: examples far from all others in a small colour-thumbnail embedding (kNN distance),
+//! and examples whose statistics fall outside the dataset's Tukey fences (median and IQR).
+
+use rayon::prelude::*;
+
+use super::hamming::SplitMix64;
+use super::signature::{EMBED_LEN, Signature};
+use super::{Finding, IssueKind, ScanSettings};
+use crate::index::{ImageRecord, Index};
+
+/// Dimensions the 192-value colour thumbnail is randomly projected to before the kNN search;
+/// distances keep their order well enough to rank outliers, at a sixth of the cost.
+const PROJECTED_DIM: usize = 32;
+/// Most reference images the kNN distance is measured against. Beyond it a fixed random sample
+/// is used, which keeps the search linear in the dataset size (60,000 × 4,096 distances).
+const MAX_REFERENCES: usize = 4096;
+/// Below this many images, outlier statistics mean little and nothing is reported.
+const MIN_IMAGES: usize = 8;
+const PROJECTION_SEED: u64 = 0x0D15_7A0C_E5EE_D000;
+
+/// `Outlier` findings: the mean distance to the `knn_k` nearest reference images, for images above
+/// the fence `Q3 + outlier_iqr_factor·IQR` of that score, at most `outlier_top_fraction` of the
+/// dataset, highest first.
+pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -> Vec<Finding> {
+    let ids: Vec<usize> = (0..signatures.len()).filter(|&i| signatures[i].is_some()).collect();
+    let m = ids.len();
+    let k = settings.knn_k.max(1);
+    if m < MIN_IMAGES.max(k + 2) {
+        return Vec::new();
+    }
+    let embedded = embed(signatures, &ids);
+    let references: Vec<usize> = if m <= MAX_REFERENCES {
+        (0..m).collect()
+    } else {
+        let mut rng = SplitMix64::new(PROJECTION_SEED ^ m as u64);
+        let mut all: Vec<usize> = (0..m).collect();
+        for i in 0..MAX_REFERENCES {
+            let j = i + rng.below(m - i);
+            all.swap(i, j);
+        }
+        all.truncate(MAX_REFERENCES);
+        all
+    };
+    let reference_vectors: Vec<f32> = references.iter().flat_map(|&r| embedded[r].iter().copied()).collect();
+    let scores: Vec<f64> = (0..m)
+        .into_par_iter()
+        .map(|q| {
+            let query = &embedded[q];
+            let mut nearest = vec![f32::INFINITY; k];
+            for (&r, vector) in references.iter().zip(reference_vectors.chunks_exact(PROJECTED_DIM)) {
+                if r == q {
+                    continue;
+                }
+                let d: f32 = query.iter().zip(vector).map(|(a, b)| (a - b) * (a - b)).sum();
+                if d < nearest[k - 1] {
+                    let mut slot = k - 1;
+                    while slot > 0 && nearest[slot - 1] > d {
+                        nearest[slot] = nearest[slot - 1];
+                        slot -= 1;
+                    }
+                    nearest[slot] = d;
+                }
+            }
+            nearest.iter().map(|d| f64::from(d.sqrt())).sum::<f64>() / k as f64
+        })
+        .collect();
+    let (q1, median, q3) = quartiles(&scores);
+    let fence = q3 + settings.outlier_iqr_factor * (q3 - q1);
+    let mut above: Vec<(usize, f64)> = (0..m).filter(|&q| scores[q] > fence).map(|q| (q, scores[q])).collect();
+    above.sort_by(|a, b| b.1.total_cmp(&a.1));
+    above.truncate((settings.outlier_top_fraction * m as f64).ceil() as usize);
+    above
+        .into_iter()
+        .map(|(q, score)| Finding {
+            example: ids[q],
+            kind: IssueKind::Outlier,
+            score,
+            group: None,
+            partner: None,
+            detail: format!("distance to its {k} nearest images {score:.3} (median {median:.3}, fence {fence:.3})"),
+        })
+        .collect()
+}
+
+/// Colour thumbnails as vectors in 0..1, centred on the dataset's mean, randomly projected to
+/// `PROJECTED_DIM` dimensions (Johnson–Lindenstrauss: distances are kept up to a small factor).
+fn embed(signatures: &[Option<Signature>], ids: &[usize]) -> Vec<Vec<f32>> {
+    let raw =
+        |i: usize| signatures[i].as_ref().expect("ids have signatures").embed.iter().map(|&v| f32::from(v) / 255.0);
+    let mut mean = vec![0f32; EMBED_LEN];
+    for &i in ids {
+        for (m, v) in mean.iter_mut().zip(raw(i)) {
+            *m += v;
+        }
+    }
+    for m in &mut mean {
+        *m /= ids.len() as f32;
+    }
+    let mut rng = SplitMix64::new(PROJECTION_SEED);
+    let scale = 1.0 / (PROJECTED_DIM as f32).sqrt();
+    let projection: Vec<f32> = (0..PROJECTED_DIM * EMBED_LEN).map(|_| rng.normal() * scale).collect();
+    ids.par_iter()
+        .map(|&i| {
+            let centred: Vec<f32> = raw(i).zip(&mean).map(|(v, m)| v - m).collect();
+            projection.chunks_exact(EMBED_LEN).map(|row| row.iter().zip(&centred).map(|(a, b)| a * b).sum()).collect()
+        })
+        .collect()
+}
+
+/// A per-image statistic checked for outliers: its name, how to read it, and the scale it is
+/// compared on. Long-tailed statistics are compared on a log scale, where the plain IQR fence would
+/// otherwise flag their whole tail (sharpness, bytes per pixel; and entropy, whose tail runs down
+/// from its 8-bit maximum: many photos have a large flat sky).
+struct Stat {
+    name: &'static str,
+    value: fn(&ImageRecord) -> f64,
+    scale: Scale,
+}
+
+#[derive(Clone, Copy)]
+enum Scale {
+    Linear,
+    /// `ln(1 + v)`
+    Log,
+    /// `ln(1 + 8 − v)`: log of the distance below 8 bits.
+    LogBelowEight,
+}
+
+impl Scale {
+    fn to(self, v: f64) -> f64 {
+        match self {
+            Scale::Linear => v,
+            Scale::Log => v.max(0.0).ln_1p(),
+            Scale::LogBelowEight => (8.0 - v).max(0.0).ln_1p(),
+        }
+    }
+
+    fn from(self, t: f64) -> f64 {
+        match self {
+            Scale::Linear => t,
+            Scale::Log => t.exp_m1(),
+            Scale::LogBelowEight => 8.0 - t.exp_m1(),
+        }
+    }
+}
+
+const STATS: &[Stat] = &[
+    Stat { name: "brightness", value: |r| f64::from(r.brightness), scale: Scale::Linear },
+    Stat { name: "contrast", value: |r| f64::from(r.contrast), scale: Scale::Linear },
+    Stat { name: "sharpness", value: |r| f64::from(r.sharpness), scale: Scale::Log },
+    Stat { name: "entropy", value: |r| f64::from(r.entropy), scale: Scale::LogBelowEight },
+    Stat { name: "bytes per pixel", value: bytes_per_pixel, scale: Scale::Log },
+];
+
+fn bytes_per_pixel(record: &ImageRecord) -> f64 {
+    record.file_bytes as f64 / (f64::from(record.width) * f64::from(record.height)).max(1.0)
+}
+
+/// `StatOutlier` findings: values beyond `Q1 − f·IQR` or `Q3 + f·IQR` for each statistic in
+/// `STATS`, one finding per example naming every statistic out of range; the score is the largest
+/// distance from the median in IQRs. Only `usable` examples (decoded in full) count.
+pub fn stat_outliers(index: &Index, usable: &[bool], settings: &ScanSettings) -> Vec<Finding> {
+    let readable: Vec<usize> = (0..index.records.len()).filter(|&i| usable[i]).collect();
+    if readable.len() < MIN_IMAGES {
+        return Vec::new();
+    }
+    let factor = settings.outlier_iqr_factor;
+    let mut per_example: Vec<(f64, Vec<String>)> = vec![(0.0, Vec::new()); index.records.len()];
+    for stat in STATS {
+        let values: Vec<f64> = readable.iter().map(|&i| stat.scale.to((stat.value)(&index.records[i]))).collect();
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        if finite.len() < MIN_IMAGES {
+            continue;
+        }
+        let (q1, median, q3) = quartiles(&finite);
+        let iqr = q3 - q1;
+        if iqr <= 1e-9 {
+            continue;
+        }
+        let (low, high) = (q1 - factor * iqr, q3 + factor * iqr);
+        for (&i, &v) in readable.iter().zip(&values) {
+            if !v.is_finite() || (low..=high).contains(&v) {
+                continue;
+            }
+            let raw = (stat.value)(&index.records[i]);
+            // On the entropy scale, larger means lower entropy.
+            let bound = if v < low { stat.scale.from(low) } else { stat.scale.from(high) };
+            let side = if raw < bound { "below" } else { "above" };
+            let entry = &mut per_example[i];
+            entry.0 = entry.0.max((v - median).abs() / iqr);
+            entry.1.push(format!("{} {} {side} {}", stat.name, short(raw), short(bound)));
+        }
+    }
+    per_example
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, details))| !details.is_empty())
+        .map(|(example, (score, details))| Finding {
+            example,
+            kind: IssueKind::StatOutlier,
+            score,
+            group: None,
+            partner: None,
+            detail: details.join("; "),
+        })
+        .collect()
+}
+
+/// A number with about three significant digits.
+fn short(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// First quartile, median and third quartile (linear interpolation), of a non-empty slice.
+pub fn quartiles(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let position = q * (sorted.len() - 1) as f64;
+        let (lo, hi) = (position.floor() as usize, position.ceil() as usize);
+        sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo as f64)
+    };
+    (at(0.25), at(0.5), at(0.75))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quartiles_interpolate() {
+        assert_eq!(quartiles(&[4.0, 1.0, 3.0, 2.0, 5.0]), (2.0, 3.0, 4.0));
+        assert_eq!(quartiles(&[1.0, 2.0]), (1.25, 1.5, 1.75));
+    }
+}

@@ -32,7 +32,7 @@ fn main() {
     eprintln!("wrote {count} images in {:.1} s", started.elapsed().as_secs_f64());
 
     let cache = tempfile::tempdir().unwrap();
-    let options = AppOptions { dataset: Some(tmp.path().to_path_buf()), checkpoints: None, index_cache: IndexCache::At(cache.path().to_path_buf()), predictions_cache: None };
+    let options = AppOptions { dataset: Some(tmp.path().to_path_buf()), checkpoints: None, index_cache: IndexCache::At(cache.path().to_path_buf()), predictions_cache: None, review_dir: None };
     let opened = Instant::now();
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| EyeballApp::new(cc, options));
     while harness.state().is_busy() {
@@ -68,7 +68,7 @@ fn main() {
     drop(harness);
 
     // Reopen with the warm index cache: time to the first frame showing the grid, and until stats are ready.
-    let options = AppOptions { dataset: Some(tmp.path().to_path_buf()), checkpoints: None, index_cache: IndexCache::At(cache.path().to_path_buf()), predictions_cache: None };
+    let options = AppOptions { dataset: Some(tmp.path().to_path_buf()), checkpoints: None, index_cache: IndexCache::At(cache.path().to_path_buf()), predictions_cache: None, review_dir: None };
     let reopened = Instant::now();
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| EyeballApp::new(cc, options));
     let mut first_grid_frame_s = None;

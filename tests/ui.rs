@@ -16,6 +16,7 @@ fn options(dataset: PathBuf, checkpoints: Option<PathBuf>, cache: &Path) -> AppO
         checkpoints,
         index_cache: IndexCache::At(cache.join("index")),
         predictions_cache: Some(cache.join("predictions")),
+        review_dir: Some(cache.join("reviews")),
     }
 }
 
@@ -27,7 +28,8 @@ fn open(options: AppOptions) -> Harness<'static, EyeballApp> {
 
 /// Steps the harness until the app's background jobs finish.
 fn run_until_idle(harness: &mut Harness<'_, EyeballApp>) {
-    for _ in 0..500 {
+    // Generous: indexing and scanning the 5,000-image demo shares 2 cores with other tests.
+    for _ in 0..12_000 {
         harness.run_steps(1);
         if !harness.state().is_busy() {
             harness.run_steps(3);
@@ -261,4 +263,55 @@ fn dragging_across_a_histogram_filters_to_that_range() {
     let brightness = stats.column("brightness").unwrap();
     assert!(harness.state().visible().iter().all(|&i| brightness[i] >= lo && brightness[i] <= hi));
     harness.get_by_label(&format!("{shown} of 26 match"));
+}
+
+#[test]
+fn duplicates_show_in_the_issues_view_and_keep_exclude_marks_are_saved_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Distinct random-noise images, so that only the planted copy is a duplicate.
+    let mut seed = 12345u64;
+    let mut noise = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 56) as u8
+    };
+    for (split, class) in [("train", "cat"), ("test", "dog")] {
+        std::fs::create_dir_all(tmp.path().join(split).join(class)).unwrap();
+        for i in 0..6 {
+            let img = image::RgbImage::from_fn(32, 32, |_, _| image::Rgb([noise(), noise(), noise()]));
+            img.save(tmp.path().join(format!("{split}/{class}/{class}_{i}.png"))).unwrap();
+        }
+    }
+    // The same pixels in train and in test, as PNG and as BMP: an exact duplicate that leaks.
+    let copy = image::open(tmp.path().join("train/cat/cat_3.png")).unwrap();
+    copy.save(tmp.path().join("test/dog/copy_of_cat_3.bmp")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(tmp.path().to_path_buf(), None, cache.path()));
+    let report = harness.state().scan_report().expect("the scan ran after indexing");
+    let exact = report.examples_with(eyeball::scan::IssueKind::ExactDuplicate);
+    assert_eq!(exact.len(), 2, "{:?}", report.findings);
+
+    harness.get_by_label("Data issues").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label_contains("Group 1: 2 images, identical pixels");
+    harness.get_by_label_contains("label_conflict: different labels");
+    harness.get_by_label_contains("split_leakage: spans splits");
+    harness.get_all_by_label("Exclude").next().unwrap().click();
+    run_until_idle(&mut harness);
+
+    // Saved at once: a fresh store reading the file sees the decision.
+    let (store, problem) = eyeball::review::ReviewStore::open(&cache.path().join("reviews"), tmp.path()).unwrap();
+    assert!(problem.is_none());
+    let decisions: Vec<_> = store.entries().map(|e| (e.path.clone(), e.decision.clone())).collect();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0].1, eyeball::review::Decision::Exclude);
+
+    harness.get_by_label("exact_duplicate (2)").click();
+    run_until_idle(&mut harness);
+    assert_eq!(harness.state().central_view(), eyeball::ui::CentralView::Examples);
+    let mut shown = harness.state().visible().to_vec();
+    shown.sort();
+    let mut expected = exact.clone();
+    expected.sort();
+    assert_eq!(shown, expected);
+    assert_eq!(grid_cells(&harness).len(), 2);
 }

@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::thumbnails::ThumbnailCache;
 use super::{
-    BrowseState, CentralView, CheckpointState, CheckpointWeights, Command, DatasetState, DetailImages, DetailState, LoadedCheckpoints,
+    BrowseState, CentralView, CheckpointState, ScanState, CheckpointWeights, Command, DatasetState, DetailImages, DetailState, LoadedCheckpoints,
     LoadedWeights, ViewCtx, ViewSettings,
 };
 use crate::browse::{Filter, StatColumns, find_matches};
@@ -44,11 +44,19 @@ pub struct AppOptions {
     pub index_cache: IndexCache,
     /// Where predictions on the fixed batch are cached (default: the user's cache folder).
     pub predictions_cache: Option<PathBuf>,
+    /// Where review decisions are saved (default: the user's data folder).
+    pub review_dir: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { dataset: None, checkpoints: None, index_cache: IndexCache::Default, predictions_cache: default_predictions_cache_dir() }
+        AppOptions {
+            dataset: None,
+            checkpoints: None,
+            index_cache: IndexCache::Default,
+            predictions_cache: default_predictions_cache_dir(),
+            review_dir: crate::review::default_review_dir(),
+        }
     }
 }
 
@@ -77,6 +85,9 @@ pub struct EyeballApp {
     settings: ViewSettings,
     index_cache: IndexCache,
     predictions_cache: Option<PathBuf>,
+    review_dir: Option<PathBuf>,
+    review: Option<crate::review::ReviewStore>,
+    scan: ScanState,
     messages: Vec<String>,
     commands: RefCell<Vec<Command>>,
     /// Commands from other threads (native file dialogs).
@@ -122,6 +133,9 @@ impl EyeballApp {
             settings: ViewSettings::default(),
             index_cache: options.index_cache,
             predictions_cache: options.predictions_cache,
+            review_dir: options.review_dir,
+            review: None,
+            scan: ScanState::default(),
             messages: Vec::new(),
             commands: RefCell::new(Vec::new()),
             async_commands: channel(),
@@ -158,6 +172,16 @@ impl EyeballApp {
         &self.browse.filter
     }
 
+    /// The last scan report.
+    pub fn scan_report(&self) -> Option<&crate::scan::ScanReport> {
+        self.scan.report.as_deref()
+    }
+
+    /// The review store of the open dataset.
+    pub fn review(&self) -> Option<&crate::review::ReviewStore> {
+        self.review.as_ref()
+    }
+
     /// The example open in the detail view.
     pub fn detail_example(&self) -> Option<usize> {
         self.detail.as_ref().map(|d| d.example)
@@ -186,6 +210,7 @@ impl EyeballApp {
             || self.checkpoints.loading.is_some()
             || self.checkpoints.predicting.is_some()
             || self.checkpoints.checking.is_some()
+            || self.scan.running.is_some()
             || self.detail.as_ref().is_some_and(|d| d.loading.is_some())
     }
 
@@ -227,6 +252,11 @@ impl EyeballApp {
                 self.run_query();
             }
             Command::RunChecks => self.start_checks(),
+            Command::RunScan(settings) => {
+                self.scan.settings = settings;
+                self.start_scan();
+            }
+            Command::SetDecision(example, decision) => self.set_decision(example, decision),
             Command::PickDatasetFolder => self.pick_folder("Open dataset folder", Command::OpenDataset),
             Command::PickCheckpointsFolder => self.pick_folder("Open checkpoints folder", Command::OpenCheckpoints),
             Command::CancelJobs => {
@@ -242,6 +272,9 @@ impl EyeballApp {
                     job.cancel();
                 }
                 if let Some(job) = self.checkpoints.predicting.take() {
+                    job.cancel();
+                }
+                if let Some(job) = self.scan.running.take() {
                     job.cancel();
                 }
             }
@@ -352,6 +385,55 @@ impl EyeballApp {
         }));
     }
 
+    /// Scans for duplicates, outliers and quality problems, once the index is ready.
+    fn start_scan(&mut self) {
+        let (Some(dataset), Some(index)) = (self.dataset.dataset.clone(), self.dataset.index.clone()) else { return };
+        let settings = self.scan.settings.clone();
+        let label = format!("Scanning {} images for data issues", dataset.examples.len());
+        self.scan.running = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| {
+            crate::scan::scan(&dataset, &index, &settings, progress).map_err(|e| e.to_string())
+        }));
+    }
+
+    /// Saves the user's decision about an example at once; a failed save is shown, and the
+    /// decision stays in memory.
+    fn set_decision(&mut self, example: usize, decision: Option<crate::review::Decision>) {
+        let (Some(store), Some(dataset)) = (self.review.as_mut(), self.dataset.dataset.as_ref()) else {
+            self.messages.push("No review file is open, so the decision cannot be saved.".into());
+            return;
+        };
+        let Some(entry) = dataset.examples.get(example) else { return };
+        let path = crate::index::relative_path_text(&entry.path);
+        let result = match decision {
+            Some(decision) => store.record(crate::review::ReviewEntry {
+                path,
+                given: Some(dataset.label_text(entry)),
+                decision,
+                new_label: None,
+                score: None,
+                timestamp_ms: 0,
+            }),
+            None => store.clear(&path),
+        };
+        if let Err(e) = result {
+            self.messages.push(e.to_string());
+        }
+    }
+
+    fn open_review(&mut self, root: &Path) {
+        self.review = None;
+        let Some(dir) = &self.review_dir else { return };
+        match crate::review::ReviewStore::open(dir, root) {
+            Ok((store, problem)) => {
+                if let Some(problem) = problem {
+                    self.messages.push(problem.to_string());
+                }
+                self.review = Some(store);
+            }
+            Err(e) => self.messages.push(e.to_string()),
+        }
+    }
+
     fn start_indexing(&mut self, dataset: Arc<Dataset>) {
         let cache = self.index_cache.clone();
         let label = format!("Indexing {} images", dataset.examples.len());
@@ -390,6 +472,9 @@ impl EyeballApp {
                     self.browse = BrowseState::default();
                     self.dataset.facts = super::DatasetFacts::new(&dataset, None);
                     self.dataset.dataset = Some(Arc::clone(&dataset));
+                    self.scan.report = None;
+                    self.scan.running = None;
+                    self.open_review(&dataset.root);
                     self.run_query();
                     self.start_indexing(dataset);
                     self.start_predictions();
@@ -407,6 +492,7 @@ impl EyeballApp {
                     self.dataset.index = Some(Arc::new(index));
                     self.dataset.stats = Some(Arc::new(stats));
                     self.run_query();
+                    self.start_scan();
                 }
                 Err(message) => self.messages.push(format!("Indexing failed: {message}")),
             }
@@ -463,6 +549,16 @@ impl EyeballApp {
                     self.start_checks();
                 }
                 Err(message) => self.messages.push(message),
+            }
+        }
+        if let Some(result) = self.scan.running.as_mut().and_then(|j| j.poll()) {
+            self.scan.running = None;
+            match result {
+                Ok(report) => {
+                    self.messages.extend(report.warnings.iter().cloned());
+                    self.scan.report = Some(Arc::new(report));
+                }
+                Err(message) => self.messages.push(format!("Scan: {message}")),
             }
         }
         if let Some(result) = self.checkpoints.checking.as_mut().and_then(|j| j.poll()) {
@@ -573,6 +669,8 @@ impl eframe::App for EyeballApp {
         self.thumbnails.begin_frame(ui.ctx());
         let view = ViewCtx {
             dataset: &self.dataset,
+            scan: &self.scan,
+            review: self.review.as_ref(),
             browse: &self.browse,
             checkpoints: &self.checkpoints,
             detail: self.detail.as_ref(),
@@ -606,6 +704,7 @@ impl eframe::App for EyeballApp {
                 (CentralView::Compare, _) => super::compare::compare_ui(&view, ui),
                 (CentralView::Filters, _) => super::filters_viz::filters_viz_ui(&view, ui),
                 (CentralView::Checks, _) => super::checks::checks_ui(&view, ui),
+                (CentralView::Issues, _) => super::issues::issues_ui(&view, ui),
             }
         });
         self.thumbnails.end_frame();

@@ -17,6 +17,7 @@ pub fn view_tabs_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let tabs = [
             (CentralView::Examples, "Examples grid"),
+            (CentralView::Issues, "Data issues"),
             (CentralView::Predictions, "Predictions"),
             (CentralView::Compare, "Compare A/B"),
             (CentralView::Filters, "First-layer filters"),

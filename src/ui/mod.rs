@@ -10,6 +10,7 @@ mod evolution;
 mod filters;
 mod filters_viz;
 mod grid;
+mod issues;
 mod menu;
 mod overview;
 mod stats;
@@ -54,6 +55,10 @@ pub enum Command {
     /// Show only these examples in the grid (e.g. the flips between two checkpoints).
     ShowOnlyInGrid(Vec<usize>),
     RunChecks,
+    /// Scan the dataset for duplicates, outliers and quality problems with these settings.
+    RunScan(crate::scan::ScanSettings),
+    /// Record (or, with `None`, clear) the user's decision about an example.
+    SetDecision(usize, Option<crate::review::Decision>),
     /// Move the detail view by this many places in the current filtered, sorted order.
     StepDetail(i64),
     CloseDetail,
@@ -120,6 +125,16 @@ pub enum CentralView {
     Compare,
     Filters,
     Checks,
+    Issues,
+}
+
+/// The data-quality scan: its last report, and the job computing the next one.
+#[derive(Default)]
+pub struct ScanState {
+    pub report: Option<Arc<crate::scan::ScanReport>>,
+    pub running: Option<Job<Result<crate::scan::ScanReport, String>>>,
+    /// The settings of the last scan started; the panel edits a copy.
+    pub settings: crate::scan::ScanSettings,
 }
 
 /// One checkpoint's weights as the filters view shows them.
@@ -207,6 +222,9 @@ impl Default for ViewSettings {
 /// What every panel reads from during one frame, and where it sends its commands.
 pub struct ViewCtx<'a> {
     pub dataset: &'a DatasetState,
+    pub scan: &'a ScanState,
+    /// The user's decisions (keep/exclude, relabels), when the review file could be opened.
+    pub review: Option<&'a crate::review::ReviewStore>,
     pub browse: &'a BrowseState,
     pub checkpoints: &'a CheckpointState,
     pub detail: Option<&'a DetailState>,

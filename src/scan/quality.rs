@@ -5,6 +5,36 @@ use super::outliers::quartiles;
 use super::{Finding, IssueKind, ScanSettings};
 use crate::index::Index;
 
+/// Largest share of a dataset that the absolute thresholds may flag as dark, bright or low
+/// information (at least `TAIL_MIN` images). A dataset whose typical image is past a threshold
+/// (MNIST digits are dark, with 1-2 bits of entropy) keeps only its most extreme images, so the
+/// list stays one worth reviewing; on photos the thresholds alone decide.
+const TAIL_SHARE: f64 = 0.02;
+const TAIL_MIN: usize = 10;
+
+/// Keeps the `cap` highest-scoring findings of each absolute-threshold kind.
+fn keep_extreme_tail(findings: &mut Vec<Finding>, examples: usize) {
+    let cap = ((examples as f64 * TAIL_SHARE).ceil() as usize).max(TAIL_MIN);
+    for kind in [IssueKind::Dark, IssueKind::Bright, IssueKind::LowInformation] {
+        let mut scores: Vec<f64> = findings.iter().filter(|f| f.kind == kind).map(|f| f.score).collect();
+        if scores.len() <= cap {
+            continue;
+        }
+        scores.sort_by(|a, b| b.total_cmp(a));
+        let cutoff = scores[cap - 1];
+        let above = scores.iter().filter(|&&s| s > cutoff).count();
+        let mut ties_left = cap - above;
+        findings.retain(|f| {
+            if f.kind != kind || f.score > cutoff {
+                return true;
+            }
+            let keep = f.score == cutoff && ties_left > 0;
+            ties_left -= usize::from(keep);
+            keep
+        });
+    }
+}
+
 /// Every quality finding; `truncated` holds problems found while decoding for the scan (a JPEG
 /// cut short decodes with gray rows and is reported as corrupt). Scores are 0..=1 (how far past the threshold, relative to it) except
 /// `Corrupt` and `GrayscaleAsRgb`, which are 1.
@@ -110,6 +140,7 @@ pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSetting
             }
         }
     }
+    keep_extreme_tail(&mut findings, index.records.len());
     findings
 }
 

@@ -315,3 +315,30 @@ fn duplicates_show_in_the_issues_view_and_keep_exclude_marks_are_saved_at_once()
     assert_eq!(shown, expected);
     assert_eq!(grid_cells(&harness).len(), 2);
 }
+
+#[test]
+fn pinned_examples_become_the_fixed_batch() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(common::demo_data(), Some(common::demo_checkpoints()), cache.path()));
+    // Select the first example, pin it, move right, pin that one too.
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run_steps(2);
+    harness.key_press(egui::Key::P);
+    harness.run_steps(2);
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run_steps(2);
+    harness.key_press(egui::Key::P);
+    run_until_idle(&mut harness);
+    let pinned: Vec<usize> = harness.state().checkpoint_state().pinned.iter().copied().collect();
+    assert_eq!(pinned.len(), 2);
+
+    harness.get_by_label("Predictions").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("pinned (2)").click();
+    run_until_idle(&mut harness);
+    let state = harness.state().checkpoint_state();
+    assert!(state.using_pinned);
+    let evolution = state.evolution.as_ref().unwrap_or_else(|| panic!("no predictions: {:?}", harness.state().messages()));
+    assert!(evolution.predictions.iter().all(|p| p.examples == pinned));
+    assert_eq!(prediction_cells(&harness).len(), 2);
+}

@@ -202,9 +202,10 @@ impl EyeballApp {
         self.settings.view
     }
 
-    /// True while a background job runs.
+    /// True while a background job runs or a command waits to be applied.
     pub fn is_busy(&self) -> bool {
-        self.dataset.loading.is_some()
+        !self.commands.borrow().is_empty()
+            || self.dataset.loading.is_some()
             || self.dataset.indexing.is_some()
             || self.browse.querying.is_some()
             || self.checkpoints.loading.is_some()
@@ -252,6 +253,26 @@ impl EyeballApp {
                 self.run_query();
             }
             Command::RunChecks => self.start_checks(),
+            Command::TogglePin(example) => {
+                let pinned = &mut self.checkpoints.pinned;
+                if !pinned.remove(&example) {
+                    pinned.insert(example);
+                }
+                if self.checkpoints.using_pinned {
+                    self.start_predictions();
+                }
+            }
+            Command::UsePinnedBatch(use_pinned) => {
+                self.checkpoints.using_pinned = use_pinned && !self.checkpoints.pinned.is_empty();
+                self.start_predictions();
+            }
+            Command::SetPreprocess(preprocess) => {
+                if let Some(summary) = &mut self.checkpoints.summary {
+                    summary.preprocess = Some(preprocess);
+                    self.checkpoints.preprocess_overridden = true;
+                    self.start_predictions();
+                }
+            }
             Command::RunScan(settings) => {
                 self.scan.settings = settings;
                 self.start_scan();
@@ -361,7 +382,11 @@ impl EyeballApp {
             ));
             return;
         };
-        let batch = default_fixed_batch(&dataset, FIXED_BATCH_SIZE, FIXED_BATCH_SEED);
+        let batch = if self.checkpoints.using_pinned && !self.checkpoints.pinned.is_empty() {
+            crate::model::FixedBatch::from_examples(&dataset, self.checkpoints.pinned.iter().copied())
+        } else {
+            default_fixed_batch(&dataset, FIXED_BATCH_SIZE, FIXED_BATCH_SEED)
+        };
         self.checkpoints.batch = batch.clone();
         self.checkpoints.evolution = None;
         self.checkpoints.checks = None;
@@ -474,6 +499,8 @@ impl EyeballApp {
                     self.dataset.dataset = Some(Arc::clone(&dataset));
                     self.scan.report = None;
                     self.scan.running = None;
+                    self.checkpoints.pinned.clear();
+                    self.checkpoints.using_pinned = false;
                     self.open_review(&dataset.root);
                     self.run_query();
                     self.start_indexing(dataset);

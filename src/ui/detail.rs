@@ -36,12 +36,20 @@ pub fn detail_ui(view: &ViewCtx, detail: &DetailState, ui: &mut egui::Ui) {
             if i.key_pressed(egui::Key::ArrowLeft) {
                 view.send(Command::StepDetail(-1));
             }
+            if i.key_pressed(egui::Key::P) {
+                view.send(Command::TogglePin(detail.example));
+            }
         });
     }
 
     ui.horizontal(|ui| {
         if ui.button("Back to grid (Esc)").clicked() {
             view.send(Command::CloseDetail);
+        }
+        let pinned = view.checkpoints.pinned.contains(&detail.example);
+        let pin_text = if pinned { "Unpin from the fixed batch (P)" } else { "Pin to the fixed batch (P)" };
+        if ui.button(pin_text).clicked() {
+            view.send(Command::TogglePin(detail.example));
         }
         if ui.add_enabled(position.is_some_and(|p| p > 0), egui::Button::new("< Prev")).clicked() {
             view.send(Command::StepDetail(-1));

@@ -90,6 +90,18 @@ pub fn evolution_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.strong(&shown.checkpoint);
         ui.label(format!("loss {:.4}, accuracy {:.1}% on {} examples", shown.mean_loss, shown.accuracy * 100.0, shown.examples.len()));
     });
+    ui.horizontal(|ui| {
+        let pinned = state.pinned.len();
+        ui.label("fixed batch:");
+        if ui.selectable_label(!state.using_pinned, "default (64, stratified, seed 0)").clicked() && state.using_pinned {
+            view.send(Command::UsePinnedBatch(false));
+        }
+        let pinned_text = format!("pinned ({pinned})");
+        let pinned_button = ui.add_enabled(pinned > 0, egui::Button::selectable(state.using_pinned, pinned_text));
+        if pinned_button.on_disabled_hover_text("Pin examples with P in the grid or the detail view").clicked() && !state.using_pinned {
+            view.send(Command::UsePinnedBatch(true));
+        }
+    });
     loss_plot_ui(ui, predictions, current);
     ui.separator();
     batch_grid_ui(view, ui, shown);

@@ -66,16 +66,20 @@ fn keyboard_navigation(view: &ViewCtx, ui: &egui::Ui, selected: Option<usize>, c
     if ui.ctx().egui_wants_keyboard_input() {
         return None;
     }
-    let (right, left, down, up, enter) = ui.input(|i| {
+    let (right, left, down, up, enter, pin) = ui.input(|i| {
         (
             i.key_pressed(egui::Key::ArrowRight),
             i.key_pressed(egui::Key::ArrowLeft),
             i.key_pressed(egui::Key::ArrowDown),
             i.key_pressed(egui::Key::ArrowUp),
             i.key_pressed(egui::Key::Enter),
+            i.key_pressed(egui::Key::P),
         )
     });
     let visible = &view.browse.matches.indices;
+    if pin && let Some(position) = selected {
+        view.send(Command::TogglePin(visible[position]));
+    }
     if enter && let Some(position) = selected {
         view.send(Command::OpenDetail(visible[position]));
         return None;
@@ -137,6 +141,9 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
     // Screen readers (and the UI tests) read each cell as its path and label.
     let accessible_name = format!("example {}: {label}", example.path.display());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &accessible_name));
+    if view.checkpoints.pinned.contains(&index) {
+        painter.circle_filled(image_rect.right_top() + egui::vec2(-8.0, 8.0), 5.0, egui::Color32::from_rgb(240, 200, 60));
+    }
     let selected = view.settings.selected == Some(index);
     if selected || response.hovered() {
         let stroke = if selected { egui::Stroke::new(2.0, ui.visuals().selection.stroke.color) } else { ui.visuals().widgets.hovered.fg_stroke };

@@ -55,6 +55,12 @@ pub enum Command {
     /// Show only these examples in the grid (e.g. the flips between two checkpoints).
     ShowOnlyInGrid(Vec<usize>),
     RunChecks,
+    /// Add an example to (or remove it from) the pinned fixed batch.
+    TogglePin(usize),
+    /// Run the checkpoints on the pinned examples (`true`) or on the default batch (`false`).
+    UsePinnedBatch(bool),
+    /// Replace the preprocessing read from preprocess.json, and rerun the predictions.
+    SetPreprocess(crate::model::Preprocess),
     /// Scan the dataset for duplicates, outliers and quality problems with these settings.
     RunScan(crate::scan::ScanSettings),
     /// Record (or, with `None`, clear) the user's decision about an example.
@@ -178,6 +184,12 @@ pub struct CheckpointState {
     pub compare: (usize, usize),
     pub checks: Option<Result<Vec<CheckResult>, String>>,
     pub checking: Option<Job<Result<Vec<CheckResult>, String>>>,
+    /// Examples the user pinned from the grid or the detail view.
+    pub pinned: std::collections::BTreeSet<usize>,
+    /// True when the fixed batch is the pinned examples rather than the default one.
+    pub using_pinned: bool,
+    /// True when the preprocessing was set in the UI rather than read from preprocess.json.
+    pub preprocess_overridden: bool,
 }
 
 impl CheckpointState {

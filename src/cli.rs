@@ -111,6 +111,28 @@ pub enum Command {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Rank examples by how likely their label is wrong, from one checkpoint's probabilities or
+    /// imported ones; write ranked rows: path, given, predicted, score, rank (1 = most suspect).
+    LabelIssues {
+        /// Dataset folder.
+        path: PathBuf,
+        /// TorchScript checkpoint that scores every labelled example (preprocess.json beside it).
+        #[arg(long, value_name = "FILE", required_unless_present = "probs", conflicts_with = "probs")]
+        checkpoint: Option<PathBuf>,
+        /// Probabilities made elsewhere: .csv/.parquet with `path` and one column per class, or an
+        /// N×C .npy in the dataset's order.
+        #[arg(long, value_name = "FILE")]
+        probs: Option<PathBuf>,
+        /// loss, margin or cl (confident learning: only the flagged examples).
+        #[arg(long, value_name = "METHOD", default_value = "loss")]
+        method: String,
+        /// Table to write: .csv or .parquet.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Preprocessing sidecar (default: preprocess.json beside the checkpoint).
+        #[arg(long, value_name = "FILE")]
+        preprocess: Option<PathBuf>,
+    },
     /// Measure how fast things are.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -523,5 +545,71 @@ fn with_progress<T: Send>(what: &str, work: impl FnOnce(&Progress) -> T + Send) 
 pub fn run_bench_near_duplicates(n: usize, max_distance: u32) -> anyhow::Result<()> {
     anyhow::ensure!(max_distance < 64, "--max-distance must be below 64");
     print!("{}", crate::scan::bench_near_duplicates(n, max_distance).to_text());
+    Ok(())
+}
+
+/// Runs `eyeball label-issues`: scores the dataset with the checkpoint (cached by checkpoint hash)
+/// or imports probabilities, ranks, writes the table. Rows that did not match go to stderr.
+pub fn run_label_issues(
+    path: &Path,
+    checkpoint: Option<&Path>,
+    probs: Option<&Path>,
+    method: &str,
+    out: &Path,
+    preprocess: Option<&Path>,
+) -> anyhow::Result<()> {
+    use crate::model::label_issues::{RankMethod, Scores, import_probs, rank, ranked_table};
+    use crate::model::predict::{ClassMap, FixedBatch, default_predictions_cache_dir};
+    use crate::model::{Preprocess, classify_checkpoints, run_evolution};
+
+    crate::index::TableFormat::for_path(out)?;
+    let method = RankMethod::from_name(method)
+        .ok_or_else(|| anyhow::anyhow!("unknown method {method:?}; use loss, margin or cl"))?;
+    let dataset = Dataset::open(path)?;
+    let started = Instant::now();
+    let scores = match (checkpoint, probs) {
+        (_, Some(probs)) => {
+            let (scores, problems) = import_probs(&dataset, probs)?;
+            for problem in &problems {
+                eprintln!("eyeball: {problem}");
+            }
+            scores
+        }
+        (Some(checkpoint), None) => {
+            anyhow::ensure!(checkpoint.is_file(), "{}: not a checkpoint file", checkpoint.display());
+            let preprocess = Preprocess::for_checkpoints(checkpoint, preprocess)?;
+            let files = classify_checkpoints(&[checkpoint.to_path_buf()])?;
+            anyhow::ensure!(
+                files.iter().any(|f| f.is_runnable()),
+                "{}: not a TorchScript checkpoint eyeball can run",
+                checkpoint.display()
+            );
+            let batch = FixedBatch::all(&dataset);
+            anyhow::ensure!(!batch.is_empty(), "{}: no labelled examples to score", dataset.root.display());
+            let cache_dir = default_predictions_cache_dir();
+            let evolution = with_progress("scoring", |progress| {
+                run_evolution(&files, &preprocess, &dataset, &batch, cache_dir.as_deref(), progress)
+            })??;
+            if let Some((_, _, message)) = evolution.failures.first() {
+                anyhow::bail!("{message}");
+            }
+            let predictions =
+                evolution.predictions.first().ok_or_else(|| anyhow::anyhow!("{}: did not run", checkpoint.display()))?;
+            Scores::from_predictions(&dataset, predictions, &ClassMap::new(&dataset, &preprocess))
+        }
+        (None, None) => anyhow::bail!("give --checkpoint FILE or --probs FILE"),
+    };
+    anyhow::ensure!(!scores.is_empty(), "no example could be scored");
+    let ranked = rank(&scores, method);
+    let mut table = ranked_table(&ranked, &dataset);
+    write_table(&mut table, out)?;
+    eprintln!(
+        "ranked {} of {} scored examples by {} in {:.1} s; wrote {}",
+        ranked.len(),
+        scores.len(),
+        method.name(),
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
     Ok(())
 }

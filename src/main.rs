@@ -3,7 +3,8 @@
 use clap::Parser;
 use eyeball::cli::{
     BenchCommand, Cli, Command, PredictArgs, demo_checkpoints_dir, demo_dataset_dir, run_bench_index,
-    run_bench_inference, run_bench_near_duplicates, run_check, run_index, run_info, run_predict, run_scan,
+    run_bench_inference, run_bench_near_duplicates, run_check, run_index, run_info, run_label_issues, run_predict,
+    run_scan,
 };
 use eyeball::ui::app::{AppOptions, run_native};
 
@@ -37,6 +38,14 @@ fn main() -> std::process::ExitCode {
                 other => other.map(|_| ()),
             }
         }
+        Some(Command::LabelIssues { path, checkpoint, probs, method, out, preprocess }) => run_label_issues(
+            &path,
+            checkpoint.as_deref(),
+            probs.as_deref(),
+            &method,
+            &out,
+            preprocess.as_deref(),
+        ),
         Some(Command::Bench(BenchCommand::NearDuplicates { n, max_distance })) => run_bench_near_duplicates(n, max_distance),
         None => {
             let options = match cli.path {

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod checkpoints;
 pub mod checks;
 pub mod input_view;
+pub mod label_issues;
 pub mod predict;
 pub mod preprocess;
 pub mod weights;

@@ -1,0 +1,182 @@
+//! `eyeball label-issues` end to end: labels flipped on purpose in a subset of the demo rank at the
+//! top under every method; imported probabilities (CSV, .npy) with rows that do not match.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+
+/// Runs eyeball with its caches in `cache` (predictions are cached under XDG_CACHE_HOME).
+fn eyeball(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eyeball"))
+        .args(args)
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .expect("failed to run eyeball")
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn read_csv(path: &Path) -> DataFrame {
+    CsvReadOptions::default().try_into_reader_with_file_path(Some(path.to_path_buf())).unwrap().finish().unwrap()
+}
+
+fn strings(df: &DataFrame, name: &str) -> Vec<String> {
+    let column = df.column(name).unwrap().cast(&DataType::String).unwrap();
+    let values = column.str().unwrap();
+    (0..values.len()).map(|i| values.get(i).unwrap_or_default().to_string()).collect()
+}
+
+/// 30 training images per demo class in `<root>/<class>/`, the first of each class moved to the
+/// next class's folder. Returns the flipped paths (relative) with their true class.
+fn flipped_demo_subset(root: &Path) -> Vec<(String, String)> {
+    let train = common::demo_data().join("train");
+    let mut flipped = Vec::new();
+    for class in 0..10 {
+        std::fs::create_dir_all(root.join(class.to_string())).unwrap();
+    }
+    for class in 0..10 {
+        let mut names: Vec<PathBuf> =
+            std::fs::read_dir(train.join(class.to_string())).unwrap().map(|e| e.unwrap().path()).collect();
+        names.sort();
+        for (k, source) in names.iter().take(30).enumerate() {
+            let name = source.file_name().unwrap().to_string_lossy().into_owned();
+            let (folder, name) = if k == 0 {
+                let wrong = (class + 1) % 10;
+                let name = format!("flipped_from_{class}_{name}");
+                flipped.push((format!("{wrong}/{name}"), class.to_string()));
+                (wrong, name)
+            } else {
+                (class, name)
+            };
+            std::fs::copy(source, root.join(folder.to_string()).join(name)).unwrap();
+        }
+    }
+    flipped
+}
+
+#[test]
+fn flipped_labels_rank_at_the_top_under_every_method() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let flipped = flipped_demo_subset(&data);
+    let flipped_paths: HashSet<&str> = flipped.iter().map(|(p, _)| p.as_str()).collect();
+    let checkpoint = common::demo_checkpoints().join("epoch_05.pt");
+    for method in ["loss", "margin", "cl"] {
+        let out_path = tmp.path().join(format!("{method}.csv"));
+        let args =
+            ["label-issues", text(&data), "--checkpoint", text(&checkpoint), "--method", method, "--out", text(&out_path)];
+        let out = eyeball(&args, tmp.path());
+        assert!(out.status.success(), "{method}: {}", String::from_utf8_lossy(&out.stderr));
+        let df = read_csv(&out_path);
+        let columns: Vec<&str> = df.get_column_names().iter().map(|c| c.as_str()).collect();
+        assert_eq!(columns, ["path", "given", "predicted", "score", "rank"]);
+        let paths = strings(&df, "path");
+        let ranks = strings(&df, "rank");
+        assert_eq!(ranks.first().map(String::as_str), Some("1"));
+        let top: Vec<&str> = paths.iter().take(15).map(String::as_str).collect();
+        let found = top.iter().filter(|p| flipped_paths.contains(*p)).count();
+        if method == "cl" {
+            // Only flagged examples are listed: most of the flipped, and little else.
+            let flagged = paths.iter().filter(|p| flipped_paths.contains(p.as_str())).count();
+            assert!(flagged >= 8, "cl flagged {flagged} of 10 flipped: {paths:?}");
+            assert!(df.height() <= 20, "cl flagged {} examples: {paths:?}", df.height());
+        } else {
+            assert_eq!(df.height(), 300);
+            assert_eq!(found, 10, "{method}: top 15 holds {found} of 10 flipped: {top:?}");
+        }
+        // A flipped example's prediction is its true class; `given` is the folder it was put in.
+        let (given, predicted) = (strings(&df, "given"), strings(&df, "predicted"));
+        let row = paths.iter().position(|p| p == &flipped[0].0).expect("the first flipped example is listed");
+        assert_eq!((given[row].as_str(), predicted[row].as_str()), ("1", "0"));
+    }
+    // The three runs scored once: the later ones came from the prediction cache.
+    assert_eq!(tmp.path().join("eyeball/predictions").read_dir().unwrap().count(), 1);
+}
+
+#[test]
+fn imported_csv_probabilities_rank_and_report_rows_that_do_not_match() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::image_folder(&data, &[("", "cat", 3), ("", "dog", 3)]);
+    let csv = tmp.path().join("probs.csv");
+    std::fs::write(
+        &csv,
+        "path,cat,dog,fold\n\
+         cat/cat_0.png,0.9,0.1,0\n\
+         cat/cat_1.png,0.05,0.95,1\n\
+         ./cat/cat_2.png,0.8,0.2,2\n\
+         dog/dog_0.png,0.2,0.8,0\n\
+         dog/dog_1.png,0.3,0.7,1\n\
+         dog/missing.png,0.5,0.5,1\n\
+         dog/dog_2.png,0.7,0.7,2\n\
+         dog/dog_2.png,0.1,0.9,2,extra\n",
+    )
+    .unwrap();
+    let out_path = tmp.path().join("ranked.parquet");
+    for method in ["loss", "margin", "cl"] {
+        let args = ["label-issues", text(&data), "--probs", text(&csv), "--method", method, "--out", text(&out_path)];
+        let out = eyeball(&args, tmp.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("row 6: \"dog/missing.png\" is not an image of the dataset"), "{stderr}");
+        assert!(stderr.contains("row 7: \"dog/dog_2.png\": the probabilities sum to 1.4000"), "{stderr}");
+        assert!(stderr.contains("row 8: 5 fields where the header has 4"), "{stderr}");
+        assert!(stderr.contains("ignored column that names no class: \"fold\""), "{stderr}");
+        assert!(stderr.contains("1 labelled examples of the dataset have no usable row"), "{stderr}");
+        let df = ParquetReader::new(std::fs::File::open(&out_path).unwrap()).finish().unwrap();
+        let paths = strings(&df, "path");
+        assert_eq!(paths.first().map(String::as_str), Some("cat/cat_1.png"), "{method}: {paths:?}");
+        assert_eq!(strings(&df, "predicted")[0], "dog");
+        assert_eq!(df.height(), if method == "cl" { 1 } else { 5 }, "{method}: {paths:?}");
+    }
+
+    // A class column missing is an error that names it.
+    std::fs::write(&csv, "path,cat\ncat/cat_0.png,1.0\n").unwrap();
+    let args = ["label-issues", text(&data), "--probs", text(&csv), "--out", text(&out_path)];
+    let out = eyeball(&args, tmp.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column for class \"dog\""));
+}
+
+#[test]
+fn imported_npy_probabilities_follow_dataset_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::image_folder(&data, &[("", "cat", 3), ("", "dog", 3)]);
+    let dataset = eyeball::dataset::Dataset::open(&data).unwrap();
+    let mut values: Vec<f32> = Vec::new();
+    for (i, example) in dataset.examples.iter().enumerate() {
+        let row = match (i, example.label) {
+            (1, _) => [f32::NAN, 0.5],
+            (4, Some(1)) => [0.97, 0.03],
+            (_, Some(0)) => [0.9, 0.1],
+            _ => [0.15, 0.85],
+        };
+        values.extend(row);
+    }
+    let npy = tmp.path().join("probs.npy");
+    tch::Tensor::from_slice(&values).reshape([6, 2]).write_npy(&npy).unwrap();
+    let out_path = tmp.path().join("ranked.csv");
+    let args = ["label-issues", text(&data), "--probs", text(&npy), "--method", "margin", "--out", text(&out_path)];
+    let out = eyeball(&args, tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let second = dataset.examples[1].path.to_string_lossy().into_owned();
+    assert!(stderr.contains(&format!("row 1 ({second}): the probability of class \"cat\" is NaN")), "{stderr}");
+    let df = read_csv(&out_path);
+    assert_eq!(df.height(), 5);
+    let fifth = dataset.examples[4].path.to_string_lossy().into_owned();
+    assert_eq!(strings(&df, "path")[0], fifth);
+
+    // An array whose rows are not the dataset's examples is refused.
+    tch::Tensor::from_slice(&values[..8]).reshape([4, 2]).write_npy(&npy).unwrap();
+    let out = eyeball(&args, tmp.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shape [4, 2], but the dataset needs [6, 2]"));
+}

@@ -342,3 +342,72 @@ fn pinned_examples_become_the_fixed_batch() {
     assert!(evolution.predictions.iter().all(|p| p.examples == pinned));
     assert_eq!(prediction_cells(&harness).len(), 2);
 }
+
+/// A copy of part of the demo's val split, with `flips` images moved into the wrong class.
+fn demo_subset_with_flipped_labels(root: &Path, per_class: usize, flips: usize) -> Vec<String> {
+    let val = common::demo_data().join("val");
+    let mut flipped = Vec::new();
+    for digit in 0..10 {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(val.join(digit.to_string())).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for (i, file) in files.iter().take(per_class).enumerate() {
+            let wrong = i == 0 && flipped.len() < flips;
+            let class = if wrong { (digit + 5) % 10 } else { digit };
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            std::fs::create_dir_all(root.join(class.to_string())).unwrap();
+            std::fs::copy(file, root.join(class.to_string()).join(&name)).unwrap();
+            if wrong {
+                flipped.push(format!("{class}/{name}"));
+            }
+        }
+    }
+    flipped
+}
+
+#[test]
+fn keyboard_label_review_writes_the_expected_review_file() {
+    let data = tempfile::tempdir().unwrap();
+    let flipped = demo_subset_with_flipped_labels(data.path(), 15, 4);
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(data.path().to_path_buf(), Some(common::demo_checkpoints()), cache.path()));
+    harness.get_by_label("Label review").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Score the dataset").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label_contains("reviewed 0 / 150");
+
+    // The flipped labels float to the top of the loss ranking.
+    let dataset = harness.state().dataset().unwrap().clone();
+    let path_of = |example: usize| eyeball::index::relative_path_text(&dataset.examples[example].path);
+    let top: Vec<String> = harness.state().label_review().ranked.iter().take(4).map(|r| path_of(r.example)).collect();
+    let mut sorted_top = top.clone();
+    sorted_top.sort();
+    let mut expected = flipped.clone();
+    expected.sort();
+    assert_eq!(sorted_top, expected);
+
+    // #1: flag; #2: relabel with a digit key; #3: not an error; then undo #3 and mark #3 flagged.
+    harness.key_press(egui::Key::F);
+    run_until_idle(&mut harness);
+    harness.key_press(egui::Key::Num7);
+    run_until_idle(&mut harness);
+    harness.key_press(egui::Key::X);
+    run_until_idle(&mut harness);
+    harness.key_press(egui::Key::U);
+    run_until_idle(&mut harness);
+    harness.key_press(egui::Key::F);
+    run_until_idle(&mut harness);
+    harness.get_by_label_contains("reviewed 3 / 150");
+
+    let (store, _) = eyeball::review::ReviewStore::open(&cache.path().join("reviews"), data.path()).unwrap();
+    let mut saved: Vec<(String, String, Option<String>)> =
+        store.entries().map(|e| (e.path.clone(), e.decision.name().to_string(), e.new_label.clone())).collect();
+    saved.sort();
+    let mut wanted = vec![
+        (top[0].clone(), "flag_wrong".to_string(), None),
+        (top[1].clone(), "relabel".to_string(), Some("7".to_string())),
+        (top[2].clone(), "flag_wrong".to_string(), None),
+    ];
+    wanted.sort();
+    assert_eq!(saved, wanted);
+}

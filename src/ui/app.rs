@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::thumbnails::ThumbnailCache;
 use super::{
-    BrowseState, CentralView, CheckpointState, ScanState, CheckpointWeights, Command, DatasetState, DetailImages, DetailState, LoadedCheckpoints,
+    BrowseState, CentralView, CheckpointState, LabelReviewState, ScanState, CheckpointWeights, Command, DatasetState, DetailImages, DetailState, LoadedCheckpoints,
     LoadedWeights, ViewCtx, ViewSettings,
 };
 use crate::browse::{Filter, StatColumns, find_matches};
@@ -88,6 +88,7 @@ pub struct EyeballApp {
     review_dir: Option<PathBuf>,
     review: Option<crate::review::ReviewStore>,
     scan: ScanState,
+    label_review: LabelReviewState,
     messages: Vec<String>,
     commands: RefCell<Vec<Command>>,
     /// Commands from other threads (native file dialogs).
@@ -136,6 +137,7 @@ impl EyeballApp {
             review_dir: options.review_dir,
             review: None,
             scan: ScanState::default(),
+            label_review: LabelReviewState::default(),
             messages: Vec::new(),
             commands: RefCell::new(Vec::new()),
             async_commands: channel(),
@@ -177,6 +179,11 @@ impl EyeballApp {
         self.scan.report.as_deref()
     }
 
+    /// The label review's scores and ranking.
+    pub fn label_review(&self) -> &LabelReviewState {
+        &self.label_review
+    }
+
     /// The review store of the open dataset.
     pub fn review(&self) -> Option<&crate::review::ReviewStore> {
         self.review.as_ref()
@@ -212,6 +219,7 @@ impl EyeballApp {
             || self.checkpoints.predicting.is_some()
             || self.checkpoints.checking.is_some()
             || self.scan.running.is_some()
+            || self.label_review.scoring.is_some()
             || self.detail.as_ref().is_some_and(|d| d.loading.is_some())
     }
 
@@ -277,7 +285,41 @@ impl EyeballApp {
                 self.scan.settings = settings;
                 self.start_scan();
             }
-            Command::SetDecision(example, decision) => self.set_decision(example, decision),
+            Command::SetDecision(example, decision) => self.set_decision(example, decision, None, None),
+            Command::ScoreDataset(file) => self.start_scoring(file),
+            Command::SetRankMethod(method) => {
+                self.label_review.method = method;
+                self.rerank();
+            }
+            Command::ReviewStep(step) => {
+                let last = self.label_review.ranked.len().saturating_sub(1) as i64;
+                self.label_review.position = (self.label_review.position as i64 + step).clamp(0, last) as usize;
+            }
+            Command::ReviewGoTo(position) => {
+                self.label_review.position = position.min(self.label_review.ranked.len().saturating_sub(1));
+            }
+            Command::ReviewDecide(decision, new_label) => {
+                if let Some(ranked) = self.label_review.ranked.get(self.label_review.position).cloned() {
+                    let new_label = new_label.and_then(|c| self.dataset.dataset.as_ref().and_then(|d| d.classes.get(c).cloned()));
+                    self.set_decision(ranked.example, Some(decision), new_label, Some(ranked.score));
+                    let last = self.label_review.ranked.len().saturating_sub(1);
+                    self.label_review.position = (self.label_review.position + 1).min(last);
+                }
+            }
+            Command::ReviewUndo => match self.review.as_mut().map(|r| r.undo()) {
+                Some(Ok(Some(path))) => {
+                    let dataset = self.dataset.dataset.clone();
+                    let position = self.label_review.ranked.iter().position(|r| {
+                        dataset.as_ref().is_some_and(|d| crate::index::relative_path_text(&d.examples[r.example].path) == path)
+                    });
+                    if let Some(position) = position {
+                        self.label_review.position = position;
+                    }
+                }
+                Some(Err(e)) => self.messages.push(e.to_string()),
+                _ => {}
+            },
+            Command::ExportReview(corrected) => self.export_review(corrected),
             Command::PickDatasetFolder => self.pick_folder("Open dataset folder", Command::OpenDataset),
             Command::PickCheckpointsFolder => self.pick_folder("Open checkpoints folder", Command::OpenCheckpoints),
             Command::CancelJobs => {
@@ -296,6 +338,9 @@ impl EyeballApp {
                     job.cancel();
                 }
                 if let Some(job) = self.scan.running.take() {
+                    job.cancel();
+                }
+                if let Some(job) = self.label_review.scoring.take() {
                     job.cancel();
                 }
             }
@@ -422,7 +467,7 @@ impl EyeballApp {
 
     /// Saves the user's decision about an example at once; a failed save is shown, and the
     /// decision stays in memory.
-    fn set_decision(&mut self, example: usize, decision: Option<crate::review::Decision>) {
+    fn set_decision(&mut self, example: usize, decision: Option<crate::review::Decision>, new_label: Option<String>, score: Option<f64>) {
         let (Some(store), Some(dataset)) = (self.review.as_mut(), self.dataset.dataset.as_ref()) else {
             self.messages.push("No review file is open, so the decision cannot be saved.".into());
             return;
@@ -434,14 +479,58 @@ impl EyeballApp {
                 path,
                 given: Some(dataset.label_text(entry)),
                 decision,
-                new_label: None,
-                score: None,
+                new_label,
+                score,
                 timestamp_ms: 0,
             }),
             None => store.clear(&path),
         };
         if let Err(e) = result {
             self.messages.push(e.to_string());
+        }
+    }
+
+    /// Scores every labelled example with one checkpoint, on a worker, with progress and cancel.
+    fn start_scoring(&mut self, file: usize) {
+        let (Some(dataset), Some(summary)) = (self.dataset.dataset.clone(), self.checkpoints.summary.as_ref()) else { return };
+        let (Some(preprocess), Some(file)) = (summary.preprocess.clone(), self.checkpoints.files.get(file).cloned()) else { return };
+        let cache = self.predictions_cache.clone();
+        self.label_review.scored_with = file.name.clone();
+        let label = format!("Scoring {} examples with {}", dataset.examples.len(), file.name);
+        self.label_review.scoring = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| {
+            init_torch();
+            let batch = crate::model::FixedBatch::all(&dataset);
+            let evolution = run_evolution(std::slice::from_ref(&file), &preprocess, &dataset, &batch, cache.as_deref(), progress)
+                .map_err(|e| e.to_string())?;
+            if let Some((_, _, message)) = evolution.failures.first() {
+                return Err(message.clone());
+            }
+            let predictions = crate::model::BatchPredictions::concat(evolution.predictions).ok_or("no predictions")?;
+            let classes = crate::model::predict::ClassMap::new(&dataset, &preprocess);
+            Ok(crate::model::label_issues::Scores::from_predictions(&dataset, &predictions, &classes))
+        }));
+    }
+
+    fn rerank(&mut self) {
+        if let Some(scores) = &self.label_review.scores {
+            self.label_review.ranked = crate::model::label_issues::rank(scores, self.label_review.method);
+            self.label_review.position = 0;
+        }
+    }
+
+    /// Asks where to save, then writes the decisions or the corrected labels (.csv or .parquet).
+    fn export_review(&mut self, corrected: bool) {
+        let (Some(store), Some(dataset)) = (self.review.as_ref(), self.dataset.dataset.as_ref()) else { return };
+        let name = if corrected { "corrected_labels.csv" } else { "review_decisions.csv" };
+        let Some(path) = rfd::FileDialog::new().set_file_name(name).add_filter("table", &["csv", "parquet"]).save_file() else { return };
+        let result = if corrected {
+            crate::index::write_table(&mut store.corrected_labels(dataset), &path).map_err(|e| e.to_string())
+        } else {
+            store.export(&path).map_err(|e| e.to_string())
+        };
+        match result {
+            Ok(()) => self.messages.push(format!("Exported to {}", path.display())),
+            Err(e) => self.messages.push(e),
         }
     }
 
@@ -500,6 +589,7 @@ impl EyeballApp {
                     self.scan.report = None;
                     self.scan.running = None;
                     self.checkpoints.pinned.clear();
+                    self.label_review = LabelReviewState::default();
                     self.checkpoints.using_pinned = false;
                     self.open_review(&dataset.root);
                     self.run_query();
@@ -576,6 +666,16 @@ impl EyeballApp {
                     self.start_checks();
                 }
                 Err(message) => self.messages.push(message),
+            }
+        }
+        if let Some(result) = self.label_review.scoring.as_mut().and_then(|j| j.poll()) {
+            self.label_review.scoring = None;
+            match result {
+                Ok(scores) => {
+                    self.label_review.scores = Some(Arc::new(scores));
+                    self.rerank();
+                }
+                Err(message) => self.messages.push(format!("Scoring: {message}")),
             }
         }
         if let Some(result) = self.scan.running.as_mut().and_then(|j| j.poll()) {
@@ -697,6 +797,7 @@ impl eframe::App for EyeballApp {
         let view = ViewCtx {
             dataset: &self.dataset,
             scan: &self.scan,
+            label_review: &self.label_review,
             review: self.review.as_ref(),
             browse: &self.browse,
             checkpoints: &self.checkpoints,
@@ -732,6 +833,7 @@ impl eframe::App for EyeballApp {
                 (CentralView::Filters, _) => super::filters_viz::filters_viz_ui(&view, ui),
                 (CentralView::Checks, _) => super::checks::checks_ui(&view, ui),
                 (CentralView::Issues, _) => super::issues::issues_ui(&view, ui),
+                (CentralView::Review, _) => super::review::review_ui(&view, ui),
             }
         });
         self.thumbnails.end_frame();

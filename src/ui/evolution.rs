@@ -22,6 +22,7 @@ pub fn view_tabs_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             (CentralView::Compare, "Compare A/B"),
             (CentralView::Filters, "First-layer filters"),
             (CentralView::Checks, "Recipe checks"),
+            (CentralView::Review, "Label review"),
         ];
         for (tab, name) in tabs {
             if ui.selectable_label(view.settings.view == tab, name).clicked() && view.settings.view != tab {

@@ -13,6 +13,7 @@ mod grid;
 mod issues;
 mod menu;
 mod overview;
+mod review;
 mod stats;
 mod status;
 pub mod thumbnails;
@@ -59,6 +60,18 @@ pub enum Command {
     TogglePin(usize),
     /// Run the checkpoints on the pinned examples (`true`) or on the default batch (`false`).
     UsePinnedBatch(bool),
+    /// Score every labelled example with checkpoint `files[i]`, for the label review.
+    ScoreDataset(usize),
+    SetRankMethod(crate::model::label_issues::RankMethod),
+    /// Move the label review by this many places in the ranking.
+    ReviewStep(i64),
+    /// Jump the label review to this position in the ranking.
+    ReviewGoTo(usize),
+    /// Decide about the reviewed example (with a new label for `Relabel`), then move on.
+    ReviewDecide(crate::review::Decision, Option<usize>),
+    ReviewUndo,
+    /// Ask for a file, then export the decisions (`false`) or the corrected labels (`true`).
+    ExportReview(bool),
     /// Replace the preprocessing read from preprocess.json, and rerun the predictions.
     SetPreprocess(crate::model::Preprocess),
     /// Scan the dataset for duplicates, outliers and quality problems with these settings.
@@ -132,6 +145,32 @@ pub enum CentralView {
     Filters,
     Checks,
     Issues,
+    Review,
+}
+
+/// Ranking the dataset by how likely each label is wrong, and reviewing it with the keyboard.
+pub struct LabelReviewState {
+    pub scores: Option<Arc<crate::model::label_issues::Scores>>,
+    pub scoring: Option<Job<Result<crate::model::label_issues::Scores, String>>>,
+    /// Name of the checkpoint that produced `scores`.
+    pub scored_with: String,
+    pub method: crate::model::label_issues::RankMethod,
+    pub ranked: Vec<crate::model::label_issues::Ranked>,
+    /// Position in `ranked` under review.
+    pub position: usize,
+}
+
+impl Default for LabelReviewState {
+    fn default() -> Self {
+        LabelReviewState {
+            scores: None,
+            scoring: None,
+            scored_with: String::new(),
+            method: crate::model::label_issues::RankMethod::Loss,
+            ranked: Vec::new(),
+            position: 0,
+        }
+    }
 }
 
 /// The data-quality scan: its last report, and the job computing the next one.
@@ -235,6 +274,7 @@ impl Default for ViewSettings {
 pub struct ViewCtx<'a> {
     pub dataset: &'a DatasetState,
     pub scan: &'a ScanState,
+    pub label_review: &'a LabelReviewState,
     /// The user's decisions (keep/exclude, relabels), when the review file could be opened.
     pub review: Option<&'a crate::review::ReviewStore>,
     pub browse: &'a BrowseState,

@@ -18,6 +18,7 @@ pub fn status_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         job_row(&view.checkpoints.predicting),
         job_row(&view.checkpoints.checking),
         job_row(&view.scan.running),
+        job_row(&view.label_review.scoring),
     ];
     let mut any_job = false;
     for (label, (done, total), elapsed_s) in jobs.into_iter().flatten() {

@@ -1,0 +1,283 @@
+//! Label review: score the dataset with a checkpoint, rank examples by how likely their label is
+//! wrong (loss, margin, confident learning), and decide about each one with the keyboard.
+//! Every decision is saved to the review file at once.
+
+use super::thumbnails::ThumbState;
+use super::{Command, ViewCtx, class_color};
+use crate::model::label_issues::{RankMethod, confusion_matrix};
+use crate::review::Decision;
+
+const STRIP_PX: f32 = 56.0;
+const STRIP_SIDE: usize = 6;
+
+/// Draws the label review.
+pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
+    let Some(dataset) = view.dataset() else {
+        ui.label("Open a dataset to review its labels.");
+        return;
+    };
+    let state = view.label_review;
+    let files: Vec<(usize, &str)> = view.checkpoints.files.iter().enumerate().filter(|(_, f)| f.is_runnable()).map(|(i, f)| (i, f.name.as_str())).collect();
+    ui.horizontal(|ui| {
+        if files.is_empty() {
+            ui.label("Open a checkpoints folder to score the dataset.");
+            return;
+        }
+        let memory_id = ui.scope_id().with("score-with");
+        let mut chosen: usize = ui.data(|d| d.get_temp(memory_id)).unwrap_or(files[files.len() - 1].0);
+        let chosen_name = files.iter().find(|(i, _)| *i == chosen).map_or("", |(_, n)| n);
+        egui::ComboBox::from_label("checkpoint").selected_text(chosen_name).show_ui(ui, |ui| {
+            for (i, name) in &files {
+                ui.selectable_value(&mut chosen, *i, *name);
+            }
+        });
+        ui.data_mut(|d| d.insert_temp(memory_id, chosen));
+        if ui.add_enabled(state.scoring.is_none(), egui::Button::new("Score the dataset")).clicked() {
+            view.send(Command::ScoreDataset(chosen));
+        }
+        if let Some(job) = &state.scoring {
+            let (done, total) = job.progress();
+            ui.spinner();
+            ui.label(format!("{done}/{total}"));
+        }
+        ui.separator();
+        let mut method = state.method;
+        egui::ComboBox::from_label("rank by").selected_text(method_text(method)).show_ui(ui, |ui| {
+            for m in RankMethod::ALL {
+                ui.selectable_value(&mut method, m, method_text(m));
+            }
+        });
+        if method != state.method {
+            view.send(Command::SetRankMethod(method));
+        }
+    });
+    let Some(scores) = &state.scores else {
+        ui.label("Score the dataset with a checkpoint to rank its examples by how suspect their labels are.");
+        return;
+    };
+    let reviewed = state
+        .ranked
+        .iter()
+        .filter(|r| view.review.is_some_and(|store| store.get(&crate::index::relative_path_text(&dataset.examples[r.example].path)).is_some()))
+        .count();
+    ui.horizontal(|ui| {
+        ui.strong(format!("reviewed {reviewed} / {}", state.ranked.len()));
+        ui.label(format!("scored with {} ({} examples)", state.scored_with, scores.len()));
+        ui.separator();
+        if ui.button("Export decisions...").clicked() {
+            view.send(Command::ExportReview(false));
+        }
+        if ui.button("Export corrected labels...").clicked() {
+            view.send(Command::ExportReview(true));
+        }
+    });
+    ui.label(egui::RichText::new("Keys: Right/J next, Left/K previous, 1-9 and 0 relabel, F flag as wrong, X not an error, U undo").weak().small());
+    ui.separator();
+
+    egui::Panel::right("confusion").resizable(true).default_size(260.0).show(ui, |ui| confusion_ui(view, ui, scores));
+    egui::CentralPanel::default().show(ui, |ui| {
+        if state.ranked.is_empty() {
+            ui.label("No example flagged by this method.");
+            return;
+        }
+        keys(view, ui, &dataset.classes);
+        current_ui(view, ui);
+    });
+}
+
+fn method_text(method: RankMethod) -> &'static str {
+    match method {
+        RankMethod::Loss => "loss (self-confidence)",
+        RankMethod::Margin => "normalized margin",
+        RankMethod::ConfidentLearning => "confident learning",
+    }
+}
+
+/// The class a digit key relabels to: the class named by that digit if there is one, else
+/// 1..9 for the first nine classes and 0 for the tenth.
+fn class_for_digit(classes: &[String], digit: usize) -> Option<usize> {
+    classes.iter().position(|c| *c == digit.to_string()).or_else(|| {
+        let index = if digit == 0 { 9 } else { digit - 1 };
+        (index < classes.len()).then_some(index)
+    })
+}
+
+fn keys(view: &ViewCtx, ui: &egui::Ui, classes: &[String]) {
+    if ui.ctx().egui_wants_keyboard_input() {
+        return;
+    }
+    use egui::Key;
+    let digits = [Key::Num0, Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
+    ui.input(|i| {
+        if i.key_pressed(Key::ArrowRight) || i.key_pressed(Key::J) {
+            view.send(Command::ReviewStep(1));
+        }
+        if i.key_pressed(Key::ArrowLeft) || i.key_pressed(Key::K) {
+            view.send(Command::ReviewStep(-1));
+        }
+        if i.key_pressed(Key::F) {
+            view.send(Command::ReviewDecide(Decision::FlagWrong, None));
+        }
+        if i.key_pressed(Key::X) {
+            view.send(Command::ReviewDecide(Decision::NotAnError, None));
+        }
+        if i.key_pressed(Key::U) {
+            view.send(Command::ReviewUndo);
+        }
+        for (digit, key) in digits.iter().enumerate() {
+            if i.key_pressed(*key)
+                && let Some(class) = class_for_digit(classes, digit)
+            {
+                view.send(Command::ReviewDecide(Decision::Relabel, Some(class)));
+            }
+        }
+    });
+}
+
+fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
+    let Some(dataset) = view.dataset() else { return };
+    let state = view.label_review;
+    let position = state.position.min(state.ranked.len() - 1);
+    let ranked = &state.ranked[position];
+    let example = &dataset.examples[ranked.example];
+    let Some(scores) = &state.scores else { return };
+    let score_position = scores.examples.iter().position(|&e| e == ranked.example);
+    let probability = |class: usize| score_position.map_or(0.0, |i| scores.probs[i].get(class).copied().unwrap_or(0.0));
+
+    strip_ui(view, ui, position);
+    ui.horizontal(|ui| {
+        let side = (ui.available_height() - 40.0).clamp(128.0, 420.0);
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+        ui.painter().rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        if let ThumbState::Ready(texture) = view.thumbnails.get(ranked.example, || dataset.absolute_path(example)) {
+            let size = texture.size_vec2();
+            let scale = (side / size.x).min(side / size.y);
+            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+            ui.painter().image(texture.id(), egui::Rect::from_center_size(rect.center(), size * scale), uv, egui::Color32::WHITE);
+        }
+        ui.vertical(|ui| {
+            ui.heading(format!("#{} of {}", ranked.rank, state.ranked.len()));
+            ui.label(example.path.display().to_string());
+            ui.colored_label(class_color(ranked.given), format!("given: {} (p {:.3})", dataset.classes[ranked.given], probability(ranked.given)));
+            ui.colored_label(class_color(ranked.predicted), format!("predicted: {} (p {:.3})", dataset.classes[ranked.predicted], probability(ranked.predicted)));
+            ui.label(format!("score {:.4}", ranked.score));
+            let path = crate::index::relative_path_text(&example.path);
+            match view.review.and_then(|r| r.get(&path)) {
+                Some(entry) => {
+                    let new_label = entry.new_label.as_deref().map(|l| format!(" -> {l}")).unwrap_or_default();
+                    ui.strong(format!("decision: {}{new_label}", entry.decision.name()));
+                }
+                None => {
+                    ui.label("not reviewed yet");
+                }
+            }
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui.button("Flag wrong (F)").clicked() {
+                    view.send(Command::ReviewDecide(Decision::FlagWrong, None));
+                }
+                if ui.button("Not an error (X)").clicked() {
+                    view.send(Command::ReviewDecide(Decision::NotAnError, None));
+                }
+                if ui.button("Undo (U)").clicked() {
+                    view.send(Command::ReviewUndo);
+                }
+            });
+            relabel_by_name_ui(view, ui, &dataset.classes);
+        });
+    });
+}
+
+/// A text field: type a class name and press Enter to relabel.
+fn relabel_by_name_ui(view: &ViewCtx, ui: &mut egui::Ui, classes: &[String]) {
+    let memory_id = ui.scope_id().with("relabel-typed");
+    let mut typed: String = ui.data(|d| d.get_temp(memory_id)).unwrap_or_default();
+    ui.horizontal(|ui| {
+        let label = ui.label("relabel to");
+        let response = ui.add(egui::TextEdit::singleline(&mut typed).hint_text("class name, Enter").desired_width(140.0)).labelled_by(label.id);
+        let matched = classes.iter().position(|c| c.eq_ignore_ascii_case(typed.trim()));
+        if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            match matched {
+                Some(class) => {
+                    view.send(Command::ReviewDecide(Decision::Relabel, Some(class)));
+                    typed.clear();
+                }
+                None => {
+                    response.request_focus();
+                }
+            }
+        }
+        if !typed.trim().is_empty() && matched.is_none() {
+            ui.colored_label(ui.visuals().error_fg_color, "no such class");
+        }
+    });
+    ui.data_mut(|d| d.insert_temp(memory_id, typed));
+}
+
+/// The neighbouring ranked examples, as a clickable strip.
+fn strip_ui(view: &ViewCtx, ui: &mut egui::Ui, position: usize) {
+    let Some(dataset) = view.dataset() else { return };
+    let ranked = &view.label_review.ranked;
+    let start = position.saturating_sub(STRIP_SIDE);
+    let end = (position + STRIP_SIDE + 1).min(ranked.len());
+    ui.horizontal(|ui| {
+        for (offset, item) in ranked[start..end].iter().enumerate() {
+            let at = start + offset;
+            let (rect, response) = ui.allocate_exact_size(egui::vec2(STRIP_PX, STRIP_PX), egui::Sense::click());
+            let painter = ui.painter_at(rect);
+            painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+            let entry = &dataset.examples[item.example];
+            if let ThumbState::Ready(texture) = view.thumbnails.get(item.example, || dataset.absolute_path(entry)) {
+                let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+                painter.image(texture.id(), rect.shrink(2.0), uv, egui::Color32::WHITE);
+            }
+            let decided = view.review.is_some_and(|r| r.get(&crate::index::relative_path_text(&entry.path)).is_some());
+            if decided {
+                painter.circle_filled(rect.right_top() + egui::vec2(-6.0, 6.0), 4.0, egui::Color32::from_rgb(110, 200, 120));
+            }
+            if at == position {
+                painter.rect_stroke(rect, 2.0, egui::Stroke::new(2.0, ui.visuals().selection.stroke.color), egui::StrokeKind::Inside);
+            }
+            if response.clicked() {
+                view.send(Command::ReviewGoTo(at));
+            }
+        }
+    });
+}
+
+/// Given label against predicted label; clicking a cell shows its examples in the grid.
+fn confusion_ui(view: &ViewCtx, ui: &mut egui::Ui, scores: &crate::model::label_issues::Scores) {
+    let Some(dataset) = view.dataset() else { return };
+    ui.strong("Confusion: given (rows) x predicted (columns)");
+    let matrix = confusion_matrix(scores);
+    let max = matrix.iter().flatten().copied().max().unwrap_or(1).max(1);
+    egui::ScrollArea::both().show(ui, |ui| {
+        egui::Grid::new("confusion-matrix").spacing([2.0, 2.0]).show(ui, |ui| {
+            ui.label("");
+            for name in &dataset.classes {
+                ui.label(egui::RichText::new(name).small());
+            }
+            ui.end_row();
+            for (given, row) in matrix.iter().enumerate() {
+                ui.label(egui::RichText::new(&dataset.classes[given]).small());
+                for (predicted, &count) in row.iter().enumerate() {
+                    let strength = count as f32 / max as f32;
+                    let fill = if given == predicted {
+                        egui::Color32::from_rgb(40, (60.0 + 140.0 * strength) as u8, 60)
+                    } else {
+                        egui::Color32::from_rgb((60.0 + 180.0 * strength.sqrt()) as u8, 50, 50)
+                    };
+                    let button = egui::Button::new(egui::RichText::new(count.to_string()).small()).fill(fill).min_size(egui::vec2(28.0, 18.0));
+                    if ui.add(button).on_hover_text(format!("given {}, predicted {}", dataset.classes[given], dataset.classes[predicted])).clicked() {
+                        let examples: Vec<usize> = (0..scores.len())
+                            .filter(|&i| scores.labels[i] == given && scores.predicted(i) == predicted)
+                            .map(|i| scores.examples[i])
+                            .collect();
+                        view.send(Command::ShowOnlyInGrid(examples));
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    });
+}

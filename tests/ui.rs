@@ -368,6 +368,7 @@ fn demo_subset_with_flipped_labels(root: &Path, per_class: usize, flips: usize) 
 fn keyboard_label_review_writes_the_expected_review_file() {
     let data = tempfile::tempdir().unwrap();
     let flipped = demo_subset_with_flipped_labels(data.path(), 15, 4);
+    let before = snapshot(data.path());
     let cache = tempfile::tempdir().unwrap();
     let mut harness = open(options(data.path().to_path_buf(), Some(common::demo_checkpoints()), cache.path()));
     harness.get_by_label("Label review").click();
@@ -410,4 +411,25 @@ fn keyboard_label_review_writes_the_expected_review_file() {
     ];
     wanted.sort();
     assert_eq!(saved, wanted);
+    drop(harness);
+    assert_eq!(snapshot(data.path()), before, "the dataset folder was written to");
+}
+
+/// Every file under `root` with its size and modification time.
+fn snapshot(root: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.push((entry.path(), meta.len(), meta.modified().unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
 }

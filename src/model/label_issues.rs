@@ -72,6 +72,11 @@ impl Scores {
         self.p_given(i) as f64 - other
     }
 
+    /// Entropy of the prediction at position `i`, in nats: high when the model is unsure.
+    pub fn entropy(&self, i: usize) -> f64 {
+        self.probs[i].iter().filter(|&&p| p > 0.0).map(|&p| -(p as f64) * (p as f64).ln()).sum()
+    }
+
     /// Cross-entropy of position `i`: -ln p(given), finite even where p(given) is 0.
     pub fn loss(&self, i: usize) -> f64 {
         -(self.p_given(i) as f64).max(1e-30).ln()
@@ -523,6 +528,13 @@ mod tests {
     fn confusion_matrix_counts_given_against_predicted() {
         let s = scores(&[0, 0, 1, 1, 1], &[&[0.9, 0.1], &[0.4, 0.6], &[0.3, 0.7], &[0.2, 0.8], &[0.6, 0.4]]);
         assert_eq!(confusion_matrix(&s), vec![vec![1, 1], vec![1, 2]]);
+    }
+
+    #[test]
+    fn entropy_is_zero_when_sure_and_ln_c_when_uniform() {
+        let scores = Scores { examples: vec![0, 1], labels: vec![0, 0], probs: vec![vec![1.0, 0.0], vec![0.5, 0.5]] };
+        assert_eq!(scores.entropy(0), 0.0);
+        assert!((scores.entropy(1) - 2f64.ln()).abs() < 1e-9);
     }
 
     #[test]

@@ -160,7 +160,9 @@ fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             ui.label(example.path.display().to_string());
             ui.colored_label(class_color(ranked.given), format!("given: {} (p {:.3})", dataset.classes[ranked.given], probability(ranked.given)));
             ui.colored_label(class_color(ranked.predicted), format!("predicted: {} (p {:.3})", dataset.classes[ranked.predicted], probability(ranked.predicted)));
-            ui.label(format!("score {:.4}", ranked.score));
+            let entropy = score_position.map_or(f64::NAN, |i| scores.entropy(i));
+            let margin = score_position.map_or(f64::NAN, |i| scores.margin(i));
+            ui.label(format!("score {:.4}  (margin {margin:.3}, entropy {entropy:.3} nats)", ranked.score));
             let path = crate::index::relative_path_text(&example.path);
             match view.review.and_then(|r| r.get(&path)) {
                 Some(entry) => {

@@ -145,8 +145,8 @@ fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let probability = |class: usize| score_position.map_or(0.0, |i| scores.probs[i].get(class).copied().unwrap_or(0.0));
 
     strip_ui(view, ui, position);
+    let side = (ui.available_height() - 20.0).min(ui.available_width() - 320.0).clamp(128.0, 480.0);
     ui.horizontal(|ui| {
-        let side = (ui.available_height() - 40.0).clamp(128.0, 420.0);
         let (rect, _) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
         ui.painter().rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
         if let ThumbState::Ready(texture) = view.thumbnails.get(ranked.example, || dataset.absolute_path(example)) {

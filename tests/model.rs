@@ -371,3 +371,16 @@ fn a_model_that_needs_contiguous_input_still_runs_on_a_channels_last_batch() {
     let got: Vec<f32> = predictions.probs.concat();
     assert!(got.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6), "{got:?} vs {expected:?}");
 }
+
+#[test]
+fn weights_only_files_run_in_the_evolution_through_the_torchscript_file() {
+    let files = classify(&["tiny.pt", "tiny_params.pth", "tiny_weights.safetensors", "model.pt2"]);
+    let (dataset, preprocess) = demo();
+    let batch = default_fixed_batch(&dataset, 16, 0);
+    let evolution = eyeball::model::run_evolution(&files, &preprocess, &dataset, &batch, None, &Progress::default()).unwrap();
+    let names: Vec<&str> = evolution.predictions.iter().map(|p| p.checkpoint.as_str()).collect();
+    assert_eq!(names, ["tiny.pt", "tiny_params.pth", "tiny_weights.safetensors"], "{:?}", evolution.failures);
+    assert_ne!(evolution.predictions[0].probs, evolution.predictions[2].probs, "the weights were not applied");
+    assert!(evolution.notes.iter().any(|n| n.contains("tiny_params.pth") && n.contains("applied to tiny.pt")), "{:?}", evolution.notes);
+    assert!(evolution.notes.iter().any(|n| n.contains("BatchNorm")), "{:?}", evolution.notes);
+}

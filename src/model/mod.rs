@@ -307,6 +307,11 @@ pub fn summarize_checkpoints(dir: &Path, progress: &crate::jobs::Progress) -> Re
         if progress.is_cancelled() {
             break;
         }
+        // Weights-only files do not load as modules; they are shown and applied elsewhere.
+        if matches!(checkpoints::classify_file(path), Ok(CheckpointKind::WeightsOnly)) {
+            progress.advance(1);
+            continue;
+        }
         match LoadedModel::load(path, device).and_then(|m| m.parameter_count()) {
             Ok(count) => {
                 summary.parameter_count.get_or_insert(count);

@@ -276,10 +276,14 @@ pub struct Evolution {
     /// TorchScript files that failed to load or gave bad outputs (NaN after divergence, wrong
     /// shape): `(order, file name, message naming the file and shapes)`.
     pub failures: Vec<(usize, String, String)>,
+    /// What the user should know about checkpoints that did run: weights-only files applied to a
+    /// TorchScript module, and what could not be applied (BatchNorm buffers, missing names).
+    pub notes: Vec<String>,
 }
 
-/// Every TorchScript checkpoint of `files` on the batch, in checkpoint order; other files are
-/// skipped. A checkpoint that fails is listed in `failures` and the others still run. Images are
+/// Every TorchScript checkpoint of `files` on the batch, in checkpoint order, and every
+/// weights-only file applied by name to the first TorchScript file (same architecture); other
+/// files are skipped. A checkpoint that fails is listed in `failures` and the others still run. Images are
 /// decoded once. With `cache_dir`, results are read from and written to
 /// `<cache_dir>/<checkpoint hash>-<key>.json`, the key covering the batch (paths, sizes,
 /// modification times, labels) and the preprocessing, so a changed file misses the cache.
@@ -292,7 +296,12 @@ pub fn run_evolution(
     cache_dir: Option<&Path>,
     progress: &Progress,
 ) -> Result<Evolution, ModelError> {
-    let runnable: Vec<&CheckpointFile> = files.iter().filter(|f| f.is_runnable()).collect();
+    let template = files.iter().find(|f| f.is_runnable());
+    let runnable: Vec<&CheckpointFile> = files
+        .iter()
+        .filter(|f| f.is_runnable() || (template.is_some() && f.kind == super::CheckpointKind::WeightsOnly))
+        .collect();
+    let mut notes = Vec::new();
     let [height, width] = preprocess.input_size;
     let example_bytes = (preprocess.channels * height * width) as usize * std::mem::size_of::<f32>();
     let part_len = (INPUT_BUDGET_BYTES / example_bytes.max(1)).max(1);
@@ -318,7 +327,12 @@ pub fn run_evolution(
                 progress.advance(1);
                 continue;
             }
-            let cache_path = cache_dir.map(|dir| dir.join(format!("{}-{batch_key:016x}.json", file.hash)));
+            // A weights-only file's predictions also depend on the module it is applied to.
+            let file_key = match (file.is_runnable(), template) {
+                (false, Some(template)) => format!("{}-{}", file.hash, template.hash),
+                _ => file.hash.clone(),
+            };
+            let cache_path = cache_dir.map(|dir| dir.join(format!("{file_key}-{batch_key:016x}.json")));
             let cached = cache_path.as_deref().and_then(read_cached).filter(|p| p.examples == part.examples);
             let predictions = match cached {
                 Some(predictions) => BatchPredictions { checkpoint: file.name.clone(), order: file.order, ..predictions },
@@ -327,8 +341,11 @@ pub fn run_evolution(
                         Some(input) => input,
                         None => input.insert(preprocess.batch(&part.paths(dataset))?.to_device(device)),
                     };
-                    let run = LoadedModel::load(&file.path, device)
-                        .and_then(|model| predict_input(&model, input, &classes, part, file.name.clone(), file.order));
+                    let model = match (file.is_runnable(), template) {
+                        (false, Some(template)) => load_with_weights(file, template, device, &mut notes),
+                        _ => LoadedModel::load(&file.path, device),
+                    };
+                    let run = model.and_then(|model| predict_input(&model, input, &classes, part, file.name.clone(), file.order));
                     match run {
                         Ok(predictions) => {
                             if let Some(path) = &cache_path {
@@ -349,7 +366,7 @@ pub fn run_evolution(
             progress.advance(1);
         }
     }
-    let mut evolution = Evolution::default();
+    let mut evolution = Evolution { notes, ..Evolution::default() };
     for ((file, parts), failure) in runnable.iter().zip(results).zip(failed) {
         match failure {
             Some(message) => evolution.failures.push((file.order, file.name.clone(), message)),
@@ -357,6 +374,17 @@ pub fn run_evolution(
         }
     }
     Ok(evolution)
+}
+
+/// The TorchScript `template` with the weights of the weights-only `file` applied by name; what
+/// could not be applied goes to `notes`.
+fn load_with_weights(file: &CheckpointFile, template: &CheckpointFile, device: tch::Device, notes: &mut Vec<String>) -> Result<LoadedModel, ModelError> {
+    let model = LoadedModel::load(&template.path, device)?;
+    let weights = super::weights::read_weights(&file.path)?;
+    let report = super::weights::apply_weights(&model, &weights, &file.path)?;
+    notes.push(format!("{}: {} weights applied to {}", file.name, report.applied.len(), template.name));
+    notes.extend(report.notes.iter().map(|n| format!("{}: {n}", file.name)));
+    Ok(model)
 }
 
 impl BatchPredictions {

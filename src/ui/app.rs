@@ -659,6 +659,7 @@ impl EyeballApp {
                     for (_, _, message) in &evolution.failures {
                         self.messages.push(message.clone());
                     }
+                    self.messages.extend(evolution.notes.iter().cloned());
                     let last = evolution.predictions.len().saturating_sub(1);
                     self.checkpoints.current = 0;
                     self.checkpoints.compare = (0, last);

@@ -52,6 +52,7 @@ def main():
     parser.add_argument("--out", default="/tmp/cifar_bench")
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--flip", action="store_true", help="random horizontal flips")
     args = parser.parse_args()
     torch.manual_seed(0)
     x, y, classes = load(args.train, args.per_class)
@@ -62,7 +63,12 @@ def main():
         model.train()
         for batch in torch.randperm(len(y)).split(128):
             optimizer.zero_grad()
-            F.cross_entropy(model(x[batch]), y[batch]).backward()
+            xb = x[batch]
+            if args.flip:
+                # Random horizontal flips: cheap augmentation that helps a long run generalise.
+                flip = torch.rand(len(batch)) < 0.5
+                xb = torch.where(flip.view(-1, 1, 1, 1), xb.flip(3), xb)
+            F.cross_entropy(model(xb), y[batch]).backward()
             optimizer.step()
         epoch += 1
         print(f"epoch {epoch}: {time.time() - started:.0f} s")

@@ -269,27 +269,8 @@ pub fn run_index(path: &Path, out: &Path, no_cache: bool) -> anyhow::Result<()> 
     crate::index::TableFormat::for_path(out)?;
     let dataset = Dataset::open(path)?;
     let cache = if no_cache { IndexCache::None } else { IndexCache::Default };
-    let progress = Progress::default();
     let started = Instant::now();
-    let index = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| build_index(&dataset, cache, &progress));
-        // In-place progress only where someone watches; logs get the summary line alone.
-        let live = std::io::stderr().is_terminal();
-        let mut shown = Instant::now();
-        while !worker.is_finished() {
-            std::thread::sleep(Duration::from_millis(50));
-            if live && shown.elapsed() >= Duration::from_millis(250) {
-                let (done, total) = progress.fraction_parts();
-                eprint!("\r{}", progress_line(done, total, started.elapsed()));
-                let _ = std::io::stderr().flush();
-                shown = Instant::now();
-            }
-        }
-        if live {
-            eprint!("\r\x1b[K");
-        }
-        worker.join().map_err(|_| anyhow::anyhow!("the indexing thread panicked"))
-    })??;
+    let index = with_progress("indexing", |progress| build_index(&dataset, cache, progress))??;
     for warning in &index.warnings {
         eprintln!("eyeball: warning: {warning}");
     }

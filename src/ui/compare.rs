@@ -1,7 +1,7 @@
 //! Two checkpoints side by side on the fixed batch: which examples flipped between right and
 //! wrong, which probabilities moved most, and one click to see the flips in the grid.
 
-use super::thumbnails::ThumbState;
+use super::thumbnails::{ThumbState, paint_fitted};
 use super::{Command, ViewCtx, class_color};
 use crate::model::{BatchPredictions, compare};
 
@@ -97,12 +97,7 @@ fn example_label(view: &ViewCtx, ui: &mut egui::Ui, example: usize) {
 
 fn thumbnail_ui(view: &ViewCtx, ui: &mut egui::Ui, example: usize) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(THUMB_PX, THUMB_PX), egui::Sense::hover());
-    let Some(dataset) = view.dataset() else { return };
-    let Some(entry) = dataset.examples.get(example) else { return };
-    if let ThumbState::Ready(texture) = view.thumbnails.get(example, || dataset.absolute_path(entry)) {
-        let size = texture.size_vec2();
-        let scale = (THUMB_PX / size.x).min(THUMB_PX / size.y);
-        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-        ui.painter().image(texture.id(), egui::Rect::from_center_size(rect.center(), size * scale), uv, egui::Color32::WHITE);
+    if let ThumbState::Ready(texture) = view.thumbnail(example) {
+        paint_fitted(ui.painter(), &texture, rect);
     }
 }

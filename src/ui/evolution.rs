@@ -4,7 +4,7 @@
 
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
-use super::thumbnails::ThumbState;
+use super::thumbnails::{ThumbState, paint_fitted};
 use super::{CentralView, Command, ViewCtx, class_color};
 use crate::model::BatchPredictions;
 
@@ -146,11 +146,8 @@ fn batch_grid_ui(view: &ViewCtx, ui: &mut egui::Ui, shown: &BatchPredictions) {
                     let (rect, response) = ui.allocate_exact_size(egui::vec2(CELL_W_PX, THUMB_PX), egui::Sense::click());
                     let painter = ui.painter_at(rect);
                     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-                    if let ThumbState::Ready(texture) = view.thumbnails.get(example, || dataset.absolute_path(entry)) {
-                        let size = texture.size_vec2();
-                        let scale = (THUMB_PX / size.x).min(THUMB_PX / size.y);
-                        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-                        painter.image(texture.id(), egui::Rect::from_center_size(rect.center(), size * scale), uv, egui::Color32::WHITE);
+                    if let ThumbState::Ready(texture) = view.thumbnail(example) {
+                        paint_fitted(&painter, &texture, rect);
                     }
                     let correct = shown.is_correct(i);
                     let accessible = format!("prediction {}: {}", entry.path.display(), name(predicted));

@@ -2,7 +2,7 @@
 //! thumbnails load visible-first, each cell shows its label in its class colour.
 //! Click selects, arrows move the selection, Enter or double-click opens the detail view.
 
-use super::thumbnails::ThumbState;
+use super::thumbnails::{ThumbState, paint_fitted};
 use super::{Command, ViewCtx, class_color, format_stat};
 
 const CELL_GAP_PX: f32 = 6.0;
@@ -109,14 +109,10 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
     let image_rect = egui::Rect::from_min_size(rect.min, egui::vec2(cell.x, cell.x));
     let painter = ui.painter_at(rect);
     painter.rect_filled(image_rect, 2.0, ui.visuals().extreme_bg_color);
-    let thumb = view.thumbnails.get(index, || dataset.absolute_path(example));
+    let thumb = view.thumbnail(index);
     match &thumb {
         ThumbState::Ready(texture) => {
-            let size = texture.size_vec2();
-            let scale = (cell.x / size.x).min(cell.x / size.y);
-            let fitted = egui::Rect::from_center_size(image_rect.center(), size * scale);
-            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-            painter.image(texture.id(), fitted, uv, egui::Color32::WHITE);
+            let fitted = paint_fitted(&painter, texture, image_rect);
             for annotation in &example.annotations {
                 let [x0, y0, x1, y1] = annotation.bbox;
                 let at = |x: f32, y: f32| fitted.min + egui::vec2(x * fitted.width(), y * fitted.height());

@@ -2,7 +2,7 @@
 //! flags), with adjustable thresholds; a click shows an issue's examples in the grid; duplicate
 //! groups side by side, each member marked keep or exclude (saved like review decisions).
 
-use super::thumbnails::ThumbState;
+use super::thumbnails::{ThumbState, paint_fitted};
 use super::{Command, ViewCtx, class_color};
 use crate::review::Decision;
 use crate::scan::{DuplicateGroup, IssueKind, ScanSettings};
@@ -117,11 +117,8 @@ fn group_ui(view: &ViewCtx, ui: &mut egui::Ui, group: &DuplicateGroup) {
                     let (rect, response) = ui.allocate_exact_size(egui::vec2(MEMBER_PX, MEMBER_PX), egui::Sense::click());
                     let painter = ui.painter_at(rect);
                     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-                    if let ThumbState::Ready(texture) = view.thumbnails.get(member, || dataset.absolute_path(example)) {
-                        let size = texture.size_vec2();
-                        let scale = (MEMBER_PX / size.x).min(MEMBER_PX / size.y);
-                        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-                        painter.image(texture.id(), egui::Rect::from_center_size(rect.center(), size * scale), uv, egui::Color32::WHITE);
+                    if let ThumbState::Ready(texture) = view.thumbnail(member) {
+                        paint_fitted(&painter, &texture, rect);
                     }
                     if response.double_clicked() {
                         view.send(Command::ShowView(super::CentralView::Examples));

@@ -298,6 +298,14 @@ impl ViewCtx<'_> {
         self.dataset.dataset.as_deref()
     }
 
+    /// The thumbnail of dataset example `index`, queuing its decode when needed.
+    pub fn thumbnail(&self, index: usize) -> thumbnails::ThumbState {
+        match self.dataset().and_then(|d| d.examples.get(index).map(|e| (d, e))) {
+            Some((dataset, example)) => self.thumbnails.get(index, || dataset.absolute_path(example)),
+            None => thumbnails::ThumbState::Failed("no such example".into()),
+        }
+    }
+
     /// Position of dataset example `index` in the visible order.
     pub fn visible_position(&self, index: usize) -> Option<usize> {
         self.browse.matches.indices.iter().position(|&i| i == index)

@@ -2,7 +2,7 @@
 //! wrong (loss, margin, confident learning), and decide about each one with the keyboard.
 //! Every decision is saved to the review file at once.
 
-use super::thumbnails::ThumbState;
+use super::thumbnails::{ThumbState, paint_fitted};
 use super::{Command, ViewCtx, class_color};
 use crate::model::label_issues::{RankMethod, confusion_matrix};
 use crate::review::Decision;
@@ -149,11 +149,8 @@ fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
         ui.painter().rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-        if let ThumbState::Ready(texture) = view.thumbnails.get(ranked.example, || dataset.absolute_path(example)) {
-            let size = texture.size_vec2();
-            let scale = (side / size.x).min(side / size.y);
-            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-            ui.painter().image(texture.id(), egui::Rect::from_center_size(rect.center(), size * scale), uv, egui::Color32::WHITE);
+        if let ThumbState::Ready(texture) = view.thumbnail(ranked.example) {
+            paint_fitted(ui.painter(), &texture, rect);
         }
         ui.vertical(|ui| {
             ui.heading(format!("#{} of {}", ranked.rank, state.ranked.len()));
@@ -229,9 +226,8 @@ fn strip_ui(view: &ViewCtx, ui: &mut egui::Ui, position: usize) {
             let painter = ui.painter_at(rect);
             painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
             let entry = &dataset.examples[item.example];
-            if let ThumbState::Ready(texture) = view.thumbnails.get(item.example, || dataset.absolute_path(entry)) {
-                let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-                painter.image(texture.id(), rect.shrink(2.0), uv, egui::Color32::WHITE);
+            if let ThumbState::Ready(texture) = view.thumbnail(item.example) {
+                paint_fitted(&painter, &texture, rect.shrink(2.0));
             }
             let decided = view.review.is_some_and(|r| r.get(&crate::index::relative_path_text(&entry.path)).is_some());
             if decided {

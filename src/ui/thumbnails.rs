@@ -14,6 +14,16 @@ pub const THUMB_DECODE_PX: u32 = 160;
 /// Textures uploaded per frame at most, so a burst of results never stalls a frame.
 const UPLOADS_PER_FRAME: usize = 48;
 
+/// Paints `texture` as large as fits in `rect`, aspect kept, centred; returns where it went.
+pub fn paint_fitted(painter: &egui::Painter, texture: &egui::TextureHandle, rect: egui::Rect) -> egui::Rect {
+    let size = texture.size_vec2();
+    let scale = (rect.width() / size.x).min(rect.height() / size.y);
+    let fitted = egui::Rect::from_center_size(rect.center(), size * scale);
+    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+    painter.image(texture.id(), fitted, uv, egui::Color32::WHITE);
+    fitted
+}
+
 /// One thumbnail to decode: which dataset (generation), which example, which file.
 #[derive(Clone)]
 struct Request {

@@ -2,11 +2,8 @@
 
 mod common;
 
-use std::process::Command;
 
-fn eyeball(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_eyeball")).args(args).output().expect("failed to run eyeball")
-}
+use common::eyeball;
 
 #[test]
 fn info_prints_layout_splits_and_class_counts() {

@@ -4,13 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use polars::prelude::*;
 
-fn eyeball(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_eyeball")).args(args).output().expect("failed to run eyeball")
-}
+use common::eyeball;
 
 const COLUMNS: &[&str] = &[
     "path",

@@ -5,18 +5,10 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use polars::prelude::*;
 
-/// Runs eyeball with its caches in `cache` (predictions are cached under XDG_CACHE_HOME).
-fn eyeball(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eyeball"))
-        .args(args)
-        .env("XDG_CACHE_HOME", cache)
-        .output()
-        .expect("failed to run eyeball")
-}
+use common::eyeball_with_cache as eyeball;
 
 fn text(path: &Path) -> &str {
     path.to_str().unwrap()

@@ -4,18 +4,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use polars::prelude::*;
 
-/// Runs eyeball with its caches in `cache` (predictions are cached under XDG_CACHE_HOME).
-fn eyeball(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eyeball"))
-        .args(args)
-        .env("XDG_CACHE_HOME", cache)
-        .output()
-        .expect("failed to run eyeball")
-}
+use common::eyeball_with_cache as eyeball;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name)

@@ -2,6 +2,21 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the eyeball binary with `args`.
+pub fn eyeball(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eyeball")).args(args).output().expect("failed to run eyeball")
+}
+
+/// Runs eyeball with its caches in `cache` (predictions are cached under XDG_CACHE_HOME).
+pub fn eyeball_with_cache(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eyeball"))
+        .args(args)
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .expect("failed to run eyeball")
+}
 
 /// Writes `count` real PNGs for each `(split, class, count)`; split "" means no split folder.
 pub fn image_folder(root: &Path, spec: &[(&str, &str, usize)]) {

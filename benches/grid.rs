@@ -12,12 +12,20 @@ use eyeball::ui::app::{AppOptions, EyeballApp};
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     kb / 1024.0
 }
 
 fn main() {
-    let count: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    let count: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let tmp = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let classes = 10;
@@ -26,20 +34,37 @@ fn main() {
     }
     for i in 0..count {
         let shade = (i % 251) as u8;
-        let img = image::GrayImage::from_fn(16, 16, |x, y| image::Luma([shade.wrapping_add((x * y) as u8)]));
-        img.save(tmp.path().join(format!("class_{}/{i:06}.png", i % classes))).unwrap();
+        let img = image::GrayImage::from_fn(16, 16, |x, y| {
+            image::Luma([shade.wrapping_add((x * y) as u8)])
+        });
+        img.save(tmp.path().join(format!("class_{}/{i:06}.png", i % classes)))
+            .unwrap();
     }
-    eprintln!("wrote {count} images in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote {count} images in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let cache = tempfile::tempdir().unwrap();
-    let options = AppOptions { dataset: Some(tmp.path().to_path_buf()), checkpoints: None, index_cache: IndexCache::At(cache.path().to_path_buf()), predictions_cache: None, review_dir: None };
+    let options = AppOptions {
+        dataset: Some(tmp.path().to_path_buf()),
+        checkpoints: None,
+        index_cache: IndexCache::At(cache.path().to_path_buf()),
+        predictions_cache: None,
+        review_dir: None,
+    };
     let opened = Instant::now();
-    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| EyeballApp::new(cc, options));
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(|cc| EyeballApp::new(cc, options));
     while harness.state().is_busy() {
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }
-    eprintln!("opened and indexed in {:.1} s", opened.elapsed().as_secs_f64());
+    eprintln!(
+        "opened and indexed in {:.1} s",
+        opened.elapsed().as_secs_f64()
+    );
     assert_eq!(harness.state().visible().len(), count);
 
     let grid_point = egui::pos2(640.0, 400.0);
@@ -63,14 +88,31 @@ fn main() {
     frame_ms.sort_by(f64::total_cmp);
     let mean = frame_ms.iter().sum::<f64>() / frame_ms.len() as f64;
     let p = |q: f64| frame_ms[((frame_ms.len() - 1) as f64 * q) as usize];
-    println!("grid frame time over {} scrolling frames with {count} examples: mean {mean:.2} ms, median {:.2} ms, p95 {:.2} ms, max {:.2} ms (target <= 4 ms)", frame_ms.len(), p(0.5), p(0.95), p(1.0));
-    println!("peak RSS with {count} examples open: {:.0} MB (target < 1024 MB)", peak_rss_mb());
+    println!(
+        "grid frame time over {} scrolling frames with {count} examples: mean {mean:.2} ms, median {:.2} ms, p95 {:.2} ms, max {:.2} ms (target <= 4 ms)",
+        frame_ms.len(),
+        p(0.5),
+        p(0.95),
+        p(1.0)
+    );
+    println!(
+        "peak RSS with {count} examples open: {:.0} MB (target < 1024 MB)",
+        peak_rss_mb()
+    );
     drop(harness);
 
     // Reopen with the warm index cache: time to the first frame showing the grid, and until stats are ready.
-    let options = AppOptions { dataset: Some(tmp.path().to_path_buf()), checkpoints: None, index_cache: IndexCache::At(cache.path().to_path_buf()), predictions_cache: None, review_dir: None };
+    let options = AppOptions {
+        dataset: Some(tmp.path().to_path_buf()),
+        checkpoints: None,
+        index_cache: IndexCache::At(cache.path().to_path_buf()),
+        predictions_cache: None,
+        review_dir: None,
+    };
     let reopened = Instant::now();
-    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| EyeballApp::new(cc, options));
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(|cc| EyeballApp::new(cc, options));
     let mut first_grid_frame_s = None;
     while harness.state().is_busy() || first_grid_frame_s.is_none() {
         harness.step();

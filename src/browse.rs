@@ -22,14 +22,19 @@ impl StatColumns {
 
     /// The values of column `name`.
     pub fn column(&self, name: &str) -> Option<&[f64]> {
-        self.names.iter().position(|n| n == name).map(|i| self.values[i].as_slice())
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| self.values[i].as_slice())
     }
 
     /// Finite `(min, max)` of a column over all examples.
     pub fn bounds(&self, name: &str) -> Option<(f64, f64)> {
         let values = self.column(name)?;
         let finite = values.iter().copied().filter(|v| v.is_finite());
-        let (min, max) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (min, max) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
         (min <= max).then_some((min, max))
     }
 }
@@ -79,24 +84,43 @@ pub struct Sort {
 
 /// Indices of the examples that pass `filter`, in `sort` order (ties keep dataset order;
 /// NaN stats sort last either way).
-pub fn query(dataset: &Dataset, stats: Option<&StatColumns>, filter: &Filter, sort: &Sort) -> Vec<usize> {
+pub fn query(
+    dataset: &Dataset,
+    stats: Option<&StatColumns>,
+    filter: &Filter,
+    sort: &Sort,
+) -> Vec<usize> {
     let path_needle = filter.path_contains.to_lowercase();
     let ranges: Vec<(&[f64], f64, f64)> = filter
         .ranges
         .iter()
-        .filter_map(|(name, &(lo, hi))| stats.and_then(|s| s.column(name)).map(|values| (values, lo, hi)))
+        .filter_map(|(name, &(lo, hi))| {
+            stats
+                .and_then(|s| s.column(name))
+                .map(|values| (values, lo, hi))
+        })
         .collect();
     let mut indices: Vec<usize> = dataset
         .examples
         .iter()
         .enumerate()
         .filter(|(i, example)| {
-            (filter.labels.is_empty() || example.classes().iter().any(|c| filter.labels.contains(c)))
+            (filter.labels.is_empty()
+                || example.classes().iter().any(|c| filter.labels.contains(c)))
                 && filter.split.is_none_or(|s| example.split == Some(s))
-                && filter.has_box_of_class.is_none_or(|c| example.annotations.iter().any(|a| a.class == c))
+                && filter
+                    .has_box_of_class
+                    .is_none_or(|c| example.annotations.iter().any(|a| a.class == c))
                 && filter.only.as_ref().is_none_or(|only| only.contains(i))
-                && ranges.iter().all(|(values, lo, hi)| values[*i] >= *lo && values[*i] <= *hi)
-                && (path_needle.is_empty() || example.path.to_string_lossy().to_lowercase().contains(&path_needle))
+                && ranges
+                    .iter()
+                    .all(|(values, lo, hi)| values[*i] >= *lo && values[*i] <= *hi)
+                && (path_needle.is_empty()
+                    || example
+                        .path
+                        .to_string_lossy()
+                        .to_lowercase()
+                        .contains(&path_needle))
         })
         .map(|(i, _)| i)
         .collect();
@@ -104,8 +128,15 @@ pub fn query(dataset: &Dataset, stats: Option<&StatColumns>, filter: &Filter, so
     let examples = &dataset.examples;
     match &sort.key {
         SortKey::DatasetOrder => {}
-        SortKey::Path => indices.sort_by(|&a, &b| natural_cmp(&examples[a].path.to_string_lossy(), &examples[b].path.to_string_lossy())),
-        SortKey::Label => indices.sort_by_key(|&i| examples[i].classes().first().copied().unwrap_or(usize::MAX)),
+        SortKey::Path => indices.sort_by(|&a, &b| {
+            natural_cmp(
+                &examples[a].path.to_string_lossy(),
+                &examples[b].path.to_string_lossy(),
+            )
+        }),
+        SortKey::Label => {
+            indices.sort_by_key(|&i| examples[i].classes().first().copied().unwrap_or(usize::MAX))
+        }
         SortKey::Split => indices.sort_by_key(|&i| examples[i].split.unwrap_or(usize::MAX)),
         SortKey::Stat(name) => {
             if let Some(values) = stats.and_then(|s| s.column(name)) {
@@ -152,7 +183,13 @@ pub struct Histogram {
 }
 
 /// Runs `query` and computes the class counts and stat histograms of its result.
-pub fn find_matches(dataset: &Dataset, stats: Option<&StatColumns>, filter: &Filter, sort: &Sort, bins: usize) -> Matches {
+pub fn find_matches(
+    dataset: &Dataset,
+    stats: Option<&StatColumns>,
+    filter: &Filter,
+    sort: &Sort,
+    bins: usize,
+) -> Matches {
     let indices = query(dataset, stats, filter, sort);
     let class_counts = class_counts(dataset, &indices);
     let histograms = stats
@@ -163,19 +200,36 @@ pub fn find_matches(dataset: &Dataset, stats: Option<&StatColumns>, filter: &Fil
                 .zip(&stats.values)
                 .filter_map(|(name, values)| {
                     let bounds = stats.bounds(name)?;
-                    Some(Histogram { name: name.clone(), bounds, bins: histogram(values, &indices, bins, bounds) })
+                    Some(Histogram {
+                        name: name.clone(),
+                        bounds,
+                        bins: histogram(values, &indices, bins, bounds),
+                    })
                 })
                 .collect()
         })
         .unwrap_or_default();
-    Matches { indices, class_counts, histograms }
+    Matches {
+        indices,
+        class_counts,
+        histograms,
+    }
 }
 
 /// Equal-width histogram of `values[i]` over `indices`: `(bin_start, bin_end, count)`.
-pub fn histogram(values: &[f64], indices: &[usize], bins: usize, bounds: (f64, f64)) -> Vec<(f64, f64, usize)> {
+pub fn histogram(
+    values: &[f64],
+    indices: &[usize],
+    bins: usize,
+    bounds: (f64, f64),
+) -> Vec<(f64, f64, usize)> {
     let (lo, hi) = bounds;
     let bins = bins.max(1);
-    let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
+    let width = if hi > lo {
+        (hi - lo) / bins as f64
+    } else {
+        1.0
+    };
     let mut counts = vec![0usize; bins];
     for &i in indices {
         let v = values[i];
@@ -183,7 +237,11 @@ pub fn histogram(values: &[f64], indices: &[usize], bins: usize, bounds: (f64, f
             counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
         }
     }
-    counts.into_iter().enumerate().map(|(b, n)| (lo + b as f64 * width, lo + (b + 1) as f64 * width, n)).collect()
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(b, n)| (lo + b as f64 * width, lo + (b + 1) as f64 * width, n))
+        .collect()
 }
 
 /// Per-class counts over `indices` (examples carrying each class).
@@ -211,7 +269,8 @@ mod tests {
     use std::path::PathBuf;
 
     fn dataset() -> Dataset {
-        let ex = |path: &str, split, label| Example::labelled(PathBuf::from(path), Some(split), label);
+        let ex =
+            |path: &str, split, label| Example::labelled(PathBuf::from(path), Some(split), label);
         Dataset {
             root: PathBuf::from("/data"),
             layout: Layout::ImageFolderSplits,
@@ -230,7 +289,10 @@ mod tests {
     }
 
     fn stats() -> StatColumns {
-        StatColumns::new(vec![("brightness".into(), vec![200.0, 100.0, f64::NAN, 50.0, 5.0])])
+        StatColumns::new(vec![(
+            "brightness".into(),
+            vec![200.0, 100.0, f64::NAN, 50.0, 5.0],
+        )])
     }
 
     #[test]
@@ -238,34 +300,83 @@ mod tests {
         let ds = dataset();
         let all = query(&ds, Some(&stats()), &Filter::default(), &Sort::default());
         assert_eq!(all, vec![0, 1, 2, 3, 4]);
-        let cats = Filter { labels: [0].into(), ..Default::default() };
+        let cats = Filter {
+            labels: [0].into(),
+            ..Default::default()
+        };
         assert_eq!(query(&ds, None, &cats, &Sort::default()), vec![0, 1, 3]);
-        let train_cats = Filter { split: Some(0), ..cats.clone() };
+        let train_cats = Filter {
+            split: Some(0),
+            ..cats.clone()
+        };
         assert_eq!(query(&ds, None, &train_cats, &Sort::default()), vec![0, 1]);
-        let dark = Filter { ranges: [("brightness".to_string(), (0.0, 60.0))].into(), ..Default::default() };
-        assert_eq!(query(&ds, Some(&stats()), &dark, &Sort::default()), vec![3, 4], "NaN must not match a range");
-        let path = Filter { path_contains: "dark".into(), ..Default::default() };
+        let dark = Filter {
+            ranges: [("brightness".to_string(), (0.0, 60.0))].into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            query(&ds, Some(&stats()), &dark, &Sort::default()),
+            vec![3, 4],
+            "NaN must not match a range"
+        );
+        let path = Filter {
+            path_contains: "dark".into(),
+            ..Default::default()
+        };
         assert_eq!(query(&ds, None, &path, &Sort::default()), vec![4]);
     }
 
     #[test]
     fn sorts_by_stats_with_nan_last_in_both_directions() {
         let ds = dataset();
-        let by = |descending| Sort { key: SortKey::Stat("brightness".into()), descending };
-        assert_eq!(query(&ds, Some(&stats()), &Filter::default(), &by(false)), vec![4, 3, 1, 0, 2]);
-        assert_eq!(query(&ds, Some(&stats()), &Filter::default(), &by(true)), vec![0, 1, 3, 4, 2]);
-        let path = Sort { key: SortKey::Path, descending: false };
-        assert_eq!(query(&ds, None, &Filter::default(), &path), vec![3, 4, 1, 0, 2]);
-        let label_desc = Sort { key: SortKey::Label, descending: true };
-        assert_eq!(query(&ds, None, &Filter::default(), &label_desc)[..2], [4, 2]);
+        let by = |descending| Sort {
+            key: SortKey::Stat("brightness".into()),
+            descending,
+        };
+        assert_eq!(
+            query(&ds, Some(&stats()), &Filter::default(), &by(false)),
+            vec![4, 3, 1, 0, 2]
+        );
+        assert_eq!(
+            query(&ds, Some(&stats()), &Filter::default(), &by(true)),
+            vec![0, 1, 3, 4, 2]
+        );
+        let path = Sort {
+            key: SortKey::Path,
+            descending: false,
+        };
+        assert_eq!(
+            query(&ds, None, &Filter::default(), &path),
+            vec![3, 4, 1, 0, 2]
+        );
+        let label_desc = Sort {
+            key: SortKey::Label,
+            descending: true,
+        };
+        assert_eq!(
+            query(&ds, None, &Filter::default(), &label_desc)[..2],
+            [4, 2]
+        );
     }
 
     #[test]
     fn box_class_filter_and_class_counts_cover_detection_examples() {
         let mut ds = dataset();
         ds.examples[2].label = None;
-        ds.examples[2].annotations = vec![BoxAnnotation { class: 0, bbox: [0.0, 0.0, 0.5, 0.5] }, BoxAnnotation { class: 1, bbox: [0.5, 0.5, 1.0, 1.0] }];
-        let filter = Filter { has_box_of_class: Some(0), ..Default::default() };
+        ds.examples[2].annotations = vec![
+            BoxAnnotation {
+                class: 0,
+                bbox: [0.0, 0.0, 0.5, 0.5],
+            },
+            BoxAnnotation {
+                class: 1,
+                bbox: [0.5, 0.5, 1.0, 1.0],
+            },
+        ];
+        let filter = Filter {
+            has_box_of_class: Some(0),
+            ..Default::default()
+        };
         assert_eq!(query(&ds, None, &filter, &Sort::default()), vec![2]);
         assert_eq!(class_counts(&ds, &[0, 1, 2, 3, 4]), vec![4, 2]);
         assert_eq!(imbalance_ratio(&[4, 2, 0]), Some(2.0));
@@ -276,7 +387,10 @@ mod tests {
     fn histogram_bins_cover_the_range_and_skip_nan() {
         let values = [0.0, 1.0, 2.0, 10.0, f64::NAN];
         let bins = histogram(&values, &[0, 1, 2, 3, 4], 5, (0.0, 10.0));
-        assert_eq!(bins.iter().map(|b| b.2).collect::<Vec<_>>(), vec![2, 1, 0, 0, 1]);
+        assert_eq!(
+            bins.iter().map(|b| b.2).collect::<Vec<_>>(),
+            vec![2, 1, 0, 0, 1]
+        );
         assert_eq!((bins[0].0, bins[4].1), (0.0, 10.0));
         assert_eq!(stats().bounds("brightness"), Some((5.0, 200.0)));
     }

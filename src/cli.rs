@@ -13,7 +13,12 @@ use crate::jobs::Progress;
 
 /// Look at your data and your checkpoints.
 #[derive(Debug, Parser)]
-#[command(name = "eyeball", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "eyeball",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -117,7 +122,12 @@ pub enum Command {
         /// Dataset folder.
         path: PathBuf,
         /// TorchScript checkpoint that scores every labelled example (preprocess.json beside it).
-        #[arg(long, value_name = "FILE", required_unless_present = "probs", conflicts_with = "probs")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "probs",
+            conflicts_with = "probs"
+        )]
         checkpoint: Option<PathBuf>,
         /// Probabilities made elsewhere: .csv/.parquet with `path` and one column per class, or an
         /// N×C .npy in the dataset's order.
@@ -215,7 +225,11 @@ impl InfoReport {
             layout: dataset.layout,
             layout_pattern: dataset.layout.pattern(),
             examples: dataset.examples.len(),
-            splits: dataset.split_counts().into_iter().map(|(name, count)| SplitCount { name, count }).collect(),
+            splits: dataset
+                .split_counts()
+                .into_iter()
+                .map(|(name, count)| SplitCount { name, count })
+                .collect(),
             classes: dataset.class_counts(),
             imbalance_ratio: dataset.imbalance_ratio(),
         }
@@ -223,16 +237,29 @@ impl InfoReport {
 
     /// A plain-text table for terminals.
     pub fn to_text(&self) -> String {
-        let mut out = format!("dataset:  {}\nlayout:   {}\nexamples: {}\n", self.root, self.layout_pattern, self.examples);
+        let mut out = format!(
+            "dataset:  {}\nlayout:   {}\nexamples: {}\n",
+            self.root, self.layout_pattern, self.examples
+        );
         if !self.splits.is_empty() {
-            let splits: Vec<String> = self.splits.iter().map(|s| format!("{} {}", s.name, s.count)).collect();
+            let splits: Vec<String> = self
+                .splits
+                .iter()
+                .map(|s| format!("{} {}", s.name, s.count))
+                .collect();
             out += &format!("splits:   {}\n", splits.join(", "));
         }
         if let Some(ratio) = self.imbalance_ratio {
             out += &format!("imbalance (largest/smallest class): {ratio:.2}\n");
         }
         out += &format!("classes:  {}\n", self.classes.len());
-        let name_width = self.classes.iter().map(|c| c.name.len()).max().unwrap_or(5).max(5);
+        let name_width = self
+            .classes
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let mut header = format!("  {:<name_width$}", "class");
         for split in &self.splits {
             header += &format!(" {:>8}", split.name);
@@ -268,9 +295,15 @@ pub fn run_index(path: &Path, out: &Path, no_cache: bool) -> anyhow::Result<()> 
     // Refuse a bad output name before spending minutes decoding.
     crate::index::TableFormat::for_path(out)?;
     let dataset = Dataset::open(path)?;
-    let cache = if no_cache { IndexCache::None } else { IndexCache::Default };
+    let cache = if no_cache {
+        IndexCache::None
+    } else {
+        IndexCache::Default
+    };
     let started = Instant::now();
-    let index = with_progress("indexing", |progress| build_index(&dataset, cache, progress))??;
+    let index = with_progress("indexing", |progress| {
+        build_index(&dataset, cache, progress)
+    })??;
     for warning in &index.warnings {
         eprintln!("eyeball: warning: {warning}");
     }
@@ -292,7 +325,11 @@ pub fn run_index(path: &Path, out: &Path, no_cache: bool) -> anyhow::Result<()> 
 /// "12,000/60,000 images  3,410/s  ETA 14 s"
 fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
-    let eta = if done > 0 && total >= done { format!("{:.0} s", (total - done) as f64 / rate) } else { "?".into() };
+    let eta = if done > 0 && total >= done {
+        format!("{:.0} s", (total - done) as f64 / rate)
+    } else {
+        "?".into()
+    };
     format!("{done}/{total} images  {rate:.0}/s  ETA {eta}   ")
 }
 
@@ -308,9 +345,15 @@ pub fn run_bench_index(path: &Path, limit: Option<usize>) -> anyhow::Result<()> 
 /// the table. Files that cannot run are named on stderr and skipped.
 pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
     use crate::model::predict::{DEFAULT_BATCH_SIZE, FixedBatch, predictions_table, write_table};
-    use crate::model::{CheckpointKind, Preprocess, classify_checkpoints, default_fixed_batch, run_evolution};
+    use crate::model::{
+        CheckpointKind, Preprocess, classify_checkpoints, default_fixed_batch, run_evolution,
+    };
 
-    let extension = args.out.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let extension = args
+        .out
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     anyhow::ensure!(
         extension == "csv" || extension == "parquet",
         "{}: unknown table format '.{extension}': use .csv or .parquet",
@@ -321,24 +364,54 @@ pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
     let files = classify_checkpoints(&[args.checkpoints.to_path_buf()])?;
     for file in &files {
         match &file.kind {
-            CheckpointKind::Unrunnable(why) => eprintln!("eyeball: skipped {}: {why}", file.path.display()),
-            CheckpointKind::WeightsOnly => eprintln!("eyeball: skipped {}: weights only, nothing to run", file.path.display()),
+            CheckpointKind::Unrunnable(why) => {
+                eprintln!("eyeball: skipped {}: {why}", file.path.display())
+            }
+            CheckpointKind::WeightsOnly => eprintln!(
+                "eyeball: skipped {}: weights only, nothing to run",
+                file.path.display()
+            ),
             CheckpointKind::TorchScript => {}
         }
     }
     let runnable = files.iter().filter(|f| f.is_runnable()).count();
-    anyhow::ensure!(runnable > 0, "{}: no TorchScript checkpoint to run", args.checkpoints.display());
+    anyhow::ensure!(
+        runnable > 0,
+        "{}: no TorchScript checkpoint to run",
+        args.checkpoints.display()
+    );
     let batch = if args.all {
         FixedBatch::all(&dataset)
     } else {
-        default_fixed_batch(&dataset, args.batch.unwrap_or(DEFAULT_BATCH_SIZE), args.seed)
+        default_fixed_batch(
+            &dataset,
+            args.batch.unwrap_or(DEFAULT_BATCH_SIZE),
+            args.seed,
+        )
     };
-    anyhow::ensure!(!batch.is_empty(), "{}: no labelled examples to predict", dataset.root.display());
-    let cache_dir = if args.no_cache { None } else { crate::model::predict::default_predictions_cache_dir() };
+    anyhow::ensure!(
+        !batch.is_empty(),
+        "{}: no labelled examples to predict",
+        dataset.root.display()
+    );
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        crate::model::predict::default_predictions_cache_dir()
+    };
     let progress = Progress::default();
     let started = Instant::now();
     let evolution = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| run_evolution(&files, &preprocess, &dataset, &batch, cache_dir.as_deref(), &progress));
+        let worker = scope.spawn(|| {
+            run_evolution(
+                &files,
+                &preprocess,
+                &dataset,
+                &batch,
+                cache_dir.as_deref(),
+                &progress,
+            )
+        });
         let live = std::io::stderr().is_terminal();
         while !worker.is_finished() {
             std::thread::sleep(Duration::from_millis(100));
@@ -351,13 +424,19 @@ pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
         if live {
             eprint!("\r\x1b[K");
         }
-        worker.join().map_err(|_| anyhow::anyhow!("the prediction thread panicked"))
+        worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the prediction thread panicked"))
     })??;
     for (_, _, message) in &evolution.failures {
         eprintln!("eyeball: skipped {message}");
     }
     let predictions = evolution.predictions;
-    anyhow::ensure!(!predictions.is_empty(), "{}: no checkpoint ran", args.checkpoints.display());
+    anyhow::ensure!(
+        !predictions.is_empty(),
+        "{}: no checkpoint ran",
+        args.checkpoints.display()
+    );
     let class_names = crate::model::predict::ClassMap::new(&dataset, &preprocess).names;
     let mut table = predictions_table(&predictions, &dataset, &class_names);
     write_table(&mut table, args.out)?;
@@ -385,9 +464,17 @@ pub struct PredictArgs<'a> {
 }
 
 /// Runs `eyeball check`; an error (exit status 1) when any check fails.
-pub fn run_check(path: &Path, checkpoints: &Path, json: bool, preprocess: Option<&Path>) -> anyhow::Result<()> {
+pub fn run_check(
+    path: &Path,
+    checkpoints: &Path,
+    json: bool,
+    preprocess: Option<&Path>,
+) -> anyhow::Result<()> {
     use crate::model::predict::{DEFAULT_BATCH_SEED, DEFAULT_BATCH_SIZE};
-    use crate::model::{Preprocess, Verdict, classify_checkpoints, default_device, default_fixed_batch, recipe_checks};
+    use crate::model::{
+        Preprocess, Verdict, classify_checkpoints, default_device, default_fixed_batch,
+        recipe_checks,
+    };
 
     let dataset = Dataset::open(path)?;
     let preprocess = Preprocess::for_checkpoints(checkpoints, preprocess)?;
@@ -414,8 +501,15 @@ pub fn run_check(path: &Path, checkpoints: &Path, json: bool, preprocess: Option
     {
         return Err(e.into());
     }
-    let failed = results.iter().filter(|r| r.verdict == Verdict::Fail).count();
-    anyhow::ensure!(failed == 0, "{failed} of {} recipe checks failed", results.len());
+    let failed = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .count();
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} of {} recipe checks failed",
+        results.len()
+    );
     Ok(())
 }
 
@@ -429,7 +523,13 @@ pub fn run_bench_inference(
 ) -> anyhow::Result<()> {
     let dataset = Dataset::open(path)?;
     let preprocess = crate::model::Preprocess::for_checkpoints(checkpoint, preprocess)?;
-    let report = crate::model::bench::bench_inference(&dataset, checkpoint, &preprocess, batch_size, threads)?;
+    let report = crate::model::bench::bench_inference(
+        &dataset,
+        checkpoint,
+        &preprocess,
+        batch_size,
+        threads,
+    )?;
     print!("{}", report.to_text());
     Ok(())
 }
@@ -453,13 +553,19 @@ pub fn run_scan(
         .map(|name| {
             IssueKind::from_name(name.trim()).ok_or_else(|| {
                 let valid: Vec<&str> = IssueKind::ALL.iter().map(|k| k.name()).collect();
-                anyhow::anyhow!("unknown issue {name:?} in --fail-on; valid issues: {}", valid.join(", "))
+                anyhow::anyhow!(
+                    "unknown issue {name:?} in --fail-on; valid issues: {}",
+                    valid.join(", ")
+                )
             })
         })
         .collect::<anyhow::Result<Vec<IssueKind>>>()?;
     let mut settings = ScanSettings::default();
     if let Some(d) = max_distance {
-        anyhow::ensure!(d < 64, "--max-distance must be below 64 (bits of a 64-bit hash)");
+        anyhow::ensure!(
+            d < 64,
+            "--max-distance must be below 64 (bits of a 64-bit hash)"
+        );
         settings.near_duplicate_max_distance = d;
     }
     if let Some(s) = min_similarity {
@@ -468,13 +574,21 @@ pub fn run_scan(
 
     let dataset = Dataset::open(path)?;
     let started = Instant::now();
-    let cache = if no_cache { IndexCache::None } else { IndexCache::Default };
-    let index = with_progress("indexing", |progress| build_index(&dataset, cache, progress))??;
+    let cache = if no_cache {
+        IndexCache::None
+    } else {
+        IndexCache::Default
+    };
+    let index = with_progress("indexing", |progress| {
+        build_index(&dataset, cache, progress)
+    })??;
     for warning in &index.warnings {
         eprintln!("eyeball: warning: {warning}");
     }
     let index_s = started.elapsed().as_secs_f64();
-    let report = with_progress("scanning", |progress| scan(&dataset, &index, &settings, progress))??;
+    let report = with_progress("scanning", |progress| {
+        scan(&dataset, &index, &settings, progress)
+    })??;
     let scan_s = started.elapsed().as_secs_f64() - index_s;
     for warning in &report.warnings {
         eprintln!("eyeball: warning: {warning}");
@@ -493,13 +607,19 @@ pub fn run_scan(
         .map(|kind| kind.name())
         .collect();
     if !failing.is_empty() {
-        eprintln!("eyeball: found issues named in --fail-on: {}", failing.join(", "));
+        eprintln!(
+            "eyeball: found issues named in --fail-on: {}",
+            failing.join(", ")
+        );
     }
     Ok(!failing.is_empty())
 }
 
 /// Runs `work` on a scoped thread, showing its progress on stderr when stderr is a terminal.
-fn with_progress<T: Send>(what: &str, work: impl FnOnce(&Progress) -> T + Send) -> anyhow::Result<T> {
+fn with_progress<T: Send>(
+    what: &str,
+    work: impl FnOnce(&Progress) -> T + Send,
+) -> anyhow::Result<T> {
     let progress = Progress::default();
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -510,7 +630,10 @@ fn with_progress<T: Send>(what: &str, work: impl FnOnce(&Progress) -> T + Send) 
             std::thread::sleep(Duration::from_millis(50));
             if live && shown.elapsed() >= Duration::from_millis(250) {
                 let (done, total) = progress.fraction_parts();
-                eprint!("\r{what}: {}", progress_line(done, total, started.elapsed()));
+                eprint!(
+                    "\r{what}: {}",
+                    progress_line(done, total, started.elapsed())
+                );
                 let _ = std::io::stderr().flush();
                 shown = Instant::now();
             }
@@ -518,14 +641,19 @@ fn with_progress<T: Send>(what: &str, work: impl FnOnce(&Progress) -> T + Send) 
         if live {
             eprint!("\r\x1b[K");
         }
-        worker.join().map_err(|_| anyhow::anyhow!("the {what} thread panicked"))
+        worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the {what} thread panicked"))
     })
 }
 
 /// Runs `eyeball bench near-duplicates`.
 pub fn run_bench_near_duplicates(n: usize, max_distance: u32) -> anyhow::Result<()> {
     anyhow::ensure!(max_distance < 64, "--max-distance must be below 64");
-    print!("{}", crate::scan::bench_near_duplicates(n, max_distance).to_text());
+    print!(
+        "{}",
+        crate::scan::bench_near_duplicates(n, max_distance).to_text()
+    );
     Ok(())
 }
 
@@ -557,7 +685,11 @@ pub fn run_label_issues(
             scores
         }
         (Some(checkpoint), None) => {
-            anyhow::ensure!(checkpoint.is_file(), "{}: not a checkpoint file", checkpoint.display());
+            anyhow::ensure!(
+                checkpoint.is_file(),
+                "{}: not a checkpoint file",
+                checkpoint.display()
+            );
             let preprocess = Preprocess::for_checkpoints(checkpoint, preprocess)?;
             let files = classify_checkpoints(&[checkpoint.to_path_buf()])?;
             anyhow::ensure!(
@@ -566,16 +698,29 @@ pub fn run_label_issues(
                 checkpoint.display()
             );
             let batch = FixedBatch::all(&dataset);
-            anyhow::ensure!(!batch.is_empty(), "{}: no labelled examples to score", dataset.root.display());
+            anyhow::ensure!(
+                !batch.is_empty(),
+                "{}: no labelled examples to score",
+                dataset.root.display()
+            );
             let cache_dir = default_predictions_cache_dir();
             let evolution = with_progress("scoring", |progress| {
-                run_evolution(&files, &preprocess, &dataset, &batch, cache_dir.as_deref(), progress)
+                run_evolution(
+                    &files,
+                    &preprocess,
+                    &dataset,
+                    &batch,
+                    cache_dir.as_deref(),
+                    progress,
+                )
             })??;
             if let Some((_, _, message)) = evolution.failures.first() {
                 anyhow::bail!("{message}");
             }
-            let predictions =
-                evolution.predictions.first().ok_or_else(|| anyhow::anyhow!("{}: did not run", checkpoint.display()))?;
+            let predictions = evolution
+                .predictions
+                .first()
+                .ok_or_else(|| anyhow::anyhow!("{}: did not run", checkpoint.display()))?;
             Scores::from_predictions(&dataset, predictions, &ClassMap::new(&dataset, &preprocess))
         }
         (None, None) => anyhow::bail!("give --checkpoint FILE or --probs FILE"),

@@ -1,9 +1,9 @@
 //! Background work: every long task runs here, reports progress, can be cancelled,
 //! and hands its result back over a channel. The UI polls jobs once per frame.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// Called by a worker when it has news (a result, progress); the UI passes `request_repaint`.
@@ -28,7 +28,10 @@ impl Progress {
     }
     /// `(done, total)`; total is 0 while unknown.
     pub fn fraction_parts(&self) -> (usize, usize) {
-        (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed))
+        (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
     }
     /// Asks the job to stop at its next check.
     pub fn cancel(&self) {
@@ -51,7 +54,11 @@ pub struct Job<T> {
 
 impl<T: Send + 'static> Job<T> {
     /// Runs `work` on a new thread; `notify` is called once the result is ready.
-    pub fn spawn(label: impl Into<String>, notify: Notify, work: impl FnOnce(&Progress) -> T + Send + 'static) -> Self {
+    pub fn spawn(
+        label: impl Into<String>,
+        notify: Notify,
+        work: impl FnOnce(&Progress) -> T + Send + 'static,
+    ) -> Self {
         let label = label.into();
         let progress = Arc::new(Progress::default());
         let (sender, result) = sync_channel(1);
@@ -65,7 +72,12 @@ impl<T: Send + 'static> Job<T> {
                 notify();
             })
             .expect("failed to spawn a worker thread");
-        Job { label, progress, started: Instant::now(), result }
+        Job {
+            label,
+            progress,
+            started: Instant::now(),
+            result,
+        }
     }
 
     /// The result, once the job has finished. `None` while it runs.
@@ -114,12 +126,26 @@ struct PoolShared<K> {
 
 impl<K: Clone + Send + 'static, V: Send + 'static> WorkerPool<K, V> {
     /// Starts `threads` workers running `work` on each request; `notify` after each result.
-    pub fn new(name: &str, threads: usize, notify: Notify, work: impl Fn(&K) -> V + Send + Sync + 'static) -> Self {
-        let shared = Arc::new(PoolShared { queue: Mutex::new(Vec::new()), wake: Condvar::new(), shutdown: AtomicBool::new(false) });
+    pub fn new(
+        name: &str,
+        threads: usize,
+        notify: Notify,
+        work: impl Fn(&K) -> V + Send + Sync + 'static,
+    ) -> Self {
+        let shared = Arc::new(PoolShared {
+            queue: Mutex::new(Vec::new()),
+            wake: Condvar::new(),
+            shutdown: AtomicBool::new(false),
+        });
         let (sender, results) = sync_channel(256);
         let work = Arc::new(work);
         for i in 0..threads.max(1) {
-            let (shared, sender, work, notify) = (Arc::clone(&shared), sender.clone(), Arc::clone(&work), Arc::clone(&notify));
+            let (shared, sender, work, notify) = (
+                Arc::clone(&shared),
+                sender.clone(),
+                Arc::clone(&work),
+                Arc::clone(&notify),
+            );
             std::thread::Builder::new()
                 .name(format!("{name} {i}"))
                 .spawn(move || {
@@ -174,13 +200,18 @@ fn next_request<K>(shared: &PoolShared<K>) -> Option<K> {
         if let Some(key) = queue.pop() {
             return Some(key);
         }
-        queue = shared.wake.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+        queue = shared
+            .wake
+            .wait(queue)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
     }
 }
 
 /// Locks a mutex, recovering the data if a worker panicked while holding it.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -191,10 +222,14 @@ mod tests {
     fn a_job_reports_progress_and_its_result() {
         let notified = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&notified);
-        let job = Job::spawn("sum", Arc::new(move || flag.store(true, Ordering::SeqCst)), |p| {
-            p.set_total(10);
-            (0..10).inspect(|_| p.advance(1)).sum::<i32>()
-        });
+        let job = Job::spawn(
+            "sum",
+            Arc::new(move || flag.store(true, Ordering::SeqCst)),
+            |p| {
+                p.set_total(10);
+                (0..10).inspect(|_| p.advance(1)).sum::<i32>()
+            },
+        );
         assert_eq!(job.wait(), Some(45));
         // `notify` runs just after the result is sent, so give the worker a moment.
         let deadline = Instant::now() + std::time::Duration::from_secs(5);

@@ -2,9 +2,9 @@
 
 use clap::Parser;
 use eyeball::cli::{
-    BenchCommand, Cli, Command, PredictArgs, demo_checkpoints_dir, demo_dataset_dir, run_bench_index,
-    run_bench_inference, run_bench_near_duplicates, run_check, run_index, run_info, run_label_issues, run_predict,
-    run_scan,
+    BenchCommand, Cli, Command, PredictArgs, demo_checkpoints_dir, demo_dataset_dir,
+    run_bench_index, run_bench_inference, run_bench_near_duplicates, run_check, run_index,
+    run_info, run_label_issues, run_predict, run_scan,
 };
 use eyeball::ui::app::{AppOptions, run_native};
 
@@ -12,33 +12,78 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Info { path, json }) => run_info(&path, json),
-        Some(Command::Index { path, out, no_cache }) => run_index(&path, &out, no_cache),
+        Some(Command::Index {
+            path,
+            out,
+            no_cache,
+        }) => run_index(&path, &out, no_cache),
         Some(Command::Bench(BenchCommand::Index { path, limit })) => run_bench_index(&path, limit),
-        Some(Command::Predict { path, checkpoints, batch, all, seed, out, preprocess, no_cache }) => {
-            run_predict(PredictArgs {
-                path: &path,
-                checkpoints: &checkpoints,
-                batch,
-                all,
-                seed,
-                out: &out,
-                preprocess: preprocess.as_deref(),
+        Some(Command::Predict {
+            path,
+            checkpoints,
+            batch,
+            all,
+            seed,
+            out,
+            preprocess,
+            no_cache,
+        }) => run_predict(PredictArgs {
+            path: &path,
+            checkpoints: &checkpoints,
+            batch,
+            all,
+            seed,
+            out: &out,
+            preprocess: preprocess.as_deref(),
+            no_cache,
+        }),
+        Some(Command::Check {
+            path,
+            checkpoints,
+            json,
+            preprocess,
+        }) => run_check(&path, &checkpoints, json, preprocess.as_deref()),
+        Some(Command::Bench(BenchCommand::Inference {
+            path,
+            checkpoint,
+            batch_size,
+            threads,
+            preprocess,
+        })) => run_bench_inference(
+            &path,
+            &checkpoint,
+            batch_size,
+            threads,
+            preprocess.as_deref(),
+        ),
+        Some(Command::Scan {
+            path,
+            out,
+            fail_on,
+            max_distance,
+            min_similarity,
+            no_cache,
+        }) => {
+            match run_scan(
+                &path,
+                &out,
+                &fail_on,
+                max_distance,
+                min_similarity,
                 no_cache,
-            })
-        }
-        Some(Command::Check { path, checkpoints, json, preprocess }) => {
-            run_check(&path, &checkpoints, json, preprocess.as_deref())
-        }
-        Some(Command::Bench(BenchCommand::Inference { path, checkpoint, batch_size, threads, preprocess })) => {
-            run_bench_inference(&path, &checkpoint, batch_size, threads, preprocess.as_deref())
-        }
-        Some(Command::Scan { path, out, fail_on, max_distance, min_similarity, no_cache }) => {
-            match run_scan(&path, &out, &fail_on, max_distance, min_similarity, no_cache) {
+            ) {
                 Ok(true) => return std::process::ExitCode::from(2),
                 other => other.map(|_| ()),
             }
         }
-        Some(Command::LabelIssues { path, checkpoint, probs, method, out, preprocess }) => run_label_issues(
+        Some(Command::LabelIssues {
+            path,
+            checkpoint,
+            probs,
+            method,
+            out,
+            preprocess,
+        }) => run_label_issues(
             &path,
             checkpoint.as_deref(),
             probs.as_deref(),
@@ -46,10 +91,16 @@ fn main() -> std::process::ExitCode {
             &out,
             preprocess.as_deref(),
         ),
-        Some(Command::Bench(BenchCommand::NearDuplicates { n, max_distance })) => run_bench_near_duplicates(n, max_distance),
+        Some(Command::Bench(BenchCommand::NearDuplicates { n, max_distance })) => {
+            run_bench_near_duplicates(n, max_distance)
+        }
         None => {
             let options = match cli.path {
-                Some(path) => AppOptions { dataset: Some(path), checkpoints: cli.checkpoints, ..Default::default() },
+                Some(path) => AppOptions {
+                    dataset: Some(path),
+                    checkpoints: cli.checkpoints,
+                    ..Default::default()
+                },
                 None => AppOptions {
                     dataset: Some(demo_dataset_dir()),
                     checkpoints: Some(cli.checkpoints.unwrap_or_else(demo_checkpoints_dir)),

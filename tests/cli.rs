@@ -2,23 +2,46 @@
 
 mod common;
 
-
 use common::eyeball;
 
 #[test]
 fn info_prints_layout_splits_and_class_counts() {
     let tmp = tempfile::tempdir().unwrap();
-    common::image_folder(tmp.path(), &[("train", "cat", 3), ("train", "dog", 2), ("val", "cat", 1), ("val", "dog", 1)]);
+    common::image_folder(
+        tmp.path(),
+        &[
+            ("train", "cat", 3),
+            ("train", "dog", 2),
+            ("val", "cat", 1),
+            ("val", "dog", 1),
+        ],
+    );
     let out = eyeball(&["info", tmp.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("examples: 7"), "{text}");
     assert!(text.contains("ROOT/<split>/<class>/<image>"), "{text}");
     assert!(text.contains("splits:   train 5, val 2"), "{text}");
-    let cat_row = text.lines().find(|l| l.trim_start().starts_with("cat")).unwrap();
-    assert_eq!(cat_row.split_whitespace().collect::<Vec<_>>(), vec!["cat", "3", "1", "4"]);
-    let dog_row = text.lines().find(|l| l.trim_start().starts_with("dog")).unwrap();
-    assert_eq!(dog_row.split_whitespace().collect::<Vec<_>>(), vec!["dog", "2", "1", "3"]);
+    let cat_row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("cat"))
+        .unwrap();
+    assert_eq!(
+        cat_row.split_whitespace().collect::<Vec<_>>(),
+        vec!["cat", "3", "1", "4"]
+    );
+    let dog_row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("dog"))
+        .unwrap();
+    assert_eq!(
+        dog_row.split_whitespace().collect::<Vec<_>>(),
+        vec!["dog", "2", "1", "3"]
+    );
 }
 
 #[test]
@@ -26,7 +49,11 @@ fn info_json_has_the_same_counts() {
     let tmp = tempfile::tempdir().unwrap();
     common::image_folder(tmp.path(), &[("", "a", 4), ("", "b", 1)]);
     let out = eyeball(&["info", "--json", tmp.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["layout"], "image_folder");
     assert_eq!(json["examples"], 5);
@@ -49,23 +76,37 @@ fn info_on_a_folder_without_a_layout_fails_with_the_layouts_looked_for() {
     assert!(err.contains("ROOT/<class>/<image>"), "{err}");
     let missing = eyeball(&["info", "/definitely/not/here"]);
     assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("/definitely/not/here: no such folder"));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("/definitely/not/here: no such folder")
+    );
 }
 
 #[test]
 fn version_prints_the_crate_version() {
     let out = eyeball(&["--version"]);
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("eyeball {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("eyeball {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn info_on_the_bundled_demo_counts_its_digits() {
     let out = eyeball(&["info", "--json", common::demo_data().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(json["examples"].as_u64().unwrap() >= 2000);
     assert_eq!(json["classes"].as_array().unwrap().len(), 10);
-    let splits: Vec<&str> = json["splits"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let splits: Vec<&str> = json["splits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert_eq!(splits, vec!["train", "val"]);
 }

@@ -34,30 +34,56 @@ const COLUMNS: &[&str] = &[
     "mtime_ns",
 ];
 
-const BROKEN: &[&str] = &["train/dog/truncated.png", "train/dog/empty.jpg", "val/cat/readme.png"];
+const BROKEN: &[&str] = &[
+    "train/dog/truncated.png",
+    "train/dog/empty.jpg",
+    "val/cat/readme.png",
+];
 
 /// 5 good PNGs in train/{cat,dog} and val/cat, plus a truncated PNG, a zero-byte .jpg and a text
 /// file named .png.
 fn fixture(root: &Path) {
-    common::image_folder(root, &[("train", "cat", 2), ("train", "dog", 2), ("val", "cat", 1)]);
+    common::image_folder(
+        root,
+        &[("train", "cat", 2), ("train", "dog", 2), ("val", "cat", 1)],
+    );
     let good = std::fs::read(root.join("train/dog/dog_0.png")).unwrap();
-    std::fs::write(root.join("train/dog/truncated.png"), &good[..good.len() / 2]).unwrap();
+    std::fs::write(
+        root.join("train/dog/truncated.png"),
+        &good[..good.len() / 2],
+    )
+    .unwrap();
     std::fs::write(root.join("train/dog/empty.jpg"), b"").unwrap();
-    std::fs::write(root.join("val/cat/readme.png"), b"label notes: all cats here are orange\n").unwrap();
+    std::fs::write(
+        root.join("val/cat/readme.png"),
+        b"label notes: all cats here are orange\n",
+    )
+    .unwrap();
 }
 
 fn check(df: &DataFrame) {
     assert_eq!(df.height(), 8);
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     assert_eq!(names, COLUMNS);
     let paths = df.column("path").unwrap().str().unwrap().clone();
     let errors = df.column("decode_error").unwrap().str().unwrap().clone();
-    let widths = df.column("width").unwrap().cast(&DataType::Float64).unwrap();
+    let widths = df
+        .column("width")
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap();
     let widths = widths.f64().unwrap();
     for i in 0..df.height() {
         let path = paths.get(i).unwrap();
         if BROKEN.contains(&path) {
-            assert!(errors.get(i).is_some_and(|e| !e.is_empty()), "{path} should have a decode error");
+            assert!(
+                errors.get(i).is_some_and(|e| !e.is_empty()),
+                "{path} should have a decode error"
+            );
             assert_eq!(widths.get(i), None, "{path}");
         } else {
             assert_eq!(errors.get(i), None, "{path}: {:?}", errors.get(i));
@@ -76,10 +102,23 @@ fn index_writes_csv_and_parquet_with_a_row_per_file() {
     let data_arg = data.to_str().unwrap();
 
     let csv = tmp.path().join("index.csv");
-    let out = eyeball(&["index", data_arg, "--out", csv.to_str().unwrap(), "--no-cache"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = eyeball(&[
+        "index",
+        data_arg,
+        "--out",
+        csv.to_str().unwrap(),
+        "--no-cache",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("indexed 8 images") && stderr.contains("3 unreadable"), "{stderr}");
+    assert!(
+        stderr.contains("indexed 8 images") && stderr.contains("3 unreadable"),
+        "{stderr}"
+    );
     let df = CsvReadOptions::default()
         .with_has_header(true)
         .try_into_reader_with_file_path(Some(csv.clone()))
@@ -89,16 +128,30 @@ fn index_writes_csv_and_parquet_with_a_row_per_file() {
     check(&df);
 
     let parquet = tmp.path().join("index.parquet");
-    let out = eyeball(&["index", data_arg, "--out", parquet.to_str().unwrap(), "--no-cache"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let df = ParquetReader::new(std::fs::File::open(&parquet).unwrap()).finish().unwrap();
+    let out = eyeball(&[
+        "index",
+        data_arg,
+        "--out",
+        parquet.to_str().unwrap(),
+        "--no-cache",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let df = ParquetReader::new(std::fs::File::open(&parquet).unwrap())
+        .finish()
+        .unwrap();
     check(&df);
     let hashes = df.column("content_hash").unwrap().str().unwrap().clone();
     assert!(hashes.iter().flatten().all(|h| h.len() == 32));
 
     // Nothing but the images was written into the dataset folder.
-    let mut entries: Vec<String> =
-        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut entries: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     entries.sort();
     assert_eq!(entries, ["train", "val"]);
 }
@@ -107,13 +160,28 @@ fn index_writes_csv_and_parquet_with_a_row_per_file() {
 fn index_refuses_an_unknown_table_format_and_a_missing_folder() {
     let tmp = tempfile::tempdir().unwrap();
     common::image_folder(tmp.path(), &[("", "a", 1)]);
-    let out = eyeball(&["index", tmp.path().to_str().unwrap(), "--out", "stats.xlsx", "--no-cache"]);
+    let out = eyeball(&[
+        "index",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        "stats.xlsx",
+        "--no-cache",
+    ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("xlsx") && stderr.contains(".parquet or .csv"), "{stderr}");
+    assert!(
+        stderr.contains("xlsx") && stderr.contains(".parquet or .csv"),
+        "{stderr}"
+    );
 
     let missing = tmp.path().join("nope");
-    let out = eyeball(&["index", missing.to_str().unwrap(), "--out", "x.csv", "--no-cache"]);
+    let out = eyeball(&[
+        "index",
+        missing.to_str().unwrap(),
+        "--out",
+        "x.csv",
+        "--no-cache",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such folder"));
 }

@@ -15,13 +15,19 @@ fn text(path: &Path) -> &str {
 }
 
 fn read_csv(path: &Path) -> DataFrame {
-    CsvReadOptions::default().try_into_reader_with_file_path(Some(path.to_path_buf())).unwrap().finish().unwrap()
+    CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap()
 }
 
 fn strings(df: &DataFrame, name: &str) -> Vec<String> {
     let column = df.column(name).unwrap().cast(&DataType::String).unwrap();
     let values = column.str().unwrap();
-    (0..values.len()).map(|i| values.get(i).unwrap_or_default().to_string()).collect()
+    (0..values.len())
+        .map(|i| values.get(i).unwrap_or_default().to_string())
+        .collect()
 }
 
 /// 30 training images per demo class in `<root>/<class>/`, the first of each class moved to the
@@ -33,8 +39,10 @@ fn flipped_demo_subset(root: &Path) -> Vec<(String, String)> {
         std::fs::create_dir_all(root.join(class.to_string())).unwrap();
     }
     for class in 0..10 {
-        let mut names: Vec<PathBuf> =
-            std::fs::read_dir(train.join(class.to_string())).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut names: Vec<PathBuf> = std::fs::read_dir(train.join(class.to_string()))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         names.sort();
         for (k, source) in names.iter().take(30).enumerate() {
             let name = source.file_name().unwrap().to_string_lossy().into_owned();
@@ -61,10 +69,22 @@ fn flipped_labels_rank_at_the_top_under_every_method() {
     let checkpoint = common::demo_checkpoints().join("epoch_05.pt");
     for method in ["loss", "margin", "cl"] {
         let out_path = tmp.path().join(format!("{method}.csv"));
-        let args =
-            ["label-issues", text(&data), "--checkpoint", text(&checkpoint), "--method", method, "--out", text(&out_path)];
+        let args = [
+            "label-issues",
+            text(&data),
+            "--checkpoint",
+            text(&checkpoint),
+            "--method",
+            method,
+            "--out",
+            text(&out_path),
+        ];
         let out = eyeball(&args, tmp.path());
-        assert!(out.status.success(), "{method}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let df = read_csv(&out_path);
         let columns: Vec<&str> = df.get_column_names().iter().map(|c| c.as_str()).collect();
         assert_eq!(columns, ["path", "given", "predicted", "score", "rank"]);
@@ -75,20 +95,43 @@ fn flipped_labels_rank_at_the_top_under_every_method() {
         let found = top.iter().filter(|p| flipped_paths.contains(*p)).count();
         if method == "cl" {
             // Only flagged examples are listed: most of the flipped, and little else.
-            let flagged = paths.iter().filter(|p| flipped_paths.contains(p.as_str())).count();
-            assert!(flagged >= 8, "cl flagged {flagged} of 10 flipped: {paths:?}");
-            assert!(df.height() <= 20, "cl flagged {} examples: {paths:?}", df.height());
+            let flagged = paths
+                .iter()
+                .filter(|p| flipped_paths.contains(p.as_str()))
+                .count();
+            assert!(
+                flagged >= 8,
+                "cl flagged {flagged} of 10 flipped: {paths:?}"
+            );
+            assert!(
+                df.height() <= 20,
+                "cl flagged {} examples: {paths:?}",
+                df.height()
+            );
         } else {
             assert_eq!(df.height(), 300);
-            assert_eq!(found, 10, "{method}: top 15 holds {found} of 10 flipped: {top:?}");
+            assert_eq!(
+                found, 10,
+                "{method}: top 15 holds {found} of 10 flipped: {top:?}"
+            );
         }
         // A flipped example's prediction is its true class; `given` is the folder it was put in.
         let (given, predicted) = (strings(&df, "given"), strings(&df, "predicted"));
-        let row = paths.iter().position(|p| p == &flipped[0].0).expect("the first flipped example is listed");
+        let row = paths
+            .iter()
+            .position(|p| p == &flipped[0].0)
+            .expect("the first flipped example is listed");
         assert_eq!((given[row].as_str(), predicted[row].as_str()), ("1", "0"));
     }
     // The three runs scored once: the later ones came from the prediction cache.
-    assert_eq!(tmp.path().join("eyeball/predictions").read_dir().unwrap().count(), 1);
+    assert_eq!(
+        tmp.path()
+            .join("eyeball/predictions")
+            .read_dir()
+            .unwrap()
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -112,25 +155,66 @@ fn imported_csv_probabilities_rank_and_report_rows_that_do_not_match() {
     .unwrap();
     let out_path = tmp.path().join("ranked.parquet");
     for method in ["loss", "margin", "cl"] {
-        let args = ["label-issues", text(&data), "--probs", text(&csv), "--method", method, "--out", text(&out_path)];
+        let args = [
+            "label-issues",
+            text(&data),
+            "--probs",
+            text(&csv),
+            "--method",
+            method,
+            "--out",
+            text(&out_path),
+        ];
         let out = eyeball(&args, tmp.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
-        assert!(stderr.contains("row 6: \"dog/missing.png\" is not an image of the dataset"), "{stderr}");
-        assert!(stderr.contains("row 7: \"dog/dog_2.png\": the probabilities sum to 1.4000"), "{stderr}");
-        assert!(stderr.contains("row 8: 5 fields where the header has 4"), "{stderr}");
-        assert!(stderr.contains("ignored column that names no class: \"fold\""), "{stderr}");
-        assert!(stderr.contains("1 labelled examples of the dataset have no usable row"), "{stderr}");
-        let df = ParquetReader::new(std::fs::File::open(&out_path).unwrap()).finish().unwrap();
+        assert!(
+            stderr.contains("row 6: \"dog/missing.png\" is not an image of the dataset"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("row 7: \"dog/dog_2.png\": the probabilities sum to 1.4000"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("row 8: 5 fields where the header has 4"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("ignored column that names no class: \"fold\""),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("1 labelled examples of the dataset have no usable row"),
+            "{stderr}"
+        );
+        let df = ParquetReader::new(std::fs::File::open(&out_path).unwrap())
+            .finish()
+            .unwrap();
         let paths = strings(&df, "path");
-        assert_eq!(paths.first().map(String::as_str), Some("cat/cat_1.png"), "{method}: {paths:?}");
+        assert_eq!(
+            paths.first().map(String::as_str),
+            Some("cat/cat_1.png"),
+            "{method}: {paths:?}"
+        );
         assert_eq!(strings(&df, "predicted")[0], "dog");
-        assert_eq!(df.height(), if method == "cl" { 1 } else { 5 }, "{method}: {paths:?}");
+        assert_eq!(
+            df.height(),
+            if method == "cl" { 1 } else { 5 },
+            "{method}: {paths:?}"
+        );
     }
 
     // A class column missing is an error that names it.
     std::fs::write(&csv, "path,cat\ncat/cat_0.png,1.0\n").unwrap();
-    let args = ["label-issues", text(&data), "--probs", text(&csv), "--out", text(&out_path)];
+    let args = [
+        "label-issues",
+        text(&data),
+        "--probs",
+        text(&csv),
+        "--out",
+        text(&out_path),
+    ];
     let out = eyeball(&args, tmp.path());
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no column for class \"dog\""));
@@ -153,22 +237,44 @@ fn imported_npy_probabilities_follow_dataset_order() {
         values.extend(row);
     }
     let npy = tmp.path().join("probs.npy");
-    tch::Tensor::from_slice(&values).reshape([6, 2]).write_npy(&npy).unwrap();
+    tch::Tensor::from_slice(&values)
+        .reshape([6, 2])
+        .write_npy(&npy)
+        .unwrap();
     let out_path = tmp.path().join("ranked.csv");
-    let args = ["label-issues", text(&data), "--probs", text(&npy), "--method", "margin", "--out", text(&out_path)];
+    let args = [
+        "label-issues",
+        text(&data),
+        "--probs",
+        text(&npy),
+        "--method",
+        "margin",
+        "--out",
+        text(&out_path),
+    ];
     let out = eyeball(&args, tmp.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let second = dataset.examples[1].path.to_string_lossy().into_owned();
-    assert!(stderr.contains(&format!("row 1 ({second}): the probability of class \"cat\" is NaN")), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "row 1 ({second}): the probability of class \"cat\" is NaN"
+        )),
+        "{stderr}"
+    );
     let df = read_csv(&out_path);
     assert_eq!(df.height(), 5);
     let fifth = dataset.examples[4].path.to_string_lossy().into_owned();
     assert_eq!(strings(&df, "path")[0], fifth);
 
     // An array whose rows are not the dataset's examples is refused.
-    tch::Tensor::from_slice(&values[..8]).reshape([4, 2]).write_npy(&npy).unwrap();
+    tch::Tensor::from_slice(&values[..8])
+        .reshape([4, 2])
+        .write_npy(&npy)
+        .unwrap();
     let out = eyeball(&args, tmp.path());
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("shape [4, 2], but the dataset needs [6, 2]"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shape [4, 2], but the dataset needs [6, 2]")
+    );
 }

@@ -8,7 +8,11 @@ use eyeball::dataset::{Dataset, DatasetError, Layout};
 fn png(root: &Path, rel: &str) {
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    image::RgbImage::from_fn(8, 6, |x, y| image::Rgb([(x * 20) as u8, (y * 30) as u8, 60])).save(path).unwrap();
+    image::RgbImage::from_fn(8, 6, |x, y| {
+        image::Rgb([(x * 20) as u8, (y * 30) as u8, 60])
+    })
+    .save(path)
+    .unwrap();
 }
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -29,7 +33,11 @@ fn detection_order_is_coco_yolo_table_then_image_folder() {
     png(root, "images/b.png");
     png(root, "cat/c.png");
     write(root, "labels/a.txt", "0 0.5 0.5 0.5 0.5\n");
-    write(root, "labels.csv", "file,label\nimages/a.png,x\ncat/c.png,y\n");
+    write(
+        root,
+        "labels.csv",
+        "file,label\nimages/a.png,x\ncat/c.png,y\n",
+    );
     write(
         root,
         "annotations/instances.json",
@@ -47,7 +55,10 @@ fn detection_order_is_coco_yolo_table_then_image_folder() {
     let yolo = open(root);
     assert_eq!(yolo.layout, Layout::Yolo);
     assert_eq!(yolo.examples.len(), 2);
-    assert_eq!(yolo.examples[0].annotations[0].bbox, [0.25, 0.25, 0.75, 0.75]);
+    assert_eq!(
+        yolo.examples[0].annotations[0].bbox,
+        [0.25, 0.25, 0.75, 0.75]
+    );
 
     std::fs::remove_dir_all(root.join("labels")).unwrap();
     let table = open(root);
@@ -69,7 +80,11 @@ fn a_folder_matching_no_layout_lists_every_layout() {
     assert!(matches!(err, DatasetError::NoLayout { .. }));
     let msg = err.to_string();
     for layout in Layout::ALL {
-        assert!(msg.contains(layout.pattern()), "{msg}\nmissing: {}", layout.pattern());
+        assert!(
+            msg.contains(layout.pattern()),
+            "{msg}\nmissing: {}",
+            layout.pattern()
+        );
     }
     assert_eq!(Layout::ALL.len(), 5);
 }
@@ -79,16 +94,35 @@ fn problems_in_labels_are_warnings_and_the_dataset_still_opens() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     png(root, "a.png");
-    write(root, "labels.csv", "path,class,weight\na.png,1,0.5\nimages/x.png,2,1\n");
+    write(
+        root,
+        "labels.csv",
+        "path,class,weight\na.png,1,0.5\nimages/x.png,2,1\n",
+    );
     let ds = open(root);
     assert_eq!(ds.examples.len(), 1);
     assert_eq!(ds.extra_columns, vec!["weight"]);
     assert_eq!(ds.examples[0].extra, vec![0.5]);
-    assert_eq!(ds.warnings, vec!["labels.csv row 2: file images/x.png does not exist"]);
+    assert_eq!(
+        ds.warnings,
+        vec!["labels.csv row 2: file images/x.png does not exist"]
+    );
 }
 
 #[test]
 fn layouts_serialise_by_short_name() {
-    let names: Vec<String> = Layout::ALL.iter().map(|l| serde_json::to_string(l).unwrap()).collect();
-    assert_eq!(names, vec!["\"coco\"", "\"yolo\"", "\"labels_table\"", "\"image_folder_splits\"", "\"image_folder\""]);
+    let names: Vec<String> = Layout::ALL
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "\"coco\"",
+            "\"yolo\"",
+            "\"labels_table\"",
+            "\"image_folder_splits\"",
+            "\"image_folder\""
+        ]
+    );
 }

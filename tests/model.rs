@@ -11,14 +11,17 @@ use eyeball::model::checks::{BASELINE, BATCH_INDEPENDENCE, LOSS_AT_INIT};
 use eyeball::model::predict::{DEFAULT_BATCH_SEED, DEFAULT_BATCH_SIZE};
 use eyeball::model::weights::{apply_weights, load_parameters, read_weights};
 use eyeball::model::{
-    CheckResult, CheckpointFile, CheckpointKind, LoadedModel, ModelError, Preprocess, Verdict, classify_checkpoints,
-    default_fixed_batch, discover_checkpoints, first_layer_filters, input_view, predict_batch, recipe_checks,
-    run_evolution, summarize_checkpoints, weight_histograms,
+    CheckResult, CheckpointFile, CheckpointKind, LoadedModel, ModelError, Preprocess, Verdict,
+    classify_checkpoints, default_fixed_batch, discover_checkpoints, first_layer_filters,
+    input_view, predict_batch, recipe_checks, run_evolution, summarize_checkpoints,
+    weight_histograms,
 };
 use tch::Device;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
 }
 
 fn classify(names: &[&str]) -> Vec<CheckpointFile> {
@@ -49,7 +52,12 @@ fn demo_val_batch(limit: usize) -> (Vec<std::path::PathBuf>, Vec<i64>) {
         .iter()
         .filter(|e| e.split == Some(val))
         .take(limit)
-        .map(|e| (dataset.absolute_path(e), dataset.classes[e.label.unwrap()].parse::<i64>().unwrap()))
+        .map(|e| {
+            (
+                dataset.absolute_path(e),
+                dataset.classes[e.label.unwrap()].parse::<i64>().unwrap(),
+            )
+        })
         .unzip()
 }
 
@@ -77,14 +85,24 @@ fn epoch_zero_outputs_n_by_10_and_its_loss_is_ln_10() {
     assert_eq!(input.size(), vec![paths.len() as i64, 1, 28, 28]);
 
     let init = LoadedModel::load(&dir.join("epoch_00.pt"), Device::Cpu).unwrap();
-    assert_eq!(init.logits(&input).unwrap().size(), vec![paths.len() as i64, 10]);
+    assert_eq!(
+        init.logits(&input).unwrap().size(),
+        vec![paths.len() as i64, 10]
+    );
     let init_loss = init.mean_loss(&input, &labels).unwrap();
-    assert!((init_loss - 10f64.ln()).abs() < 0.1, "loss at init {init_loss}, ln(10) = {}", 10f64.ln());
+    assert!(
+        (init_loss - 10f64.ln()).abs() < 0.1,
+        "loss at init {init_loss}, ln(10) = {}",
+        10f64.ln()
+    );
 
     let files = discover_checkpoints(&dir).unwrap();
     let last = LoadedModel::load(files.last().unwrap(), Device::Cpu).unwrap();
     let trained_loss = last.mean_loss(&input, &labels).unwrap();
-    assert!(trained_loss < 0.5, "the last checkpoint should have learned: loss {trained_loss}");
+    assert!(
+        trained_loss < 0.5,
+        "the last checkpoint should have learned: loss {trained_loss}"
+    );
 }
 
 #[test]
@@ -102,13 +120,22 @@ fn a_file_that_is_not_torchscript_gets_a_message_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let bogus = tmp.path().join("epoch_01.pt");
     std::fs::write(&bogus, b"definitely not a zip").unwrap();
-    let err = LoadedModel::load(&bogus, Device::Cpu).err().unwrap().to_string();
+    let err = LoadedModel::load(&bogus, Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains(&bogus.display().to_string()), "{err}");
     assert!(err.contains("torch.jit.trace"), "{err}");
     let pt2 = tmp.path().join("model.pt2");
     std::fs::write(&pt2, b"PK\x03\x04model/archive_format").unwrap();
-    let err = LoadedModel::load(&pt2, Device::Cpu).err().unwrap().to_string();
-    assert!(err.contains(".pt2") && err.contains("torch.export"), "{err}");
+    let err = LoadedModel::load(&pt2, Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains(".pt2") && err.contains("torch.export"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -117,7 +144,12 @@ fn default_fixed_batch_is_stratified_seeded_and_held_out() {
     let batch = default_fixed_batch(&dataset, 64, 7);
     assert_eq!(batch.len(), 64);
     let val = dataset.splits.iter().position(|s| s == "val").unwrap();
-    assert!(batch.examples.iter().all(|&i| dataset.examples[i].split == Some(val)));
+    assert!(
+        batch
+            .examples
+            .iter()
+            .all(|&i| dataset.examples[i].split == Some(val))
+    );
     let mut per_class = [0usize; 10];
     for (&i, &label) in batch.examples.iter().zip(&batch.labels) {
         assert_eq!(dataset.examples[i].label, Some(label as usize));
@@ -125,7 +157,10 @@ fn default_fixed_batch_is_stratified_seeded_and_held_out() {
     }
     assert!(per_class.iter().all(|&c| c == 6 || c == 7), "{per_class:?}");
     assert_eq!(batch, default_fixed_batch(&dataset, 64, 7));
-    assert_ne!(batch.examples, default_fixed_batch(&dataset, 64, 8).examples);
+    assert_ne!(
+        batch.examples,
+        default_fixed_batch(&dataset, 64, 8).examples
+    );
     assert!(batch.examples.windows(2).all(|w| w[0] < w[1]));
 }
 
@@ -137,20 +172,61 @@ fn evolution_loss_falls_from_first_to_last_checkpoint_and_comes_back_from_the_ca
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
     let cache = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let cold = run_evolution(&files, &preprocess, &dataset, &batch, Some(cache.path()), &Progress::default()).unwrap();
+    let cold = run_evolution(
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        Some(cache.path()),
+        &Progress::default(),
+    )
+    .unwrap();
     assert!(cold.failures.is_empty(), "{:?}", cold.failures);
     let cold = cold.predictions;
-    eprintln!("evolution over {} checkpoints, cold cache: {:.2} s", files.len(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "evolution over {} checkpoints, cold cache: {:.2} s",
+        files.len(),
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(cold.len(), files.len());
-    assert_eq!(cold.iter().map(|p| p.order).collect::<Vec<_>>(), (0..files.len()).collect::<Vec<_>>());
+    assert_eq!(
+        cold.iter().map(|p| p.order).collect::<Vec<_>>(),
+        (0..files.len()).collect::<Vec<_>>()
+    );
     let (first, last) = (&cold[0], cold.last().unwrap());
-    assert!(last.mean_loss < first.mean_loss / 4.0, "loss {} -> {}", first.mean_loss, last.mean_loss);
-    assert!(last.accuracy > 0.85 && first.accuracy < 0.3, "accuracy {} -> {}", first.accuracy, last.accuracy);
+    assert!(
+        last.mean_loss < first.mean_loss / 4.0,
+        "loss {} -> {}",
+        first.mean_loss,
+        last.mean_loss
+    );
+    assert!(
+        last.accuracy > 0.85 && first.accuracy < 0.3,
+        "accuracy {} -> {}",
+        first.accuracy,
+        last.accuracy
+    );
     assert_eq!(first.probs.len(), 64);
-    assert!(first.probs.iter().all(|p| p.len() == 10 && (p.iter().sum::<f32>() - 1.0).abs() < 1e-4));
+    assert!(
+        first
+            .probs
+            .iter()
+            .all(|p| p.len() == 10 && (p.iter().sum::<f32>() - 1.0).abs() < 1e-4)
+    );
 
-    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), files.len());
-    let warm = run_evolution(&files, &preprocess, &dataset, &batch, Some(cache.path()), &Progress::default()).unwrap();
+    assert_eq!(
+        std::fs::read_dir(cache.path()).unwrap().count(),
+        files.len()
+    );
+    let warm = run_evolution(
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        Some(cache.path()),
+        &Progress::default(),
+    )
+    .unwrap();
     assert_eq!(warm.predictions, cold);
 
     // predict_batch on one loaded model gives the same numbers.
@@ -163,13 +239,30 @@ fn evolution_loss_falls_from_first_to_last_checkpoint_and_comes_back_from_the_ca
 #[test]
 fn a_checkpoint_that_fails_is_listed_and_the_others_still_run() {
     let (dataset, preprocess) = demo();
-    let mut files = classify_checkpoints(&[common::demo_checkpoints().join("epoch_00.pt"), fixture("nan.pt")]).unwrap();
+    let mut files = classify_checkpoints(&[
+        common::demo_checkpoints().join("epoch_00.pt"),
+        fixture("nan.pt"),
+    ])
+    .unwrap();
     files.extend(classify(&["truncated.pt"]));
     let batch = default_fixed_batch(&dataset, 8, 0);
-    let evolution = run_evolution(&files, &preprocess, &dataset, &batch, None, &Progress::default()).unwrap();
+    let evolution = run_evolution(
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        None,
+        &Progress::default(),
+    )
+    .unwrap();
     assert_eq!(evolution.predictions.len(), 1);
     assert_eq!(evolution.predictions[0].checkpoint, "epoch_00.pt");
-    assert_eq!(evolution.failures.len(), 1, "truncated.pt is not run at all: {:?}", evolution.failures);
+    assert_eq!(
+        evolution.failures.len(),
+        1,
+        "truncated.pt is not run at all: {:?}",
+        evolution.failures
+    );
     let (order, name, message) = &evolution.failures[0];
     assert_eq!((*order, name.as_str()), (1, "nan.pt"));
     assert!(message.contains("NaN"), "{message}");
@@ -195,7 +288,10 @@ fn recipe_checks_pass_for_the_demo() {
         assert!(!result.numbers.is_empty() && !result.explanation.is_empty());
     }
     let leak = check(&results, BATCH_INDEPENDENCE);
-    assert_eq!(leak.numbers.iter().find(|(n, _)| n == "ratio").unwrap().1, 0.0);
+    assert_eq!(
+        leak.numbers.iter().find(|(n, _)| n == "ratio").unwrap().1,
+        0.0
+    );
 }
 
 #[test]
@@ -205,9 +301,16 @@ fn loss_at_init_fails_for_a_badly_initialised_last_layer() {
     assert_eq!(init.verdict, Verdict::Fail, "{init:?}");
     let loss = init.numbers[0].1;
     assert!(loss > 3.0 * 10f64.ln(), "{init:?}");
-    assert!(init.explanation.contains("last layer"), "{}", init.explanation);
+    assert!(
+        init.explanation.contains("last layer"),
+        "{}",
+        init.explanation
+    );
     // The same architecture with a small last layer starts at ln(10).
-    assert_eq!(check(&checks_on_demo(&classify(&["tiny.pt"])), LOSS_AT_INIT).verdict, Verdict::Pass);
+    assert_eq!(
+        check(&checks_on_demo(&classify(&["tiny.pt"])), LOSS_AT_INIT).verdict,
+        Verdict::Pass
+    );
 }
 
 #[test]
@@ -215,37 +318,82 @@ fn batch_independence_fails_for_a_model_that_mixes_examples() {
     let results = checks_on_demo(&classify(&["mixing.pt"]));
     let leak = check(&results, BATCH_INDEPENDENCE);
     assert_eq!(leak.verdict, Verdict::Fail, "{leak:?}");
-    assert!(leak.explanation.contains("view/reshape/permute") && leak.explanation.contains("BatchNorm"));
-    let others = leak.numbers.iter().find(|(n, _)| n == "other examples with gradient").unwrap().1;
+    assert!(
+        leak.explanation.contains("view/reshape/permute") && leak.explanation.contains("BatchNorm")
+    );
+    let others = leak
+        .numbers
+        .iter()
+        .find(|(n, _)| n == "other examples with gradient")
+        .unwrap()
+        .1;
     assert_eq!(others, 63.0, "{leak:?}");
     // An untrained model does no better on real inputs than on zeros.
-    assert_eq!(check(&checks_on_demo(&classify(&["tiny.pt"])), BASELINE).verdict, Verdict::Warn);
+    assert_eq!(
+        check(&checks_on_demo(&classify(&["tiny.pt"])), BASELINE).verdict,
+        Verdict::Warn
+    );
 }
 
 #[test]
 fn files_that_cannot_run_each_get_their_own_message() {
-    let files = classify(&["truncated.pt", "model.pt2", "state_dict.pt", "tiny.pt", "tiny_params.pth", "tiny_weights.safetensors"]);
+    let files = classify(&[
+        "truncated.pt",
+        "model.pt2",
+        "state_dict.pt",
+        "tiny.pt",
+        "tiny_params.pth",
+        "tiny_weights.safetensors",
+    ]);
     let kind = |name: &str| files.iter().find(|f| f.name == name).unwrap().kind.clone();
     let message = |name: &str| match kind(name) {
         CheckpointKind::Unrunnable(m) => m,
         other => panic!("{name}: {other:?}"),
     };
-    assert!(message("truncated.pt").contains("truncated"), "{}", message("truncated.pt"));
-    assert!(message("model.pt2").contains(".pt2") && message("model.pt2").contains("torch.jit.trace"));
-    assert!(message("state_dict.pt").contains("OrderedDict") && message("state_dict.pt").contains("dict(model.state_dict())"));
+    assert!(
+        message("truncated.pt").contains("truncated"),
+        "{}",
+        message("truncated.pt")
+    );
+    assert!(
+        message("model.pt2").contains(".pt2") && message("model.pt2").contains("torch.jit.trace")
+    );
+    assert!(
+        message("state_dict.pt").contains("OrderedDict")
+            && message("state_dict.pt").contains("dict(model.state_dict())")
+    );
     assert_eq!(kind("tiny.pt"), CheckpointKind::TorchScript);
     assert_eq!(kind("tiny_params.pth"), CheckpointKind::WeightsOnly);
-    assert_eq!(kind("tiny_weights.safetensors"), CheckpointKind::WeightsOnly);
+    assert_eq!(
+        kind("tiny_weights.safetensors"),
+        CheckpointKind::WeightsOnly
+    );
     // Natural order by name, and each file hashed.
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["model.pt2", "state_dict.pt", "tiny.pt", "tiny_params.pth", "tiny_weights.safetensors", "truncated.pt"]);
+    assert_eq!(
+        names,
+        [
+            "model.pt2",
+            "state_dict.pt",
+            "tiny.pt",
+            "tiny_params.pth",
+            "tiny_weights.safetensors",
+            "truncated.pt"
+        ]
+    );
     assert!(files.iter().all(|f| f.hash.len() == 16));
 
     // Loading gives the same message, naming the file.
     for name in ["truncated.pt", "model.pt2", "state_dict.pt"] {
         let path = fixture(name);
-        let err = LoadedModel::load(&path, Device::Cpu).err().unwrap().to_string();
-        assert!(err.contains(&path.display().to_string()) && err.contains(&message(name)), "{err}");
+        let err = LoadedModel::load(&path, Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains(&message(name)),
+            "{err}"
+        );
     }
 }
 
@@ -254,46 +402,110 @@ fn weights_only_files_give_filters_histograms_and_apply_to_torchscript() {
     let files = classify(&["tiny.pt", "tiny_params.pth", "tiny_weights.safetensors"]);
     let ts_params = load_parameters(&files[0]).unwrap();
     let filters = first_layer_filters(&ts_params, Some(1)).unwrap();
-    assert_eq!((filters.layer.as_str(), filters.out_channels, filters.in_channels, filters.kh, filters.kw), ("conv1.weight", 4, 1, 5, 5));
+    assert_eq!(
+        (
+            filters.layer.as_str(),
+            filters.out_channels,
+            filters.in_channels,
+            filters.kh,
+            filters.kw
+        ),
+        ("conv1.weight", 4, 1, 5, 5)
+    );
     assert_eq!(filters.weights.len(), 100);
     let histograms = weight_histograms(&ts_params, 20);
-    assert_eq!(histograms.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "fc.weight", "fc.bias"]);
+    assert_eq!(
+        histograms.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
+        [
+            "conv1.weight",
+            "conv1.bias",
+            "bn1.weight",
+            "bn1.bias",
+            "fc.weight",
+            "fc.bias"
+        ]
+    );
     assert_eq!(histograms[0].1.iter().map(|b| b.2).sum::<usize>(), 100);
 
     let (dataset, preprocess) = demo();
     let batch = default_fixed_batch(&dataset, 16, 0);
-    for (file, note) in [(&files[1], "no BatchNorm running statistics"), (&files[2], "BatchNorm buffers")] {
+    for (file, note) in [
+        (&files[1], "no BatchNorm running statistics"),
+        (&files[2], "BatchNorm buffers"),
+    ] {
         let weights = load_parameters(file).unwrap();
-        assert_eq!(first_layer_filters(&weights, Some(1)).unwrap().layer, "conv1.weight");
+        assert_eq!(
+            first_layer_filters(&weights, Some(1)).unwrap().layer,
+            "conv1.weight"
+        );
         let model = LoadedModel::load(&files[0].path, Device::Cpu).unwrap();
         let before = predict_batch(&model, &preprocess, &dataset, &batch).unwrap();
         let report = apply_weights(&model, &weights, &file.path).unwrap();
         assert_eq!(report.applied.len(), 6, "{report:?}");
         assert!(report.missing.is_empty());
-        assert!(report.notes.iter().any(|n| n.contains(note)), "{}: {:?}", file.name, report.notes);
+        assert!(
+            report.notes.iter().any(|n| n.contains(note)),
+            "{}: {:?}",
+            file.name,
+            report.notes
+        );
         let after = predict_batch(&model, &preprocess, &dataset, &batch).unwrap();
-        assert_ne!(before.probs, after.probs, "{}: the weights did not change the predictions", file.name);
+        assert_ne!(
+            before.probs, after.probs,
+            "{}: the weights did not change the predictions",
+            file.name
+        );
     }
 
     // Weights of another architecture: refused, naming both shapes.
-    let demo_model = LoadedModel::load(&common::demo_checkpoints().join("epoch_00.pt"), Device::Cpu).unwrap();
+    let demo_model =
+        LoadedModel::load(&common::demo_checkpoints().join("epoch_00.pt"), Device::Cpu).unwrap();
     let tiny_weights = read_weights(&files[2].path).unwrap();
-    let err = apply_weights(&demo_model, &tiny_weights, &files[2].path).unwrap_err().to_string();
-    assert!(err.contains("conv1.weight") && err.contains("[4, 1, 5, 5]") && err.contains("[16, 1, 5, 5]"), "{err}");
+    let err = apply_weights(&demo_model, &tiny_weights, &files[2].path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("conv1.weight")
+            && err.contains("[4, 1, 5, 5]")
+            && err.contains("[16, 1, 5, 5]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn wrong_channels_or_input_size_name_the_shapes() {
     let (dataset, preprocess) = demo();
     let batch = default_fixed_batch(&dataset, 4, 0);
-    let model = LoadedModel::load(&common::demo_checkpoints().join("epoch_05.pt"), Device::Cpu).unwrap();
-    let rgb = Preprocess { channels: 3, mean: vec![0.1; 3], std: vec![0.3; 3], ..preprocess.clone() };
-    let err = predict_batch(&model, &rgb, &dataset, &batch).unwrap_err().to_string();
-    assert!(err.contains("epoch_05.pt") && err.contains("[4, 3, 28, 28]") && err.contains("3 channels"), "{err}");
-    assert!(err.contains("to have 1 channels") && !err.contains("Traceback"), "{err}");
-    let big = Preprocess { input_size: [32, 32], ..preprocess };
-    let err = predict_batch(&model, &big, &dataset, &batch).unwrap_err().to_string();
-    assert!(err.contains("[4, 1, 32, 32]") && err.contains("32x32") && err.contains("input_size"), "{err}");
+    let model =
+        LoadedModel::load(&common::demo_checkpoints().join("epoch_05.pt"), Device::Cpu).unwrap();
+    let rgb = Preprocess {
+        channels: 3,
+        mean: vec![0.1; 3],
+        std: vec![0.3; 3],
+        ..preprocess.clone()
+    };
+    let err = predict_batch(&model, &rgb, &dataset, &batch)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("epoch_05.pt") && err.contains("[4, 3, 28, 28]") && err.contains("3 channels"),
+        "{err}"
+    );
+    assert!(
+        err.contains("to have 1 channels") && !err.contains("Traceback"),
+        "{err}"
+    );
+    let big = Preprocess {
+        input_size: [32, 32],
+        ..preprocess
+    };
+    let err = predict_batch(&model, &big, &dataset, &batch)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[4, 1, 32, 32]") && err.contains("32x32") && err.contains("input_size"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -302,21 +514,35 @@ fn outputs_that_are_not_clean_logits_are_reported() {
     let batch = default_fixed_batch(&dataset, 4, 0);
     let run = |name: &str| {
         let model = LoadedModel::load(&fixture(name), Device::Cpu).unwrap();
-        predict_batch(&model, &preprocess, &dataset, &batch).unwrap_err().to_string()
+        predict_batch(&model, &preprocess, &dataset, &batch)
+            .unwrap_err()
+            .to_string()
     };
     let err = run("not_logits.pt");
-    assert!(err.contains("not_logits.pt") && err.contains("[4, 4, 2, 2]") && err.contains("[N, C]"), "{err}");
+    assert!(
+        err.contains("not_logits.pt") && err.contains("[4, 4, 2, 2]") && err.contains("[N, C]"),
+        "{err}"
+    );
     let err = run("nan.pt");
-    assert!(err.contains("nan.pt") && err.contains("NaN or Inf") && err.contains("40 of 40"), "{err}");
+    assert!(
+        err.contains("nan.pt") && err.contains("NaN or Inf") && err.contains("40 of 40"),
+        "{err}"
+    );
 
     // A dataset with 2 classes for a 10-class model.
     let tmp = tempfile::tempdir().unwrap();
     common::image_folder(tmp.path(), &[("", "cat", 2), ("", "dog", 2)]);
     let two = Dataset::open(tmp.path()).unwrap();
-    let model = LoadedModel::load(&common::demo_checkpoints().join("epoch_05.pt"), Device::Cpu).unwrap();
+    let model =
+        LoadedModel::load(&common::demo_checkpoints().join("epoch_05.pt"), Device::Cpu).unwrap();
     let batch = default_fixed_batch(&two, 4, 0);
-    let err = predict_batch(&model, &preprocess, &two, &batch).unwrap_err().to_string();
-    assert!(err.contains("10 outputs") && err.contains("2 classes"), "{err}");
+    let err = predict_batch(&model, &preprocess, &two, &batch)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("10 outputs") && err.contains("2 classes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -328,7 +554,11 @@ fn input_view_is_the_normalised_tensor_and_denormalises_to_the_image() {
     assert_eq!(view.dtype, "float32");
     let (min, max, mean) = view.per_channel[0];
     let black = (0.0 - 0.1307) / 0.3081;
-    assert!((min - black).abs() < 1e-5 && max > 2.0 && mean > min && mean < max, "{:?}", view.per_channel);
+    assert!(
+        (min - black).abs() < 1e-5 && max > 2.0 && mean > min && mean < max,
+        "{:?}",
+        view.per_channel
+    );
     let original = image::open(&path).unwrap().to_luma8();
     let (w, h, rgba) = &view.denormalised_rgba;
     assert_eq!((*w, *h), (28, 28));
@@ -341,7 +571,10 @@ fn first_layer_filters_change_with_training() {
     let files = classify_checkpoints(&[common::demo_checkpoints()]).unwrap();
     let first = first_layer_filters(&load_parameters(&files[0]).unwrap(), Some(1)).unwrap();
     let last = first_layer_filters(&load_parameters(&files[5]).unwrap(), Some(1)).unwrap();
-    assert_eq!((first.out_channels, first.in_channels, first.kh, first.kw), (16, 1, 5, 5));
+    assert_eq!(
+        (first.out_channels, first.in_channels, first.kh, first.kw),
+        (16, 1, 5, 5)
+    );
     assert_ne!(first.weights, last.weights);
     assert_eq!(first.filter_rgba(3).2.len(), 5 * 5 * 4);
 }
@@ -367,20 +600,60 @@ fn a_model_that_needs_contiguous_input_still_runs_on_a_channels_last_batch() {
     assert!(tch::no_grad(|| model.module.forward_ts(&[&input])).is_err());
     let predictions = predict_batch(&model, &preprocess, &dataset, &batch).unwrap();
     let expected = model.logits(&input.contiguous()).unwrap();
-    let expected: Vec<f32> = Vec::try_from(expected.softmax(1, tch::Kind::Float).flatten(0, -1)).unwrap();
+    let expected: Vec<f32> =
+        Vec::try_from(expected.softmax(1, tch::Kind::Float).flatten(0, -1)).unwrap();
     let got: Vec<f32> = predictions.probs.concat();
-    assert!(got.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6), "{got:?} vs {expected:?}");
+    assert!(
+        got.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6),
+        "{got:?} vs {expected:?}"
+    );
 }
 
 #[test]
 fn weights_only_files_run_in_the_evolution_through_the_torchscript_file() {
-    let files = classify(&["tiny.pt", "tiny_params.pth", "tiny_weights.safetensors", "model.pt2"]);
+    let files = classify(&[
+        "tiny.pt",
+        "tiny_params.pth",
+        "tiny_weights.safetensors",
+        "model.pt2",
+    ]);
     let (dataset, preprocess) = demo();
     let batch = default_fixed_batch(&dataset, 16, 0);
-    let evolution = eyeball::model::run_evolution(&files, &preprocess, &dataset, &batch, None, &Progress::default()).unwrap();
-    let names: Vec<&str> = evolution.predictions.iter().map(|p| p.checkpoint.as_str()).collect();
-    assert_eq!(names, ["tiny.pt", "tiny_params.pth", "tiny_weights.safetensors"], "{:?}", evolution.failures);
-    assert_ne!(evolution.predictions[0].probs, evolution.predictions[2].probs, "the weights were not applied");
-    assert!(evolution.notes.iter().any(|n| n.contains("tiny_params.pth") && n.contains("applied to tiny.pt")), "{:?}", evolution.notes);
-    assert!(evolution.notes.iter().any(|n| n.contains("BatchNorm")), "{:?}", evolution.notes);
+    let evolution = eyeball::model::run_evolution(
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        None,
+        &Progress::default(),
+    )
+    .unwrap();
+    let names: Vec<&str> = evolution
+        .predictions
+        .iter()
+        .map(|p| p.checkpoint.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["tiny.pt", "tiny_params.pth", "tiny_weights.safetensors"],
+        "{:?}",
+        evolution.failures
+    );
+    assert_ne!(
+        evolution.predictions[0].probs, evolution.predictions[2].probs,
+        "the weights were not applied"
+    );
+    assert!(
+        evolution
+            .notes
+            .iter()
+            .any(|n| n.contains("tiny_params.pth") && n.contains("applied to tiny.pt")),
+        "{:?}",
+        evolution.notes
+    );
+    assert!(
+        evolution.notes.iter().any(|n| n.contains("BatchNorm")),
+        "{:?}",
+        evolution.notes
+    );
 }

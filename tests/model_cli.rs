@@ -10,7 +10,9 @@ use polars::prelude::*;
 use common::eyeball_with_cache as eyeball;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
 }
 
 fn text(path: &Path) -> &str {
@@ -22,32 +24,113 @@ fn predict_writes_one_row_per_checkpoint_and_example() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, checkpoints) = (common::demo_data(), common::demo_checkpoints());
     let csv = tmp.path().join("predictions.csv");
-    let out = eyeball(&["predict", text(&data), "--checkpoints", text(&checkpoints), "--out", text(&csv)], tmp.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let df = CsvReadOptions::default().try_into_reader_with_file_path(Some(csv.clone())).unwrap().finish().unwrap();
+    let out = eyeball(
+        &[
+            "predict",
+            text(&data),
+            "--checkpoints",
+            text(&checkpoints),
+            "--out",
+            text(&csv),
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(csv.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
     let columns: Vec<&str> = df.get_column_names().iter().map(|c| c.as_str()).collect();
-    for name in ["checkpoint", "order", "path", "label", "predicted", "p_label", "loss", "top5"] {
+    for name in [
+        "checkpoint",
+        "order",
+        "path",
+        "label",
+        "predicted",
+        "p_label",
+        "loss",
+        "top5",
+    ] {
         assert!(columns.contains(&name), "{name} missing from {columns:?}");
     }
     assert_eq!(df.height(), 6 * 64);
-    let first = df.column("checkpoint").unwrap().str().unwrap().get(0).unwrap().to_string();
+    let first = df
+        .column("checkpoint")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
     assert_eq!(first, "epoch_00.pt");
-    let last_order = df.column("order").unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().max();
+    let last_order = df
+        .column("order")
+        .unwrap()
+        .cast(&DataType::Int64)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .max();
     assert_eq!(last_order, Some(5));
-    let path = df.column("path").unwrap().str().unwrap().get(0).unwrap().to_string();
-    assert!(path.starts_with("val/") && data.join(&path).is_file(), "{path}");
-    let top5 = df.column("top5").unwrap().str().unwrap().get(0).unwrap().to_string();
+    let path = df
+        .column("path")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    assert!(
+        path.starts_with("val/") && data.join(&path).is_file(),
+        "{path}"
+    );
+    let top5 = df
+        .column("top5")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
     assert_eq!(top5.split(';').count(), 5, "{top5}");
-    assert!(top5.split(';').all(|pair| pair.split_once(':').is_some_and(|(c, p)| c.parse::<usize>().is_ok() && p.parse::<f32>().is_ok())));
+    assert!(top5.split(';').all(|pair| {
+        pair.split_once(':')
+            .is_some_and(|(c, p)| c.parse::<usize>().is_ok() && p.parse::<f32>().is_ok())
+    }));
 
     // --batch N and Parquet; the second run reads the default batch back from the cache.
     let parquet = tmp.path().join("p.parquet");
-    let args = ["predict", text(&data), "--checkpoints", text(&checkpoints), "--batch", "20", "--out", text(&parquet)];
+    let args = [
+        "predict",
+        text(&data),
+        "--checkpoints",
+        text(&checkpoints),
+        "--batch",
+        "20",
+        "--out",
+        text(&parquet),
+    ];
     let out = eyeball(&args, tmp.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = std::fs::File::open(&parquet).unwrap();
     assert_eq!(ParquetReader::new(file).finish().unwrap().height(), 6 * 20);
-    assert!(tmp.path().join("eyeball/predictions").read_dir().unwrap().count() >= 12);
+    assert!(
+        tmp.path()
+            .join("eyeball/predictions")
+            .read_dir()
+            .unwrap()
+            .count()
+            >= 12
+    );
 }
 
 #[test]
@@ -58,18 +141,57 @@ fn predict_skips_files_that_cannot_run_and_says_why() {
     for name in ["tiny.pt", "model.pt2", "state_dict.pt", "nan.pt"] {
         std::fs::copy(fixture(name), folder.join(name)).unwrap();
     }
-    std::fs::copy(common::demo_checkpoints().join("preprocess.json"), folder.join("preprocess.json")).unwrap();
+    std::fs::copy(
+        common::demo_checkpoints().join("preprocess.json"),
+        folder.join("preprocess.json"),
+    )
+    .unwrap();
     let csv = tmp.path().join("p.csv");
-    let out = eyeball(&["predict", text(&common::demo_data()), "--checkpoints", text(&folder), "--batch", "10", "--out", text(&csv)], tmp.path());
+    let out = eyeball(
+        &[
+            "predict",
+            text(&common::demo_data()),
+            "--checkpoints",
+            text(&folder),
+            "--batch",
+            "10",
+            "--out",
+            text(&csv),
+        ],
+        tmp.path(),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("model.pt2: this is a torch.export"), "{stderr}");
-    assert!(stderr.contains("state_dict.pt: this is a plain torch.save(model.state_dict())"), "{stderr}");
-    assert!(stderr.contains("nan.pt") && stderr.contains("NaN"), "{stderr}");
-    let df = CsvReadOptions::default().try_into_reader_with_file_path(Some(csv)).unwrap().finish().unwrap();
+    assert!(
+        stderr.contains("model.pt2: this is a torch.export"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("state_dict.pt: this is a plain torch.save(model.state_dict())"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("nan.pt") && stderr.contains("NaN"),
+        "{stderr}"
+    );
+    let df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(csv))
+        .unwrap()
+        .finish()
+        .unwrap();
     assert_eq!(df.height(), 10);
 
-    let out = eyeball(&["predict", text(&common::demo_data()), "--checkpoints", text(&folder), "--out", "x.txt"], tmp.path());
+    let out = eyeball(
+        &[
+            "predict",
+            text(&common::demo_data()),
+            "--checkpoints",
+            text(&folder),
+            "--out",
+            "x.txt",
+        ],
+        tmp.path(),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(".csv or .parquet"));
 }
@@ -78,15 +200,35 @@ fn predict_skips_files_that_cannot_run_and_says_why() {
 fn check_prints_verdicts_and_json() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, checkpoints) = (common::demo_data(), common::demo_checkpoints());
-    let out = eyeball(&["check", text(&data), "--checkpoints", text(&checkpoints)], tmp.path());
+    let out = eyeball(
+        &["check", text(&data), "--checkpoints", text(&checkpoints)],
+        tmp.path(),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for line in ["PASS  Loss at init", "PASS  Input-independent baseline", "PASS  Batch independence"] {
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "PASS  Loss at init",
+        "PASS  Input-independent baseline",
+        "PASS  Batch independence",
+    ] {
         assert!(stdout.contains(line), "{stdout}");
     }
     assert!(stdout.contains("ln(C) 2.3026"), "{stdout}");
 
-    let out = eyeball(&["check", text(&data), "--checkpoints", text(&checkpoints), "--json"], tmp.path());
+    let out = eyeball(
+        &[
+            "check",
+            text(&data),
+            "--checkpoints",
+            text(&checkpoints),
+            "--json",
+        ],
+        tmp.path(),
+    );
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let checks = json.as_array().unwrap();
@@ -102,7 +244,15 @@ fn check_exits_with_status_1_when_a_check_fails() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, mixing) = (common::demo_data(), fixture("mixing.pt"));
     let sidecar = common::demo_checkpoints().join("preprocess.json");
-    let args = ["check", text(&data), "--checkpoints", text(&mixing), "--preprocess", text(&sidecar), "--json"];
+    let args = [
+        "check",
+        text(&data),
+        "--checkpoints",
+        text(&mixing),
+        "--preprocess",
+        text(&sidecar),
+        "--json",
+    ];
     let out = eyeball(&args, tmp.path());
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -111,7 +261,10 @@ fn check_exits_with_status_1_when_a_check_fails() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 3 recipe checks failed"));
 
     // Without a sidecar beside the checkpoint, the error says what is missing.
-    let out = eyeball(&["check", text(&data), "--checkpoints", text(&mixing)], tmp.path());
+    let out = eyeball(
+        &["check", text(&data), "--checkpoints", text(&mixing)],
+        tmp.path(),
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("preprocess.json: not found"), "{stderr}");
@@ -120,10 +273,32 @@ fn check_exits_with_status_1_when_a_check_fails() {
 #[test]
 fn bench_inference_reports_images_per_second() {
     let tmp = tempfile::tempdir().unwrap();
-    let (data, checkpoint) = (common::demo_data(), common::demo_checkpoints().join("epoch_05.pt"));
-    let args = ["bench", "inference", text(&data), "--checkpoint", text(&checkpoint), "--batch-size", "512", "--threads", "1"];
+    let (data, checkpoint) = (
+        common::demo_data(),
+        common::demo_checkpoints().join("epoch_05.pt"),
+    );
+    let args = [
+        "bench",
+        "inference",
+        text(&data),
+        "--checkpoint",
+        text(&checkpoint),
+        "--batch-size",
+        "512",
+        "--threads",
+        "1",
+    ];
     let out = eyeball(&args, tmp.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("images:     5000") && stdout.contains("forward:") && stdout.contains("images/s"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("images:     5000")
+            && stdout.contains("forward:")
+            && stdout.contains("images/s"),
+        "{stdout}"
+    );
 }

@@ -10,7 +10,10 @@ use std::process::{Command, Output};
 use polars::prelude::*;
 
 fn eyeball(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eyeball")).args(args).output().expect("failed to run eyeball")
+    Command::new(env!("CARGO_BIN_EXE_eyeball"))
+        .args(args)
+        .output()
+        .expect("failed to run eyeball")
 }
 
 fn stderr(output: &Output) -> String {
@@ -19,7 +22,13 @@ fn stderr(output: &Output) -> String {
 
 /// Scans `root` into `out` without touching the user's index cache.
 fn scan(root: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["scan", root.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-cache"];
+    let mut args = vec![
+        "scan",
+        root.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-cache",
+    ];
     args.extend_from_slice(extra);
     eyeball(&args)
 }
@@ -27,17 +36,34 @@ fn scan(root: &Path, out: &Path, extra: &[&str]) -> Output {
 fn rows(df: &DataFrame) -> BTreeSet<(String, String)> {
     let paths = df.column("path").unwrap().str().unwrap();
     let issues = df.column("issue").unwrap().str().unwrap();
-    paths.iter().zip(issues.iter()).map(|(p, i)| (p.unwrap().to_string(), i.unwrap().to_string())).collect()
+    paths
+        .iter()
+        .zip(issues.iter())
+        .map(|(p, i)| (p.unwrap().to_string(), i.unwrap().to_string()))
+        .collect()
 }
 
 fn check(df: &DataFrame) {
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
-    assert_eq!(names, ["path", "issue", "score", "group", "partner", "detail"]);
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["path", "issue", "score", "group", "partner", "detail"]
+    );
     let found = rows(df);
     for (path, issue) in scan_fixture::EXPECTED {
-        assert!(found.contains(&(path.to_string(), issue.to_string())), "{path} {issue} missing from {found:#?}");
+        assert!(
+            found.contains(&(path.to_string(), issue.to_string())),
+            "{path} {issue} missing from {found:#?}"
+        );
     }
-    assert!(found.iter().all(|(p, _)| !p.contains("clean_")), "clean images flagged: {found:#?}");
+    assert!(
+        found.iter().all(|(p, _)| !p.contains("clean_")),
+        "clean images flagged: {found:#?}"
+    );
     // Pairs name the other file, relative to the root.
     let issues = df.column("issue").unwrap().str().unwrap();
     let partners = df.column("partner").unwrap().str().unwrap();
@@ -45,7 +71,10 @@ fn check(df: &DataFrame) {
     for i in 0..df.height() {
         if issues.get(i) == Some("near_duplicate") {
             let partner = partners.get(i).expect("a near duplicate names its partner");
-            assert!(found.iter().any(|(p, _)| p == partner), "{partner} is not a flagged path");
+            assert!(
+                found.iter().any(|(p, _)| p == partner),
+                "{partner} is not a flagged path"
+            );
             assert!(!groups.get(i).unwrap().is_null());
         }
     }
@@ -61,14 +90,24 @@ fn scan_writes_csv_and_parquet_with_every_planted_problem() {
     let csv = dir.path().join("issues.csv");
     let output = scan(&root, &csv, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).contains("exact_duplicate"), "no summary table: {}", stderr(&output));
-    let df = CsvReadOptions::default().try_into_reader_with_file_path(Some(csv.clone())).unwrap().finish().unwrap();
+    assert!(
+        stderr(&output).contains("exact_duplicate"),
+        "no summary table: {}",
+        stderr(&output)
+    );
+    let df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(csv.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
     check(&df);
 
     let parquet = dir.path().join("issues.parquet");
     let output = scan(&root, &parquet, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let df = ParquetReader::new(std::fs::File::open(&parquet).unwrap()).finish().unwrap();
+    let df = ParquetReader::new(std::fs::File::open(&parquet).unwrap())
+        .finish()
+        .unwrap();
     check(&df);
     assert_eq!(df.column("group").unwrap().dtype(), &DataType::UInt32);
 }
@@ -83,18 +122,27 @@ fn fail_on_exits_2_only_when_a_named_issue_is_found() {
 
     let output = scan(&root, &out, &["--fail-on", "exact_duplicate"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--fail-on: exact_duplicate"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--fail-on: exact_duplicate"),
+        "{}",
+        stderr(&output)
+    );
     assert!(out.exists(), "the table is written before failing");
 
     let output = scan(&root, &out, &["--fail-on", "dark,split_leakage"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("dark, split_leakage"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("dark, split_leakage"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = scan(&root, &out, &["--fail-on", "duplicate"]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(
-        message.contains("unknown issue \"duplicate\"") && message.contains("near_duplicate, label_conflict"),
+        message.contains("unknown issue \"duplicate\"")
+            && message.contains("near_duplicate, label_conflict"),
         "{message}"
     );
 
@@ -108,7 +156,11 @@ fn fail_on_exits_2_only_when_a_named_issue_is_found() {
                 .unwrap();
         }
     }
-    let output = scan(&clean, &out, &["--fail-on", "exact_duplicate,near_duplicate,corrupt"]);
+    let output = scan(
+        &clean,
+        &out,
+        &["--fail-on", "exact_duplicate,near_duplicate,corrupt"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
 
@@ -117,7 +169,11 @@ fn bad_arguments_are_refused_before_scanning() {
     let dir = tempfile::tempdir().unwrap();
     let output = scan(dir.path(), &dir.path().join("issues.txt"), &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains(".parquet or .csv"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".parquet or .csv"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -21,7 +21,9 @@ fn options(dataset: PathBuf, checkpoints: Option<PathBuf>, cache: &Path) -> AppO
 }
 
 fn open(options: AppOptions) -> Harness<'static, EyeballApp> {
-    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| EyeballApp::new(cc, options));
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(|cc| EyeballApp::new(cc, options));
     run_until_idle(&mut harness);
     harness
 }
@@ -43,18 +45,33 @@ fn run_until_idle(harness: &mut Harness<'_, EyeballApp>) {
 #[test]
 fn opening_a_dataset_shows_class_names_and_counts() {
     let tmp = tempfile::tempdir().unwrap();
-    common::image_folder(tmp.path(), &[("train", "airplane", 5), ("train", "truck", 3), ("test", "airplane", 2), ("test", "truck", 1)]);
+    common::image_folder(
+        tmp.path(),
+        &[
+            ("train", "airplane", 5),
+            ("train", "truck", 3),
+            ("test", "airplane", 2),
+            ("test", "truck", 1),
+        ],
+    );
     let cache = tempfile::tempdir().unwrap();
     let harness = open(options(tmp.path().to_path_buf(), None, cache.path()));
 
-    assert!(harness.state().messages().is_empty(), "{:?}", harness.state().messages());
+    assert!(
+        harness.state().messages().is_empty(),
+        "{:?}",
+        harness.state().messages()
+    );
     assert_eq!(harness.state().dataset().unwrap().examples.len(), 11);
     harness.get_by_label("airplane");
     harness.get_by_label("truck");
     harness.get_by_label("11 examples");
     // airplane: train 5, test 2, total 7; truck: 3, 1, 4.
     for count in ["5", "2", "7", "3", "4"] {
-        assert!(harness.query_all_by_label(count).next().is_some(), "count {count} not on screen");
+        assert!(
+            harness.query_all_by_label(count).next().is_some(),
+            "count {count} not on screen"
+        );
     }
     harness.get_by_label("train 8, test 3");
 }
@@ -68,38 +85,71 @@ fn a_folder_without_a_layout_shows_an_error_and_the_app_keeps_running() {
     assert!(harness.state().dataset().is_none());
     let messages = harness.state().messages().to_vec();
     assert_eq!(messages.len(), 1);
-    assert!(messages[0].contains("no dataset layout found"), "{messages:?}");
-    assert!(harness.query_by_label_contains("no dataset layout found").is_some());
+    assert!(
+        messages[0].contains("no dataset layout found"),
+        "{messages:?}"
+    );
+    assert!(
+        harness
+            .query_by_label_contains("no dataset layout found")
+            .is_some()
+    );
     harness.get_by_label("No dataset open.");
 }
 
 #[test]
 fn the_demo_opens_with_its_checkpoints_loaded_through_libtorch() {
     let cache = tempfile::tempdir().unwrap();
-    let harness = open(options(common::demo_data(), Some(common::demo_checkpoints()), cache.path()));
-    assert!(harness.state().messages().is_empty(), "{:?}", harness.state().messages());
+    let harness = open(options(
+        common::demo_data(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
+    assert!(
+        harness.state().messages().is_empty(),
+        "{:?}",
+        harness.state().messages()
+    );
     let summary = harness.state().checkpoints().unwrap();
     assert!(summary.files.len() >= 5);
     harness.get_by_label("55,594");
     let file_count = summary.files.len().to_string();
-    assert!(harness.query_all_by_label(&file_count).next().is_some(), "checkpoint count not on screen");
+    assert!(
+        harness.query_all_by_label(&file_count).next().is_some(),
+        "checkpoint count not on screen"
+    );
     for digit in 0..10 {
-        assert!(harness.query_all_by_label(&digit.to_string()).next().is_some(), "class {digit} missing");
+        assert!(
+            harness
+                .query_all_by_label(&digit.to_string())
+                .next()
+                .is_some(),
+            "class {digit} missing"
+        );
     }
 }
 
 /// Accessible names of the grid cells on screen: "example PATH: LABEL".
 fn grid_cells(harness: &Harness<'_, EyeballApp>) -> Vec<String> {
-    harness.query_all_by_label_contains("example ").filter_map(|node| node.accesskit_node().label()).collect()
+    harness
+        .query_all_by_label_contains("example ")
+        .filter_map(|node| node.accesskit_node().label())
+        .collect()
 }
 
 #[test]
 fn filtering_by_one_label_shows_its_count_and_only_its_examples() {
     let tmp = tempfile::tempdir().unwrap();
-    common::image_folder(tmp.path(), &[("", "cat", 6), ("", "dog", 4), ("", "emu", 2)]);
+    common::image_folder(
+        tmp.path(),
+        &[("", "cat", 6), ("", "dog", 4), ("", "emu", 2)],
+    );
     let cache = tempfile::tempdir().unwrap();
     let mut harness = open(options(tmp.path().to_path_buf(), None, cache.path()));
-    assert!(harness.state().stats().is_some(), "indexing should have finished");
+    assert!(
+        harness.state().stats().is_some(),
+        "indexing should have finished"
+    );
     harness.get_by_label("12 of 12 match");
     assert_eq!(grid_cells(&harness).len(), 12);
 
@@ -113,7 +163,11 @@ fn filtering_by_one_label_shows_its_count_and_only_its_examples() {
     harness.get_by_label("emu").click();
     run_until_idle(&mut harness);
     harness.get_by_label("6 of 12 match");
-    assert!(grid_cells(&harness).iter().all(|c| c.ends_with(": dog") || c.ends_with(": emu")));
+    assert!(
+        grid_cells(&harness)
+            .iter()
+            .all(|c| c.ends_with(": dog") || c.ends_with(": emu"))
+    );
 }
 
 #[test]
@@ -122,25 +176,43 @@ fn sorting_by_a_stat_orders_the_grid() {
     for (name, level) in [("mid", 120u8), ("dark", 10), ("bright", 240)] {
         let dir = tmp.path().join("things");
         std::fs::create_dir_all(&dir).unwrap();
-        image::GrayImage::from_pixel(16, 16, image::Luma([level])).save(dir.join(format!("{name}.png"))).unwrap();
+        image::GrayImage::from_pixel(16, 16, image::Luma([level]))
+            .save(dir.join(format!("{name}.png")))
+            .unwrap();
     }
     let cache = tempfile::tempdir().unwrap();
     let mut harness = open(options(tmp.path().to_path_buf(), None, cache.path()));
     let order = |h: &Harness<'_, EyeballApp>| -> Vec<String> {
         let ds = h.state().dataset().unwrap();
-        h.state().visible().iter().map(|&i| ds.examples[i].path.file_stem().unwrap().to_string_lossy().into_owned()).collect()
+        h.state()
+            .visible()
+            .iter()
+            .map(|&i| {
+                ds.examples[i]
+                    .path
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
     };
     harness.get_by_label("sort by").click();
     harness.run_steps(2);
     // The open sort menu's entry, not the stats panel's histogram title.
-    harness.get_by_role_and_label(egui::Role::Button, "brightness").click();
+    harness
+        .get_by_role_and_label(egui::Role::Button, "brightness")
+        .click();
     run_until_idle(&mut harness);
     assert_eq!(order(&harness), vec!["dark", "mid", "bright"]);
     harness.get_by_label("descending").click();
     run_until_idle(&mut harness);
     assert_eq!(order(&harness), vec!["bright", "mid", "dark"]);
     let cells = grid_cells(&harness);
-    assert!(cells[0].contains("bright.png") && cells[2].contains("dark.png"), "{cells:?}");
+    assert!(
+        cells[0].contains("bright.png") && cells[2].contains("dark.png"),
+        "{cells:?}"
+    );
 }
 
 #[test]
@@ -169,20 +241,39 @@ fn keyboard_opens_steps_through_and_closes_the_detail_view() {
 
 /// Predicted labels of the fixed batch on screen, from the cells' accessible names.
 fn prediction_cells(harness: &Harness<'_, EyeballApp>) -> Vec<String> {
-    harness.query_all_by_label_contains("prediction ").filter_map(|node| node.accesskit_node().label()).collect()
+    harness
+        .query_all_by_label_contains("prediction ")
+        .filter_map(|node| node.accesskit_node().label())
+        .collect()
 }
 
 #[test]
 fn moving_the_checkpoint_slider_changes_the_predictions_on_screen() {
     let cache = tempfile::tempdir().unwrap();
-    let mut harness = open(options(common::demo_data(), Some(common::demo_checkpoints()), cache.path()));
-    assert!(harness.state().messages().is_empty(), "{:?}", harness.state().messages());
-    let evolution = harness.state().checkpoint_state().evolution.as_ref().expect("predictions on the fixed batch");
+    let mut harness = open(options(
+        common::demo_data(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
+    assert!(
+        harness.state().messages().is_empty(),
+        "{:?}",
+        harness.state().messages()
+    );
+    let evolution = harness
+        .state()
+        .checkpoint_state()
+        .evolution
+        .as_ref()
+        .expect("predictions on the fixed batch");
     assert!(evolution.predictions.len() >= 5);
     let first_loss = evolution.predictions[0].mean_loss;
     let last_loss = evolution.predictions.last().unwrap().mean_loss;
     let last = evolution.predictions.len() - 1;
-    assert!(last_loss < first_loss, "loss should fall: {first_loss} -> {last_loss}");
+    assert!(
+        last_loss < first_loss,
+        "loss should fall: {first_loss} -> {last_loss}"
+    );
 
     harness.get_by_label("Predictions").click();
     run_until_idle(&mut harness);
@@ -190,21 +281,37 @@ fn moving_the_checkpoint_slider_changes_the_predictions_on_screen() {
     assert!(!at_init.is_empty());
     harness.get_by_label("epoch_00.pt");
 
-    harness.get_by_role_and_label(egui::Role::Slider, "checkpoint").set_value_accesskit(last as f64);
+    harness
+        .get_by_role_and_label(egui::Role::Slider, "checkpoint")
+        .set_value_accesskit(last as f64);
     run_until_idle(&mut harness);
     assert_eq!(harness.state().checkpoint_state().current, last);
     harness.get_by_label("epoch_05.pt");
     let trained = prediction_cells(&harness);
     assert_eq!(at_init.len(), trained.len());
     let changed = at_init.iter().zip(&trained).filter(|(a, b)| a != b).count();
-    assert!(changed > at_init.len() / 2, "only {changed} of {} predictions changed", at_init.len());
+    assert!(
+        changed > at_init.len() / 2,
+        "only {changed} of {} predictions changed",
+        at_init.len()
+    );
 }
 
 #[test]
 fn the_recipe_checks_pass_for_the_demo_and_the_filters_show() {
     let cache = tempfile::tempdir().unwrap();
-    let mut harness = open(options(common::demo_data(), Some(common::demo_checkpoints()), cache.path()));
-    let checks = harness.state().checkpoint_state().checks.clone().expect("checks ran").expect("checks succeeded");
+    let mut harness = open(options(
+        common::demo_data(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
+    let checks = harness
+        .state()
+        .checkpoint_state()
+        .checks
+        .clone()
+        .expect("checks ran")
+        .expect("checks succeeded");
     assert_eq!(checks.len(), 3);
     harness.get_by_label("Recipe checks").click();
     run_until_idle(&mut harness);
@@ -224,7 +331,12 @@ fn the_recipe_checks_pass_for_the_demo_and_the_filters_show() {
     harness.get_by_label_contains("right -> wrong");
     harness.get_by_label("Show the flips in the grid").click();
     run_until_idle(&mut harness);
-    let flips = harness.state().filter().only.clone().expect("the grid shows only the flips");
+    let flips = harness
+        .state()
+        .filter()
+        .only
+        .clone()
+        .expect("the grid shows only the flips");
     assert_eq!(harness.state().visible().len(), flips.len());
 }
 
@@ -234,34 +346,57 @@ fn dragging_across_a_histogram_filters_to_that_range() {
     let dir = tmp.path().join("things");
     std::fs::create_dir_all(&dir).unwrap();
     for level in (0..=250u8).step_by(10) {
-        image::GrayImage::from_pixel(8, 8, image::Luma([level])).save(dir.join(format!("level_{level:03}.png"))).unwrap();
+        image::GrayImage::from_pixel(8, 8, image::Luma([level]))
+            .save(dir.join(format!("level_{level:03}.png")))
+            .unwrap();
     }
     let cache = tempfile::tempdir().unwrap();
     let mut harness = open(options(tmp.path().to_path_buf(), None, cache.path()));
     harness.get_by_label("26 of 26 match");
-    let title = harness.get_by_role_and_label(egui::Role::Label, "brightness").rect();
+    let title = harness
+        .get_by_role_and_label(egui::Role::Label, "brightness")
+        .rect();
     // The histogram's plot sits just under its title and spans the stats panel.
     let y = title.bottom() + 35.0;
     let (x0, x1) = (title.left() + 60.0, title.left() + 150.0);
-    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: egui::Modifiers::NONE };
+    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
     harness.event(egui::Event::PointerMoved(egui::pos2(x0, y)));
     harness.run_steps(1);
     harness.event(press(egui::pos2(x0, y), true));
     harness.run_steps(1);
     for step in 1..=10 {
-        harness.event(egui::Event::PointerMoved(egui::pos2(x0 + (x1 - x0) * step as f32 / 10.0, y)));
+        harness.event(egui::Event::PointerMoved(egui::pos2(
+            x0 + (x1 - x0) * step as f32 / 10.0,
+            y,
+        )));
         harness.run_steps(1);
     }
     harness.event(press(egui::pos2(x1, y), false));
     run_until_idle(&mut harness);
 
-    let (lo, hi) = *harness.state().filter().ranges.get("brightness").expect("a brightness range was set");
+    let (lo, hi) = *harness
+        .state()
+        .filter()
+        .ranges
+        .get("brightness")
+        .expect("a brightness range was set");
     assert!(lo > 0.0 && hi < 250.0 && hi > lo, "range {lo}..{hi}");
     let shown = harness.state().visible().len();
     assert!(shown > 0 && shown < 26, "{shown} shown");
     let stats = harness.state().stats().unwrap();
     let brightness = stats.column("brightness").unwrap();
-    assert!(harness.state().visible().iter().all(|&i| brightness[i] >= lo && brightness[i] <= hi));
+    assert!(
+        harness
+            .state()
+            .visible()
+            .iter()
+            .all(|&i| brightness[i] >= lo && brightness[i] <= hi)
+    );
     harness.get_by_label(&format!("{shown} of 26 match"));
 }
 
@@ -271,22 +406,30 @@ fn duplicates_show_in_the_issues_view_and_keep_exclude_marks_are_saved_at_once()
     // Distinct random-noise images, so that only the planted copy is a duplicate.
     let mut seed = 12345u64;
     let mut noise = move || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 56) as u8
     };
     for (split, class) in [("train", "cat"), ("test", "dog")] {
         std::fs::create_dir_all(tmp.path().join(split).join(class)).unwrap();
         for i in 0..6 {
-            let img = image::RgbImage::from_fn(32, 32, |_, _| image::Rgb([noise(), noise(), noise()]));
-            img.save(tmp.path().join(format!("{split}/{class}/{class}_{i}.png"))).unwrap();
+            let img =
+                image::RgbImage::from_fn(32, 32, |_, _| image::Rgb([noise(), noise(), noise()]));
+            img.save(tmp.path().join(format!("{split}/{class}/{class}_{i}.png")))
+                .unwrap();
         }
     }
     // The same pixels in train and in test, as PNG and as BMP: an exact duplicate that leaks.
     let copy = image::open(tmp.path().join("train/cat/cat_3.png")).unwrap();
-    copy.save(tmp.path().join("test/dog/copy_of_cat_3.bmp")).unwrap();
+    copy.save(tmp.path().join("test/dog/copy_of_cat_3.bmp"))
+        .unwrap();
     let cache = tempfile::tempdir().unwrap();
     let mut harness = open(options(tmp.path().to_path_buf(), None, cache.path()));
-    let report = harness.state().scan_report().expect("the scan ran after indexing");
+    let report = harness
+        .state()
+        .scan_report()
+        .expect("the scan ran after indexing");
     let exact = report.examples_with(eyeball::scan::IssueKind::ExactDuplicate);
     assert_eq!(exact.len(), 2, "{:?}", report.findings);
 
@@ -299,15 +442,22 @@ fn duplicates_show_in_the_issues_view_and_keep_exclude_marks_are_saved_at_once()
     run_until_idle(&mut harness);
 
     // Saved at once: a fresh store reading the file sees the decision.
-    let (store, problem) = eyeball::review::ReviewStore::open(&cache.path().join("reviews"), tmp.path()).unwrap();
+    let (store, problem) =
+        eyeball::review::ReviewStore::open(&cache.path().join("reviews"), tmp.path()).unwrap();
     assert!(problem.is_none());
-    let decisions: Vec<_> = store.entries().map(|e| (e.path.clone(), e.decision.clone())).collect();
+    let decisions: Vec<_> = store
+        .entries()
+        .map(|e| (e.path.clone(), e.decision.clone()))
+        .collect();
     assert_eq!(decisions.len(), 1, "{decisions:?}");
     assert_eq!(decisions[0].1, eyeball::review::Decision::Exclude);
 
     harness.get_by_label("exact_duplicate (2)").click();
     run_until_idle(&mut harness);
-    assert_eq!(harness.state().central_view(), eyeball::ui::CentralView::Examples);
+    assert_eq!(
+        harness.state().central_view(),
+        eyeball::ui::CentralView::Examples
+    );
     let mut shown = harness.state().visible().to_vec();
     shown.sort();
     let mut expected = exact.clone();
@@ -319,7 +469,11 @@ fn duplicates_show_in_the_issues_view_and_keep_exclude_marks_are_saved_at_once()
 #[test]
 fn pinned_examples_become_the_fixed_batch() {
     let cache = tempfile::tempdir().unwrap();
-    let mut harness = open(options(common::demo_data(), Some(common::demo_checkpoints()), cache.path()));
+    let mut harness = open(options(
+        common::demo_data(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
     // Select the first example, pin it, move right, pin that one too.
     harness.key_press(egui::Key::ArrowRight);
     harness.run_steps(2);
@@ -329,7 +483,13 @@ fn pinned_examples_become_the_fixed_batch() {
     harness.run_steps(2);
     harness.key_press(egui::Key::P);
     run_until_idle(&mut harness);
-    let pinned: Vec<usize> = harness.state().checkpoint_state().pinned.iter().copied().collect();
+    let pinned: Vec<usize> = harness
+        .state()
+        .checkpoint_state()
+        .pinned
+        .iter()
+        .copied()
+        .collect();
     assert_eq!(pinned.len(), 2);
 
     harness.get_by_label("Predictions").click();
@@ -338,7 +498,10 @@ fn pinned_examples_become_the_fixed_batch() {
     run_until_idle(&mut harness);
     let state = harness.state().checkpoint_state();
     assert!(state.using_pinned);
-    let evolution = state.evolution.as_ref().unwrap_or_else(|| panic!("no predictions: {:?}", harness.state().messages()));
+    let evolution = state
+        .evolution
+        .as_ref()
+        .unwrap_or_else(|| panic!("no predictions: {:?}", harness.state().messages()));
     assert!(evolution.predictions.iter().all(|p| p.examples == pinned));
     assert_eq!(prediction_cells(&harness).len(), 2);
 }
@@ -348,7 +511,10 @@ fn demo_subset_with_flipped_labels(root: &Path, per_class: usize, flips: usize) 
     let val = common::demo_data().join("val");
     let mut flipped = Vec::new();
     for digit in 0..10 {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(val.join(digit.to_string())).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(val.join(digit.to_string()))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for (i, file) in files.iter().take(per_class).enumerate() {
             let wrong = i == 0 && flipped.len() < flips;
@@ -370,7 +536,11 @@ fn keyboard_label_review_writes_the_expected_review_file() {
     let flipped = demo_subset_with_flipped_labels(data.path(), 15, 4);
     let before = snapshot(data.path());
     let cache = tempfile::tempdir().unwrap();
-    let mut harness = open(options(data.path().to_path_buf(), Some(common::demo_checkpoints()), cache.path()));
+    let mut harness = open(options(
+        data.path().to_path_buf(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
     harness.get_by_label("Label review").click();
     run_until_idle(&mut harness);
     harness.get_by_label("Score the dataset").click();
@@ -379,8 +549,16 @@ fn keyboard_label_review_writes_the_expected_review_file() {
 
     // The flipped labels float to the top of the loss ranking.
     let dataset = harness.state().dataset().unwrap().clone();
-    let path_of = |example: usize| eyeball::index::relative_path_text(&dataset.examples[example].path);
-    let top: Vec<String> = harness.state().label_review().ranked.iter().take(4).map(|r| path_of(r.example)).collect();
+    let path_of =
+        |example: usize| eyeball::index::relative_path_text(&dataset.examples[example].path);
+    let top: Vec<String> = harness
+        .state()
+        .label_review()
+        .ranked
+        .iter()
+        .take(4)
+        .map(|r| path_of(r.example))
+        .collect();
     let mut sorted_top = top.clone();
     sorted_top.sort();
     let mut expected = flipped.clone();
@@ -400,9 +578,18 @@ fn keyboard_label_review_writes_the_expected_review_file() {
     run_until_idle(&mut harness);
     harness.get_by_label_contains("reviewed 3 / 150");
 
-    let (store, _) = eyeball::review::ReviewStore::open(&cache.path().join("reviews"), data.path()).unwrap();
-    let mut saved: Vec<(String, String, Option<String>)> =
-        store.entries().map(|e| (e.path.clone(), e.decision.name().to_string(), e.new_label.clone())).collect();
+    let (store, _) =
+        eyeball::review::ReviewStore::open(&cache.path().join("reviews"), data.path()).unwrap();
+    let mut saved: Vec<(String, String, Option<String>)> = store
+        .entries()
+        .map(|e| {
+            (
+                e.path.clone(),
+                e.decision.name().to_string(),
+                e.new_label.clone(),
+            )
+        })
+        .collect();
     saved.sort();
     let mut wanted = vec![
         (top[0].clone(), "flag_wrong".to_string(), None),
@@ -412,7 +599,11 @@ fn keyboard_label_review_writes_the_expected_review_file() {
     wanted.sort();
     assert_eq!(saved, wanted);
     drop(harness);
-    assert_eq!(snapshot(data.path()), before, "the dataset folder was written to");
+    assert_eq!(
+        snapshot(data.path()),
+        before,
+        "the dataset folder was written to"
+    );
 }
 
 /// Every file under `root` with its size and modification time.

@@ -14,10 +14,19 @@ fn the_demo_window_renders_under_xvfb() {
         .env("SCREENSHOT_DELAY_S", "4")
         .output()
         .expect("failed to run scripts/screenshot.sh");
-    assert!(out.status.success(), "screenshot failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "screenshot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let shot = image::open(&png).unwrap().to_rgb8();
-    assert!(shot.width() >= 640 && shot.height() >= 400, "window is {}x{}", shot.width(), shot.height());
+    assert!(
+        shot.width() >= 640 && shot.height() >= 400,
+        "window is {}x{}",
+        shot.width(),
+        shot.height()
+    );
     let mut colours = std::collections::HashSet::new();
     let mut luma_sum = 0f64;
     let mut luma_sq = 0f64;
@@ -30,7 +39,11 @@ fn the_demo_window_renders_under_xvfb() {
     let n = (shot.width() * shot.height()) as f64;
     let std = (luma_sq / n - (luma_sum / n).powi(2)).sqrt();
     // Text, class colours and digit thumbnails give hundreds of colours and real contrast.
-    assert!(colours.len() > 200, "only {} colours: blank window?", colours.len());
+    assert!(
+        colours.len() > 200,
+        "only {} colours: blank window?",
+        colours.len()
+    );
     assert!(std > 10.0, "luma std {std:.1}: blank window?");
     if let Ok(dir) = std::env::var("EYEBALL_SCREENSHOT_DIR") {
         std::fs::copy(&png, Path::new(&dir).join("window.png")).unwrap();

@@ -10,8 +10,8 @@ use serde::de::IgnoredAny;
 
 use super::imagefolder::{read_dir, subdirectories};
 use super::{
-    BoxAnnotation, Dataset, DatasetError, Example, Layout, SPLIT_NAMES, cap_warnings, natural_cmp, sort_examples,
-    sort_splits,
+    BoxAnnotation, Dataset, DatasetError, Example, Layout, SPLIT_NAMES, cap_warnings, natural_cmp,
+    sort_examples, sort_splits,
 };
 
 #[derive(Deserialize)]
@@ -97,9 +97,18 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
     for (dir, dir_split) in json_folders(root)? {
         for path in json_files(&root.join(&dir))? {
             let Some(coco) = load(&path)? else { continue };
-            let name = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+            let name = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
             let split = dir_split.clone().or_else(|| split_in_name(&path));
-            sources.push(Source { name, dir: dir.clone(), split, coco });
+            sources.push(Source {
+                name,
+                dir: dir.clone(),
+                split,
+                coco,
+            });
         }
     }
     if sources.is_empty() {
@@ -129,8 +138,15 @@ fn json_files(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
         .into_iter()
         .map(|e| e.path())
         .filter(|p| p.is_file())
-        .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("json")))
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        })
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     files.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     Ok(files)
@@ -147,7 +163,10 @@ fn split_in_name(path: &Path) -> Option<String> {
 
 /// Parses `path` if it is a COCO file; `None` for JSON of another shape.
 fn load(path: &Path) -> Result<Option<CocoFile>, DatasetError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     // The top-level keys tell whether it is COCO; the values are skipped, not built. (A struct
     // would also accept a JSON list, by position.)
     match serde_json::from_str::<BTreeMap<String, IgnoredAny>>(&text) {
@@ -157,24 +176,38 @@ fn load(path: &Path) -> Result<Option<CocoFile>, DatasetError> {
         Err(err) if err.is_data() => return Ok(None),
         Err(err) => return Err(DatasetError::json(path, &err)),
     }
-    serde_json::from_str::<CocoFile>(&text).map(Some).map_err(|err| DatasetError::json(path, &err))
+    serde_json::from_str::<CocoFile>(&text)
+        .map(Some)
+        .map_err(|err| DatasetError::json(path, &err))
 }
 
 /// Keeps one file per split (or one file when no name says a split), preferring `instances*`
 /// over other COCO files of the same images (keypoints), so that boxes are not counted twice.
 fn choose(mut sources: Vec<Source>, warnings: &mut Vec<String>) -> Vec<Source> {
-    let rank = |s: &Source| if s.name.to_ascii_lowercase().contains("instances") { 0 } else { 1 };
-    sources.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| natural_cmp(&a.name, &b.name)));
+    let rank = |s: &Source| {
+        if s.name.to_ascii_lowercase().contains("instances") {
+            0
+        } else {
+            1
+        }
+    };
+    sources.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| natural_cmp(&a.name, &b.name))
+    });
     let any_split = sources.iter().any(|s| s.split.is_some());
     let mut kept: Vec<Source> = Vec::new();
     for source in sources {
         let clash = if any_split && source.split.is_none() {
             Some("its name names no split, unlike the others".to_string())
         } else {
-            kept.iter().find(|k| k.split == source.split).map(|k| match &source.split {
-                Some(split) => format!("{} already gives the {split} split", k.name),
-                None => format!("{} is used", k.name),
-            })
+            kept.iter()
+                .find(|k| k.split == source.split)
+                .map(|k| match &source.split {
+                    Some(split) => format!("{} already gives the {split} split", k.name),
+                    None => format!("{} is used", k.name),
+                })
         };
         match clash {
             Some(why) => warnings.push(format!("{}: ignored, {why}", source.name)),
@@ -184,14 +217,21 @@ fn choose(mut sources: Vec<Source>, warnings: &mut Vec<String>) -> Vec<Source> {
     kept
 }
 
-fn build(root: &Path, sources: Vec<Source>, mut warnings: Vec<String>) -> Result<Dataset, DatasetError> {
+fn build(
+    root: &Path,
+    sources: Vec<Source>,
+    mut warnings: Vec<String>,
+) -> Result<Dataset, DatasetError> {
     // Classes: the union of categories, ordered by id, the first file winning a disagreement.
     let mut categories: BTreeMap<Id, (String, String)> = BTreeMap::new();
     for source in &sources {
         for category in &source.coco.categories {
             match categories.get(&category.id) {
                 None => {
-                    categories.insert(category.id.clone(), (category.name.clone(), source.name.clone()));
+                    categories.insert(
+                        category.id.clone(),
+                        (category.name.clone(), source.name.clone()),
+                    );
                 }
                 Some((name, first)) if *name != category.name => warnings.push(format!(
                     "{}: category {} is {:?} here but {:?} in {first}; using {:?}",
@@ -201,7 +241,11 @@ fn build(root: &Path, sources: Vec<Source>, mut warnings: Vec<String>) -> Result
             }
         }
     }
-    let class_of: HashMap<&Id, usize> = categories.keys().enumerate().map(|(i, id)| (id, i)).collect();
+    let class_of: HashMap<&Id, usize> = categories
+        .keys()
+        .enumerate()
+        .map(|(i, id)| (id, i))
+        .collect();
     let classes: Vec<String> = categories.values().map(|(name, _)| name.clone()).collect();
 
     let mut splits: Vec<String> = sources.iter().filter_map(|s| s.split.clone()).collect();
@@ -210,9 +254,20 @@ fn build(root: &Path, sources: Vec<Source>, mut warnings: Vec<String>) -> Result
 
     let mut examples = Vec::new();
     for source in &sources {
-        let split = source.split.as_ref().and_then(|s| splits.iter().position(|x| x == s));
+        let split = source
+            .split
+            .as_ref()
+            .and_then(|s| splits.iter().position(|x| x == s));
         let bases = image_folders(root, source)?;
-        add_source(root, source, &bases, split, &class_of, &mut examples, &mut warnings);
+        add_source(
+            root,
+            source,
+            &bases,
+            split,
+            &class_of,
+            &mut examples,
+            &mut warnings,
+        );
     }
     sort_examples(&mut examples);
 
@@ -277,12 +332,21 @@ fn add_source(
     let mut images: HashMap<&Id, Option<Placed>> = HashMap::new();
     for image in &source.coco.images {
         if images.contains_key(&image.id) {
-            warnings.push(format!("{file}: image id {} is listed twice; keeping the first", image.id));
+            warnings.push(format!(
+                "{file}: image id {} is listed twice; keeping the first",
+                image.id
+            ));
             continue;
         }
-        let found = bases.iter().map(|base| base.join(&image.file_name)).find(|p| root.join(p).is_file());
+        let found = bases
+            .iter()
+            .map(|base| base.join(&image.file_name))
+            .find(|p| root.join(p).is_file());
         let Some(path) = found else {
-            warnings.push(format!("{file}: image {}: file {} does not exist", image.id, image.file_name));
+            warnings.push(format!(
+                "{file}: image {}: file {} does not exist",
+                image.id, image.file_name
+            ));
             images.insert(&image.id, None);
             continue;
         };
@@ -300,8 +364,20 @@ fn add_source(
                 }
             },
         };
-        images.insert(&image.id, Some(Placed { index: examples.len(), size }));
-        examples.push(Example { path, split, label: None, annotations: Vec::new(), extra: Vec::new() });
+        images.insert(
+            &image.id,
+            Some(Placed {
+                index: examples.len(),
+                size,
+            }),
+        );
+        examples.push(Example {
+            path,
+            split,
+            label: None,
+            annotations: Vec::new(),
+            extra: Vec::new(),
+        });
     }
 
     for (k, annotation) in source.coco.annotations.iter().enumerate() {
@@ -342,15 +418,25 @@ fn add_source(
                 continue;
             }
         };
-        let Some((width, height)) = size else { continue };
-        examples[index].annotations.push(BoxAnnotation { class, bbox: normalise(bbox, width, height) });
+        let Some((width, height)) = size else {
+            continue;
+        };
+        examples[index].annotations.push(BoxAnnotation {
+            class,
+            bbox: normalise(bbox, width, height),
+        });
     }
 }
 
 /// `[x, y, w, h]` in pixels → `[x0, y0, x1, y1]` in 0..1; boxes spilling over the edge are clamped.
 fn normalise([x, y, w, h]: [f64; 4], width: f64, height: f64) -> [f32; 4] {
     let unit = |v: f64| v.clamp(0.0, 1.0) as f32;
-    [unit(x / width), unit(y / height), unit((x + w) / width), unit((y + h) / height)]
+    [
+        unit(x / width),
+        unit(y / height),
+        unit((x + w) / width),
+        unit((y + h) / height),
+    ]
 }
 
 #[cfg(test)]
@@ -390,15 +476,26 @@ mod tests {
         assert!(ds.splits.is_empty());
         assert_eq!(paths(&ds), vec!["a2.png", "images/a10.png", "images/b.png"]);
         assert!(ds.examples.iter().all(|e| e.label.is_none()));
-        assert!(ds.examples[1].annotations.is_empty(), "images without boxes are still examples");
+        assert!(
+            ds.examples[1].annotations.is_empty(),
+            "images without boxes are still examples"
+        );
         let b = &ds.examples[2].annotations;
         assert_eq!(b.len(), 2);
         assert_eq!(b[0].class, 1);
         assert!(close(b[0].bbox, [0.1, 0.1, 0.6, 0.6]), "{:?}", b[0].bbox);
         assert_eq!(b[1].class, 0);
-        assert!(close(b[1].bbox, [0.75, 0.8, 1.0, 1.0]), "clamped: {:?}", b[1].bbox);
+        assert!(
+            close(b[1].bbox, [0.75, 0.8, 1.0, 1.0]),
+            "clamped: {:?}",
+            b[1].bbox
+        );
         // Without width/height in the JSON, the size comes from the file (4×3).
-        assert!(close(ds.examples[0].annotations[0].bbox, [0.25, 0.0, 0.75, 1.0]), "{:?}", ds.examples[0].annotations);
+        assert!(
+            close(ds.examples[0].annotations[0].bbox, [0.25, 0.0, 0.75, 1.0]),
+            "{:?}",
+            ds.examples[0].annotations
+        );
         assert_eq!(ds.label_text(&ds.examples[2]), "cat, dog");
         assert!(ds.warnings.is_empty(), "{:?}", ds.warnings);
     }
@@ -439,19 +536,32 @@ mod tests {
     fn malformed_json_names_file_line_and_column() {
         let tmp = tempfile::tempdir().unwrap();
         png(tmp.path(), "cat/a.png");
-        write(tmp.path(), "coco.json", "{\"images\": [\n  {\"id\": 1,,}\n]}");
+        write(
+            tmp.path(),
+            "coco.json",
+            "{\"images\": [\n  {\"id\": 1,,}\n]}",
+        );
         let err = Dataset::open(tmp.path()).unwrap_err();
         match &err {
-            DatasetError::Json { path, line, column, .. } => {
+            DatasetError::Json {
+                path, line, column, ..
+            } => {
                 assert!(path.ends_with("coco.json"));
                 assert_eq!((*line, *column), (2, 12));
             }
             other => panic!("expected a JSON error, got {other}"),
         }
-        assert!(err.to_string().contains("coco.json, line 2, column 12: "), "{err}");
+        assert!(
+            err.to_string().contains("coco.json, line 2, column 12: "),
+            "{err}"
+        );
 
         // Wrong types in a COCO file are reported the same way.
-        write(tmp.path(), "coco.json", r#"{"images": [{"id": 1, "file_name": 5}], "categories": []}"#);
+        write(
+            tmp.path(),
+            "coco.json",
+            r#"{"images": [{"id": 1, "file_name": 5}], "categories": []}"#,
+        );
         let err = Dataset::open(tmp.path()).unwrap_err();
         assert!(matches!(err, DatasetError::Json { line: 1, .. }), "{err}");
     }
@@ -493,18 +603,36 @@ mod tests {
         };
         write(root, "annotations/instances_train2017.json", &one("t.png"));
         write(root, "annotations/instances_val2017.json", &one("v.png"));
-        write(root, "annotations/person_keypoints_val2017.json", &one("v.png"));
+        write(
+            root,
+            "annotations/person_keypoints_val2017.json",
+            &one("v.png"),
+        );
         // Roboflow's export: the file sits in the split folder beside its images.
         write(root, "valid/_annotations.coco.json", &one("r.png"));
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.layout, Layout::Coco);
         assert_eq!(ds.splits, vec!["train", "val", "valid"]);
-        assert_eq!(paths(&ds), vec!["train2017/t.png", "images/val2017/v.png", "valid/r.png"]);
-        assert_eq!(ds.split_counts().iter().map(|s| s.1).collect::<Vec<_>>(), vec![1, 1, 1]);
-        assert_eq!(ds.examples[1].annotations, vec![BoxAnnotation { class: 0, bbox: [0.0, 0.0, 1.0, 1.0] }]);
+        assert_eq!(
+            paths(&ds),
+            vec!["train2017/t.png", "images/val2017/v.png", "valid/r.png"]
+        );
+        assert_eq!(
+            ds.split_counts().iter().map(|s| s.1).collect::<Vec<_>>(),
+            vec![1, 1, 1]
+        );
+        assert_eq!(
+            ds.examples[1].annotations,
+            vec![BoxAnnotation {
+                class: 0,
+                bbox: [0.0, 0.0, 1.0, 1.0]
+            }]
+        );
         assert_eq!(
             ds.warnings,
-            vec!["annotations/person_keypoints_val2017.json: ignored, annotations/instances_val2017.json already gives the val split"]
+            vec![
+                "annotations/person_keypoints_val2017.json: ignored, annotations/instances_val2017.json already gives the val split"
+            ]
         );
     }
 
@@ -519,6 +647,9 @@ mod tests {
 
     #[test]
     fn box_conversion_clamps_to_the_image() {
-        assert_eq!(normalise([-10.0, 5.0, 20.0, 200.0], 100.0, 50.0), [0.0, 0.1, 0.1, 1.0]);
+        assert_eq!(
+            normalise([-10.0, 5.0, 20.0, 200.0], 100.0, 50.0),
+            [0.0, 0.1, 0.1, 1.0]
+        );
     }
 }

@@ -13,7 +13,9 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
 
     let mut split_dirs: Vec<(String, ClassFolders)> = Vec::new();
     for split in SPLIT_NAMES {
-        let Some(dir) = top_dirs.iter().find(|d| d.eq_ignore_ascii_case(split)) else { continue };
+        let Some(dir) = top_dirs.iter().find(|d| d.eq_ignore_ascii_case(split)) else {
+            continue;
+        };
         let classes = class_folders(&root.join(dir))?;
         if !classes.is_empty() {
             split_dirs.push((dir.clone(), classes));
@@ -27,17 +29,28 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
     if classes.is_empty() {
         return Ok(None);
     }
-    Ok(Some(build(root, Layout::ImageFolder, vec![(String::new(), classes)])))
+    Ok(Some(build(
+        root,
+        Layout::ImageFolder,
+        vec![(String::new(), classes)],
+    )))
 }
 
 /// Assembles the dataset from `(split folder, [(class, relative image paths)])`.
 fn build(root: &Path, layout: Layout, groups: Vec<(String, ClassFolders)>) -> Dataset {
-    let mut classes: Vec<String> = groups.iter().flat_map(|(_, c)| c.iter().map(|(name, _)| name.clone())).collect();
+    let mut classes: Vec<String> = groups
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|(name, _)| name.clone()))
+        .collect();
     classes.sort_by(|a, b| natural_cmp(a, b));
     classes.dedup();
 
     let has_splits = layout == Layout::ImageFolderSplits;
-    let splits: Vec<String> = if has_splits { groups.iter().map(|(s, _)| s.clone()).collect() } else { Vec::new() };
+    let splits: Vec<String> = if has_splits {
+        groups.iter().map(|(s, _)| s.clone()).collect()
+    } else {
+        Vec::new()
+    };
 
     let mut examples = Vec::new();
     for (split_index, (split_dir, class_dirs)) in groups.into_iter().enumerate() {
@@ -46,12 +59,28 @@ fn build(root: &Path, layout: Layout, groups: Vec<(String, ClassFolders)>) -> Da
         for (class, files) in class_dirs {
             let label = classes.iter().position(|c| *c == class).unwrap_or_default();
             for file in files {
-                let path = if has_splits { Path::new(&split_dir).join(&class).join(file) } else { Path::new(&class).join(file) };
-                examples.push(Example::labelled(path, has_splits.then_some(split_index), label));
+                let path = if has_splits {
+                    Path::new(&split_dir).join(&class).join(file)
+                } else {
+                    Path::new(&class).join(file)
+                };
+                examples.push(Example::labelled(
+                    path,
+                    has_splits.then_some(split_index),
+                    label,
+                ));
             }
         }
     }
-    Dataset { root: root.to_path_buf(), layout, classes, splits, examples, extra_columns: Vec::new(), warnings: Vec::new() }
+    Dataset {
+        root: root.to_path_buf(),
+        layout,
+        classes,
+        splits,
+        examples,
+        extra_columns: Vec::new(),
+        warnings: Vec::new(),
+    }
 }
 
 /// Subfolders of `dir` that hold at least one image (at any depth), with their images'
@@ -71,7 +100,11 @@ fn class_folders(dir: &Path) -> Result<ClassFolders, DatasetError> {
 
 /// Appends the images under `dir` (any depth, hidden entries skipped) to `out`, as paths
 /// relative to `dir` joined onto `relative`.
-pub(super) fn collect_images(dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+pub(super) fn collect_images(
+    dir: &Path,
+    relative: &Path,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), DatasetError> {
     for entry in read_dir(dir)? {
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
@@ -101,8 +134,14 @@ pub(super) fn subdirectories(dir: &Path) -> Result<Vec<String>, DatasetError> {
 
 /// The entries of `dir`, with the folder named in the error.
 pub(super) fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, DatasetError> {
-    let io_err = |source| DatasetError::Io { path: dir.to_path_buf(), source };
-    std::fs::read_dir(dir).map_err(io_err)?.collect::<Result<Vec<_>, _>>().map_err(io_err)
+    let io_err = |source| DatasetError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::read_dir(dir)
+        .map_err(io_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_err)
 }
 
 #[cfg(test)]
@@ -119,16 +158,34 @@ mod tests {
     #[test]
     fn finds_classes_without_splits() {
         let tmp = tempfile::tempdir().unwrap();
-        for rel in ["cat/1.jpg", "cat/10.jpg", "cat/2.png", "dog/a.JPEG", "dog/notes.txt", "empty/readme.md"] {
+        for rel in [
+            "cat/1.jpg",
+            "cat/10.jpg",
+            "cat/2.png",
+            "dog/a.JPEG",
+            "dog/notes.txt",
+            "empty/readme.md",
+        ] {
             touch(tmp.path(), rel);
         }
         let ds = Dataset::open(tmp.path()).unwrap();
         assert_eq!(ds.layout, Layout::ImageFolder);
         assert_eq!(ds.classes, vec!["cat", "dog"]);
         assert!(ds.splits.is_empty());
-        let paths: Vec<_> = ds.examples.iter().map(|e| e.path.to_string_lossy().into_owned()).collect();
-        assert_eq!(paths, vec!["cat/1.jpg", "cat/2.png", "cat/10.jpg", "dog/a.JPEG"]);
-        let counts: Vec<_> = ds.class_counts().into_iter().map(|c| (c.name, c.count)).collect();
+        let paths: Vec<_> = ds
+            .examples
+            .iter()
+            .map(|e| e.path.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            paths,
+            vec!["cat/1.jpg", "cat/2.png", "cat/10.jpg", "dog/a.JPEG"]
+        );
+        let counts: Vec<_> = ds
+            .class_counts()
+            .into_iter()
+            .map(|c| (c.name, c.count))
+            .collect();
         assert_eq!(counts, vec![("cat".to_string(), 3), ("dog".to_string(), 1)]);
         assert_eq!(ds.imbalance_ratio(), Some(3.0));
     }
@@ -136,7 +193,14 @@ mod tests {
     #[test]
     fn finds_splits_and_the_union_of_their_classes() {
         let tmp = tempfile::tempdir().unwrap();
-        for rel in ["train/0/a.png", "train/0/b.png", "train/1/c.png", "val/1/d.png", "val/2/e.png", "test/10/f.png"] {
+        for rel in [
+            "train/0/a.png",
+            "train/0/b.png",
+            "train/1/c.png",
+            "val/1/d.png",
+            "val/2/e.png",
+            "test/10/f.png",
+        ] {
             touch(tmp.path(), rel);
         }
         touch(tmp.path(), ".hidden/0/x.png");
@@ -147,11 +211,24 @@ mod tests {
         assert_eq!(ds.classes, vec!["0", "1", "2", "10"]);
         assert_eq!(ds.examples.len(), 6);
         let split_counts = ds.split_counts();
-        assert_eq!(split_counts, vec![("train".into(), 3), ("val".into(), 2), ("test".into(), 1)]);
+        assert_eq!(
+            split_counts,
+            vec![("train".into(), 3), ("val".into(), 2), ("test".into(), 1)]
+        );
         let one = &ds.class_counts()[1];
         assert_eq!((one.count, one.by_split.clone()), (2, vec![1, 1, 0]));
-        let e = ds.examples.iter().find(|e| e.path.ends_with("e.png")).unwrap();
-        assert_eq!((ds.splits[e.split.unwrap()].as_str(), ds.classes[e.label.unwrap()].as_str()), ("val", "2"));
+        let e = ds
+            .examples
+            .iter()
+            .find(|e| e.path.ends_with("e.png"))
+            .unwrap();
+        assert_eq!(
+            (
+                ds.splits[e.split.unwrap()].as_str(),
+                ds.classes[e.label.unwrap()].as_str()
+            ),
+            ("val", "2")
+        );
     }
 
     #[test]
@@ -173,14 +250,20 @@ mod tests {
         let msg = err.to_string();
         assert!(matches!(err, DatasetError::NoLayout { .. }));
         assert!(msg.contains(&tmp.path().display().to_string()), "{msg}");
-        assert!(msg.contains("ROOT/<class>/<image>") && msg.contains("ROOT/<split>/<class>/<image>"), "{msg}");
+        assert!(
+            msg.contains("ROOT/<class>/<image>") && msg.contains("ROOT/<split>/<class>/<image>"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn missing_and_non_folder_paths_are_reported() {
         let tmp = tempfile::tempdir().unwrap();
         let missing = tmp.path().join("nope");
-        assert!(matches!(Dataset::open(&missing), Err(DatasetError::NotFound { .. })));
+        assert!(matches!(
+            Dataset::open(&missing),
+            Err(DatasetError::NotFound { .. })
+        ));
         touch(tmp.path(), "file.png");
         let err = Dataset::open(&tmp.path().join("file.png")).unwrap_err();
         assert!(err.to_string().contains("file.png") && err.to_string().contains("not a folder"));

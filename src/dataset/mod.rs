@@ -40,8 +40,13 @@ pub enum Layout {
 
 impl Layout {
     /// Every layout eyeball looks for, in the order it tries them; listed when none matches.
-    pub const ALL: &[Layout] =
-        &[Layout::Coco, Layout::Yolo, Layout::LabelsTable, Layout::ImageFolderSplits, Layout::ImageFolder];
+    pub const ALL: &[Layout] = &[
+        Layout::Coco,
+        Layout::Yolo,
+        Layout::LabelsTable,
+        Layout::ImageFolderSplits,
+        Layout::ImageFolder,
+    ];
 
     /// A short name for the UI.
     pub fn name(self) -> &'static str {
@@ -111,12 +116,22 @@ impl BoxAnnotation {
 impl Example {
     /// A classification example.
     pub fn labelled(path: PathBuf, split: Option<usize>, label: usize) -> Example {
-        Example { path, split, label: Some(label), annotations: Vec::new(), extra: Vec::new() }
+        Example {
+            path,
+            split,
+            label: Some(label),
+            annotations: Vec::new(),
+            extra: Vec::new(),
+        }
     }
 
     /// The classes this example carries: its label, or the distinct classes of its boxes.
     pub fn classes(&self) -> Vec<usize> {
-        let mut classes: Vec<usize> = self.label.into_iter().chain(self.annotations.iter().map(|a| a.class)).collect();
+        let mut classes: Vec<usize> = self
+            .label
+            .into_iter()
+            .chain(self.annotations.iter().map(|a| a.class))
+            .collect();
         classes.sort_unstable();
         classes.dedup();
         classes
@@ -150,18 +165,33 @@ pub enum DatasetError {
     #[error("{path}: not a folder (open the folder that holds the images)")]
     NotADirectory { path: PathBuf },
     #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: no dataset layout found. Looked for:\n{}", looked_for.iter().map(|l| format!("  - {}", l.pattern())).collect::<Vec<_>>().join("\n"))]
-    NoLayout { path: PathBuf, looked_for: Vec<Layout> },
+    NoLayout {
+        path: PathBuf,
+        looked_for: Vec<Layout>,
+    },
     /// A labels table that polars could not read.
     #[error("{path}: cannot read table: {message}")]
     Table { path: PathBuf, message: String },
     /// The only table in the folder has no column eyeball recognises as the image path.
     #[error("{path}: no image column. Columns: {}. Looked for (any case): {}", columns.join(", "), looked_for.join(", "))]
-    NoImageColumn { path: PathBuf, columns: Vec<String>, looked_for: Vec<&'static str> },
+    NoImageColumn {
+        path: PathBuf,
+        columns: Vec<String>,
+        looked_for: Vec<&'static str>,
+    },
     /// A JSON file that does not parse, or a COCO file whose fields have the wrong types.
     #[error("{path}, line {line}, column {column}: {message}")]
-    Json { path: PathBuf, line: usize, column: usize, message: String },
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 impl DatasetError {
@@ -170,7 +200,12 @@ impl DatasetError {
         let full = err.to_string();
         let position = format!(" at line {} column {}", err.line(), err.column());
         let message = full.strip_suffix(&position).unwrap_or(&full).to_string();
-        DatasetError::Json { path: path.to_path_buf(), line: err.line(), column: err.column(), message }
+        DatasetError::Json {
+            path: path.to_path_buf(),
+            line: err.line(),
+            column: err.column(),
+            message,
+        }
     }
 }
 
@@ -187,10 +222,14 @@ impl Dataset {
     /// Opens `root`, detecting its layout.
     pub fn open(root: &Path) -> Result<Dataset, DatasetError> {
         if !root.exists() {
-            return Err(DatasetError::NotFound { path: root.to_path_buf() });
+            return Err(DatasetError::NotFound {
+                path: root.to_path_buf(),
+            });
         }
         if !root.is_dir() {
-            return Err(DatasetError::NotADirectory { path: root.to_path_buf() });
+            return Err(DatasetError::NotADirectory {
+                path: root.to_path_buf(),
+            });
         }
         if let Some(dataset) = coco::discover(root)? {
             return Ok(dataset);
@@ -206,13 +245,18 @@ impl Dataset {
         };
         if let Some(mut dataset) = imagefolder::discover(root)? {
             if let Err(err) = table {
-                dataset.warnings.push(format!("labels table ignored: {err}"));
+                dataset
+                    .warnings
+                    .push(format!("labels table ignored: {err}"));
             }
             return Ok(dataset);
         }
         match table {
             Ok(Some(dataset)) => Ok(dataset),
-            Ok(None) => Err(DatasetError::NoLayout { path: root.to_path_buf(), looked_for: Layout::ALL.to_vec() }),
+            Ok(None) => Err(DatasetError::NoLayout {
+                path: root.to_path_buf(),
+                looked_for: Layout::ALL.to_vec(),
+            }),
             Err(err) => Err(err),
         }
     }
@@ -227,7 +271,11 @@ impl Dataset {
         let mut counts: Vec<ClassCount> = self
             .classes
             .iter()
-            .map(|name| ClassCount { name: name.clone(), count: 0, by_split: vec![0; self.splits.len()] })
+            .map(|name| ClassCount {
+                name: name.clone(),
+                count: 0,
+                by_split: vec![0; self.splits.len()],
+            })
             .collect();
         for example in &self.examples {
             for class in example.classes() {
@@ -249,12 +297,21 @@ impl Dataset {
                 *counts.entry(split).or_default() += 1;
             }
         }
-        self.splits.iter().enumerate().map(|(i, name)| (name.clone(), counts.get(&i).copied().unwrap_or(0))).collect()
+        self.splits
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), counts.get(&i).copied().unwrap_or(0)))
+            .collect()
     }
 
     /// Largest class count over the smallest non-empty one; 1.0 when balanced.
     pub fn imbalance_ratio(&self) -> Option<f64> {
-        let counts: Vec<usize> = self.class_counts().iter().map(|c| c.count).filter(|&c| c > 0).collect();
+        let counts: Vec<usize> = self
+            .class_counts()
+            .iter()
+            .map(|c| c.count)
+            .filter(|&c| c > 0)
+            .collect();
         let max = *counts.iter().max()?;
         let min = *counts.iter().min()?;
         Some(max as f64 / min as f64)
@@ -262,13 +319,24 @@ impl Dataset {
 
     /// Text for an example's label(s): the class name, or the classes of its boxes joined.
     pub fn label_text(&self, example: &Example) -> String {
-        let names: Vec<&str> = example.classes().into_iter().map(|c| self.classes[c].as_str()).collect();
-        if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+        let names: Vec<&str> = example
+            .classes()
+            .into_iter()
+            .map(|c| self.classes[c].as_str())
+            .collect();
+        if names.is_empty() {
+            "(none)".to_string()
+        } else {
+            names.join(", ")
+        }
     }
 
     /// A short name for window titles: the root folder's name.
     pub fn display_name(&self) -> String {
-        self.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.root.display().to_string())
+        self.root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.root.display().to_string())
     }
 }
 
@@ -285,19 +353,28 @@ fn cap_warnings(mut warnings: Vec<String>) -> Vec<String> {
 
 /// Where a split name goes in display order: `SPLIT_NAMES` order, unknown names after.
 fn split_rank(name: &str) -> usize {
-    SPLIT_NAMES.iter().position(|s| s.eq_ignore_ascii_case(name)).unwrap_or(SPLIT_NAMES.len())
+    SPLIT_NAMES
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(name))
+        .unwrap_or(SPLIT_NAMES.len())
 }
 
 /// Sorts split names into display order (known names first, the rest naturally).
 fn sort_splits(splits: &mut [String]) {
-    splits.sort_by(|a, b| split_rank(a).cmp(&split_rank(b)).then_with(|| natural_cmp(a, b)));
+    splits.sort_by(|a, b| {
+        split_rank(a)
+            .cmp(&split_rank(b))
+            .then_with(|| natural_cmp(a, b))
+    });
 }
 
 /// Stable order for layouts without class folders: by split (none last), then path naturally.
 fn sort_examples(examples: &mut [Example]) {
     examples.sort_by(|a, b| {
         let split = |e: &Example| e.split.unwrap_or(usize::MAX);
-        split(a).cmp(&split(b)).then_with(|| natural_cmp(&a.path.to_string_lossy(), &b.path.to_string_lossy()))
+        split(a)
+            .cmp(&split(b))
+            .then_with(|| natural_cmp(&a.path.to_string_lossy(), &b.path.to_string_lossy()))
     });
 }
 
@@ -325,7 +402,11 @@ fn natural_cmp_ignoring_case(mut a: &[u8], mut b: &[u8]) -> std::cmp::Ordering {
                 let a_len = a.iter().take_while(|c| c.is_ascii_digit()).count();
                 let b_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
                 let (a_num, b_num) = (trim_zeros(&a[..a_len]), trim_zeros(&b[..b_len]));
-                let ord = a_num.len().cmp(&b_num.len()).then_with(|| a_num.cmp(b_num)).then(a_len.cmp(&b_len));
+                let ord = a_num
+                    .len()
+                    .cmp(&b_num.len())
+                    .then_with(|| a_num.cmp(b_num))
+                    .then(a_len.cmp(&b_len));
                 if ord != Ordering::Equal {
                     return ord;
                 }
@@ -345,7 +426,10 @@ fn natural_cmp_ignoring_case(mut a: &[u8], mut b: &[u8]) -> std::cmp::Ordering {
 }
 
 fn trim_zeros(digits: &[u8]) -> &[u8] {
-    let start = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len());
+    let start = digits
+        .iter()
+        .position(|&d| d != b'0')
+        .unwrap_or(digits.len());
     &digits[start..]
 }
 
@@ -355,9 +439,24 @@ mod tests {
 
     #[test]
     fn natural_order_compares_numbers_by_value() {
-        let mut names = vec!["epoch_10.pt", "epoch_2.pt", "epoch_01.pt", "Epoch_3.pt", "a"];
+        let mut names = vec![
+            "epoch_10.pt",
+            "epoch_2.pt",
+            "epoch_01.pt",
+            "Epoch_3.pt",
+            "a",
+        ];
         names.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(names, vec!["a", "epoch_01.pt", "epoch_2.pt", "Epoch_3.pt", "epoch_10.pt"]);
+        assert_eq!(
+            names,
+            vec![
+                "a",
+                "epoch_01.pt",
+                "epoch_2.pt",
+                "Epoch_3.pt",
+                "epoch_10.pt"
+            ]
+        );
     }
 
     #[test]
@@ -371,7 +470,13 @@ mod tests {
 
     #[test]
     fn splits_sort_known_names_first() {
-        let mut splits = vec!["holdout".to_string(), "test".into(), "train".into(), "extra2".into(), "val".into()];
+        let mut splits = vec![
+            "holdout".to_string(),
+            "test".into(),
+            "train".into(),
+            "extra2".into(),
+            "val".into(),
+        ];
         sort_splits(&mut splits);
         assert_eq!(splits, vec!["train", "val", "test", "extra2", "holdout"]);
     }

@@ -6,20 +6,39 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use polars::prelude::{Column, CsvReadOptions, DataFrame, DataType, ParquetReader, PolarsError, SerReader};
+use polars::prelude::{
+    Column, CsvReadOptions, DataFrame, DataType, ParquetReader, PolarsError, SerReader,
+};
 
 use super::imagefolder::read_dir;
 use super::{
-    Dataset, DatasetError, Example, IMAGE_EXTENSIONS, Layout, cap_warnings, is_image_path, natural_cmp, sort_examples,
-    sort_splits,
+    Dataset, DatasetError, Example, IMAGE_EXTENSIONS, Layout, cap_warnings, is_image_path,
+    natural_cmp, sort_examples, sort_splits,
 };
 
 /// Names (any case) of a column holding image paths, most specific first.
-const IMAGE_COLUMNS: &[&str] =
-    &["file", "filename", "file_name", "filepath", "file_path", "path", "image", "image_path", "img", "image_id"];
+const IMAGE_COLUMNS: &[&str] = &[
+    "file",
+    "filename",
+    "file_name",
+    "filepath",
+    "file_path",
+    "path",
+    "image",
+    "image_path",
+    "img",
+    "image_id",
+];
 
 /// Names (any case) of a column holding the label, most specific first.
-const LABEL_COLUMNS: &[&str] = &["label", "class", "category", "target", "class_name", "label_name"];
+const LABEL_COLUMNS: &[&str] = &[
+    "label",
+    "class",
+    "category",
+    "target",
+    "class_name",
+    "label_name",
+];
 
 const SPLIT_COLUMNS: &[&str] = &["split"];
 
@@ -80,28 +99,45 @@ fn candidates(root: &Path) -> Result<Vec<PathBuf>, DatasetError> {
 }
 
 fn is_parquet(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
 fn table_error(path: &Path) -> impl Fn(PolarsError) -> DatasetError + '_ {
-    move |err| DatasetError::Table { path: path.to_path_buf(), message: err.to_string() }
+    move |err| DatasetError::Table {
+        path: path.to_path_buf(),
+        message: err.to_string(),
+    }
 }
 
 /// The table's column names, read without loading its rows.
 fn column_names(path: &Path) -> Result<Vec<String>, DatasetError> {
     if is_parquet(path) {
-        let file = File::open(path).map_err(|source| DatasetError::Io { path: path.to_path_buf(), source })?;
-        let schema = ParquetReader::new(file).schema().map_err(table_error(path))?;
+        let file = File::open(path).map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let schema = ParquetReader::new(file)
+            .schema()
+            .map_err(table_error(path))?;
         return Ok(schema.iter_names().map(|n| n.to_string()).collect());
     }
     let frame = read_frame(path, Some(1))?;
-    Ok(frame.columns().iter().map(|c| c.name().to_string()).collect())
+    Ok(frame
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect())
 }
 
 /// Reads the table (its first `n_rows` rows, or all of them).
 fn read_frame(path: &Path, n_rows: Option<usize>) -> Result<DataFrame, DatasetError> {
     if is_parquet(path) {
-        let file = File::open(path).map_err(|source| DatasetError::Io { path: path.to_path_buf(), source })?;
+        let file = File::open(path).map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         return ParquetReader::new(file).finish().map_err(table_error(path));
     }
     let separator = sniff_separator(path)?;
@@ -119,11 +155,17 @@ fn read_frame(path: &Path, n_rows: Option<usize>) -> Result<DataFrame, DatasetEr
 /// Spreadsheets in many locales save "CSV" with semicolons, and some tools write tabs: pick
 /// whichever the header line uses most.
 fn sniff_separator(path: &Path) -> Result<u8, DatasetError> {
-    let file = File::open(path).map_err(|source| DatasetError::Io { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut header = Vec::new();
     BufReader::new(file)
         .read_until(b'\n', &mut header)
-        .map_err(|source| DatasetError::Io { path: path.to_path_buf(), source })?;
+        .map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let count = |c: u8| header.iter().filter(|&&b| b == c).count();
     let (commas, semicolons, tabs) = (count(b','), count(b';'), count(b'\t'));
     Ok(if tabs > commas && tabs > semicolons {
@@ -139,7 +181,12 @@ fn sniff_separator(path: &Path) -> Result<u8, DatasetError> {
 /// order mark that Excel puts before the first header.
 fn find_column(columns: &[String], wanted: &[&str]) -> Option<String> {
     let plain = |c: &str| c.trim_start_matches('\u{feff}').trim().to_string();
-    wanted.iter().find_map(|w| columns.iter().find(|c| plain(c).eq_ignore_ascii_case(w)).cloned())
+    wanted.iter().find_map(|w| {
+        columns
+            .iter()
+            .find(|c| plain(c).eq_ignore_ascii_case(w))
+            .cloned()
+    })
 }
 
 /// Row-index columns written by pandas and pyarrow carry no information about the images.
@@ -155,11 +202,19 @@ fn column_text(column: &Column) -> Result<Vec<Option<String>>, PolarsError> {
         return Ok(values.f64()?.iter().map(|v| v.map(format_number)).collect());
     }
     let values = column.cast(&DataType::String)?;
-    Ok(values.str()?.iter().map(|v| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())).collect())
+    Ok(values
+        .str()?
+        .iter()
+        .map(|v| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+        .collect())
 }
 
 fn format_number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { value.to_string() }
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        value.to_string()
+    }
 }
 
 /// Finds the file a table names: relative to ROOT, then to ROOT/images/; ids without an
@@ -174,7 +229,12 @@ fn resolve(root: &Path, raw: &str) -> Option<PathBuf> {
         let relative = Path::new(spelling.strip_prefix("./").unwrap_or(spelling));
         if relative.is_absolute() {
             if relative.is_file() {
-                return Some(relative.strip_prefix(root).unwrap_or(relative).to_path_buf());
+                return Some(
+                    relative
+                        .strip_prefix(root)
+                        .unwrap_or(relative)
+                        .to_path_buf(),
+                );
             }
             continue;
         }
@@ -212,8 +272,15 @@ struct Row {
 /// Reads the whole table and builds the dataset; rows that cannot be used become warnings.
 fn read(root: &Path, table_path: &Path, image_column: &str) -> Result<Dataset, DatasetError> {
     let frame = read_frame(table_path, None)?;
-    let table = table_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let names: Vec<String> = frame.columns().iter().map(|c| c.name().to_string()).collect();
+    let table = table_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let names: Vec<String> = frame
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
     let label_column = find_column(&names, LABEL_COLUMNS);
     let split_column = find_column(&names, SPLIT_COLUMNS);
     let to_err = table_error(table_path);
@@ -223,7 +290,9 @@ fn read(root: &Path, table_path: &Path, image_column: &str) -> Result<Dataset, D
     if !(dtype.is_string() || dtype.is_integer() || dtype.is_categorical() || dtype.is_enum()) {
         return Err(DatasetError::Table {
             path: table_path.to_path_buf(),
-            message: format!("column {image_column} holds {dtype}, not file paths (images inside a table are not supported)"),
+            message: format!(
+                "column {image_column} holds {dtype}, not file paths (images inside a table are not supported)"
+            ),
         });
     }
     let paths = column_text(image).map_err(&to_err)?;
@@ -235,16 +304,30 @@ fn read(root: &Path, table_path: &Path, image_column: &str) -> Result<Dataset, D
     let labels = text_of(&label_column)?;
     let split_values = text_of(&split_column)?;
 
-    let used = [Some(image_column.to_string()), label_column.clone(), split_column];
+    let used = [
+        Some(image_column.to_string()),
+        label_column.clone(),
+        split_column,
+    ];
     let mut extra_columns = Vec::new();
     let mut extra_values: Vec<Vec<f64>> = Vec::new();
     for column in frame.columns() {
         let name = column.name().as_str();
-        if used.iter().flatten().any(|u| u == name) || is_index_column(name) || !column.dtype().is_primitive_numeric() {
+        if used.iter().flatten().any(|u| u == name)
+            || is_index_column(name)
+            || !column.dtype().is_primitive_numeric()
+        {
             continue;
         }
         let values = column.cast(&DataType::Float64).map_err(&to_err)?;
-        extra_values.push(values.f64().map_err(&to_err)?.iter().map(|v| v.unwrap_or(f64::NAN)).collect());
+        extra_values.push(
+            values
+                .f64()
+                .map_err(&to_err)?
+                .iter()
+                .map(|v| v.unwrap_or(f64::NAN))
+                .collect(),
+        );
         extra_columns.push(name.to_string());
     }
 
@@ -277,12 +360,19 @@ fn read(root: &Path, table_path: &Path, image_column: &str) -> Result<Dataset, D
             continue;
         }
         if let Some(first) = first_row_of.get(&path) {
-            warnings.push(format!("{table} row {row}: file {raw} already listed in row {first}"));
+            warnings.push(format!(
+                "{table} row {row}: file {raw} already listed in row {first}"
+            ));
             continue;
         }
         first_row_of.insert(path.clone(), row);
         let split = split_values.as_ref().and_then(|s| s[index].clone());
-        rows.push(Row { path, label, split, index });
+        rows.push(Row {
+            path,
+            label,
+            split,
+            index,
+        });
     }
 
     let mut classes: Vec<String> = rows.iter().filter_map(|r| r.label.clone()).collect();
@@ -291,16 +381,33 @@ fn read(root: &Path, table_path: &Path, image_column: &str) -> Result<Dataset, D
     let mut splits: Vec<String> = rows.iter().filter_map(|r| r.split.clone()).collect();
     sort_splits(&mut splits);
     splits.dedup();
-    let class_index: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-    let split_index: HashMap<&str, usize> = splits.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    let class_index: HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let split_index: HashMap<&str, usize> = splits
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
 
     let mut examples: Vec<Example> = rows
         .into_iter()
         .map(|row| Example {
-            split: row.split.as_deref().and_then(|s| split_index.get(s).copied()),
-            label: row.label.as_deref().and_then(|l| class_index.get(l).copied()),
+            split: row
+                .split
+                .as_deref()
+                .and_then(|s| split_index.get(s).copied()),
+            label: row
+                .label
+                .as_deref()
+                .and_then(|l| class_index.get(l).copied()),
             annotations: Vec::new(),
-            extra: extra_values.iter().map(|values| values[row.index]).collect(),
+            extra: extra_values
+                .iter()
+                .map(|values| values[row.index])
+                .collect(),
             path: row.path,
         })
         .collect();
@@ -349,7 +456,10 @@ mod tests {
         assert_eq!(ds.classes, vec!["Bird", "cat", "dog"]);
         assert_eq!(ds.splits, vec!["train", "val"]);
         assert_eq!(ds.extra_columns, vec!["score", "width"]);
-        assert_eq!(paths(&ds), vec!["c.png", "images/b2.png", "images/b10.png", "images/a.png"]);
+        assert_eq!(
+            paths(&ds),
+            vec!["c.png", "images/b2.png", "images/b10.png", "images/a.png"]
+        );
         let b10 = &ds.examples[2];
         assert_eq!((b10.label, b10.split), (Some(1), Some(0)));
         assert!(b10.extra[0].is_nan());
@@ -358,7 +468,13 @@ mod tests {
         assert!(ds.examples[1].extra[1].is_nan());
         assert_eq!(ds.examples[3].split, Some(1));
         assert!(ds.warnings.is_empty(), "{:?}", ds.warnings);
-        assert_eq!(ds.class_counts().iter().map(|c| c.count).collect::<Vec<_>>(), vec![1, 2, 1]);
+        assert_eq!(
+            ds.class_counts()
+                .iter()
+                .map(|c| c.count)
+                .collect::<Vec<_>>(),
+            vec![1, 2, 1]
+        );
     }
 
     #[test]
@@ -380,7 +496,10 @@ mod tests {
         assert_eq!(ds.classes, vec!["2", "10"]);
         assert!(ds.splits.is_empty());
         assert_eq!(paths(&ds), vec!["x/1.png", "x/2.png", "x/3.png"]);
-        assert_eq!(ds.examples.iter().map(|e| e.label).collect::<Vec<_>>(), vec![Some(0), Some(1), Some(1)]);
+        assert_eq!(
+            ds.examples.iter().map(|e| e.label).collect::<Vec<_>>(),
+            vec![Some(0), Some(1), Some(1)]
+        );
         assert_eq!(ds.extra_columns, vec!["confidence"]);
         assert!(ds.examples[0].extra[0].is_nan());
         assert_eq!(ds.examples[2].extra, vec![0.9]);
@@ -397,7 +516,10 @@ mod tests {
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.classes, vec!["0", "1"]);
         assert_eq!(paths(&ds), vec!["18.png", "images/17.png"]);
-        assert_eq!(ds.warnings, vec!["meta.parquet row 3: file 19 does not exist"]);
+        assert_eq!(
+            ds.warnings,
+            vec!["meta.parquet row 3: file 19 does not exist"]
+        );
     }
 
     #[test]
@@ -440,7 +562,10 @@ mod tests {
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.examples.len(), 1);
         assert_eq!(ds.warnings.len(), MAX_WARNINGS + 1);
-        assert_eq!(ds.warnings[0], "labels.csv row 2: file missing0.png does not exist");
+        assert_eq!(
+            ds.warnings[0],
+            "labels.csv row 2: file missing0.png does not exist"
+        );
         assert_eq!(ds.warnings[MAX_WARNINGS], "... and 10 more");
     }
 
@@ -449,7 +574,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         png(tmp.path(), "a.png");
         // As Excel saves it in many locales: a byte order mark, semicolons, decimal commas.
-        write(tmp.path(), "labels.csv", "\u{feff}file;label;weight\na.png;yes;0,5\n");
+        write(
+            tmp.path(),
+            "labels.csv",
+            "\u{feff}file;label;weight\na.png;yes;0,5\n",
+        );
         let ds = Dataset::open(tmp.path()).unwrap();
         assert_eq!(ds.classes, vec!["yes"]);
         assert!(ds.extra_columns.is_empty(), "decimal commas stay text");
@@ -463,8 +592,14 @@ mod tests {
         let err = Dataset::open(tmp.path()).unwrap_err();
         assert!(matches!(err, DatasetError::NoImageColumn { .. }), "{err}");
         let msg = err.to_string();
-        assert!(msg.contains("data.csv") && msg.contains("Columns: name, Label"), "{msg}");
-        assert!(msg.contains("file, filename") && msg.contains("image_id"), "{msg}");
+        assert!(
+            msg.contains("data.csv") && msg.contains("Columns: name, Label"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("file, filename") && msg.contains("image_id"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -491,14 +626,22 @@ mod tests {
         write(root, "meta.csv", "only,columns\n1,2\n");
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.layout, Layout::ImageFolder);
-        assert!(ds.warnings[0].starts_with("labels table ignored:") && ds.warnings[0].contains("meta.csv"), "{:?}", ds.warnings);
+        assert!(
+            ds.warnings[0].starts_with("labels table ignored:")
+                && ds.warnings[0].contains("meta.csv"),
+            "{:?}",
+            ds.warnings
+        );
 
         // Without class folders, an unlabelled table still opens the images it lists.
         let flat = tempfile::tempdir().unwrap();
         png(flat.path(), "a.png");
         write(flat.path(), "meta.csv", "file,width\na.png,4\n");
         let ds = Dataset::open(flat.path()).unwrap();
-        assert_eq!((ds.layout, ds.examples.len(), ds.examples[0].label), (Layout::LabelsTable, 1, None));
+        assert_eq!(
+            (ds.layout, ds.examples.len(), ds.examples[0].label),
+            (Layout::LabelsTable, 1, None)
+        );
         assert_eq!(ds.extra_columns, vec!["width"]);
     }
 }

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use serde_yaml_ng::Value;
 
 use super::imagefolder::{collect_images, read_dir, subdirectories};
-use super::{BoxAnnotation, Dataset, DatasetError, Example, Layout, SPLIT_NAMES, cap_warnings, natural_cmp, sort_examples};
+use super::{
+    BoxAnnotation, Dataset, DatasetError, Example, Layout, SPLIT_NAMES, cap_warnings, natural_cmp,
+    sort_examples,
+};
 
 /// Class ids above this are typos, not classes: naming every id up to them would make millions.
 const MAX_CLASS_ID: usize = 65_535;
@@ -24,7 +27,9 @@ struct Group {
 
 /// Returns the dataset if ROOT is laid out for YOLO, `None` if it is not.
 pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
-    let Some(groups) = find_groups(root)? else { return Ok(None) };
+    let Some(groups) = find_groups(root)? else {
+        return Ok(None);
+    };
     let mut warnings = Vec::new();
     let names = class_names(root, &mut warnings)?;
     let splits: Vec<String> = groups.iter().filter_map(|g| g.split.clone()).collect();
@@ -36,7 +41,9 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
         collect_images(&root.join(&group.images), Path::new(""), &mut files)?;
         if !files.is_empty() && !root.join(&group.labels).is_dir() {
             let (labels, images) = (group.labels.display(), group.images.display());
-            warnings.push(format!("{labels}/ not found: the images in {images}/ have no boxes"));
+            warnings.push(format!(
+                "{labels}/ not found: the images in {images}/ have no boxes"
+            ));
         }
         for file in files {
             let label_file = group.labels.join(&file).with_extension("txt");
@@ -60,7 +67,10 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
     let (mut classes, source) = names.unwrap_or_default();
     for &class in used_classes.range(classes.len()..) {
         if !source.is_empty() {
-            warnings.push(format!("class {class} is used in the labels but {source} names {} classes", classes.len()));
+            warnings.push(format!(
+                "class {class} is used in the labels but {source} names {} classes",
+                classes.len()
+            ));
         }
     }
     if let Some(&max) = used_classes.last() {
@@ -84,7 +94,12 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
 /// `ROOT/<split>/images` + `ROOT/<split>/labels`.
 fn find_groups(root: &Path) -> Result<Option<Vec<Group>>, DatasetError> {
     let top = subdirectories(root)?;
-    let find = |names: &[String], wanted: &str| names.iter().find(|n| n.eq_ignore_ascii_case(wanted)).cloned();
+    let find = |names: &[String], wanted: &str| {
+        names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(wanted))
+            .cloned()
+    };
 
     if top.iter().any(|d| d == "images") && top.iter().any(|d| d == "labels") {
         let image_dirs = subdirectories(&root.join("images"))?;
@@ -98,14 +113,20 @@ fn find_groups(root: &Path) -> Result<Option<Vec<Group>>, DatasetError> {
             })
             .collect();
         if groups.is_empty() {
-            groups.push(Group { split: None, images: PathBuf::from("images"), labels: PathBuf::from("labels") });
+            groups.push(Group {
+                split: None,
+                images: PathBuf::from("images"),
+                labels: PathBuf::from("labels"),
+            });
         }
         return Ok(Some(groups));
     }
 
     let mut groups = Vec::new();
     for split in SPLIT_NAMES {
-        let Some(dir) = find(&top, split) else { continue };
+        let Some(dir) = find(&top, split) else {
+            continue;
+        };
         let inside = subdirectories(&root.join(&dir))?;
         if inside.iter().any(|d| d == "images") && inside.iter().any(|d| d == "labels") {
             groups.push(Group {
@@ -143,15 +164,22 @@ fn read_label_file(root: &Path, rel: &Path, warnings: &mut Vec<String>) -> Vec<B
 /// box. `None` for blank lines.
 fn parse_line(line: &str) -> Result<Option<BoxAnnotation>, String> {
     let fields: Vec<&str> = line.split_whitespace().collect();
-    let Some((first, rest)) = fields.split_first() else { return Ok(None) };
+    let Some((first, rest)) = fields.split_first() else {
+        return Ok(None);
+    };
     let class = parse_class(first).ok_or_else(|| format!("{first:?} is not a class id"))?;
     let values: Vec<f64> = rest
         .iter()
         .map(|f| f.parse::<f64>().ok().filter(|v| v.is_finite()))
         .collect::<Option<_>>()
         .ok_or_else(|| format!("expected numbers after the class id, got {:?}", line.trim()))?;
-    if values.iter().any(|&v| !(-TOLERANCE..=1.0 + TOLERANCE).contains(&v)) {
-        return Err("values outside 0..1 (YOLO coordinates are fractions of the image size)".to_string());
+    if values
+        .iter()
+        .any(|&v| !(-TOLERANCE..=1.0 + TOLERANCE).contains(&v))
+    {
+        return Err(
+            "values outside 0..1 (YOLO coordinates are fractions of the image size)".to_string(),
+        );
     }
     let bbox = match values.as_slice() {
         &[cx, cy, w, h] => [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0],
@@ -162,9 +190,17 @@ fn parse_line(line: &str) -> Result<Option<BoxAnnotation>, String> {
             let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
             [x0, y0, x1, y1]
         }
-        _ => return Err(format!("expected `class cx cy w h`, got {} values", fields.len())),
+        _ => {
+            return Err(format!(
+                "expected `class cx cy w h`, got {} values",
+                fields.len()
+            ));
+        }
     };
-    Ok(Some(BoxAnnotation { class, bbox: bbox.map(|v| v.clamp(0.0, 1.0) as f32) }))
+    Ok(Some(BoxAnnotation {
+        class,
+        bbox: bbox.map(|v| v.clamp(0.0, 1.0) as f32),
+    }))
 }
 
 /// A class id: a non-negative integer, also written as a float ("3.0") by some exporters.
@@ -184,7 +220,10 @@ fn parse_class(field: &str) -> Option<usize> {
 
 /// Class names and the file they came from: `names` in data.yaml (or another YAML file in
 /// ROOT), else the lines of classes.txt. An unreadable file is a warning, not a failed open.
-fn class_names(root: &Path, warnings: &mut Vec<String>) -> Result<Option<(Vec<String>, String)>, DatasetError> {
+fn class_names(
+    root: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(Vec<String>, String)>, DatasetError> {
     let mut yaml_files: Vec<String> = read_dir(root)?
         .into_iter()
         .filter(|e| e.path().is_file())
@@ -194,7 +233,13 @@ fn class_names(root: &Path, warnings: &mut Vec<String>) -> Result<Option<(Vec<St
             lower.ends_with(".yaml") || lower.ends_with(".yml")
         })
         .collect();
-    let rank = |n: &str| if n.to_ascii_lowercase().starts_with("data.") { 0 } else { 1 };
+    let rank = |n: &str| {
+        if n.to_ascii_lowercase().starts_with("data.") {
+            0
+        } else {
+            1
+        }
+    };
     yaml_files.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| natural_cmp(a, b)));
 
     for name in yaml_files {
@@ -212,10 +257,14 @@ fn class_names(root: &Path, warnings: &mut Vec<String>) -> Result<Option<(Vec<St
                 continue;
             }
         };
-        let Some(names) = value.get("names") else { continue };
+        let Some(names) = value.get("names") else {
+            continue;
+        };
         match names_from_yaml(names) {
             Some(names) => return Ok(Some((names, name))),
-            None => warnings.push(format!("{name}: names is neither a list of names nor a map of id: name")),
+            None => warnings.push(format!(
+                "{name}: names is neither a list of names nor a map of id: name"
+            )),
         }
     }
 
@@ -291,21 +340,38 @@ mod tests {
         for rel in ["images/a10.png", "images/a2.png", "images/sub/c.png"] {
             png(root, rel);
         }
-        write(root, "labels/a2.txt", "1 0.5 0.5 0.2 0.4\n0 0.1 0.1 0.2 0.2\n\n");
+        write(
+            root,
+            "labels/a2.txt",
+            "1 0.5 0.5 0.2 0.4\n0 0.1 0.1 0.2 0.2\n\n",
+        );
         write(root, "labels/sub/c.txt", "0 0.9 0.5 0.4 0.2\n");
-        write(root, "data.yaml", "path: .\ntrain: images\nnames: [person, 'traffic light']\nnc: 2\n");
+        write(
+            root,
+            "data.yaml",
+            "path: .\ntrain: images\nnames: [person, 'traffic light']\nnc: 2\n",
+        );
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.layout, Layout::Yolo);
         assert_eq!(ds.classes, vec!["person", "traffic light"]);
         assert!(ds.splits.is_empty());
-        assert_eq!(paths(&ds), vec!["images/a2.png", "images/a10.png", "images/sub/c.png"]);
+        assert_eq!(
+            paths(&ds),
+            vec!["images/a2.png", "images/a10.png", "images/sub/c.png"]
+        );
         let a2 = &ds.examples[0].annotations;
         assert_eq!(a2.len(), 2);
         assert_eq!(a2[0].class, 1);
         assert!(close(a2[0].bbox, [0.4, 0.3, 0.6, 0.7]), "{:?}", a2[0].bbox);
         assert!(close(a2[1].bbox, [0.0, 0.0, 0.2, 0.2]), "{:?}", a2[1].bbox);
-        assert!(ds.examples[1].annotations.is_empty(), "a missing label file means no objects");
-        assert!(close(ds.examples[2].annotations[0].bbox, [0.7, 0.4, 1.0, 0.6]), "clamped at the edge");
+        assert!(
+            ds.examples[1].annotations.is_empty(),
+            "a missing label file means no objects"
+        );
+        assert!(
+            close(ds.examples[2].annotations[0].bbox, [0.7, 0.4, 1.0, 0.6]),
+            "clamped at the edge"
+        );
         assert!(ds.examples.iter().all(|e| e.label.is_none()));
         assert!(ds.warnings.is_empty(), "{:?}", ds.warnings);
     }
@@ -314,7 +380,11 @@ mod tests {
     fn splits_with_a_names_map() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        for rel in ["images/val/v.png", "images/train/t1.png", "images/train/t2.png"] {
+        for rel in [
+            "images/val/v.png",
+            "images/train/t1.png",
+            "images/train/t2.png",
+        ] {
             png(root, rel);
         }
         write(root, "labels/train/t1.txt", "2 0.5 0.5 1 1\n");
@@ -324,9 +394,19 @@ mod tests {
         assert_eq!(ds.layout, Layout::Yolo);
         assert_eq!(ds.splits, vec!["train", "val"]);
         assert_eq!(ds.classes, vec!["cat", "1", "dog"]);
-        assert_eq!(paths(&ds), vec!["images/train/t1.png", "images/train/t2.png", "images/val/v.png"]);
+        assert_eq!(
+            paths(&ds),
+            vec![
+                "images/train/t1.png",
+                "images/train/t2.png",
+                "images/val/v.png"
+            ]
+        );
         assert_eq!(ds.examples[0].annotations[0].class, 2);
-        assert_eq!(ds.split_counts(), vec![("train".to_string(), 2), ("val".to_string(), 1)]);
+        assert_eq!(
+            ds.split_counts(),
+            vec![("train".to_string(), 2), ("val".to_string(), 1)]
+        );
         assert_eq!(ds.label_text(&ds.examples[1]), "(none)");
     }
 
@@ -340,7 +420,10 @@ mod tests {
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.splits, vec!["train", "test"]);
         assert_eq!(ds.examples.len(), 2);
-        assert_eq!(ds.warnings, vec!["labels/test/ not found: the images in images/test/ have no boxes"]);
+        assert_eq!(
+            ds.warnings,
+            vec!["labels/test/ not found: the images in images/test/ have no boxes"]
+        );
     }
 
     #[test]
@@ -353,7 +436,11 @@ mod tests {
         write(root, "valid/labels/b.txt", "");
         write(root, "classes.txt", "ant\nbee\n\n");
         let ds = Dataset::open(root).unwrap();
-        assert_eq!(ds.layout, Layout::Yolo, "not an ImageFolder with a class called images");
+        assert_eq!(
+            ds.layout,
+            Layout::Yolo,
+            "not an ImageFolder with a class called images"
+        );
         assert_eq!(ds.splits, vec!["train", "valid"]);
         assert_eq!(ds.classes, vec!["ant", "bee"]);
         assert_eq!(paths(&ds), vec!["train/images/a.png", "valid/images/b.png"]);
@@ -371,8 +458,15 @@ mod tests {
         );
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.examples[0].annotations.len(), 2);
-        assert_eq!(ds.classes, vec!["0", "1", "2", "3"], "no names file: ids up to the largest seen");
-        assert!(close(ds.examples[0].annotations[1].bbox, [0.1, 0.1, 0.3, 0.4]), "polygon → its bounding box");
+        assert_eq!(
+            ds.classes,
+            vec!["0", "1", "2", "3"],
+            "no names file: ids up to the largest seen"
+        );
+        assert!(
+            close(ds.examples[0].annotations[1].bbox, [0.1, 0.1, 0.3, 0.4]),
+            "polygon → its bounding box"
+        );
         assert_eq!(
             ds.warnings,
             vec![
@@ -394,7 +488,10 @@ mod tests {
         write(root, "data.yaml", "names: [a, b]\n");
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.classes, vec!["a", "b", "2", "3", "4"]);
-        assert_eq!(ds.warnings, vec!["class 4 is used in the labels but data.yaml names 2 classes"]);
+        assert_eq!(
+            ds.warnings,
+            vec!["class 4 is used in the labels but data.yaml names 2 classes"]
+        );
     }
 
     #[test]
@@ -407,7 +504,11 @@ mod tests {
         write(root, "classes.txt", "zebra\n");
         let ds = Dataset::open(root).unwrap();
         assert_eq!(ds.classes, vec!["zebra"]);
-        assert!(ds.warnings[0].starts_with("data.yaml: cannot read class names:"), "{:?}", ds.warnings);
+        assert!(
+            ds.warnings[0].starts_with("data.yaml: cannot read class names:"),
+            "{:?}",
+            ds.warnings
+        );
     }
 
     #[test]

@@ -68,7 +68,11 @@ pub fn bench_index(dataset: &Dataset, limit: Option<usize>) -> Result<BenchRepor
     if let Some(limit) = limit {
         dataset.examples.truncate(limit);
     }
-    let paths: Vec<_> = dataset.examples.iter().map(|e| dataset.absolute_path(e)).collect();
+    let paths: Vec<_> = dataset
+        .examples
+        .iter()
+        .map(|e| dataset.absolute_path(e))
+        .collect();
 
     let started = Instant::now();
     paths.par_iter().for_each(|p| {

@@ -20,7 +20,9 @@ pub fn read(path: &Path) -> Result<HashMap<String, ImageRecord>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
         Err(e) => return Err(e.to_string()),
     };
-    let df = ParquetReader::new(file).finish().map_err(|e| e.to_string())?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| e.to_string())?;
     let paths = strings(&df, "path")?;
     let width = numbers::<UInt32Type>(&df, "width")?;
     let height = numbers::<UInt32Type>(&df, "height")?;
@@ -49,7 +51,8 @@ pub fn read(path: &Path) -> Result<HashMap<String, ImageRecord>, String> {
         let record = ImageRecord {
             width: width[i],
             height: height[i],
-            channels: u8::try_from(channels[i]).map_err(|_| format!("row {i}: channels {}", channels[i]))?,
+            channels: u8::try_from(channels[i])
+                .map_err(|_| format!("row {i}: channels {}", channels[i]))?,
             mode: mode[i].clone(),
             file_bytes: file_bytes[i],
             format: format[i].clone(),
@@ -70,45 +73,159 @@ pub fn read(path: &Path) -> Result<HashMap<String, ImageRecord>, String> {
 
 /// Writes `(relative path, record)` rows to `path`: to a temporary file beside it, then renamed
 /// over it, so a crash mid-write leaves the old cache or none, never half a file.
-pub fn write<'a>(path: &Path, rows: impl Iterator<Item = (String, &'a ImageRecord)>) -> Result<(), String> {
+pub fn write<'a>(
+    path: &Path,
+    rows: impl Iterator<Item = (String, &'a ImageRecord)>,
+) -> Result<(), String> {
     let (paths, records): (Vec<String>, Vec<&ImageRecord>) = rows.unzip();
     let column = |name: &str, values: Series| values.with_name(name.into()).into_column();
     let columns = vec![
         column("path", Series::new("".into(), paths)),
-        column("width", Series::new("".into(), records.iter().map(|r| r.width).collect::<Vec<_>>())),
-        column("height", Series::new("".into(), records.iter().map(|r| r.height).collect::<Vec<_>>())),
-        column("channels", Series::new("".into(), records.iter().map(|r| u32::from(r.channels)).collect::<Vec<_>>())),
-        column("mode", Series::new("".into(), records.iter().map(|r| r.mode.as_str()).collect::<Vec<_>>())),
-        column("file_bytes", Series::new("".into(), records.iter().map(|r| r.file_bytes).collect::<Vec<_>>())),
-        column("format", Series::new("".into(), records.iter().map(|r| r.format.as_str()).collect::<Vec<_>>())),
-        column("mtime_ns", Series::new("".into(), records.iter().map(|r| r.mtime_ns).collect::<Vec<_>>())),
-        column("brightness", Series::new("".into(), records.iter().map(|r| r.brightness).collect::<Vec<_>>())),
-        column("contrast", Series::new("".into(), records.iter().map(|r| r.contrast).collect::<Vec<_>>())),
-        column("sharpness", Series::new("".into(), records.iter().map(|r| r.sharpness).collect::<Vec<_>>())),
-        column("entropy", Series::new("".into(), records.iter().map(|r| r.entropy).collect::<Vec<_>>())),
-        column("is_grayscale", Series::new("".into(), records.iter().map(|r| r.is_grayscale).collect::<Vec<_>>())),
-        column("phash", Series::new("".into(), records.iter().map(|r| r.phash).collect::<Vec<_>>())),
+        column(
+            "width",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.width).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "height",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.height).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "channels",
+            Series::new(
+                "".into(),
+                records
+                    .iter()
+                    .map(|r| u32::from(r.channels))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "mode",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.mode.as_str()).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "file_bytes",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.file_bytes).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "format",
+            Series::new(
+                "".into(),
+                records
+                    .iter()
+                    .map(|r| r.format.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "mtime_ns",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.mtime_ns).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "brightness",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.brightness).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "contrast",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.contrast).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "sharpness",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.sharpness).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "entropy",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.entropy).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "is_grayscale",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.is_grayscale).collect::<Vec<_>>(),
+            ),
+        ),
+        column(
+            "phash",
+            Series::new(
+                "".into(),
+                records.iter().map(|r| r.phash).collect::<Vec<_>>(),
+            ),
+        ),
         column(
             "content_hash_hi",
-            Series::new("".into(), records.iter().map(|r| (r.content_hash >> 64) as u64).collect::<Vec<_>>()),
+            Series::new(
+                "".into(),
+                records
+                    .iter()
+                    .map(|r| (r.content_hash >> 64) as u64)
+                    .collect::<Vec<_>>(),
+            ),
         ),
-        column("content_hash_lo", Series::new("".into(), records.iter().map(|r| r.content_hash as u64).collect::<Vec<_>>())),
+        column(
+            "content_hash_lo",
+            Series::new(
+                "".into(),
+                records
+                    .iter()
+                    .map(|r| r.content_hash as u64)
+                    .collect::<Vec<_>>(),
+            ),
+        ),
         column(
             "decode_error",
-            Series::new("".into(), records.iter().map(|r| r.decode_error.as_deref()).collect::<Vec<_>>()),
+            Series::new(
+                "".into(),
+                records
+                    .iter()
+                    .map(|r| r.decode_error.as_deref())
+                    .collect::<Vec<_>>(),
+            ),
         ),
     ];
     let mut df = DataFrame::new(records.len(), columns).map_err(|e| e.to_string())?;
     let dir = path.parent().ok_or("no parent folder")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     super::table::write_atomically(path, |file| {
-        ParquetWriter::new(file).finish(&mut df).map(|_| ()).map_err(std::io::Error::other)
+        ParquetWriter::new(file)
+            .finish(&mut df)
+            .map(|_| ())
+            .map_err(std::io::Error::other)
     })
     .map_err(|e| e.to_string())
 }
 
 fn series<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Series, String> {
-    Ok(df.column(name).map_err(|_| format!("no column {name}"))?.as_materialized_series())
+    Ok(df
+        .column(name)
+        .map_err(|_| format!("no column {name}"))?
+        .as_materialized_series())
 }
 
 fn numbers<T>(df: &DataFrame, name: &str) -> Result<Vec<T::Native>, String>
@@ -116,8 +233,12 @@ where
     T: PolarsNumericType,
 {
     let s = series(df, name)?;
-    let ca = s.unpack::<T>().map_err(|_| format!("column {name} has type {}", s.dtype()))?;
-    ca.iter().map(|v| v.ok_or_else(|| format!("null in column {name}"))).collect()
+    let ca = s
+        .unpack::<T>()
+        .map_err(|_| format!("column {name} has type {}", s.dtype()))?;
+    ca.iter()
+        .map(|v| v.ok_or_else(|| format!("null in column {name}")))
+        .collect()
 }
 
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {

@@ -21,8 +21,8 @@ use crate::jobs::Progress;
 
 pub use bench::{BenchReport, bench_index};
 pub use stats::phash_distance;
-pub use table::{TableFormat, write_table};
 pub(crate) use table::write_atomically;
+pub use table::{TableFormat, write_table};
 
 /// Largest allocation one decode may make; refuses decompression bombs.
 pub const DECODE_MEMORY_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
@@ -69,14 +69,19 @@ pub fn decode(path: &Path) -> Result<DynamicImage, DecodeError> {
 pub fn decode_with_format(path: &Path) -> Result<Decoded, DecodeError> {
     // One read, then decode from memory: dataset images are small, and this is faster than a
     // buffered reader's many small reads.
-    let bytes =
-        std::fs::read(path).map_err(|e| DecodeError { path: path.to_path_buf(), message: format!("cannot open: {e}") })?;
+    let bytes = std::fs::read(path).map_err(|e| DecodeError {
+        path: path.to_path_buf(),
+        message: format!("cannot open: {e}"),
+    })?;
     decode_bytes(path, &bytes)
 }
 
 /// Decodes the content `bytes` of the file `path` (named in errors only); see `decode`.
 pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    let err = |message: String| DecodeError { path: path.to_path_buf(), message };
+    let err = |message: String| DecodeError {
+        path: path.to_path_buf(),
+        message,
+    };
     if bytes.is_empty() {
         return Err(err("empty file (0 bytes)".into()));
     }
@@ -89,7 +94,9 @@ pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(DECODE_MEMORY_LIMIT_BYTES);
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| err(format!("cannot decode: {e}")))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| err(format!("cannot decode: {e}")))?;
     // `into_decoder` hands the limits to the decoder, but only `ImageReader::decode` checks the size
     // of the pixel buffer itself; a header may claim billions of pixels in a few bytes.
     if decoder.total_bytes() > DECODE_MEMORY_LIMIT_BYTES {
@@ -102,7 +109,8 @@ pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<Decoded, DecodeError> {
     }
     // A broken EXIF block should not make otherwise good pixels unreadable.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| err(format!("cannot decode: {e}")))?;
+    let mut image =
+        DynamicImage::from_decoder(decoder).map_err(|e| err(format!("cannot decode: {e}")))?;
     image.apply_orientation(orientation);
     Ok(Decoded { image, format })
 }
@@ -117,7 +125,12 @@ pub fn thumbnail(path: &Path, max_side_px: u32) -> Result<Thumbnail, DecodeError
         image
     };
     let rgba = small.to_rgba8();
-    Ok(Thumbnail { width: rgba.width(), height: rgba.height(), source_size, rgba: rgba.into_raw() })
+    Ok(Thumbnail {
+        width: rgba.width(),
+        height: rgba.height(),
+        source_size,
+        rgba: rgba.into_raw(),
+    })
 }
 
 /// What one decode of one file tells: its size, pixel format, simple statistics and hashes.
@@ -189,7 +202,10 @@ impl ImageRecord {
     }
 
     fn file_key(&self) -> FileKey {
-        FileKey { bytes: self.file_bytes, mtime_ns: self.mtime_ns }
+        FileKey {
+            bytes: self.file_bytes,
+            mtime_ns: self.mtime_ns,
+        }
     }
 
     /// True when the file was decoded.
@@ -233,7 +249,10 @@ impl IndexCache {
         };
         let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let key = format!("v{}\0{}", cache::CACHE_VERSION, root.to_string_lossy());
-        Some(dir.join(format!("{:016x}.parquet", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))))
+        Some(dir.join(format!(
+            "{:016x}.parquet",
+            xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+        )))
     }
 }
 
@@ -243,9 +262,15 @@ pub enum IndexError {
     #[error("indexing was cancelled")]
     Cancelled,
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: cannot write the table: {source}")]
-    Table { path: PathBuf, source: polars::error::PolarsError },
+    Table {
+        path: PathBuf,
+        source: polars::error::PolarsError,
+    },
     #[error("{path}: cannot write a table with extension {extension:?}; use .parquet or .csv")]
     UnsupportedExtension { path: PathBuf, extension: String },
 }
@@ -260,7 +285,9 @@ struct FileKey {
 impl FileKey {
     /// `None` when the file cannot be looked at (missing, no permission).
     fn of(path: &Path) -> Option<FileKey> {
-        std::fs::metadata(path).ok().map(|meta| FileKey::from_metadata(&meta))
+        std::fs::metadata(path)
+            .ok()
+            .map(|meta| FileKey::from_metadata(&meta))
     }
 
     fn from_metadata(meta: &std::fs::Metadata) -> FileKey {
@@ -269,7 +296,10 @@ impl FileKey {
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        FileKey { bytes: meta.len(), mtime_ns }
+        FileKey {
+            bytes: meta.len(),
+            mtime_ns,
+        }
     }
 }
 
@@ -279,13 +309,20 @@ impl FileKey {
 ///
 /// When cancelled, saves what was done to the cache (so the next build resumes) and returns
 /// `IndexError::Cancelled`. Cache problems never fail the build; they end up in `Index::warnings`.
-pub fn build_index(dataset: &Dataset, cache: IndexCache, progress: &Progress) -> Result<Index, IndexError> {
+pub fn build_index(
+    dataset: &Dataset,
+    cache: IndexCache,
+    progress: &Progress,
+) -> Result<Index, IndexError> {
     progress.set_total(dataset.examples.len());
     let cache_file = cache.file_for(&dataset.root);
     let mut warnings = Vec::new();
     let cached: HashMap<String, ImageRecord> = match &cache_file {
         Some(file) => cache::read(file).unwrap_or_else(|message| {
-            warnings.push(format!("{}: ignored the index cache: {message}", file.display()));
+            warnings.push(format!(
+                "{}: ignored the index cache: {message}",
+                file.display()
+            ));
             HashMap::new()
         }),
         None => HashMap::new(),
@@ -324,21 +361,33 @@ pub fn build_index(dataset: &Dataset, cache: IndexCache, progress: &Progress) ->
     if let Some(file) = &cache_file
         && stale
     {
-        let rows = dataset.examples.iter().zip(&slots).filter_map(|(example, slot)| {
-            let record = slot.as_ref()?;
-            // A file that could not be opened may be readable later with the same mtime: don't keep it.
-            let unopened = record.file_key() == FileKey::default() && !record.is_readable();
-            (!unopened).then(|| (relative_path_text(&example.path), record))
-        });
+        let rows = dataset
+            .examples
+            .iter()
+            .zip(&slots)
+            .filter_map(|(example, slot)| {
+                let record = slot.as_ref()?;
+                // A file that could not be opened may be readable later with the same mtime: don't keep it.
+                let unopened = record.file_key() == FileKey::default() && !record.is_readable();
+                (!unopened).then(|| (relative_path_text(&example.path), record))
+            });
         if let Err(message) = cache::write(file, rows) {
-            warnings.push(format!("{}: could not save the index cache: {message}", file.display()));
+            warnings.push(format!(
+                "{}: could not save the index cache: {message}",
+                file.display()
+            ));
         }
     }
     if cancelled {
         return Err(IndexError::Cancelled);
     }
     let records = slots.into_iter().flatten().collect();
-    Ok(Index { records, decoded, from_cache: reused, warnings })
+    Ok(Index {
+        records,
+        decoded,
+        from_cache: reused,
+        warnings,
+    })
 }
 
 /// Reads, decodes and describes one file; never fails, a problem becomes `decode_error`. The flag
@@ -347,12 +396,27 @@ fn index_file(path: &Path) -> (ImageRecord, bool) {
     let (bytes, key) = match read_file(path) {
         Ok(read) => read,
         // Zero size and time: such rows are never cached, the file may be readable next time.
-        Err(e) => return (ImageRecord::unreadable(FileKey::default(), String::new(), format!("cannot open: {e}")), false),
+        Err(e) => {
+            return (
+                ImageRecord::unreadable(
+                    FileKey::default(),
+                    String::new(),
+                    format!("cannot open: {e}"),
+                ),
+                false,
+            );
+        }
     };
     let record = match decode_bytes(path, &bytes) {
         Ok(decoded) => stats::describe(&decoded, key.bytes, key.mtime_ns),
         // Keep the format when the header was recognised (a truncated PNG is still a PNG).
-        Err(e) => ImageRecord::unreadable(key, image::guess_format(&bytes).map(format_name).unwrap_or_default(), e.message),
+        Err(e) => ImageRecord::unreadable(
+            key,
+            image::guess_format(&bytes)
+                .map(format_name)
+                .unwrap_or_default(),
+            e.message,
+        ),
     };
     (record, true)
 }
@@ -373,7 +437,10 @@ pub fn format_name(format: ImageFormat) -> String {
 
 /// A relative path as text with `/` separators, the same on every platform (table and cache key).
 pub fn relative_path_text(path: &Path) -> String {
-    let parts: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     parts.join("/")
 }
 

@@ -50,14 +50,21 @@ pub(crate) fn gray_of(image: &DynamicImage) -> Cow<'_, GrayImage> {
     fn luma(samples: &[u8], channels: usize, width: u32, height: u32) -> GrayImage {
         let gray = samples
             .chunks_exact(channels)
-            .map(|p| ((2126 * u32::from(p[0]) + 7152 * u32::from(p[1]) + 722 * u32::from(p[2]) + 5_000) / 10_000) as u8)
+            .map(|p| {
+                ((2126 * u32::from(p[0]) + 7152 * u32::from(p[1]) + 722 * u32::from(p[2]) + 5_000)
+                    / 10_000) as u8
+            })
             .collect();
         GrayImage::from_raw(width, height, gray).expect("one gray sample per pixel")
     }
     match image {
         DynamicImage::ImageLuma8(gray) => Cow::Borrowed(gray),
-        DynamicImage::ImageRgb8(rgb) => Cow::Owned(luma(rgb.as_raw(), 3, rgb.width(), rgb.height())),
-        DynamicImage::ImageRgba8(rgba) => Cow::Owned(luma(rgba.as_raw(), 4, rgba.width(), rgba.height())),
+        DynamicImage::ImageRgb8(rgb) => {
+            Cow::Owned(luma(rgb.as_raw(), 3, rgb.width(), rgb.height()))
+        }
+        DynamicImage::ImageRgba8(rgba) => {
+            Cow::Owned(luma(rgba.as_raw(), 4, rgba.width(), rgba.height()))
+        }
         _ => Cow::Owned(image.to_luma8()),
     }
 }
@@ -81,10 +88,25 @@ impl GrayStats {
         }
         let n = gray.as_raw().len() as f64;
         if n == 0.0 {
-            return GrayStats { brightness: f32::NAN, contrast: f32::NAN, sharpness: f32::NAN, entropy: f32::NAN };
+            return GrayStats {
+                brightness: f32::NAN,
+                contrast: f32::NAN,
+                sharpness: f32::NAN,
+                entropy: f32::NAN,
+            };
         }
-        let mean = histogram.iter().enumerate().map(|(v, &c)| v as f64 * c as f64).sum::<f64>() / n;
-        let variance = histogram.iter().enumerate().map(|(v, &c)| (v as f64 - mean).powi(2) * c as f64).sum::<f64>() / n;
+        let mean = histogram
+            .iter()
+            .enumerate()
+            .map(|(v, &c)| v as f64 * c as f64)
+            .sum::<f64>()
+            / n;
+        let variance = histogram
+            .iter()
+            .enumerate()
+            .map(|(v, &c)| (v as f64 - mean).powi(2) * c as f64)
+            .sum::<f64>()
+            / n;
         let entropy = histogram
             .iter()
             .filter(|&&c| c > 0)
@@ -120,7 +142,8 @@ fn laplacian_variance(gray: &GrayImage) -> f64 {
         let mut row_sum = 0i64;
         let mut row_sq = 0i64;
         for x in 1..w - 1 {
-            let l = up[x] as i32 + down[x] as i32 + row[x - 1] as i32 + row[x + 1] as i32 - 4 * row[x] as i32;
+            let l = up[x] as i32 + down[x] as i32 + row[x - 1] as i32 + row[x + 1] as i32
+                - 4 * row[x] as i32;
             row_sum += l as i64;
             row_sq += (l * l) as i64;
         }
@@ -140,7 +163,10 @@ fn shrink_to(gray: &GrayImage, max_side_px: u32) -> Option<GrayImage> {
         return None;
     }
     let scale = max_side_px as f64 / w.max(h) as f64;
-    let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
+    let (nw, nh) = (
+        ((w as f64 * scale).round() as u32).max(1),
+        ((h as f64 * scale).round() as u32).max(1),
+    );
     Some(box_shrink(gray, nw, nh))
 }
 
@@ -149,7 +175,10 @@ fn shrink_to(gray: &GrayImage, max_side_px: u32) -> Option<GrayImage> {
 /// adds, several times faster than `imageops::thumbnail` on small images.
 pub(crate) fn box_shrink(gray: &GrayImage, nw: u32, nh: u32) -> GrayImage {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
-    let (nw, nh) = ((nw as usize).clamp(1, w.max(1)), (nh as usize).clamp(1, h.max(1)));
+    let (nw, nh) = (
+        (nw as usize).clamp(1, w.max(1)),
+        (nh as usize).clamp(1, h.max(1)),
+    );
     let column_of: Vec<usize> = (0..w).map(|x| x * nw / w).collect();
     let mut count_x = vec![0u64; nw];
     for &ox in &column_of {
@@ -179,7 +208,9 @@ pub(crate) fn box_shrink(gray: &GrayImage, nw: u32, nh: u32) -> GrayImage {
 /// Gray modes, and colour modes whose channels are equal in every pixel.
 pub fn is_grayscale(image: &DynamicImage) -> bool {
     fn equal_channels<T: PartialEq>(samples: &[T], channels: usize) -> bool {
-        samples.chunks_exact(channels).all(|p| p[0] == p[1] && p[1] == p[2])
+        samples
+            .chunks_exact(channels)
+            .all(|p| p[0] == p[1] && p[1] == p[2])
     }
     match image {
         DynamicImage::ImageLuma8(_)
@@ -235,7 +266,10 @@ pub fn perceptual_hash(gray: &GrayImage) -> u64 {
             .to_hasher()
     });
     let (w, h) = gray.dimensions();
-    let hash = if w >= PHASH_DCT_SIDE_PX && h >= PHASH_DCT_SIDE_PX && (w, h) != (PHASH_DCT_SIDE_PX, PHASH_DCT_SIDE_PX) {
+    let hash = if w >= PHASH_DCT_SIDE_PX
+        && h >= PHASH_DCT_SIDE_PX
+        && (w, h) != (PHASH_DCT_SIDE_PX, PHASH_DCT_SIDE_PX)
+    {
         hasher.hash_image(&box_shrink(gray, PHASH_DCT_SIDE_PX, PHASH_DCT_SIDE_PX))
     } else {
         // Tiny images are scaled up by the hasher itself.

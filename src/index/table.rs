@@ -46,43 +46,110 @@ impl Index {
             .enumerate()
             .map(|(i, e)| (e, self.records.get(i).filter(|r| r.is_readable())))
             .collect();
-        let all_records: Vec<Option<&ImageRecord>> = (0..rows.len()).map(|i| self.records.get(i)).collect();
+        let all_records: Vec<Option<&ImageRecord>> =
+            (0..rows.len()).map(|i| self.records.get(i)).collect();
         let image = |f: &dyn Fn(&ImageRecord) -> f32| -> Vec<Option<f32>> {
-            rows.iter().map(|(_, r)| r.map(f).filter(|v| !v.is_nan())).collect()
+            rows.iter()
+                .map(|(_, r)| r.map(f).filter(|v| !v.is_nan()))
+                .collect()
         };
         let boxes: Vec<Option<[f32; 3]>> = rows.iter().map(|(e, _)| box_area_stats(e)).collect();
 
         let mut columns: Vec<Column> = vec![
-            col("path", rows.iter().map(|(e, _)| relative_path_text(&e.path)).collect::<Vec<_>>()),
+            col(
+                "path",
+                rows.iter()
+                    .map(|(e, _)| relative_path_text(&e.path))
+                    .collect::<Vec<_>>(),
+            ),
             col(
                 "split",
                 rows.iter()
-                    .map(|(e, _)| e.split.and_then(|s| dataset.splits.get(s)).map(String::as_str))
+                    .map(|(e, _)| {
+                        e.split
+                            .and_then(|s| dataset.splits.get(s))
+                            .map(String::as_str)
+                    })
                     .collect::<Vec<_>>(),
             ),
-            col("label", rows.iter().map(|(e, _)| label_text(dataset, e)).collect::<Vec<_>>()),
-            col("width", rows.iter().map(|(_, r)| r.map(|r| r.width)).collect::<Vec<_>>()),
-            col("height", rows.iter().map(|(_, r)| r.map(|r| r.height)).collect::<Vec<_>>()),
-            col("channels", rows.iter().map(|(_, r)| r.map(|r| u32::from(r.channels))).collect::<Vec<_>>()),
-            col("mode", rows.iter().map(|(_, r)| r.map(|r| r.mode.as_str())).collect::<Vec<_>>()),
-            col("file_bytes", all_records.iter().map(|r| r.map(|r| r.file_bytes)).collect::<Vec<_>>()),
+            col(
+                "label",
+                rows.iter()
+                    .map(|(e, _)| label_text(dataset, e))
+                    .collect::<Vec<_>>(),
+            ),
+            col(
+                "width",
+                rows.iter()
+                    .map(|(_, r)| r.map(|r| r.width))
+                    .collect::<Vec<_>>(),
+            ),
+            col(
+                "height",
+                rows.iter()
+                    .map(|(_, r)| r.map(|r| r.height))
+                    .collect::<Vec<_>>(),
+            ),
+            col(
+                "channels",
+                rows.iter()
+                    .map(|(_, r)| r.map(|r| u32::from(r.channels)))
+                    .collect::<Vec<_>>(),
+            ),
+            col(
+                "mode",
+                rows.iter()
+                    .map(|(_, r)| r.map(|r| r.mode.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+            col(
+                "file_bytes",
+                all_records
+                    .iter()
+                    .map(|r| r.map(|r| r.file_bytes))
+                    .collect::<Vec<_>>(),
+            ),
             col(
                 "format",
-                all_records.iter().map(|r| r.map(|r| r.format.as_str()).filter(|f| !f.is_empty())).collect::<Vec<_>>(),
+                all_records
+                    .iter()
+                    .map(|r| r.map(|r| r.format.as_str()).filter(|f| !f.is_empty()))
+                    .collect::<Vec<_>>(),
             ),
             col("brightness", image(&|r| r.brightness)),
             col("contrast", image(&|r| r.contrast)),
             col("sharpness", image(&|r| r.sharpness)),
             col("entropy", image(&|r| r.entropy)),
-            col("is_grayscale", rows.iter().map(|(_, r)| r.map(|r| r.is_grayscale)).collect::<Vec<_>>()),
-            col("annotations", rows.iter().map(|(e, _)| e.annotations.len() as u32).collect::<Vec<_>>()),
-            col("box_area_min", boxes.iter().map(|b| b.map(|b| b[0])).collect::<Vec<_>>()),
-            col("box_area_mean", boxes.iter().map(|b| b.map(|b| b[1])).collect::<Vec<_>>()),
-            col("box_area_max", boxes.iter().map(|b| b.map(|b| b[2])).collect::<Vec<_>>()),
+            col(
+                "is_grayscale",
+                rows.iter()
+                    .map(|(_, r)| r.map(|r| r.is_grayscale))
+                    .collect::<Vec<_>>(),
+            ),
+            col(
+                "annotations",
+                rows.iter()
+                    .map(|(e, _)| e.annotations.len() as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            col(
+                "box_area_min",
+                boxes.iter().map(|b| b.map(|b| b[0])).collect::<Vec<_>>(),
+            ),
+            col(
+                "box_area_mean",
+                boxes.iter().map(|b| b.map(|b| b[1])).collect::<Vec<_>>(),
+            ),
+            col(
+                "box_area_max",
+                boxes.iter().map(|b| b.map(|b| b[2])).collect::<Vec<_>>(),
+            ),
         ];
         for (k, name) in extra_column_names(dataset).into_iter().enumerate() {
-            let values: Vec<Option<f64>> =
-                rows.iter().map(|(e, _)| e.extra.get(k).copied().filter(|v| !v.is_nan())).collect();
+            let values: Vec<Option<f64>> = rows
+                .iter()
+                .map(|(e, _)| e.extra.get(k).copied().filter(|v| !v.is_nan()))
+                .collect();
             columns.push(col(&name, values));
         }
         columns.extend([
@@ -96,28 +163,48 @@ impl Index {
                     })
                     .collect::<Vec<_>>(),
             ),
-            col("phash", rows.iter().map(|(_, r)| r.map(|r| format!("{:016x}", r.phash))).collect::<Vec<_>>()),
+            col(
+                "phash",
+                rows.iter()
+                    .map(|(_, r)| r.map(|r| format!("{:016x}", r.phash)))
+                    .collect::<Vec<_>>(),
+            ),
             col(
                 "content_hash",
-                rows.iter().map(|(_, r)| r.map(|r| format!("{:032x}", r.content_hash))).collect::<Vec<_>>(),
+                rows.iter()
+                    .map(|(_, r)| r.map(|r| format!("{:032x}", r.content_hash)))
+                    .collect::<Vec<_>>(),
             ),
-            col("mtime_ns", all_records.iter().map(|r| r.map(|r| r.mtime_ns)).collect::<Vec<_>>()),
+            col(
+                "mtime_ns",
+                all_records
+                    .iter()
+                    .map(|r| r.map(|r| r.mtime_ns))
+                    .collect::<Vec<_>>(),
+            ),
         ]);
         // Names are unique by construction and every column has one value per example.
-        DataFrame::new(rows.len(), columns).expect("index columns have equal lengths and unique names")
+        DataFrame::new(rows.len(), columns)
+            .expect("index columns have equal lengths and unique names")
     }
 
     /// Every statistic to sort or filter by, as `(column name, one value per example)`: image
     /// stats (NaN where the file could not be decoded), `is_grayscale` as 0/1, annotation count and
     /// box areas (NaN without boxes), and the dataset's extra columns. Names match `to_dataframe`.
     pub fn numeric_columns(&self, dataset: &Dataset) -> Vec<(String, Vec<f64>)> {
-        let readable: Vec<Option<&ImageRecord>> =
-            (0..dataset.examples.len()).map(|i| self.records.get(i).filter(|r| r.is_readable())).collect();
+        let readable: Vec<Option<&ImageRecord>> = (0..dataset.examples.len())
+            .map(|i| self.records.get(i).filter(|r| r.is_readable()))
+            .collect();
         let image = |f: fn(&ImageRecord) -> f64| -> Vec<f64> {
             readable.iter().map(|r| r.map_or(f64::NAN, f)).collect()
         };
         let boxes: Vec<Option<[f32; 3]>> = dataset.examples.iter().map(box_area_stats).collect();
-        let box_column = |k: usize| -> Vec<f64> { boxes.iter().map(|b| b.map_or(f64::NAN, |b| f64::from(b[k]))).collect() };
+        let box_column = |k: usize| -> Vec<f64> {
+            boxes
+                .iter()
+                .map(|b| b.map_or(f64::NAN, |b| f64::from(b[k])))
+                .collect()
+        };
         let mut columns = vec![
             ("width".to_string(), image(|r| f64::from(r.width))),
             ("height".to_string(), image(|r| f64::from(r.height))),
@@ -125,21 +212,42 @@ impl Index {
             (
                 "file_bytes".to_string(),
                 (0..dataset.examples.len())
-                    .map(|i| self.records.get(i).map_or(f64::NAN, |r| r.file_bytes as f64))
+                    .map(|i| {
+                        self.records
+                            .get(i)
+                            .map_or(f64::NAN, |r| r.file_bytes as f64)
+                    })
                     .collect(),
             ),
             ("brightness".to_string(), image(|r| f64::from(r.brightness))),
             ("contrast".to_string(), image(|r| f64::from(r.contrast))),
             ("sharpness".to_string(), image(|r| f64::from(r.sharpness))),
             ("entropy".to_string(), image(|r| f64::from(r.entropy))),
-            ("is_grayscale".to_string(), image(|r| if r.is_grayscale { 1.0 } else { 0.0 })),
-            ("annotations".to_string(), dataset.examples.iter().map(|e| e.annotations.len() as f64).collect()),
+            (
+                "is_grayscale".to_string(),
+                image(|r| if r.is_grayscale { 1.0 } else { 0.0 }),
+            ),
+            (
+                "annotations".to_string(),
+                dataset
+                    .examples
+                    .iter()
+                    .map(|e| e.annotations.len() as f64)
+                    .collect(),
+            ),
             ("box_area_min".to_string(), box_column(0)),
             ("box_area_mean".to_string(), box_column(1)),
             ("box_area_max".to_string(), box_column(2)),
         ];
         for (k, name) in extra_column_names(dataset).into_iter().enumerate() {
-            columns.push((name, dataset.examples.iter().map(|e| e.extra.get(k).copied().unwrap_or(f64::NAN)).collect()));
+            columns.push((
+                name,
+                dataset
+                    .examples
+                    .iter()
+                    .map(|e| e.extra.get(k).copied().unwrap_or(f64::NAN))
+                    .collect(),
+            ));
         }
         columns
     }
@@ -147,7 +255,11 @@ impl Index {
 
 /// Names for the dataset's extra columns that clash with none of the index's own.
 fn extra_column_names(dataset: &Dataset) -> Vec<String> {
-    let mut taken: Vec<String> = LEADING_COLUMNS.iter().chain(TRAILING_COLUMNS).map(|s| s.to_string()).collect();
+    let mut taken: Vec<String> = LEADING_COLUMNS
+        .iter()
+        .chain(TRAILING_COLUMNS)
+        .map(|s| s.to_string())
+        .collect();
     let mut names = Vec::with_capacity(dataset.extra_columns.len());
     for name in &dataset.extra_columns {
         let mut name = name.clone();
@@ -162,14 +274,21 @@ fn extra_column_names(dataset: &Dataset) -> Vec<String> {
 
 /// The class name, or for detection the distinct classes of its boxes joined by ";".
 fn label_text(dataset: &Dataset, example: &Example) -> Option<String> {
-    let names: Vec<&str> =
-        example.classes().into_iter().map(|c| dataset.classes.get(c).map_or("?", String::as_str)).collect();
+    let names: Vec<&str> = example
+        .classes()
+        .into_iter()
+        .map(|c| dataset.classes.get(c).map_or("?", String::as_str))
+        .collect();
     (!names.is_empty()).then(|| names.join(";"))
 }
 
 /// `[min, mean, max]` of the boxes' areas relative to the image; `None` without boxes.
 fn box_area_stats(example: &Example) -> Option<[f32; 3]> {
-    let areas: Vec<f32> = example.annotations.iter().map(|a| a.relative_area()).collect();
+    let areas: Vec<f32> = example
+        .annotations
+        .iter()
+        .map(|a| a.relative_area())
+        .collect();
     if areas.is_empty() {
         return None;
     }
@@ -196,11 +315,17 @@ pub enum TableFormat {
 impl TableFormat {
     /// The format for `path`'s extension (case-insensitive), or an error naming the extension.
     pub fn for_path(path: &Path) -> Result<TableFormat, IndexError> {
-        let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        let extension = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
         match extension.as_str() {
             "parquet" => Ok(TableFormat::Parquet),
             "csv" => Ok(TableFormat::Csv),
-            _ => Err(IndexError::UnsupportedExtension { path: path.to_path_buf(), extension }),
+            _ => Err(IndexError::UnsupportedExtension {
+                path: path.to_path_buf(),
+                extension,
+            }),
         }
     }
 }
@@ -209,7 +334,10 @@ impl TableFormat {
 /// the same folder, then rename).
 pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<(), IndexError> {
     let format = TableFormat::for_path(path)?;
-    let table_err = |source: PolarsError| IndexError::Table { path: path.to_path_buf(), source };
+    let table_err = |source: PolarsError| IndexError::Table {
+        path: path.to_path_buf(),
+        source,
+    };
     let result = write_atomically(path, |file| {
         match format {
             TableFormat::Parquet => ParquetWriter::new(file).finish(df).map(|_| ()),
@@ -219,7 +347,10 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<(), IndexError> {
     });
     result.map_err(|e| match e.downcast::<PolarsError>() {
         Ok(polars) => table_err(polars),
-        Err(io) => IndexError::Io { path: path.to_path_buf(), source: io },
+        Err(io) => IndexError::Io {
+            path: path.to_path_buf(),
+            source: io,
+        },
     })
 }
 
@@ -245,7 +376,14 @@ pub(crate) fn write_atomically(
 fn temporary_sibling(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let unique = format!(".{name}.{}-{}.tmp", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique = format!(
+        ".{name}.{}-{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
     path.with_file_name(unique)
 }

@@ -11,9 +11,14 @@ use crate::dataset::BoxAnnotation;
 fn thumbnails_keep_aspect_and_report_source_size() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("wide.png");
-    image::RgbImage::from_pixel(200, 100, image::Rgb([10, 200, 30])).save(&path).unwrap();
+    image::RgbImage::from_pixel(200, 100, image::Rgb([10, 200, 30]))
+        .save(&path)
+        .unwrap();
     let thumb = thumbnail(&path, 64).unwrap();
-    assert_eq!((thumb.width, thumb.height, thumb.source_size), (64, 32, [200, 100]));
+    assert_eq!(
+        (thumb.width, thumb.height, thumb.source_size),
+        (64, 32, [200, 100])
+    );
     assert_eq!(&thumb.rgba[..4], &[10, 200, 30, 255]);
 }
 
@@ -47,7 +52,9 @@ fn exif_orientation_is_applied_to_decodes_and_thumbnails() {
     let img = GrayImage::from_fn(20, 10, |x, _| Luma([if x < 10 { 0 } else { 255 }]));
     let mut encoder = PngEncoder::new(std::fs::File::create(&path).unwrap());
     encoder.set_exif_metadata(exif_orientation(6)).unwrap();
-    encoder.write_image(img.as_raw(), 20, 10, image::ExtendedColorType::L8).unwrap();
+    encoder
+        .write_image(img.as_raw(), 20, 10, image::ExtendedColorType::L8)
+        .unwrap();
 
     let upright = decode(&path).unwrap().to_luma8();
     assert_eq!(upright.dimensions(), (10, 20));
@@ -86,25 +93,41 @@ fn gray_pixels_stored_as_rgb_are_flagged_grayscale() {
     let mut colour = gray.to_rgb8();
     colour.put_pixel(3, 3, Rgb([10, 11, 10]));
     assert!(!stats::is_grayscale(&DynamicImage::ImageRgb8(colour)));
-    assert!(stats::is_grayscale(&DynamicImage::ImageLuma8(GrayImage::new(4, 4))));
+    assert!(stats::is_grayscale(&DynamicImage::ImageLuma8(
+        GrayImage::new(4, 4)
+    )));
 }
 
 fn checkerboard(side: u32, cell: u32) -> GrayImage {
-    GrayImage::from_fn(side, side, |x, y| Luma([if (x / cell + y / cell).is_multiple_of(2) { 30 } else { 220 }]))
+    GrayImage::from_fn(side, side, |x, y| {
+        Luma([if (x / cell + y / cell).is_multiple_of(2) {
+            30
+        } else {
+            220
+        }])
+    })
 }
 
 #[test]
 fn a_blurred_image_is_less_sharp() {
     let sharp = checkerboard(64, 8);
     let blurred = image::imageops::blur(&sharp, 2.0);
-    let (s, b) = (GrayStats::of(&sharp).sharpness, GrayStats::of(&blurred).sharpness);
+    let (s, b) = (
+        GrayStats::of(&sharp).sharpness,
+        GrayStats::of(&blurred).sharpness,
+    );
     assert!(b < s / 4.0, "blurred {b} vs sharp {s}");
 }
 
 fn save_png(path: &Path, img: &RgbImage, compression: CompressionType, filter: PngFilter) {
     let file = std::fs::File::create(path).unwrap();
     PngEncoder::new_with_quality(file, compression, filter)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .unwrap();
 }
 
@@ -115,7 +138,9 @@ fn describe_file(path: &Path) -> ImageRecord {
 #[test]
 fn the_content_hash_is_of_pixels_not_file_bytes() {
     let tmp = tempfile::tempdir().unwrap();
-    let img = RgbImage::from_fn(48, 40, |x, y| Rgb([(x * 5) as u8, (y * 6) as u8, ((x * y) % 256) as u8]));
+    let img = RgbImage::from_fn(48, 40, |x, y| {
+        Rgb([(x * 5) as u8, (y * 6) as u8, ((x * y) % 256) as u8])
+    });
     let (a, b) = (tmp.path().join("a.png"), tmp.path().join("b.png"));
     save_png(&a, &img, CompressionType::Fast, PngFilter::NoFilter);
     save_png(&b, &img, CompressionType::Best, PngFilter::Paeth);
@@ -136,9 +161,20 @@ fn the_content_hash_is_of_pixels_not_file_bytes() {
 fn a_record_describes_size_mode_format_and_stats() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("photo.JPG");
-    RgbImage::from_fn(30, 20, |x, _| Rgb([200, (x * 8) as u8, 0])).save_with_format(&path, image::ImageFormat::Jpeg).unwrap();
+    RgbImage::from_fn(30, 20, |x, _| Rgb([200, (x * 8) as u8, 0]))
+        .save_with_format(&path, image::ImageFormat::Jpeg)
+        .unwrap();
     let r = describe_file(&path);
-    assert_eq!((r.width, r.height, r.channels, r.mode.as_str(), r.format.as_str()), (30, 20, 3, "RGB", "jpeg"));
+    assert_eq!(
+        (
+            r.width,
+            r.height,
+            r.channels,
+            r.mode.as_str(),
+            r.format.as_str()
+        ),
+        (30, 20, 3, "RGB", "jpeg")
+    );
     assert_eq!(r.file_bytes, std::fs::metadata(&path).unwrap().len());
     assert!(r.mtime_ns > 0);
     assert!(!r.is_grayscale);
@@ -149,7 +185,9 @@ fn a_record_describes_size_mode_format_and_stats() {
 #[test]
 fn near_duplicates_have_close_perceptual_hashes() {
     let img = GrayImage::from_fn(128, 128, |x, y| Luma([((x * 2 + y) % 256) as u8]));
-    let brighter = GrayImage::from_fn(128, 128, |x, y| Luma([(((x * 2 + y) % 256) as u8).saturating_add(8)]));
+    let brighter = GrayImage::from_fn(128, 128, |x, y| {
+        Luma([(((x * 2 + y) % 256) as u8).saturating_add(8)])
+    });
     let other = checkerboard(128, 16);
     let h = perceptual_hash(&img);
     assert!(phash_distance(h, perceptual_hash(&brighter)) <= 6);
@@ -163,7 +201,11 @@ fn decompression_bomb() -> Vec<u8> {
         for &b in bytes {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -181,7 +223,11 @@ fn decompression_bomb() -> Vec<u8> {
     ihdr.extend_from_slice(&50_000u32.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, adaptive filter, no interlace
     chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -194,7 +240,14 @@ fn a_decompression_bomb_is_refused_without_allocating() {
     let err = decode(&path).unwrap_err();
     assert!(err.message.contains("limit"), "{err}");
     let record = describe_file(&path);
-    assert!(record.decode_error.as_deref().unwrap().contains("50000×50000"), "{record:?}");
+    assert!(
+        record
+            .decode_error
+            .as_deref()
+            .unwrap()
+            .contains("50000×50000"),
+        "{record:?}"
+    );
     assert_eq!(record.format, "png");
     assert!(record.brightness.is_nan());
 }
@@ -206,10 +259,14 @@ fn fixture(root: &Path) {
         std::fs::create_dir_all(root.join(class)).unwrap();
     }
     for i in 0..3u8 {
-        RgbImage::from_pixel(16, 12, Rgb([40 * i, 100, 200])).save(root.join(format!("a/{i}.png"))).unwrap();
+        RgbImage::from_pixel(16, 12, Rgb([40 * i, 100, 200]))
+            .save(root.join(format!("a/{i}.png")))
+            .unwrap();
     }
     let good = root.join("b/good.png");
-    RgbImage::from_fn(32, 32, |x, y| Rgb([(x * 8) as u8, (y * 8) as u8, 9])).save(&good).unwrap();
+    RgbImage::from_fn(32, 32, |x, y| Rgb([(x * 8) as u8, (y * 8) as u8, 9]))
+        .save(&good)
+        .unwrap();
     let bytes = std::fs::read(&good).unwrap();
     std::fs::write(root.join("b/truncated.png"), &bytes[..bytes.len() / 2]).unwrap();
     std::fs::write(root.join("b/empty.jpg"), b"").unwrap();
@@ -220,12 +277,19 @@ fn build(root: &Path, cache: &IndexCache) -> (Dataset, Index) {
     let dataset = Dataset::open(root).unwrap();
     let progress = Progress::default();
     let index = build_index(&dataset, cache.clone(), &progress).unwrap();
-    assert_eq!(progress.fraction_parts(), (dataset.examples.len(), dataset.examples.len()));
+    assert_eq!(
+        progress.fraction_parts(),
+        (dataset.examples.len(), dataset.examples.len())
+    );
     (dataset, index)
 }
 
 fn record<'a>(dataset: &Dataset, index: &'a Index, path: &str) -> &'a ImageRecord {
-    let i = dataset.examples.iter().position(|e| relative_path_text(&e.path) == path).unwrap();
+    let i = dataset
+        .examples
+        .iter()
+        .position(|e| relative_path_text(&e.path) == path)
+        .unwrap();
     &index.records[i]
 }
 
@@ -242,8 +306,20 @@ fn broken_files_become_rows_with_a_decode_error() {
     let truncated = record(&dataset, &index, "b/truncated.png");
     assert_eq!(truncated.format, "png");
     assert!(truncated.sharpness.is_nan() && truncated.width == 0);
-    assert!(record(&dataset, &index, "b/empty.jpg").decode_error.as_deref().unwrap().contains("empty"));
-    assert!(record(&dataset, &index, "b/notes.png").decode_error.as_deref().unwrap().contains("not a recognised"));
+    assert!(
+        record(&dataset, &index, "b/empty.jpg")
+            .decode_error
+            .as_deref()
+            .unwrap()
+            .contains("empty")
+    );
+    assert!(
+        record(&dataset, &index, "b/notes.png")
+            .decode_error
+            .as_deref()
+            .unwrap()
+            .contains("not a recognised")
+    );
 }
 
 #[test]
@@ -261,21 +337,36 @@ fn a_second_build_reuses_the_cache_and_a_changed_file_is_decoded_again() {
     let (_, second) = build(data.path(), &cache);
     assert_eq!(second.decoded, 0);
     // Debug text, because NaN (unreadable files) is not equal to itself.
-    assert_eq!(format!("{:?}", second.records), format!("{:?}", first.records));
+    assert_eq!(
+        format!("{:?}", second.records),
+        format!("{:?}", first.records)
+    );
 
     // Same size, new pixels and a new modification time: decoded again, the rest reused.
     let changed = data.path().join("a/1.png");
-    RgbImage::from_pixel(16, 12, Rgb([0, 0, 0])).save(&changed).unwrap();
+    RgbImage::from_pixel(16, 12, Rgb([0, 0, 0]))
+        .save(&changed)
+        .unwrap();
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    std::fs::File::options().write(true).open(&changed).unwrap().set_modified(later).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&changed)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
     let (dataset, third) = build(data.path(), &cache);
     assert_eq!(third.decoded, 1);
     assert_eq!(record(&dataset, &third, "a/1.png").brightness, 0.0);
-    assert_ne!(record(&dataset, &third, "a/1.png").content_hash, record(&dataset, &first, "a/1.png").content_hash);
+    assert_ne!(
+        record(&dataset, &third, "a/1.png").content_hash,
+        record(&dataset, &first, "a/1.png").content_hash
+    );
 
     // A new file is decoded, a removed one dropped.
     std::fs::remove_file(data.path().join("a/0.png")).unwrap();
-    RgbImage::from_pixel(8, 8, Rgb([1, 2, 3])).save(data.path().join("a/9.png")).unwrap();
+    RgbImage::from_pixel(8, 8, Rgb([1, 2, 3]))
+        .save(data.path().join("a/9.png"))
+        .unwrap();
     let (_, fourth) = build(data.path(), &cache);
     assert_eq!((fourth.records.len(), fourth.decoded), (7, 1));
 }
@@ -305,7 +396,10 @@ fn a_cancelled_build_stops_and_says_so() {
     let progress = Progress::default();
     progress.cancel();
     let cache = IndexCache::At(cache_dir.path().to_path_buf());
-    assert!(matches!(build_index(&dataset, cache, &progress), Err(IndexError::Cancelled)));
+    assert!(matches!(
+        build_index(&dataset, cache, &progress),
+        Err(IndexError::Cancelled)
+    ));
     assert_eq!(progress.fraction_parts().0, 0);
 }
 
@@ -321,33 +415,82 @@ fn the_table_has_one_row_per_example_and_the_documented_columns() {
     }
     dataset.examples[0].label = None;
     dataset.examples[0].annotations = vec![
-        BoxAnnotation { class: 1, bbox: [0.0, 0.0, 0.5, 0.5] },
-        BoxAnnotation { class: 0, bbox: [0.0, 0.0, 1.0, 0.5] },
+        BoxAnnotation {
+            class: 1,
+            bbox: [0.0, 0.0, 0.5, 0.5],
+        },
+        BoxAnnotation {
+            class: 0,
+            bbox: [0.0, 0.0, 1.0, 0.5],
+        },
     ];
 
     let df = index.to_dataframe(&dataset);
     assert_eq!(df.height(), 7);
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let mut expected: Vec<&str> = table::LEADING_COLUMNS.to_vec();
     expected.extend(["difficulty", "extra_width"]);
     expected.extend(table::TRAILING_COLUMNS);
     assert_eq!(names, expected);
-    assert_eq!(df.column("label").unwrap().str().unwrap().get(0), Some("a;b"));
+    assert_eq!(
+        df.column("label").unwrap().str().unwrap().get(0),
+        Some("a;b")
+    );
     assert_eq!(df.column("label").unwrap().str().unwrap().get(1), Some("a"));
-    assert_eq!(df.column("box_area_mean").unwrap().f32().unwrap().get(0), Some(0.375));
-    assert_eq!(df.column("box_area_max").unwrap().f32().unwrap().get(1), None);
-    assert_eq!(df.column("phash").unwrap().str().unwrap().get(0).unwrap().len(), 16);
-    assert_eq!(df.column("content_hash").unwrap().str().unwrap().get(0).unwrap().len(), 32);
+    assert_eq!(
+        df.column("box_area_mean").unwrap().f32().unwrap().get(0),
+        Some(0.375)
+    );
+    assert_eq!(
+        df.column("box_area_max").unwrap().f32().unwrap().get(1),
+        None
+    );
+    assert_eq!(
+        df.column("phash")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .len(),
+        16
+    );
+    assert_eq!(
+        df.column("content_hash")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .len(),
+        32
+    );
     assert_eq!(df.column("decode_error").unwrap().null_count(), 4);
     assert_eq!(df.column("brightness").unwrap().null_count(), 3);
 
     let numeric = index.numeric_columns(&dataset);
     assert!(numeric.iter().all(|(_, values)| values.len() == 7));
     let names: Vec<&str> = numeric.iter().map(|(n, _)| n.as_str()).collect();
-    for name in ["width", "sharpness", "is_grayscale", "annotations", "box_area_min", "difficulty", "extra_width"] {
+    for name in [
+        "width",
+        "sharpness",
+        "is_grayscale",
+        "annotations",
+        "box_area_min",
+        "difficulty",
+        "extra_width",
+    ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
-    let broken = dataset.examples.iter().position(|e| e.path.ends_with("notes.png")).unwrap();
+    let broken = dataset
+        .examples
+        .iter()
+        .position(|e| e.path.ends_with("notes.png"))
+        .unwrap();
     let sharpness = &numeric.iter().find(|(n, _)| n == "sharpness").unwrap().1;
     assert!(sharpness[broken].is_nan() && !sharpness[0].is_nan());
 }
@@ -361,14 +504,18 @@ fn tables_are_written_by_extension() {
     let out = tempfile::tempdir().unwrap();
     write_table(&mut df, &out.path().join("t.parquet")).unwrap();
     write_table(&mut df, &out.path().join("t.CSV")).unwrap();
-    let err = write_table(&mut df, &out.path().join("t.xlsx")).unwrap_err().to_string();
+    let err = write_table(&mut df, &out.path().join("t.xlsx"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("xlsx") && err.contains(".parquet"), "{err}");
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 2);
 }
 
 #[test]
 fn the_fast_gray_conversion_matches_image_to_luma8() {
-    let rgb = RgbImage::from_fn(37, 11, |x, y| Rgb([(x * 7) as u8, (y * 23) as u8, ((x * y) % 256) as u8]));
+    let rgb = RgbImage::from_fn(37, 11, |x, y| {
+        Rgb([(x * 7) as u8, (y * 23) as u8, ((x * y) % 256) as u8])
+    });
     let rgba = DynamicImage::ImageRgb8(rgb.clone()).to_rgba8();
     for image in [DynamicImage::ImageRgb8(rgb), DynamicImage::ImageRgba8(rgba)] {
         assert_eq!(stats::gray_of(&image).as_raw(), image.to_luma8().as_raw());

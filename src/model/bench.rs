@@ -66,19 +66,28 @@ pub fn bench_inference(
     threads: Option<usize>,
 ) -> Result<InferenceBench, ModelError> {
     let device = default_device();
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     tch::set_num_threads(threads as i32);
     let batch_size = batch_size.max(1);
     let model = LoadedModel::load(checkpoint, device)?;
 
     let started = Instant::now();
     let per_image = preprocess.values_per_image();
-    let paths: Vec<_> = dataset.examples.iter().map(|e| dataset.absolute_path(e)).collect();
+    let paths: Vec<_> = dataset
+        .examples
+        .iter()
+        .map(|e| dataset.absolute_path(e))
+        .collect();
     let mut values = vec![0f32; paths.len() * per_image];
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| ModelError::Dataset {
-        root: dataset.root.clone(),
-        message: format!("cannot start {threads} decoding threads: {e}"),
-    })?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| ModelError::Dataset {
+            root: dataset.root.clone(),
+            message: format!("cannot start {threads} decoding threads: {e}"),
+        })?;
     let readable: Vec<bool> = pool.install(|| {
         values
             .par_chunks_mut(per_image)
@@ -96,17 +105,27 @@ pub fn bench_inference(
     let kept: Vec<f32> = if readable.iter().all(|&r| r) {
         values
     } else {
-        values.chunks_exact(per_image).zip(&readable).filter(|(_, r)| **r).flat_map(|(v, _)| v.iter().copied()).collect()
+        values
+            .chunks_exact(per_image)
+            .zip(&readable)
+            .filter(|(_, r)| **r)
+            .flat_map(|(v, _)| v.iter().copied())
+            .collect()
     };
     let images = kept.len() / per_image.max(1);
     let input = preprocess.tensor_from_hwc(&kept);
     let decode_s = started.elapsed().as_secs_f64();
 
-    let batches: Vec<(i64, i64)> =
-        (0..images).step_by(batch_size).map(|s| (s as i64, batch_size.min(images - s) as i64)).collect();
+    let batches: Vec<(i64, i64)> = (0..images)
+        .step_by(batch_size)
+        .map(|s| (s as i64, batch_size.min(images - s) as i64))
+        .collect();
     // The predictions are copied back to the CPU, as an application would.
     let run = |&(start, len): &(i64, i64)| -> Result<Tensor, ModelError> {
-        Ok(model.logits(&input.narrow(0, start, len))?.argmax(1, false).to_device(Device::Cpu))
+        Ok(model
+            .logits(&input.narrow(0, start, len))?
+            .argmax(1, false)
+            .to_device(Device::Cpu))
     };
     if let Some(first) = batches.first() {
         for _ in 0..WARMUP_BATCHES {

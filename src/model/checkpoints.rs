@@ -69,10 +69,19 @@ pub fn classify_checkpoints(paths: &[PathBuf]) -> Result<Vec<CheckpointFile>, Mo
         .into_iter()
         .enumerate()
         .map(|(order, path)| {
-            let io_err = |source| ModelError::Io { path: path.clone(), source };
+            let io_err = |source| ModelError::Io {
+                path: path.clone(),
+                source,
+            };
             let hash = format!("{:016x}", hash_file(&path).map_err(io_err)?);
             let kind = classify_file(&path).map_err(io_err)?;
-            Ok(CheckpointFile { name: file_name(&path), order, kind, hash, path })
+            Ok(CheckpointFile {
+                name: file_name(&path),
+                order,
+                kind,
+                hash,
+                path,
+            })
         })
         .collect()
 }
@@ -99,9 +108,13 @@ pub fn classify_file(path: &Path) -> std::io::Result<CheckpointKind> {
     if let Some(kind) = safetensors_kind(&mut file, head, len)? {
         return Ok(kind);
     }
-    let pt2_message =
-        format!("this is a torch.export / AOTInductor .pt2 archive, which LibTorch cannot run; {EXPORT_HINT}");
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("pt2")) {
+    let pt2_message = format!(
+        "this is a torch.export / AOTInductor .pt2 archive, which LibTorch cannot run; {EXPORT_HINT}"
+    );
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pt2"))
+    {
         return unrunnable(pt2_message);
     }
     if !head.starts_with(b"PK") {
@@ -128,8 +141,13 @@ pub fn classify_file(path: &Path) -> std::io::Result<CheckpointKind> {
     if entries.iter().any(|e| e.name.contains("/code/")) && has("/data.pkl") {
         return Ok(CheckpointKind::TorchScript);
     }
-    let Some(pickle) = entries.iter().find(|e| e.name.ends_with("/data.pkl") || e.name == "data.pkl") else {
-        return unrunnable(format!("a zip archive without data.pkl: not a PyTorch file; {EXPORT_HINT}"));
+    let Some(pickle) = entries
+        .iter()
+        .find(|e| e.name.ends_with("/data.pkl") || e.name == "data.pkl")
+    else {
+        return unrunnable(format!(
+            "a zip archive without data.pkl: not a PyTorch file; {EXPORT_HINT}"
+        ));
     };
     let prefix = read_stored_prefix(&mut file, pickle, 4096)?;
     let mentions = |needle: &[u8]| prefix.windows(needle.len()).any(|w| w == needle);
@@ -143,7 +161,8 @@ pub fn classify_file(path: &Path) -> std::io::Result<CheckpointKind> {
     }
     // Every tensor pickles an empty OrderedDict of hooks, so only the top object tells.
     let opening = &top[..top.len().min(40)];
-    let top_is_ordered_dict = opening.windows(11).any(|w| w == b"OrderedDict") && opening.windows(11).any(|w| w == b"collections");
+    let top_is_ordered_dict = opening.windows(11).any(|w| w == b"OrderedDict")
+        && opening.windows(11).any(|w| w == b"collections");
     if top_is_ordered_dict {
         return unrunnable(format!(
             "this is a plain torch.save(model.state_dict()) (an OrderedDict), which LibTorch cannot read; \
@@ -163,7 +182,11 @@ pub fn classify_file(path: &Path) -> std::io::Result<CheckpointKind> {
 }
 
 /// `Some` when the file is (or claims to be) safetensors: an 8-byte header length, then JSON.
-fn safetensors_kind(file: &mut File, head: &[u8], len: u64) -> std::io::Result<Option<CheckpointKind>> {
+fn safetensors_kind(
+    file: &mut File,
+    head: &[u8],
+    len: u64,
+) -> std::io::Result<Option<CheckpointKind>> {
     let looks_like = head.len() >= 9 && head[8] == b'{';
     if !looks_like {
         return Ok(None);
@@ -177,7 +200,8 @@ fn safetensors_kind(file: &mut File, head: &[u8], len: u64) -> std::io::Result<O
     let mut header = vec![0u8; header_len as usize];
     file.seek(SeekFrom::Start(8))?;
     file.read_exact(&mut header)?;
-    let parsed: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_slice(&header);
+    let parsed: Result<serde_json::Map<String, serde_json::Value>, _> =
+        serde_json::from_slice(&header);
     Ok(Some(match parsed {
         Ok(map) => {
             let end = map
@@ -194,7 +218,9 @@ fn safetensors_kind(file: &mut File, head: &[u8], len: u64) -> std::io::Result<O
                 CheckpointKind::WeightsOnly
             }
         }
-        Err(e) => CheckpointKind::Unrunnable(format!("the safetensors header is not valid JSON: {e}")),
+        Err(e) => {
+            CheckpointKind::Unrunnable(format!("the safetensors header is not valid JSON: {e}"))
+        }
     }))
 }
 
@@ -214,17 +240,24 @@ fn zip_entries(file: &mut File, len: u64) -> std::io::Result<Option<Vec<ZipEntry
     let mut tail = vec![0u8; tail_len as usize];
     file.seek(SeekFrom::Start(len - tail_len))?;
     file.read_exact(&mut tail)?;
-    let Some(eocd) = (0..tail.len().saturating_sub(21)).rev().find(|&i| tail[i..].starts_with(b"PK\x05\x06")) else {
+    let Some(eocd) = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..].starts_with(b"PK\x05\x06"))
+    else {
         return Ok(None);
     };
     let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
     let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    let u64_at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+    let u64_at =
+        |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
     let mut cd_size = u32_at(&tail, eocd + 12) as u64;
     let mut cd_offset = u32_at(&tail, eocd + 16) as u64;
     if cd_offset == 0xFFFF_FFFF || cd_size == 0xFFFF_FFFF {
         // Zip64: a locator right before the record points at the zip64 end record.
-        let Some(locator) = eocd.checked_sub(20).filter(|&l| tail[l..].starts_with(b"PK\x06\x07")) else {
+        let Some(locator) = eocd
+            .checked_sub(20)
+            .filter(|&l| tail[l..].starts_with(b"PK\x06\x07"))
+        else {
             return Ok(None);
         };
         let record_offset = u64_at(&tail, locator + 8);
@@ -277,7 +310,12 @@ fn zip_entries(file: &mut File, len: u64) -> std::io::Result<Option<Vec<ZipEntry
             }
             extra = &extra[(4 + size).min(extra.len())..];
         }
-        entries.push(ZipEntry { name, method, compressed_size, local_header_offset });
+        entries.push(ZipEntry {
+            name,
+            method,
+            compressed_size,
+            local_header_offset,
+        });
         i = end;
     }
     Ok(Some(entries))
@@ -295,7 +333,9 @@ fn read_stored_prefix(file: &mut File, entry: &ZipEntry, limit: usize) -> std::i
     }
     let name_len = u16::from_le_bytes([local[26], local[27]]) as u64;
     let extra_len = u16::from_le_bytes([local[28], local[29]]) as u64;
-    file.seek(SeekFrom::Start(entry.local_header_offset + 30 + name_len + extra_len))?;
+    file.seek(SeekFrom::Start(
+        entry.local_header_offset + 30 + name_len + extra_len,
+    ))?;
     let mut data = vec![0u8; (entry.compressed_size as usize).min(limit)];
     let n = read_up_to(file, &mut data)?;
     data.truncate(n);
@@ -343,7 +383,11 @@ pub struct Hasher64 {
 
 impl Default for Hasher64 {
     fn default() -> Self {
-        Hasher64 { state: 0xcbf2_9ce4_8422_2325, len: 0, pending: Vec::with_capacity(8) }
+        Hasher64 {
+            state: 0xcbf2_9ce4_8422_2325,
+            len: 0,
+            pending: Vec::with_capacity(8),
+        }
     }
 }
 
@@ -426,12 +470,18 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let empty = tmp.path().join("empty.pt");
         std::fs::write(&empty, b"").unwrap();
-        assert!(matches!(classify_file(&empty).unwrap(), CheckpointKind::Unrunnable(m) if m.contains("empty")));
+        assert!(
+            matches!(classify_file(&empty).unwrap(), CheckpointKind::Unrunnable(m) if m.contains("empty"))
+        );
         let text = tmp.path().join("notes.pt");
         std::fs::write(&text, b"hello world, not a model").unwrap();
-        assert!(matches!(classify_file(&text).unwrap(), CheckpointKind::Unrunnable(m) if m.contains("torch.jit.trace")));
+        assert!(
+            matches!(classify_file(&text).unwrap(), CheckpointKind::Unrunnable(m) if m.contains("torch.jit.trace"))
+        );
         let zip_start = tmp.path().join("cut.pt");
         std::fs::write(&zip_start, b"PK\x03\x04 and then nothing").unwrap();
-        assert!(matches!(classify_file(&zip_start).unwrap(), CheckpointKind::Unrunnable(m) if m.contains("truncated")));
+        assert!(
+            matches!(classify_file(&zip_start).unwrap(), CheckpointKind::Unrunnable(m) if m.contains("truncated"))
+        );
     }
 }

@@ -52,18 +52,29 @@ pub struct CheckResult {
     pub explanation: String,
 }
 
-fn named_numbers<S: Serializer>(numbers: &[(String, f64)], serializer: S) -> Result<S::Ok, S::Error> {
+fn named_numbers<S: Serializer>(
+    numbers: &[(String, f64)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     #[derive(Serialize)]
     struct Named<'a> {
         name: &'a str,
         value: f64,
     }
-    serializer.collect_seq(numbers.iter().map(|(name, value)| Named { name, value: *value }))
+    serializer.collect_seq(numbers.iter().map(|(name, value)| Named {
+        name,
+        value: *value,
+    }))
 }
 
 impl CheckResult {
     fn failed(name: &str, error: &ModelError) -> CheckResult {
-        CheckResult { name: name.into(), verdict: Verdict::Fail, numbers: Vec::new(), explanation: error.to_string() }
+        CheckResult {
+            name: name.into(),
+            verdict: Verdict::Fail,
+            numbers: Vec::new(),
+            explanation: error.to_string(),
+        }
     }
 }
 
@@ -82,28 +93,42 @@ pub fn recipe_checks(
     let (Some(first), Some(last)) = (runnable.first(), runnable.last()) else {
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         return Err(ModelError::Dataset {
-            root: files.first().and_then(|f| f.path.parent()).map(|p| p.to_path_buf()).unwrap_or_default(),
-            message: format!("no TorchScript checkpoint to check among [{}]", names.join(", ")),
+            root: files
+                .first()
+                .and_then(|f| f.path.parent())
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default(),
+            message: format!(
+                "no TorchScript checkpoint to check among [{}]",
+                names.join(", ")
+            ),
         });
     };
     if batch.is_empty() {
-        return Err(ModelError::Dataset { root: dataset.root.clone(), message: "no labelled examples to check on".into() });
+        return Err(ModelError::Dataset {
+            root: dataset.root.clone(),
+            message: "no labelled examples to check on".into(),
+        });
     }
     let input = preprocess.batch(&batch.paths(dataset))?.to_device(device);
     let classes = ClassMap::new(dataset, preprocess);
     let targets = classes.targets(&batch.labels);
     let first_model = LoadedModel::load(&first.path, device);
-    let last_model = if last.path == first.path { None } else { Some(LoadedModel::load(&last.path, device)) };
+    let last_model = if last.path == first.path {
+        None
+    } else {
+        Some(LoadedModel::load(&last.path, device))
+    };
     let last_model = last_model.as_ref().unwrap_or(&first_model);
 
     let init = match &first_model {
-        Ok(model) => loss_at_init(model, &input, &classes, batch).unwrap_or_else(|e| CheckResult::failed(LOSS_AT_INIT, &e)),
+        Ok(model) => loss_at_init(model, &input, &classes, batch)
+            .unwrap_or_else(|e| CheckResult::failed(LOSS_AT_INIT, &e)),
         Err(e) => CheckResult::failed(LOSS_AT_INIT, e),
     };
     let baseline = match last_model {
-        Ok(model) => {
-            input_independent_baseline(model, &input, &classes, batch).unwrap_or_else(|e| CheckResult::failed(BASELINE, &e))
-        }
+        Ok(model) => input_independent_baseline(model, &input, &classes, batch)
+            .unwrap_or_else(|e| CheckResult::failed(BASELINE, &e)),
         Err(e) => CheckResult::failed(BASELINE, e),
     };
     let independence = match last_model {
@@ -121,13 +146,23 @@ pub const BASELINE: &str = "Input-independent baseline";
 /// Name of the batch independence check.
 pub const BATCH_INDEPENDENCE: &str = "Batch independence";
 
-fn predictions(model: &LoadedModel, input: &Tensor, classes: &ClassMap, batch: &FixedBatch) -> Result<BatchPredictions, ModelError> {
+fn predictions(
+    model: &LoadedModel,
+    input: &Tensor,
+    classes: &ClassMap,
+    batch: &FixedBatch,
+) -> Result<BatchPredictions, ModelError> {
     let name = super::file_name(&model.path);
     super::predict::predict_input(model, input, classes, batch, name, 0)
 }
 
 /// The first checkpoint's mean loss against ln(C), the loss of a uniform prediction.
-fn loss_at_init(model: &LoadedModel, input: &Tensor, classes: &ClassMap, batch: &FixedBatch) -> Result<CheckResult, ModelError> {
+fn loss_at_init(
+    model: &LoadedModel,
+    input: &Tensor,
+    classes: &ClassMap,
+    batch: &FixedBatch,
+) -> Result<CheckResult, ModelError> {
     let p = predictions(model, input, classes, batch)?;
     let c = classes.outputs as f64;
     let ln_c = c.ln();
@@ -220,7 +255,12 @@ fn input_independent_baseline(
 
 /// In eval mode, backpropagates the loss of single examples to the whole input batch and measures
 /// the gradient that lands on the other examples.
-fn batch_independence(model: &LoadedModel, input: &Tensor, targets: &[i64], classes: usize) -> Result<CheckResult, ModelError> {
+fn batch_independence(
+    model: &LoadedModel,
+    input: &Tensor,
+    targets: &[i64],
+    classes: usize,
+) -> Result<CheckResult, ModelError> {
     let n = input.size()[0] as usize;
     let name = super::file_name(&model.path);
     if n < 2 {
@@ -235,8 +275,18 @@ fn batch_independence(model: &LoadedModel, input: &Tensor, targets: &[i64], clas
     // too small to measure), then the first and the middle one.
     let logits = model.checked_logits(input, classes)?;
     let logits = Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap_or_default();
-    let losses = BatchPredictions::from_logits(name.clone(), 0, (0..n).collect(), targets.to_vec(), &logits, classes).loss;
-    let hardest = (0..n).max_by(|&a, &b| losses[a].total_cmp(&losses[b])).unwrap_or(0);
+    let losses = BatchPredictions::from_logits(
+        name.clone(),
+        0,
+        (0..n).collect(),
+        targets.to_vec(),
+        &logits,
+        classes,
+    )
+    .loss;
+    let hardest = (0..n)
+        .max_by(|&a, &b| losses[a].total_cmp(&losses[b]))
+        .unwrap_or(0);
     let mut probes = vec![hardest];
     for i in [0, n / 2] {
         if !probes.contains(&i) {
@@ -323,7 +373,13 @@ impl Probe {
     }
 }
 
-fn gradient_probe(model: &LoadedModel, input: &Tensor, targets: &[i64], classes: usize, i: usize) -> Result<Probe, ModelError> {
+fn gradient_probe(
+    model: &LoadedModel,
+    input: &Tensor,
+    targets: &[i64],
+    classes: usize,
+    i: usize,
+) -> Result<Probe, ModelError> {
     let torch_err = |e: tch::TchError| ModelError::Forward {
         path: model.path.clone(),
         input_shape: input.size(),
@@ -335,16 +391,41 @@ fn gradient_probe(model: &LoadedModel, input: &Tensor, targets: &[i64], classes:
         let logits = model.module.forward_ts(&[&x]).map_err(torch_err)?;
         check_logits(&model.path, &logits, input.size()[0], classes)?;
         let target = Tensor::from_slice(&targets[i..=i]).to_device(logits.device());
-        let loss = logits.narrow(0, i as i64, 1).to_kind(Kind::Float).cross_entropy_for_logits(&target);
+        let loss = logits
+            .narrow(0, i as i64, 1)
+            .to_kind(Kind::Float)
+            .cross_entropy_for_logits(&target);
         let grads = Tensor::f_run_backward(&[&loss], &[&x], false, false).map_err(torch_err)?;
-        let grad = grads.first().map(|g| g.to_device(Device::Cpu).to_kind(Kind::Double)).ok_or_else(|| {
-            ModelError::Output { path: model.path.clone(), message: "backprop returned no gradient".into() }
-        })?;
-        let squares: Vec<f64> = Vec::try_from(grad.flatten(1, -1).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Double))
-            .map_err(torch_err)?;
-        let others: f64 = squares.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, s)| s).sum();
-        let leaking = squares.iter().enumerate().filter(|(j, s)| *j != i && **s > 0.0).count();
-        Ok(Probe { example: i, own: squares[i].sqrt(), others: others.sqrt(), leaking })
+        let grad = grads
+            .first()
+            .map(|g| g.to_device(Device::Cpu).to_kind(Kind::Double))
+            .ok_or_else(|| ModelError::Output {
+                path: model.path.clone(),
+                message: "backprop returned no gradient".into(),
+            })?;
+        let squares: Vec<f64> = Vec::try_from(grad.flatten(1, -1).square().sum_dim_intlist(
+            [1i64].as_slice(),
+            false,
+            Kind::Double,
+        ))
+        .map_err(torch_err)?;
+        let others: f64 = squares
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, s)| s)
+            .sum();
+        let leaking = squares
+            .iter()
+            .enumerate()
+            .filter(|(j, s)| *j != i && **s > 0.0)
+            .count();
+        Ok(Probe {
+            example: i,
+            own: squares[i].sqrt(),
+            others: others.sqrt(),
+            leaking,
+        })
     })
 }
 
@@ -354,7 +435,11 @@ pub fn results_text(results: &[CheckResult]) -> String {
     for result in results {
         out += &format!("{}  {}\n", result.verdict.label(), result.name);
         if !result.numbers.is_empty() {
-            let numbers: Vec<String> = result.numbers.iter().map(|(n, v)| format!("{n} {}", format_number(*v))).collect();
+            let numbers: Vec<String> = result
+                .numbers
+                .iter()
+                .map(|(n, v)| format!("{n} {}", format_number(*v)))
+                .collect();
             out += &wrap(&numbers.join(", "), 6, 100);
         }
         out += &wrap(&result.explanation, 6, 100);
@@ -414,7 +499,10 @@ mod tests {
             explanation: "word ".repeat(40),
         };
         let text = results_text(&[result]);
-        assert!(text.starts_with("FAIL  Loss at init\n      loss 9.5000, ln(C) 2.3026\n      word"), "{text}");
+        assert!(
+            text.starts_with("FAIL  Loss at init\n      loss 9.5000, ln(C) 2.3026\n      word"),
+            "{text}"
+        );
         assert!(text.lines().all(|l| l.len() <= 100), "{text}");
     }
 }

@@ -41,7 +41,8 @@ pub fn view_of_values(preprocess: &Preprocess, values: &[f32]) -> InputView {
         })
         .collect();
     let byte = |c: usize, i: usize| {
-        let value = (values[c * plane + i] * preprocess.std[c] + preprocess.mean[c]) * preprocess.scale;
+        let value =
+            (values[c * plane + i] * preprocess.std[c] + preprocess.mean[c]) * preprocess.scale;
         value.round().clamp(0.0, 255.0) as u8
     };
     let mut rgba = Vec::with_capacity(plane * 4);

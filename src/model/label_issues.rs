@@ -30,13 +30,25 @@ pub struct Scores {
 impl Scores {
     /// One checkpoint's predictions (usually on `FixedBatch::all`), model outputs put back in
     /// dataset class order through `classes`; labels come from the dataset.
-    pub fn from_predictions(dataset: &Dataset, predictions: &BatchPredictions, classes: &ClassMap) -> Scores {
+    pub fn from_predictions(
+        dataset: &Dataset,
+        predictions: &BatchPredictions,
+        classes: &ClassMap,
+    ) -> Scores {
         let mut scores = Scores::default();
         for (&example, probs) in predictions.examples.iter().zip(&predictions.probs) {
-            let Some(label) = dataset.examples.get(example).and_then(|e| e.label) else { continue };
+            let Some(label) = dataset.examples.get(example).and_then(|e| e.label) else {
+                continue;
+            };
             scores.examples.push(example);
             scores.labels.push(label);
-            scores.probs.push(classes.to_model.iter().map(|&m| probs.get(m as usize).copied().unwrap_or(0.0)).collect());
+            scores.probs.push(
+                classes
+                    .to_model
+                    .iter()
+                    .map(|&m| probs.get(m as usize).copied().unwrap_or(0.0))
+                    .collect(),
+            );
         }
         scores
     }
@@ -74,7 +86,11 @@ impl Scores {
 
     /// Entropy of the prediction at position `i`, in nats: high when the model is unsure.
     pub fn entropy(&self, i: usize) -> f64 {
-        self.probs[i].iter().filter(|&&p| p > 0.0).map(|&p| -(p as f64) * (p as f64).ln()).sum()
+        self.probs[i]
+            .iter()
+            .filter(|&&p| p > 0.0)
+            .map(|&p| -(p as f64) * (p as f64).ln())
+            .sum()
     }
 
     /// Cross-entropy of position `i`: -ln p(given), finite even where p(given) is 0.
@@ -96,7 +112,11 @@ pub enum RankMethod {
 
 impl RankMethod {
     /// Every method, in the order the CLI lists them.
-    pub const ALL: [RankMethod; 3] = [RankMethod::Loss, RankMethod::Margin, RankMethod::ConfidentLearning];
+    pub const ALL: [RankMethod; 3] = [
+        RankMethod::Loss,
+        RankMethod::Margin,
+        RankMethod::ConfidentLearning,
+    ];
 
     /// `loss`, `margin` or `cl`.
     pub fn from_name(name: &str) -> Option<RankMethod> {
@@ -153,7 +173,9 @@ pub fn rank(scores: &Scores, method: RankMethod) -> Vec<Ranked> {
         })
         .collect();
     match method {
-        RankMethod::Loss => rows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.example.cmp(&b.example))),
+        RankMethod::Loss => {
+            rows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.example.cmp(&b.example)))
+        }
         _ => rows.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.example.cmp(&b.example))),
     }
     for (k, row) in rows.iter_mut().enumerate() {
@@ -174,7 +196,10 @@ pub fn class_thresholds(scores: &Scores) -> Vec<Option<f64>> {
             counts[label] += 1;
         }
     }
-    sums.iter().zip(&counts).map(|(&s, &n)| (n > 0).then(|| s / n as f64)).collect()
+    sums.iter()
+        .zip(&counts)
+        .map(|(&s, &n)| (n > 0).then(|| s / n as f64))
+        .collect()
 }
 
 /// The confident class of each position: among classes with p_j >= t_j, the most probable.
@@ -187,7 +212,13 @@ pub fn confident_classes(scores: &Scores) -> Vec<Option<usize>> {
             probs
                 .iter()
                 .enumerate()
-                .filter(|&(j, &p)| thresholds.get(j).copied().flatten().is_some_and(|t| p as f64 >= t))
+                .filter(|&(j, &p)| {
+                    thresholds
+                        .get(j)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|t| p as f64 >= t)
+                })
                 .fold(None, |best: Option<(usize, f32)>, (j, &p)| match best {
                     Some((_, q)) if q >= p => best,
                     _ => Some((j, p)),
@@ -209,7 +240,13 @@ fn confident_learning_flags(scores: &Scores) -> Vec<usize> {
 
 /// Counts of given label (rows) against arg-max prediction (columns).
 pub fn confusion_matrix(scores: &Scores) -> Vec<Vec<usize>> {
-    let classes = scores.probs.iter().map(Vec::len).max().unwrap_or(0).max(scores.labels.iter().map(|&l| l + 1).max().unwrap_or(0));
+    let classes = scores
+        .probs
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .max(scores.labels.iter().map(|&l| l + 1).max().unwrap_or(0));
     let mut matrix = vec![vec![0; classes]; classes];
     for i in 0..scores.len() {
         matrix[scores.labels[i]][scores.predicted(i)] += 1;
@@ -220,15 +257,37 @@ pub fn confusion_matrix(scores: &Scores) -> Vec<Vec<usize>> {
 /// The ranked rows as a table: `path` (relative to the dataset root), `given`, `predicted` (class
 /// names), `score`, `rank`.
 pub fn ranked_table(ranked: &[Ranked], dataset: &Dataset) -> DataFrame {
-    let name = |class: usize| dataset.classes.get(class).cloned().unwrap_or_else(|| class.to_string());
+    let name = |class: usize| {
+        dataset
+            .classes
+            .get(class)
+            .cloned()
+            .unwrap_or_else(|| class.to_string())
+    };
     let columns: Vec<Column> = vec![
-        column("path", ranked.iter().map(|r| relative_path_text(&dataset.examples[r.example].path)).collect::<Vec<_>>()),
-        column("given", ranked.iter().map(|r| name(r.given)).collect::<Vec<_>>()),
-        column("predicted", ranked.iter().map(|r| name(r.predicted)).collect::<Vec<_>>()),
+        column(
+            "path",
+            ranked
+                .iter()
+                .map(|r| relative_path_text(&dataset.examples[r.example].path))
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "given",
+            ranked.iter().map(|r| name(r.given)).collect::<Vec<_>>(),
+        ),
+        column(
+            "predicted",
+            ranked.iter().map(|r| name(r.predicted)).collect::<Vec<_>>(),
+        ),
         column("score", ranked.iter().map(|r| r.score).collect::<Vec<_>>()),
-        column("rank", ranked.iter().map(|r| r.rank as u64).collect::<Vec<_>>()),
+        column(
+            "rank",
+            ranked.iter().map(|r| r.rank as u64).collect::<Vec<_>>(),
+        ),
     ];
-    DataFrame::new(ranked.len(), columns).expect("ranked columns have equal lengths and unique names")
+    DataFrame::new(ranked.len(), columns)
+        .expect("ranked columns have equal lengths and unique names")
 }
 
 fn column<T, V>(name: &str, values: V) -> Column
@@ -240,7 +299,12 @@ where
 }
 
 fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &x)| {
+            if x > best.1 { (i, x) } else { best }
+        })
+        .0
 }
 
 /// Probabilities made elsewhere (e.g. cleanlab's cross-validated pred_probs), and one message per
@@ -250,7 +314,10 @@ fn argmax(row: &[f32]) -> usize {
 /// `Dataset::examples` order. Errors when nothing can be matched (unreadable file, a class column
 /// missing, an array of the wrong shape).
 pub fn import_probs(dataset: &Dataset, path: &Path) -> Result<(Scores, Vec<String>), ModelError> {
-    let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     match extension.as_str() {
         "npy" => import_npy(dataset, path),
         "csv" | "parquet" => import_table(dataset, path, extension == "parquet"),
@@ -262,26 +329,50 @@ pub fn import_probs(dataset: &Dataset, path: &Path) -> Result<(Scores, Vec<Strin
 }
 
 /// Checks one row of probabilities; the problem, if any, without the row number.
-fn check_row(dataset: &Dataset, example: usize, probs: &[f64]) -> Result<(usize, Vec<f32>), String> {
+fn check_row(
+    dataset: &Dataset,
+    example: usize,
+    probs: &[f64],
+) -> Result<(usize, Vec<f32>), String> {
     if let Some(j) = probs.iter().position(|p| !p.is_finite()) {
-        return Err(format!("the probability of class {:?} is {}", dataset.classes[j], probs[j]));
+        return Err(format!(
+            "the probability of class {:?} is {}",
+            dataset.classes[j], probs[j]
+        ));
     }
-    if let Some(j) = probs.iter().position(|&p| !(0.0..=1.0 + SUM_TOLERANCE).contains(&p)) {
-        return Err(format!("the probability of class {:?} is {}, outside 0..1", dataset.classes[j], probs[j]));
+    if let Some(j) = probs
+        .iter()
+        .position(|&p| !(0.0..=1.0 + SUM_TOLERANCE).contains(&p))
+    {
+        return Err(format!(
+            "the probability of class {:?} is {}, outside 0..1",
+            dataset.classes[j], probs[j]
+        ));
     }
     let sum: f64 = probs.iter().sum();
     if (sum - 1.0).abs() > SUM_TOLERANCE {
         return Err(format!("the probabilities sum to {sum:.4}, not 1"));
     }
     let Some(label) = dataset.examples[example].label else {
-        return Err(format!("{} has no label in the dataset", relative_path_text(&dataset.examples[example].path)));
+        return Err(format!(
+            "{} has no label in the dataset",
+            relative_path_text(&dataset.examples[example].path)
+        ));
     };
     Ok((label, probs.iter().map(|&p| p as f32).collect()))
 }
 
 fn import_npy(dataset: &Dataset, path: &Path) -> Result<(Scores, Vec<String>), ModelError> {
-    let bad = |message: String| ModelError::Sidecar { path: path.to_path_buf(), message };
-    let tensor = tch::Tensor::read_npy(path).map_err(|e| bad(format!("cannot read as .npy: {}", super::torch_message(&e.to_string()))))?;
+    let bad = |message: String| ModelError::Sidecar {
+        path: path.to_path_buf(),
+        message,
+    };
+    let tensor = tch::Tensor::read_npy(path).map_err(|e| {
+        bad(format!(
+            "cannot read as .npy: {}",
+            super::torch_message(&e.to_string())
+        ))
+    })?;
     let (n, c) = (dataset.examples.len(), dataset.classes.len());
     let shape = tensor.size();
     if shape.len() != 2 || shape[0] != n as i64 || shape[1] != c as i64 {
@@ -292,7 +383,10 @@ fn import_npy(dataset: &Dataset, path: &Path) -> Result<(Scores, Vec<String>), M
         )));
     }
     if !tensor.is_floating_point() {
-        return Err(bad(format!("the array holds {:?} values; probabilities must be floating point", tensor.kind())));
+        return Err(bad(format!(
+            "the array holds {:?} values; probabilities must be floating point",
+            tensor.kind()
+        )));
     }
     let values = Vec::<f64>::try_from(tensor.to_kind(tch::Kind::Double).flatten(0, -1))
         .map_err(|e| bad(format!("cannot read the values: {e}")))?;
@@ -315,14 +409,26 @@ fn import_npy(dataset: &Dataset, path: &Path) -> Result<(Scores, Vec<String>), M
     Ok((scores, problems))
 }
 
-fn import_table(dataset: &Dataset, path: &Path, parquet: bool) -> Result<(Scores, Vec<String>), ModelError> {
-    let bad = |message: String| ModelError::Sidecar { path: path.to_path_buf(), message };
-    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+fn import_table(
+    dataset: &Dataset,
+    path: &Path,
+    parquet: bool,
+) -> Result<(Scores, Vec<String>), ModelError> {
+    let bad = |message: String| ModelError::Sidecar {
+        path: path.to_path_buf(),
+        message,
+    };
+    let io = |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut problems = Vec::new();
     // Rows (1-based, header excluded) whose field count differs from the header's.
     let mut ragged: HashMap<usize, (usize, usize)> = HashMap::new();
     let df = if parquet {
-        ParquetReader::new(File::open(path).map_err(io)?).finish().map_err(|e| bad(e.to_string()))?
+        ParquetReader::new(File::open(path).map_err(io)?)
+            .finish()
+            .map_err(|e| bad(e.to_string()))?
     } else {
         let mut lines = BufReader::new(File::open(path).map_err(io)?).split(b'\n');
         let header = lines.next().transpose().map_err(io)?.unwrap_or_default();
@@ -342,48 +448,90 @@ fn import_table(dataset: &Dataset, path: &Path, parquet: bool) -> Result<(Scores
             .and_then(|reader| reader.finish())
             .map_err(|e| bad(e.to_string()))?
     };
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let path_column = names
         .iter()
         .find(|n| n.trim_start_matches('\u{feff}').trim() == "path")
-        .ok_or_else(|| bad(format!("no `path` column; the columns are {}", names.join(", "))))?;
-    let missing: Vec<&String> = dataset.classes.iter().filter(|c| !names.contains(c)).collect();
+        .ok_or_else(|| {
+            bad(format!(
+                "no `path` column; the columns are {}",
+                names.join(", ")
+            ))
+        })?;
+    let missing: Vec<&String> = dataset
+        .classes
+        .iter()
+        .filter(|c| !names.contains(c))
+        .collect();
     if !missing.is_empty() {
         return Err(bad(format!(
             "no column for class{} {}: the table needs a `path` column and one probability column per class, named \
              exactly as the class ({})",
             if missing.len() == 1 { "" } else { "es" },
-            missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", "),
+            missing
+                .iter()
+                .map(|m| format!("{m:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             dataset.classes.join(", ")
         )));
     }
-    let extra: Vec<&String> = names.iter().filter(|n| *n != path_column && !dataset.classes.contains(n)).collect();
+    let extra: Vec<&String> = names
+        .iter()
+        .filter(|n| *n != path_column && !dataset.classes.contains(n))
+        .collect();
     if !extra.is_empty() {
         problems.push(format!(
             "{}: ignored {} that name{} no class: {}",
             path.display(),
-            if extra.len() == 1 { "column" } else { "columns" },
+            if extra.len() == 1 {
+                "column"
+            } else {
+                "columns"
+            },
             if extra.len() == 1 { "s" } else { "" },
-            extra.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+            extra
+                .iter()
+                .map(|m| format!("{m:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let table_err = |e: PolarsError| bad(e.to_string());
-    let paths = df.column(path_column).and_then(|c| c.cast(&DataType::String)).map_err(table_err)?;
+    let paths = df
+        .column(path_column)
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(table_err)?;
     let paths = paths.str().map_err(table_err)?;
     let class_columns = dataset
         .classes
         .iter()
-        .map(|c| df.column(c).and_then(|col| col.cast(&DataType::Float64)).map_err(table_err))
+        .map(|c| {
+            df.column(c)
+                .and_then(|col| col.cast(&DataType::Float64))
+                .map_err(table_err)
+        })
         .collect::<Result<Vec<Column>, ModelError>>()?;
-    let class_values =
-        class_columns.iter().map(|c| c.f64().cloned().map_err(table_err)).collect::<Result<Vec<_>, ModelError>>()?;
-    let by_path: HashMap<String, usize> =
-        dataset.examples.iter().enumerate().map(|(i, e)| (relative_path_text(&e.path), i)).collect();
+    let class_values = class_columns
+        .iter()
+        .map(|c| c.f64().cloned().map_err(table_err))
+        .collect::<Result<Vec<_>, ModelError>>()?;
+    let by_path: HashMap<String, usize> = dataset
+        .examples
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (relative_path_text(&e.path), i))
+        .collect();
     let mut seen: HashMap<usize, usize> = HashMap::new();
     let mut scores = Scores::default();
     for i in 0..df.height() {
         let row = i + 1;
-        let mut report = |problem: String| problems.push(format!("{}: row {row}: {problem}", path.display()));
+        let mut report =
+            |problem: String| problems.push(format!("{}: row {row}: {problem}", path.display()));
         if let Some((count, fields)) = ragged.get(&row) {
             report(format!("{count} fields where the header has {fields}"));
             continue;
@@ -411,7 +559,11 @@ fn import_table(dataset: &Dataset, path: &Path, parquet: bool) -> Result<(Scores
                 .filter(|(_, c)| c.get(i).is_none())
                 .map(|(name, _)| name.as_str())
                 .collect();
-            report(format!("{text:?}: no number for class{} {}", if empty.len() == 1 { "" } else { "es" }, empty.join(", ")));
+            report(format!(
+                "{text:?}: no number for class{} {}",
+                if empty.len() == 1 { "" } else { "es" },
+                empty.join(", ")
+            ));
             continue;
         };
         match check_row(dataset, example, &values) {
@@ -424,9 +576,17 @@ fn import_table(dataset: &Dataset, path: &Path, parquet: bool) -> Result<(Scores
             Err(problem) => report(format!("{text:?}: {problem}")),
         }
     }
-    let unscored = dataset.examples.iter().enumerate().filter(|(i, e)| e.label.is_some() && !seen.contains_key(i)).count();
+    let unscored = dataset
+        .examples
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| e.label.is_some() && !seen.contains_key(i))
+        .count();
     if unscored > 0 {
-        problems.push(format!("{}: {unscored} labelled examples of the dataset have no usable row", path.display()));
+        problems.push(format!(
+            "{}: {unscored} labelled examples of the dataset have no usable row",
+            path.display()
+        ));
     }
     Ok((scores, problems))
 }
@@ -460,23 +620,46 @@ mod tests {
 
     #[test]
     fn loss_ranks_by_negative_log_probability_of_the_label() {
-        let s = scores(&[0, 1, 0, 1], &[&[0.9, 0.1], &[0.6, 0.4], &[0.2, 0.8], &[0.05, 0.95]]);
+        let s = scores(
+            &[0, 1, 0, 1],
+            &[&[0.9, 0.1], &[0.6, 0.4], &[0.2, 0.8], &[0.05, 0.95]],
+        );
         let ranked = rank(&s, RankMethod::Loss);
-        assert_eq!(ranked.iter().map(|r| r.example).collect::<Vec<_>>(), vec![102, 101, 100, 103]);
-        assert_eq!(ranked.iter().map(|r| r.rank).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            ranked.iter().map(|r| r.example).collect::<Vec<_>>(),
+            vec![102, 101, 100, 103]
+        );
+        assert_eq!(
+            ranked.iter().map(|r| r.rank).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         assert!((ranked[0].score - -(0.2f64).ln()).abs() < 1e-6);
         assert_eq!((ranked[0].given, ranked[0].predicted), (0, 1));
         // Same order as self-confidence p(given), ascending.
         let mut by_confidence: Vec<usize> = (0..s.len()).collect();
         by_confidence.sort_by(|&a, &b| s.p_given(a).total_cmp(&s.p_given(b)));
-        assert_eq!(ranked.iter().map(|r| r.example - 100).collect::<Vec<_>>(), by_confidence);
+        assert_eq!(
+            ranked.iter().map(|r| r.example - 100).collect::<Vec<_>>(),
+            by_confidence
+        );
     }
 
     #[test]
     fn margin_is_given_minus_best_other_most_negative_first() {
-        let s = scores(&[0, 0, 2, 1], &[&[0.5, 0.3, 0.2], &[0.3, 0.35, 0.35], &[0.1, 0.8, 0.1], &[0.3, 0.6, 0.1]]);
+        let s = scores(
+            &[0, 0, 2, 1],
+            &[
+                &[0.5, 0.3, 0.2],
+                &[0.3, 0.35, 0.35],
+                &[0.1, 0.8, 0.1],
+                &[0.3, 0.6, 0.1],
+            ],
+        );
         let ranked = rank(&s, RankMethod::Margin);
-        assert_eq!(ranked.iter().map(|r| r.example).collect::<Vec<_>>(), vec![102, 101, 100, 103]);
+        assert_eq!(
+            ranked.iter().map(|r| r.example).collect::<Vec<_>>(),
+            vec![102, 101, 100, 103]
+        );
         let margins: Vec<f64> = ranked.iter().map(|r| r.score).collect();
         for (m, want) in margins.iter().zip([-0.7, -0.05, 0.2, 0.3]) {
             assert!((m - want).abs() < 1e-6, "{margins:?}");
@@ -498,11 +681,23 @@ mod tests {
             ],
         );
         let t = class_thresholds(&s);
-        assert!((t[0].unwrap() - 0.6).abs() < 1e-6 && (t[1].unwrap() - 1.7 / 3.0).abs() < 1e-6, "{t:?}");
+        assert!(
+            (t[0].unwrap() - 0.6).abs() < 1e-6 && (t[1].unwrap() - 1.7 / 3.0).abs() < 1e-6,
+            "{t:?}"
+        );
         let confident = confident_classes(&s);
-        assert_eq!(confident, vec![Some(0), Some(0), Some(1), Some(1), None, Some(0)]);
+        assert_eq!(
+            confident,
+            vec![Some(0), Some(0), Some(1), Some(1), None, Some(0)]
+        );
         let ranked = rank(&s, RankMethod::ConfidentLearning);
-        assert_eq!(ranked.iter().map(|r| (r.example, r.rank)).collect::<Vec<_>>(), vec![(102, 1), (105, 2)]);
+        assert_eq!(
+            ranked
+                .iter()
+                .map(|r| (r.example, r.rank))
+                .collect::<Vec<_>>(),
+            vec![(102, 1), (105, 2)]
+        );
         assert!((ranked[0].score + 0.6).abs() < 1e-6 && (ranked[1].score + 0.3).abs() < 1e-6);
     }
 
@@ -511,10 +706,21 @@ mod tests {
         // t0 = 0.5, t1 = 0.3, t2 = 0.2 from the first three rows.
         let s = scores(
             &[0, 1, 2, 0],
-            &[&[0.5, 0.3, 0.2], &[0.4, 0.3, 0.3], &[0.4, 0.4, 0.2], &[0.1, 0.35, 0.55]],
+            &[
+                &[0.5, 0.3, 0.2],
+                &[0.4, 0.3, 0.3],
+                &[0.4, 0.4, 0.2],
+                &[0.1, 0.35, 0.55],
+            ],
         );
-        let t: Vec<f64> = class_thresholds(&s).into_iter().map(Option::unwrap).collect();
-        assert!((t[0] - 0.3).abs() < 1e-6 && (t[1] - 0.3).abs() < 1e-6 && (t[2] - 0.2).abs() < 1e-6, "{t:?}");
+        let t: Vec<f64> = class_thresholds(&s)
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        assert!(
+            (t[0] - 0.3).abs() < 1e-6 && (t[1] - 0.3).abs() < 1e-6 && (t[2] - 0.2).abs() < 1e-6,
+            "{t:?}"
+        );
         // Row 3: classes 1 (0.35 >= 0.3) and 2 (0.55 >= 0.2) clear; 2 is the more probable.
         assert_eq!(confident_classes(&s)[3], Some(2));
         // A class no example carries has no threshold and is never confident.
@@ -526,13 +732,26 @@ mod tests {
 
     #[test]
     fn confusion_matrix_counts_given_against_predicted() {
-        let s = scores(&[0, 0, 1, 1, 1], &[&[0.9, 0.1], &[0.4, 0.6], &[0.3, 0.7], &[0.2, 0.8], &[0.6, 0.4]]);
+        let s = scores(
+            &[0, 0, 1, 1, 1],
+            &[
+                &[0.9, 0.1],
+                &[0.4, 0.6],
+                &[0.3, 0.7],
+                &[0.2, 0.8],
+                &[0.6, 0.4],
+            ],
+        );
         assert_eq!(confusion_matrix(&s), vec![vec![1, 1], vec![1, 2]]);
     }
 
     #[test]
     fn entropy_is_zero_when_sure_and_ln_c_when_uniform() {
-        let scores = Scores { examples: vec![0, 1], labels: vec![0, 0], probs: vec![vec![1.0, 0.0], vec![0.5, 0.5]] };
+        let scores = Scores {
+            examples: vec![0, 1],
+            labels: vec![0, 0],
+            probs: vec![vec![1.0, 0.0], vec![0.5, 0.5]],
+        };
         assert_eq!(scores.entropy(0), 0.0);
         assert!((scores.entropy(1) - 2f64.ln()).abs() < 1e-9);
     }
@@ -542,7 +761,10 @@ mod tests {
         for method in RankMethod::ALL {
             assert_eq!(RankMethod::from_name(method.name()), Some(method));
         }
-        assert_eq!(RankMethod::from_name("CL"), Some(RankMethod::ConfidentLearning));
+        assert_eq!(
+            RankMethod::from_name("CL"),
+            Some(RankMethod::ConfidentLearning)
+        );
         assert_eq!(RankMethod::from_name("entropy"), None);
     }
 

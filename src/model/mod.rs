@@ -20,7 +20,8 @@ pub use checkpoints::{CheckpointFile, CheckpointKind, EXPORT_HINT, classify_chec
 pub use checks::{CheckResult, Verdict, recipe_checks};
 pub use input_view::{InputView, input_view};
 pub use predict::{
-    BatchPredictions, Evolution, FixedBatch, Flip, compare, default_fixed_batch, predict_batch, run_evolution,
+    BatchPredictions, Evolution, FixedBatch, Flip, compare, default_fixed_batch, predict_batch,
+    run_evolution,
 };
 pub use preprocess::Preprocess;
 pub use weights::{Filters, first_layer_filters, weight_histograms};
@@ -29,7 +30,8 @@ use crate::dataset::natural_cmp;
 use crate::index::DecodeError;
 
 /// Extensions of files that may hold a checkpoint.
-pub const CHECKPOINT_EXTENSIONS: &[&str] = &["pt", "pth", "ts", "torchscript", "pt2", "safetensors"];
+pub const CHECKPOINT_EXTENSIONS: &[&str] =
+    &["pt", "pth", "ts", "torchscript", "pt2", "safetensors"];
 
 /// What went wrong with a checkpoint, a sidecar or the model's input, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +49,11 @@ pub enum ModelError {
         input_shape.get(1).copied().unwrap_or_default(), input_shape.get(2).copied().unwrap_or_default(),
         input_shape.get(3).copied().unwrap_or_default()
     )]
-    Forward { path: PathBuf, input_shape: Vec<i64>, message: String },
+    Forward {
+        path: PathBuf,
+        input_shape: Vec<i64>,
+        message: String,
+    },
     /// The model ran but its output is not usable logits: wrong shape, wrong class count, NaN/Inf.
     #[error("{path}: {message}")]
     Output { path: PathBuf, message: String },
@@ -64,7 +70,10 @@ pub enum ModelError {
     #[error("{path}: cannot write: {message}")]
     Write { path: PathBuf, message: String },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cancelled")]
     Cancelled,
 }
@@ -127,13 +136,18 @@ pub fn device_name(device: Device) -> String {
 
 /// Checkpoint files in `dir`, ordered by the number in their names (natural order).
 pub fn discover_checkpoints(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
-    let io_err = |source| ModelError::Io { path: dir.to_path_buf(), source };
+    let io_err = |source| ModelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .filter(|p| {
-            p.extension().and_then(|e| e.to_str()).is_some_and(|e| CHECKPOINT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| CHECKPOINT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
         })
         .collect();
     files.sort_by(|a, b| natural_cmp(&file_name(a), &file_name(b)));
@@ -142,7 +156,9 @@ pub fn discover_checkpoints(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
 
 /// The file name of `path` as text.
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A TorchScript module loaded on a device, in eval mode.
@@ -159,15 +175,25 @@ impl LoadedModel {
     /// Loads a TorchScript file; other formats get a message saying how to export one.
     pub fn load(path: &Path, device: Device) -> Result<LoadedModel, ModelError> {
         init_torch();
-        let mut module = CModule::load_on_device(path, device)
-            .map_err(|e| ModelError::Load { path: path.to_path_buf(), message: explain_load_failure(path, &e.to_string()) })?;
+        let mut module = CModule::load_on_device(path, device).map_err(|e| ModelError::Load {
+            path: path.to_path_buf(),
+            message: explain_load_failure(path, &e.to_string()),
+        })?;
         module.set_eval();
-        Ok(LoadedModel { path: path.to_path_buf(), module, device, contiguous_only: AtomicBool::new(false) })
+        Ok(LoadedModel {
+            path: path.to_path_buf(),
+            module,
+            device,
+            contiguous_only: AtomicBool::new(false),
+        })
     }
 
     /// Number of trainable scalars (buffers such as BatchNorm statistics excluded).
     pub fn parameter_count(&self) -> Result<i64, ModelError> {
-        let params = self.module.named_parameters().map_err(|e| self.load_error(e))?;
+        let params = self
+            .module
+            .named_parameters()
+            .map_err(|e| self.load_error(e))?;
         Ok(params.iter().map(|(_, t)| t.numel() as i64).sum())
     }
 
@@ -182,7 +208,9 @@ impl LoadedModel {
                 Err(_) => self.contiguous_only.store(true, Ordering::Relaxed),
             }
         }
-        self.module.forward_ts(&[input.contiguous()]).map_err(|e| self.forward_error(&input, &e))
+        self.module
+            .forward_ts(&[input.contiguous()])
+            .map_err(|e| self.forward_error(&input, &e))
     }
 
     /// Logits for a `[N, C, H, W]` batch, checked: `[N, classes]`, float, every value finite.
@@ -194,7 +222,11 @@ impl LoadedModel {
     }
 
     fn forward_error(&self, input: &Tensor, e: &tch::TchError) -> ModelError {
-        ModelError::Forward { path: self.path.clone(), input_shape: input.size(), message: torch_message(&e.to_string()) }
+        ModelError::Forward {
+            path: self.path.clone(),
+            input_shape: input.size(),
+            message: torch_message(&e.to_string()),
+        }
     }
 
     /// Mean cross-entropy loss of the batch against `labels`.
@@ -205,13 +237,24 @@ impl LoadedModel {
     }
 
     fn load_error(&self, e: tch::TchError) -> ModelError {
-        ModelError::Load { path: self.path.clone(), message: torch_message(&e.to_string()) }
+        ModelError::Load {
+            path: self.path.clone(),
+            message: torch_message(&e.to_string()),
+        }
     }
 }
 
 /// Checks that `logits` are `[n, classes]` and finite, with a message naming the file and shapes.
-pub fn check_logits(path: &Path, logits: &Tensor, n: i64, classes: usize) -> Result<(), ModelError> {
-    let bad = |message: String| ModelError::Output { path: path.to_path_buf(), message };
+pub fn check_logits(
+    path: &Path,
+    logits: &Tensor,
+    n: i64,
+    classes: usize,
+) -> Result<(), ModelError> {
+    let bad = |message: String| ModelError::Output {
+        path: path.to_path_buf(),
+        message,
+    };
     let shape = logits.size();
     if shape.len() != 2 || shape[0] != n {
         return Err(bad(format!(
@@ -227,12 +270,19 @@ pub fn check_logits(path: &Path, logits: &Tensor, n: i64, classes: usize) -> Res
         )));
     }
     if !logits.is_floating_point() {
-        return Err(bad(format!("the model returned {:?} values; logits must be floating point", logits.kind())));
+        return Err(bad(format!(
+            "the model returned {:?} values; logits must be floating point",
+            logits.kind()
+        )));
     }
     let finite = logits.isfinite();
     let bad_count = finite.logical_not().sum(tch::Kind::Int64).int64_value(&[]);
     if bad_count > 0 {
-        let first = finite.all_dim(1, false).logical_not().nonzero().int64_value(&[0, 0]);
+        let first = finite
+            .all_dim(1, false)
+            .logical_not()
+            .nonzero()
+            .int64_value(&[0, 0]);
         return Err(bad(format!(
             "{bad_count} of {} outputs are NaN or Inf (shape {shape:?}), the first in example {first} of the batch; \
              the weights may have diverged",
@@ -266,11 +316,17 @@ pub fn torch_message(text: &str) -> String {
         None => first_line(text),
     };
     let line = line.split(" Exception raised from ").next().unwrap_or(line);
-    line.trim_start_matches("Torch(\"").trim_end_matches("\")").trim().to_string()
+    line.trim_start_matches("Torch(\"")
+        .trim_end_matches("\")")
+        .trim()
+        .to_string()
 }
 
 fn first_line(text: &str) -> &str {
-    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(text)
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(text)
 }
 
 /// What the app shows about a checkpoints folder once it is loaded.
@@ -288,7 +344,10 @@ pub struct CheckpointsSummary {
 }
 
 /// Loads every checkpoint in `dir` once, to check they run and count parameters.
-pub fn summarize_checkpoints(dir: &Path, progress: &crate::jobs::Progress) -> Result<CheckpointsSummary, ModelError> {
+pub fn summarize_checkpoints(
+    dir: &Path,
+    progress: &crate::jobs::Progress,
+) -> Result<CheckpointsSummary, ModelError> {
     let files = discover_checkpoints(dir)?;
     let device = default_device();
     let mut summary = CheckpointsSummary {
@@ -308,7 +367,10 @@ pub fn summarize_checkpoints(dir: &Path, progress: &crate::jobs::Progress) -> Re
             break;
         }
         // Weights-only files do not load as modules; they are shown and applied elsewhere.
-        if matches!(checkpoints::classify_file(path), Ok(CheckpointKind::WeightsOnly)) {
+        if matches!(
+            checkpoints::classify_file(path),
+            Ok(CheckpointKind::WeightsOnly)
+        ) {
             progress.advance(1);
             continue;
         }

@@ -33,7 +33,10 @@ pub struct FixedBatch {
 
 impl FixedBatch {
     /// A batch of the given examples (pinned by the user); unlabelled ones are left out.
-    pub fn from_examples(dataset: &Dataset, examples: impl IntoIterator<Item = usize>) -> FixedBatch {
+    pub fn from_examples(
+        dataset: &Dataset,
+        examples: impl IntoIterator<Item = usize>,
+    ) -> FixedBatch {
         let mut batch = FixedBatch::default();
         for index in examples {
             if let Some(label) = dataset.examples.get(index).and_then(|e| e.label) {
@@ -51,7 +54,10 @@ impl FixedBatch {
 
     /// Absolute paths of the batch's image files.
     pub fn paths(&self, dataset: &Dataset) -> Vec<PathBuf> {
-        self.examples.iter().map(|&i| dataset.absolute_path(&dataset.examples[i])).collect()
+        self.examples
+            .iter()
+            .map(|&i| dataset.absolute_path(&dataset.examples[i]))
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -69,8 +75,15 @@ impl FixedBatch {
 /// In dataset order.
 pub fn default_fixed_batch(dataset: &Dataset, size: usize, seed: u64) -> FixedBatch {
     let held_out = HELD_OUT_SPLITS.iter().find_map(|name| {
-        let split = dataset.splits.iter().position(|s| s.eq_ignore_ascii_case(name))?;
-        dataset.examples.iter().any(|e| e.split == Some(split) && e.label.is_some()).then_some(split)
+        let split = dataset
+            .splits
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case(name))?;
+        dataset
+            .examples
+            .iter()
+            .any(|e| e.split == Some(split) && e.label.is_some())
+            .then_some(split)
     });
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); dataset.classes.len()];
     for (index, example) in dataset.examples.iter().enumerate() {
@@ -132,10 +145,17 @@ impl ClassMap {
     /// dataset's class order, and the model must have one output per dataset class.
     pub fn new(dataset: &Dataset, preprocess: &Preprocess) -> ClassMap {
         let names = &preprocess.class_names;
-        let by_name: Option<Vec<i64>> =
-            dataset.classes.iter().map(|c| names.iter().position(|n| n == c).map(|i| i as i64)).collect();
+        let by_name: Option<Vec<i64>> = dataset
+            .classes
+            .iter()
+            .map(|c| names.iter().position(|n| n == c).map(|i| i as i64))
+            .collect();
         match by_name {
-            Some(to_model) if !names.is_empty() => ClassMap { to_model, outputs: names.len(), names: names.clone() },
+            Some(to_model) if !names.is_empty() => ClassMap {
+                to_model,
+                outputs: names.len(),
+                names: names.clone(),
+            },
             _ => ClassMap {
                 to_model: (0..dataset.classes.len() as i64).collect(),
                 outputs: dataset.classes.len(),
@@ -146,7 +166,10 @@ impl ClassMap {
 
     /// Model output indices for dataset labels.
     pub fn targets(&self, labels: &[i64]) -> Vec<i64> {
-        labels.iter().map(|&l| self.to_model.get(l as usize).copied().unwrap_or(l)).collect()
+        labels
+            .iter()
+            .map(|&l| self.to_model.get(l as usize).copied().unwrap_or(l))
+            .collect()
     }
 }
 
@@ -190,19 +213,40 @@ impl BatchPredictions {
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let sum: f64 = row.iter().map(|&x| ((x - max) as f64).exp()).sum();
             let log_z = max as f64 + sum.ln();
-            probs.push(row.iter().map(|&x| (x as f64 - log_z).exp() as f32).collect::<Vec<f32>>());
+            probs.push(
+                row.iter()
+                    .map(|&x| (x as f64 - log_z).exp() as f32)
+                    .collect::<Vec<f32>>(),
+            );
             predicted.push(argmax(row));
             loss.push((log_z - row.get(label as usize).copied().unwrap_or(f32::NAN) as f64) as f32);
         }
         let n = labels.len().max(1) as f32;
         let mean_loss = loss.iter().sum::<f32>() / n;
-        let correct = predicted.iter().zip(&labels).filter(|(p, l)| **p as i64 == **l).count();
-        BatchPredictions { checkpoint, order, examples, labels, probs, predicted, loss, mean_loss, accuracy: correct as f32 / n }
+        let correct = predicted
+            .iter()
+            .zip(&labels)
+            .filter(|(p, l)| **p as i64 == **l)
+            .count();
+        BatchPredictions {
+            checkpoint,
+            order,
+            examples,
+            labels,
+            probs,
+            predicted,
+            loss,
+            mean_loss,
+            accuracy: correct as f32 / n,
+        }
     }
 
     /// Probability the model gives the true class of batch position `i`.
     pub fn p_label(&self, i: usize) -> f32 {
-        self.probs[i].get(self.labels[i] as usize).copied().unwrap_or(0.0)
+        self.probs[i]
+            .get(self.labels[i] as usize)
+            .copied()
+            .unwrap_or(0.0)
     }
 
     /// True when batch position `i` is predicted right.
@@ -220,7 +264,12 @@ impl BatchPredictions {
 }
 
 fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &x)| {
+            if x > best.1 { (i, x) } else { best }
+        })
+        .0
 }
 
 /// Runs `model` on the batch's images. The checkpoint's order is 0; `run_evolution` sets it.
@@ -231,7 +280,14 @@ pub fn predict_batch(
     batch: &FixedBatch,
 ) -> Result<BatchPredictions, ModelError> {
     let input = preprocess.batch(&batch.paths(dataset))?;
-    predict_input(model, &input, &ClassMap::new(dataset, preprocess), batch, file_name(&model.path), 0)
+    predict_input(
+        model,
+        &input,
+        &ClassMap::new(dataset, preprocess),
+        batch,
+        file_name(&model.path),
+        0,
+    )
 }
 
 /// Runs `model` on an already preprocessed batch, `FORWARD_CHUNK` examples at a time.
@@ -249,14 +305,23 @@ pub fn predict_input(
     while start < n {
         let len = (FORWARD_CHUNK as i64).min(n - start);
         let chunk = model.checked_logits(&input.narrow(0, start, len), classes.outputs)?;
-        logits.extend(Vec::<f32>::try_from(chunk.flatten(0, -1)).map_err(|e| ModelError::Output {
-            path: model.path.clone(),
-            message: format!("cannot read the logits: {e}"),
+        logits.extend(Vec::<f32>::try_from(chunk.flatten(0, -1)).map_err(|e| {
+            ModelError::Output {
+                path: model.path.clone(),
+                message: format!("cannot read the logits: {e}"),
+            }
         })?);
         start += len;
     }
     let targets = classes.targets(&batch.labels);
-    Ok(BatchPredictions::from_logits(checkpoint, order, batch.examples.clone(), targets, &logits, classes.outputs))
+    Ok(BatchPredictions::from_logits(
+        checkpoint,
+        order,
+        batch.examples.clone(),
+        targets,
+        &logits,
+        classes.outputs,
+    ))
 }
 
 /// Where predictions are cached by default: `<cache dir>/eyeball/predictions`.
@@ -299,22 +364,29 @@ pub fn run_evolution(
     let template = files.iter().find(|f| f.is_runnable());
     let runnable: Vec<&CheckpointFile> = files
         .iter()
-        .filter(|f| f.is_runnable() || (template.is_some() && f.kind == super::CheckpointKind::WeightsOnly))
+        .filter(|f| {
+            f.is_runnable() || (template.is_some() && f.kind == super::CheckpointKind::WeightsOnly)
+        })
         .collect();
     let mut notes = Vec::new();
     let [height, width] = preprocess.input_size;
-    let example_bytes = (preprocess.channels * height * width) as usize * std::mem::size_of::<f32>();
+    let example_bytes =
+        (preprocess.channels * height * width) as usize * std::mem::size_of::<f32>();
     let part_len = (INPUT_BUDGET_BYTES / example_bytes.max(1)).max(1);
     let parts: Vec<FixedBatch> = batch
         .examples
         .chunks(part_len)
         .zip(batch.labels.chunks(part_len))
-        .map(|(examples, labels)| FixedBatch { examples: examples.to_vec(), labels: labels.to_vec() })
+        .map(|(examples, labels)| FixedBatch {
+            examples: examples.to_vec(),
+            labels: labels.to_vec(),
+        })
         .collect();
     progress.set_total(runnable.len() * parts.len());
     let classes = ClassMap::new(dataset, preprocess);
     let device = default_device();
-    let mut results: Vec<Vec<BatchPredictions>> = vec![Vec::with_capacity(parts.len()); runnable.len()];
+    let mut results: Vec<Vec<BatchPredictions>> =
+        vec![Vec::with_capacity(parts.len()); runnable.len()];
     let mut failed: Vec<Option<String>> = vec![None; runnable.len()];
     for part in &parts {
         let batch_key = batch_key(preprocess, dataset, part);
@@ -332,20 +404,34 @@ pub fn run_evolution(
                 (false, Some(template)) => format!("{}-{}", file.hash, template.hash),
                 _ => file.hash.clone(),
             };
-            let cache_path = cache_dir.map(|dir| dir.join(format!("{file_key}-{batch_key:016x}.json")));
-            let cached = cache_path.as_deref().and_then(read_cached).filter(|p| p.examples == part.examples);
+            let cache_path =
+                cache_dir.map(|dir| dir.join(format!("{file_key}-{batch_key:016x}.json")));
+            let cached = cache_path
+                .as_deref()
+                .and_then(read_cached)
+                .filter(|p| p.examples == part.examples);
             let predictions = match cached {
-                Some(predictions) => BatchPredictions { checkpoint: file.name.clone(), order: file.order, ..predictions },
+                Some(predictions) => BatchPredictions {
+                    checkpoint: file.name.clone(),
+                    order: file.order,
+                    ..predictions
+                },
                 None => {
                     let input = match &mut input {
                         Some(input) => input,
-                        None => input.insert(preprocess.batch(&part.paths(dataset))?.to_device(device)),
+                        None => {
+                            input.insert(preprocess.batch(&part.paths(dataset))?.to_device(device))
+                        }
                     };
                     let model = match (file.is_runnable(), template) {
-                        (false, Some(template)) => load_with_weights(file, template, device, &mut notes),
+                        (false, Some(template)) => {
+                            load_with_weights(file, template, device, &mut notes)
+                        }
                         _ => LoadedModel::load(&file.path, device),
                     };
-                    let run = model.and_then(|model| predict_input(&model, input, &classes, part, file.name.clone(), file.order));
+                    let run = model.and_then(|model| {
+                        predict_input(&model, input, &classes, part, file.name.clone(), file.order)
+                    });
                     match run {
                         Ok(predictions) => {
                             if let Some(path) = &cache_path {
@@ -366,11 +452,18 @@ pub fn run_evolution(
             progress.advance(1);
         }
     }
-    let mut evolution = Evolution { notes, ..Evolution::default() };
+    let mut evolution = Evolution {
+        notes,
+        ..Evolution::default()
+    };
     for ((file, parts), failure) in runnable.iter().zip(results).zip(failed) {
         match failure {
-            Some(message) => evolution.failures.push((file.order, file.name.clone(), message)),
-            None => evolution.predictions.extend(BatchPredictions::concat(parts)),
+            Some(message) => evolution
+                .failures
+                .push((file.order, file.name.clone(), message)),
+            None => evolution
+                .predictions
+                .extend(BatchPredictions::concat(parts)),
         }
     }
     Ok(evolution)
@@ -378,11 +471,21 @@ pub fn run_evolution(
 
 /// The TorchScript `template` with the weights of the weights-only `file` applied by name; what
 /// could not be applied goes to `notes`.
-fn load_with_weights(file: &CheckpointFile, template: &CheckpointFile, device: tch::Device, notes: &mut Vec<String>) -> Result<LoadedModel, ModelError> {
+fn load_with_weights(
+    file: &CheckpointFile,
+    template: &CheckpointFile,
+    device: tch::Device,
+    notes: &mut Vec<String>,
+) -> Result<LoadedModel, ModelError> {
     let model = LoadedModel::load(&template.path, device)?;
     let weights = super::weights::read_weights(&file.path)?;
     let report = super::weights::apply_weights(&model, &weights, &file.path)?;
-    notes.push(format!("{}: {} weights applied to {}", file.name, report.applied.len(), template.name));
+    notes.push(format!(
+        "{}: {} weights applied to {}",
+        file.name,
+        report.applied.len(),
+        template.name
+    ));
     notes.extend(report.notes.iter().map(|n| format!("{}: {n}", file.name)));
     Ok(model)
 }
@@ -447,7 +550,10 @@ fn write_cached(path: &Path, predictions: &BatchPredictions) -> std::io::Result<
 
 /// Writes to a temporary file beside `path`, then renames it over `path`.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
@@ -481,11 +587,18 @@ impl Flip {
 /// in the probability of its true class, `(example, p_B - p_A)`, largest change first. Examples
 /// are matched by dataset index, so two different batches compare on what they share.
 pub fn compare(a: &BatchPredictions, b: &BatchPredictions) -> (Vec<Flip>, Vec<(usize, f32)>) {
-    let b_position: HashMap<usize, usize> = b.examples.iter().enumerate().map(|(i, &e)| (e, i)).collect();
+    let b_position: HashMap<usize, usize> = b
+        .examples
+        .iter()
+        .enumerate()
+        .map(|(i, &e)| (e, i))
+        .collect();
     let mut flips = Vec::new();
     let mut changes = Vec::new();
     for (i, &example) in a.examples.iter().enumerate() {
-        let Some(&j) = b_position.get(&example) else { continue };
+        let Some(&j) = b_position.get(&example) else {
+            continue;
+        };
         let (a_p, b_p) = (a.p_label(i), b.p_label(j));
         if a.is_correct(i) != b.is_correct(j) {
             flips.push(Flip {
@@ -506,36 +619,89 @@ pub fn compare(a: &BatchPredictions, b: &BatchPredictions) -> (Vec<Flip>, Vec<(u
 /// One row per (checkpoint, example): the table `eyeball predict` writes. Columns: `checkpoint`,
 /// `order`, `path` (relative to the dataset root), `label`, `label_name`, `predicted`,
 /// `predicted_name`, `p_label`, `loss`, `top5` (`class:probability` pairs joined by `;`).
-pub fn predictions_table(predictions: &[BatchPredictions], dataset: &Dataset, class_names: &[String]) -> DataFrame {
-    let rows: Vec<(&BatchPredictions, usize)> =
-        predictions.iter().flat_map(|p| (0..p.examples.len()).map(move |i| (p, i))).collect();
-    let name = |class: i64| class_names.get(class as usize).cloned().unwrap_or_else(|| class.to_string());
+pub fn predictions_table(
+    predictions: &[BatchPredictions],
+    dataset: &Dataset,
+    class_names: &[String],
+) -> DataFrame {
+    let rows: Vec<(&BatchPredictions, usize)> = predictions
+        .iter()
+        .flat_map(|p| (0..p.examples.len()).map(move |i| (p, i)))
+        .collect();
+    let name = |class: i64| {
+        class_names
+            .get(class as usize)
+            .cloned()
+            .unwrap_or_else(|| class.to_string())
+    };
     let columns = vec![
-        column("checkpoint", rows.iter().map(|(p, _)| p.checkpoint.as_str()).collect::<Vec<_>>()),
-        column("order", rows.iter().map(|(p, _)| p.order as u32).collect::<Vec<_>>()),
+        column(
+            "checkpoint",
+            rows.iter()
+                .map(|(p, _)| p.checkpoint.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "order",
+            rows.iter().map(|(p, _)| p.order as u32).collect::<Vec<_>>(),
+        ),
         column(
             "path",
             rows.iter()
-                .map(|(p, i)| dataset.examples[p.examples[*i]].path.to_string_lossy().into_owned())
+                .map(|(p, i)| {
+                    dataset.examples[p.examples[*i]]
+                        .path
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .collect::<Vec<_>>(),
         ),
-        column("label", rows.iter().map(|(p, i)| p.labels[*i]).collect::<Vec<_>>()),
-        column("label_name", rows.iter().map(|(p, i)| name(p.labels[*i])).collect::<Vec<_>>()),
-        column("predicted", rows.iter().map(|(p, i)| p.predicted[*i] as i64).collect::<Vec<_>>()),
-        column("predicted_name", rows.iter().map(|(p, i)| name(p.predicted[*i] as i64)).collect::<Vec<_>>()),
-        column("p_label", rows.iter().map(|(p, i)| p.p_label(*i)).collect::<Vec<_>>()),
-        column("loss", rows.iter().map(|(p, i)| p.loss[*i]).collect::<Vec<_>>()),
+        column(
+            "label",
+            rows.iter().map(|(p, i)| p.labels[*i]).collect::<Vec<_>>(),
+        ),
+        column(
+            "label_name",
+            rows.iter()
+                .map(|(p, i)| name(p.labels[*i]))
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "predicted",
+            rows.iter()
+                .map(|(p, i)| p.predicted[*i] as i64)
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "predicted_name",
+            rows.iter()
+                .map(|(p, i)| name(p.predicted[*i] as i64))
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "p_label",
+            rows.iter().map(|(p, i)| p.p_label(*i)).collect::<Vec<_>>(),
+        ),
+        column(
+            "loss",
+            rows.iter().map(|(p, i)| p.loss[*i]).collect::<Vec<_>>(),
+        ),
         column(
             "top5",
             rows.iter()
                 .map(|(p, i)| {
-                    p.top_k(*i, 5).iter().map(|(c, prob)| format!("{c}:{prob:.4}")).collect::<Vec<_>>().join(";")
+                    p.top_k(*i, 5)
+                        .iter()
+                        .map(|(c, prob)| format!("{c}:{prob:.4}"))
+                        .collect::<Vec<_>>()
+                        .join(";")
                 })
                 .collect::<Vec<_>>(),
         ),
     ];
     // Every column has one value per row and the names are distinct.
-    DataFrame::new(rows.len(), columns).expect("prediction columns have equal lengths and unique names")
+    DataFrame::new(rows.len(), columns)
+        .expect("prediction columns have equal lengths and unique names")
 }
 
 fn column<T, V>(name: &str, values: V) -> Column
@@ -548,15 +714,30 @@ where
 
 /// Writes `df` as CSV or Parquet, chosen by `path`'s extension, atomically.
 pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<(), ModelError> {
-    let bad = |message: String| ModelError::Write { path: path.to_path_buf(), message };
-    let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let bad = |message: String| ModelError::Write {
+        path: path.to_path_buf(),
+        message,
+    };
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     let mut bytes = Vec::new();
     match extension.as_str() {
-        "csv" => CsvWriter::new(&mut bytes).include_header(true).finish(df).map_err(|e| bad(e.to_string()))?,
+        "csv" => CsvWriter::new(&mut bytes)
+            .include_header(true)
+            .finish(df)
+            .map_err(|e| bad(e.to_string()))?,
         "parquet" => {
-            ParquetWriter::new(&mut bytes).finish(df).map_err(|e| bad(e.to_string()))?;
+            ParquetWriter::new(&mut bytes)
+                .finish(df)
+                .map_err(|e| bad(e.to_string()))?;
         }
-        other => return Err(bad(format!("unknown table format '.{other}': use .csv or .parquet"))),
+        other => {
+            return Err(bad(format!(
+                "unknown table format '.{other}': use .csv or .parquet"
+            )));
+        }
     }
     write_atomically(path, &bytes).map_err(|e| bad(e.to_string()))
 }
@@ -566,7 +747,10 @@ mod tests {
     use super::*;
 
     fn predictions(predicted_probs: &[[f32; 3]], labels: &[i64]) -> BatchPredictions {
-        let logits: Vec<f32> = predicted_probs.iter().flat_map(|row| row.iter().map(|p| p.ln())).collect();
+        let logits: Vec<f32> = predicted_probs
+            .iter()
+            .flat_map(|row| row.iter().map(|p| p.ln()))
+            .collect();
         let examples = (10..10 + labels.len()).collect();
         BatchPredictions::from_logits("x.pt".into(), 0, examples, labels.to_vec(), &logits, 3)
     }
@@ -579,23 +763,68 @@ mod tests {
         assert!((p.loss[1] - -(0.1f32.ln())).abs() < 1e-5);
         assert_eq!(p.accuracy, 0.5);
         assert!((p.p_label(1) - 0.1).abs() < 1e-6);
-        assert_eq!(p.top_k(0, 2).iter().map(|t| t.0).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            p.top_k(0, 2).iter().map(|t| t.0).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
         // Huge logits: no overflow, the loss stays finite and exact.
-        let big = BatchPredictions::from_logits("b".into(), 0, vec![0], vec![1], &[1000.0, 0.0, -1000.0], 3);
+        let big = BatchPredictions::from_logits(
+            "b".into(),
+            0,
+            vec![0],
+            vec![1],
+            &[1000.0, 0.0, -1000.0],
+            3,
+        );
         assert!((big.loss[0] - 1000.0).abs() < 1e-3 && big.probs[0][0] == 1.0);
     }
 
     #[test]
     fn compare_lists_both_kinds_of_flip_and_the_largest_changes_first() {
         let labels = [0, 1, 2, 0];
-        let a = predictions(&[[0.9, 0.05, 0.05], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8], [0.4, 0.5, 0.1]], &labels);
-        let b = predictions(&[[0.85, 0.1, 0.05], [0.2, 0.7, 0.1], [0.1, 0.6, 0.3], [0.42, 0.5, 0.08]], &labels);
+        let a = predictions(
+            &[
+                [0.9, 0.05, 0.05],
+                [0.6, 0.3, 0.1],
+                [0.1, 0.1, 0.8],
+                [0.4, 0.5, 0.1],
+            ],
+            &labels,
+        );
+        let b = predictions(
+            &[
+                [0.85, 0.1, 0.05],
+                [0.2, 0.7, 0.1],
+                [0.1, 0.6, 0.3],
+                [0.42, 0.5, 0.08],
+            ],
+            &labels,
+        );
         let (flips, changes) = compare(&a, &b);
         assert_eq!(flips.len(), 2, "{flips:?}");
-        assert_eq!((flips[0].example, flips[0].a_pred, flips[0].b_pred, flips[0].is_fix()), (11, 0, 1, true));
-        assert_eq!((flips[1].example, flips[1].a_pred, flips[1].b_pred, flips[1].is_fix()), (12, 2, 1, false));
+        assert_eq!(
+            (
+                flips[0].example,
+                flips[0].a_pred,
+                flips[0].b_pred,
+                flips[0].is_fix()
+            ),
+            (11, 0, 1, true)
+        );
+        assert_eq!(
+            (
+                flips[1].example,
+                flips[1].a_pred,
+                flips[1].b_pred,
+                flips[1].is_fix()
+            ),
+            (12, 2, 1, false)
+        );
         assert!((flips[1].a_p_label - 0.8).abs() < 1e-6 && (flips[1].b_p_label - 0.3).abs() < 1e-6);
-        assert_eq!(changes.iter().map(|c| c.0).collect::<Vec<_>>(), vec![12, 11, 10, 13]);
+        assert_eq!(
+            changes.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![12, 11, 10, 13]
+        );
         assert!((changes[0].1 + 0.5).abs() < 1e-5 && (changes[1].1 - 0.4).abs() < 1e-5);
         assert_eq!(compare(&a, &a).0, vec![]);
     }

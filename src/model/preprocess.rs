@@ -49,20 +49,31 @@ fn default_scale() -> f32 {
 impl Preprocess {
     /// Reads and validates a sidecar file.
     pub fn load(path: &Path) -> Result<Preprocess, ModelError> {
-        let bad = |message: String| ModelError::Sidecar { path: path.to_path_buf(), message };
+        let bad = |message: String| ModelError::Sidecar {
+            path: path.to_path_buf(),
+            message,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-        let preprocess: Preprocess = serde_json::from_str(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+        let preprocess: Preprocess =
+            serde_json::from_str(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
         preprocess.validate().map_err(bad)?;
         Ok(preprocess)
     }
 
     /// The sidecar for a checkpoints folder or file: `explicit` when given, else `preprocess.json`
     /// in the folder (or beside the file). Missing: an error saying what the file is for.
-    pub fn for_checkpoints(checkpoints: &Path, explicit: Option<&Path>) -> Result<Preprocess, ModelError> {
+    pub fn for_checkpoints(
+        checkpoints: &Path,
+        explicit: Option<&Path>,
+    ) -> Result<Preprocess, ModelError> {
         if let Some(path) = explicit {
             return Preprocess::load(path);
         }
-        let dir = if checkpoints.is_dir() { checkpoints } else { checkpoints.parent().unwrap_or(Path::new(".")) };
+        let dir = if checkpoints.is_dir() {
+            checkpoints
+        } else {
+            checkpoints.parent().unwrap_or(Path::new("."))
+        };
         match Preprocess::find_in(dir) {
             Some(path) => Preprocess::load(&path),
             None => Err(ModelError::Sidecar {
@@ -100,7 +111,10 @@ impl Preprocess {
             return Err("input_size must be [height, width], both positive".into());
         }
         if self.resize != "stretch" {
-            return Err(format!("resize '{}' is not supported (use \"stretch\")", self.resize));
+            return Err(format!(
+                "resize '{}' is not supported (use \"stretch\")",
+                self.resize
+            ));
         }
         if self.scale <= 0.0 {
             return Err("scale must be positive".into());
@@ -136,14 +150,30 @@ impl Preprocess {
         let resized = if image.width() == width && image.height() == height {
             std::borrow::Cow::Borrowed(image)
         } else {
-            std::borrow::Cow::Owned(image.resize_exact(width, height, image::imageops::FilterType::Triangle))
+            std::borrow::Cow::Owned(image.resize_exact(
+                width,
+                height,
+                image::imageops::FilterType::Triangle,
+            ))
         };
         let channels = self.channels as usize;
-        let raw: Vec<u8> = if channels == 1 { resized.to_luma8().into_raw() } else { resized.to_rgb8().into_raw() };
+        let raw: Vec<u8> = if channels == 1 {
+            resized.to_luma8().into_raw()
+        } else {
+            resized.to_rgb8().into_raw()
+        };
         // (p / scale - mean) / std as one multiply-add per value.
         let factor: Vec<f32> = self.std.iter().map(|s| 1.0 / (self.scale * s)).collect();
-        let offset: Vec<f32> = self.mean.iter().zip(&self.std).map(|(m, s)| -m / s).collect();
-        for (px, dst) in raw.chunks_exact(channels).zip(out.chunks_exact_mut(channels)) {
+        let offset: Vec<f32> = self
+            .mean
+            .iter()
+            .zip(&self.std)
+            .map(|(m, s)| -m / s)
+            .collect();
+        for (px, dst) in raw
+            .chunks_exact(channels)
+            .zip(out.chunks_exact_mut(channels))
+        {
             for c in 0..channels {
                 dst[c] = px[c] as f32 * factor[c] + offset[c];
             }
@@ -156,7 +186,9 @@ impl Preprocess {
     pub fn tensor_from_hwc(&self, values: &[f32]) -> Tensor {
         let [height, width] = self.input_size;
         let n = (values.len() / self.values_per_image().max(1)) as i64;
-        Tensor::from_slice(values).view([n, height as i64, width as i64, self.channels as i64]).permute([0, 3, 1, 2])
+        Tensor::from_slice(values)
+            .view([n, height as i64, width as i64, self.channels as i64])
+            .permute([0, 3, 1, 2])
     }
 
     /// Decodes `paths` (in parallel) into one `[N, C, H, W]` float tensor, channels-last in memory.
@@ -164,11 +196,14 @@ impl Preprocess {
         use rayon::prelude::*;
         let per_image = self.values_per_image();
         let mut values = vec![0f32; paths.len() * per_image];
-        values.par_chunks_mut(per_image).zip(paths.par_iter()).try_for_each(|(out, path)| {
-            let image = crate::index::decode(path).map_err(ModelError::Decode)?;
-            self.write_values_hwc(&image, out);
-            Ok::<(), ModelError>(())
-        })?;
+        values
+            .par_chunks_mut(per_image)
+            .zip(paths.par_iter())
+            .try_for_each(|(out, path)| {
+                let image = crate::index::decode(path).map_err(ModelError::Decode)?;
+                self.write_values_hwc(&image, out);
+                Ok::<(), ModelError>(())
+            })?;
         Ok(self.tensor_from_hwc(&values))
     }
 }
@@ -192,16 +227,38 @@ mod tests {
 
     #[test]
     fn normalises_pixels_channel_first() {
-        let image = image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(2, 2, vec![0, 255, 255, 0]).unwrap());
-        assert_eq!(mnist_like().image_values(&image), vec![-1.0, 1.0, 1.0, -1.0]);
-        let rgb = Preprocess { channels: 3, mean: vec![0.0; 3], std: vec![1.0; 3], ..mnist_like() };
-        let red = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(2, 2, image::Rgb([255, 0, 0])));
-        assert_eq!(rgb.image_values(&red), vec![1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let image = image::DynamicImage::ImageLuma8(
+            image::GrayImage::from_raw(2, 2, vec![0, 255, 255, 0]).unwrap(),
+        );
+        assert_eq!(
+            mnist_like().image_values(&image),
+            vec![-1.0, 1.0, 1.0, -1.0]
+        );
+        let rgb = Preprocess {
+            channels: 3,
+            mean: vec![0.0; 3],
+            std: vec![1.0; 3],
+            ..mnist_like()
+        };
+        let red = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            2,
+            2,
+            image::Rgb([255, 0, 0]),
+        ));
+        assert_eq!(
+            rgb.image_values(&red),
+            vec![1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
     }
 
     #[test]
     fn a_batch_is_nchw_with_channels_last_strides() {
-        let rgb = Preprocess { channels: 3, mean: vec![0.0; 3], std: vec![1.0; 3], ..mnist_like() };
+        let rgb = Preprocess {
+            channels: 3,
+            mean: vec![0.0; 3],
+            std: vec![1.0; 3],
+            ..mnist_like()
+        };
         let hwc: Vec<f32> = (0..24).map(|v| v as f32).collect();
         let t = rgb.tensor_from_hwc(&hwc);
         assert_eq!(t.size(), vec![2, 3, 2, 2]);
@@ -214,9 +271,15 @@ mod tests {
     fn rejects_a_sidecar_whose_mean_does_not_match_its_channels() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join(SIDECAR_FILE_NAME);
-        std::fs::write(&path, r#"{"input_size":[28,28],"channels":3,"mean":[0.1],"std":[0.3],"class_names":["a"]}"#)
-            .unwrap();
+        std::fs::write(
+            &path,
+            r#"{"input_size":[28,28],"channels":3,"mean":[0.1],"std":[0.3],"class_names":["a"]}"#,
+        )
+        .unwrap();
         let msg = Preprocess::load(&path).unwrap_err().to_string();
-        assert!(msg.contains("preprocess.json") && msg.contains("channels is 3"), "{msg}");
+        assert!(
+            msg.contains("preprocess.json") && msg.contains("channels is 3"),
+            "{msg}"
+        );
     }
 }

@@ -45,7 +45,10 @@ impl Filters {
             if self.in_channels == 3 {
                 rgba.extend((0..3).map(|c| to_byte(values[c * plane + p])));
             } else {
-                let mean = (0..self.in_channels).map(|c| values[c * plane + p]).sum::<f32>() / self.in_channels as f32;
+                let mean = (0..self.in_channels)
+                    .map(|c| values[c * plane + p])
+                    .sum::<f32>()
+                    / self.in_channels as f32;
                 let grey = to_byte(mean);
                 rgba.extend([grey, grey, grey]);
             }
@@ -64,21 +67,31 @@ pub fn load_parameters(file: &CheckpointFile) -> Result<Vec<(String, Tensor)>, M
             model
                 .module
                 .named_parameters()
-                .map_err(|e| ModelError::Load { path: file.path.clone(), message: torch_message(&e.to_string()) })
+                .map_err(|e| ModelError::Load {
+                    path: file.path.clone(),
+                    message: torch_message(&e.to_string()),
+                })
         }
         CheckpointKind::WeightsOnly => read_weights(&file.path),
-        CheckpointKind::Unrunnable(message) => {
-            Err(ModelError::Unrunnable { path: file.path.clone(), message: message.clone() })
-        }
+        CheckpointKind::Unrunnable(message) => Err(ModelError::Unrunnable {
+            path: file.path.clone(),
+            message: message.clone(),
+        }),
     }
 }
 
 /// Every tensor of a safetensors file or of a `torch.save(dict)` file, in natural order of names
 /// (safetensors keeps no module order).
 pub fn read_weights(path: &Path) -> Result<Vec<(String, Tensor)>, ModelError> {
-    let is_safetensors = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+    let is_safetensors = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
         || std::fs::read(path).is_ok_and(|b| b.len() > 8 && b[8] == b'{');
-    let read = if is_safetensors { Tensor::read_safetensors(path) } else { Tensor::loadz_multi(path) };
+    let read = if is_safetensors {
+        Tensor::read_safetensors(path)
+    } else {
+        Tensor::loadz_multi(path)
+    };
     let mut tensors = read.map_err(|e| ModelError::Weights {
         path: path.to_path_buf(),
         message: format!("cannot read the weights: {}", torch_message(&e.to_string())),
@@ -89,9 +102,14 @@ pub fn read_weights(path: &Path) -> Result<Vec<(String, Tensor)>, ModelError> {
 
 /// The first convolution's weights: the first 4-D tensor, preferring one whose input channels
 /// equal `input_channels` (the image's channels, from preprocess.json). `None` without a 4-D tensor.
-pub fn first_layer_filters(params: &[(String, Tensor)], input_channels: Option<usize>) -> Option<Filters> {
-    let convs: Vec<&(String, Tensor)> =
-        params.iter().filter(|(_, t)| t.dim() == 4 && t.is_floating_point()).collect();
+pub fn first_layer_filters(
+    params: &[(String, Tensor)],
+    input_channels: Option<usize>,
+) -> Option<Filters> {
+    let convs: Vec<&(String, Tensor)> = params
+        .iter()
+        .filter(|(_, t)| t.dim() == 4 && t.is_floating_point())
+        .collect();
     let (name, tensor) = convs
         .iter()
         .find(|(_, t)| input_channels.is_some_and(|c| t.size()[1] == c as i64))
@@ -119,7 +137,9 @@ pub fn weight_histograms(params: &[(String, Tensor)], bins: usize) -> Vec<(Strin
 
 fn histogram(values: &[f32], bins: usize) -> Histogram {
     let finite = values.iter().copied().filter(|v| v.is_finite());
-    let (min, max) = finite.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (min, max) = finite.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
     if min > max {
         return Vec::new();
     }
@@ -131,11 +151,19 @@ fn histogram(values: &[f32], bins: usize) -> Histogram {
     for &v in values.iter().filter(|v| v.is_finite()) {
         counts[(((v - min) / width) as usize).min(bins - 1)] += 1;
     }
-    counts.into_iter().enumerate().map(|(i, c)| (min + i as f32 * width, min + (i + 1) as f32 * width, c)).collect()
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (min + i as f32 * width, min + (i + 1) as f32 * width, c))
+        .collect()
 }
 
 fn tensor_values(tensor: &Tensor) -> Vec<f32> {
-    let flat = tensor.detach().to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1);
+    let flat = tensor
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .flatten(0, -1);
     Vec::<f32>::try_from(flat).unwrap_or_default()
 }
 
@@ -155,12 +183,19 @@ pub struct ApplyReport {
 /// Copies `weights` into `model`'s parameters by name, under no_grad. Every parameter with the
 /// same name must have the same shape, else nothing is applied and the error names both shapes.
 /// Buffers (BatchNorm running statistics) cannot be applied: LibTorch exposes parameters only.
-pub fn apply_weights(model: &LoadedModel, weights: &[(String, Tensor)], weights_path: &Path) -> Result<ApplyReport, ModelError> {
+pub fn apply_weights(
+    model: &LoadedModel,
+    weights: &[(String, Tensor)],
+    weights_path: &Path,
+) -> Result<ApplyReport, ModelError> {
     let _no_grad = tch::no_grad_guard();
     let params = model
         .module
         .named_parameters()
-        .map_err(|e| ModelError::Load { path: model.path.clone(), message: torch_message(&e.to_string()) })?;
+        .map_err(|e| ModelError::Load {
+            path: model.path.clone(),
+            message: torch_message(&e.to_string()),
+        })?;
     let mut report = ApplyReport::default();
     let mut pairs = Vec::new();
     for (name, param) in &params {
@@ -185,11 +220,25 @@ pub fn apply_weights(model: &LoadedModel, weights: &[(String, Tensor)], weights_
         target.copy_(&value.to_device(param.device()).to_kind(param.kind()));
         report.applied.push(name);
     }
-    report.ignored = weights.iter().map(|(n, _)| n.clone()).filter(|n| !params.iter().any(|(p, _)| p == n)).collect();
-    let is_buffer = |n: &str| n.ends_with("running_mean") || n.ends_with("running_var") || n.ends_with("num_batches_tracked");
+    report.ignored = weights
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| !params.iter().any(|(p, _)| p == n))
+        .collect();
+    let is_buffer = |n: &str| {
+        n.ends_with("running_mean")
+            || n.ends_with("running_var")
+            || n.ends_with("num_batches_tracked")
+    };
     let buffers: Vec<&String> = report.ignored.iter().filter(|n| is_buffer(n)).collect();
-    let has_norm = params.iter().any(|(n, _)| n.contains("bn") || n.contains("norm"));
-    let ts_name = model.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let has_norm = params
+        .iter()
+        .any(|(n, _)| n.contains("bn") || n.contains("norm"));
+    let ts_name = model
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !buffers.is_empty() {
         let shown: Vec<&str> = buffers.iter().take(4).map(|s| s.as_str()).collect();
         report.notes.push(format!(
@@ -240,20 +289,44 @@ mod tests {
             kw: 2,
             weights: vec![-1.0, 1.0, 10.0, 30.0],
         };
-        assert_eq!(filters.filter_rgba(0), (2, 1, vec![0, 0, 0, 255, 255, 255, 255, 255]));
-        assert_eq!(filters.filter_rgba(1).2, vec![0, 0, 0, 255, 255, 255, 255, 255]);
-        let rgb = Filters { in_channels: 3, out_channels: 1, kw: 1, weights: vec![0.0, 1.0, 0.5], ..filters };
+        assert_eq!(
+            filters.filter_rgba(0),
+            (2, 1, vec![0, 0, 0, 255, 255, 255, 255, 255])
+        );
+        assert_eq!(
+            filters.filter_rgba(1).2,
+            vec![0, 0, 0, 255, 255, 255, 255, 255]
+        );
+        let rgb = Filters {
+            in_channels: 3,
+            out_channels: 1,
+            kw: 1,
+            weights: vec![0.0, 1.0, 0.5],
+            ..filters
+        };
         assert_eq!(rgb.filter_rgba(0).2, vec![0, 255, 128, 255]);
     }
 
     #[test]
     fn the_first_layer_is_the_conv_that_takes_the_image_channels() {
         let params = vec![
-            ("a.weight".to_string(), Tensor::zeros([8, 4, 3, 3], (Kind::Float, Device::Cpu))),
-            ("b.weight".to_string(), Tensor::zeros([4, 3, 5, 5], (Kind::Float, Device::Cpu))),
+            (
+                "a.weight".to_string(),
+                Tensor::zeros([8, 4, 3, 3], (Kind::Float, Device::Cpu)),
+            ),
+            (
+                "b.weight".to_string(),
+                Tensor::zeros([4, 3, 5, 5], (Kind::Float, Device::Cpu)),
+            ),
         ];
-        assert_eq!(first_layer_filters(&params, Some(3)).unwrap().layer, "b.weight");
-        assert_eq!(first_layer_filters(&params, None).unwrap().layer, "a.weight");
+        assert_eq!(
+            first_layer_filters(&params, Some(3)).unwrap().layer,
+            "b.weight"
+        );
+        assert_eq!(
+            first_layer_filters(&params, None).unwrap().layer,
+            "a.weight"
+        );
         assert!(first_layer_filters(&params[..0], Some(3)).is_none());
     }
 }

@@ -68,8 +68,13 @@ struct ReviewFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
     #[error("{path}: cannot save review decisions: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error("{path}: the review file is unreadable ({message}); it was left untouched and a new file will be used")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: the review file is unreadable ({message}); it was left untouched and a new file will be used"
+    )]
     Corrupt { path: PathBuf, message: String },
     #[error("no data folder for review files (set XDG_DATA_HOME)")]
     NoDataDir,
@@ -95,15 +100,30 @@ pub fn default_review_dir() -> Option<PathBuf> {
 pub fn review_file_for(dir: &Path, root: &Path) -> PathBuf {
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let key = xxhash_rust::xxh3::xxh3_64(root.to_string_lossy().as_bytes());
-    let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     dir.join(format!("{safe}-{key:016x}.json"))
 }
 
 impl ReviewStore {
     /// Opens (or starts) the review file for `dataset_root` in `dir`. A corrupt file is moved
     /// aside (`.corrupt-<time>`) rather than overwritten, and reported.
-    pub fn open(dir: &Path, dataset_root: &Path) -> Result<(ReviewStore, Option<ReviewError>), ReviewError> {
+    pub fn open(
+        dir: &Path,
+        dataset_root: &Path,
+    ) -> Result<(ReviewStore, Option<ReviewError>), ReviewError> {
         let file = review_file_for(dir, dataset_root);
         let mut store = ReviewStore {
             file: file.clone(),
@@ -114,24 +134,44 @@ impl ReviewStore {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((store, None)),
-            Err(e) => return Err(ReviewError::Write { path: file, source: e }),
+            Err(e) => {
+                return Err(ReviewError::Write {
+                    path: file,
+                    source: e,
+                });
+            }
         };
         match serde_json::from_str::<ReviewFile>(&text) {
             Ok(saved) => {
-                store.entries = saved.entries.into_iter().map(|e| (e.path.clone(), e)).collect();
+                store.entries = saved
+                    .entries
+                    .into_iter()
+                    .map(|e| (e.path.clone(), e))
+                    .collect();
                 Ok((store, None))
             }
             Err(e) => {
                 let aside = file.with_extension(format!("corrupt-{}", now_ms()));
                 let _ = std::fs::rename(&file, &aside);
-                Ok((store, Some(ReviewError::Corrupt { path: file, message: format!("{e}; moved to {}", aside.display()) })))
+                Ok((
+                    store,
+                    Some(ReviewError::Corrupt {
+                        path: file,
+                        message: format!("{e}; moved to {}", aside.display()),
+                    }),
+                ))
             }
         }
     }
 
     /// Opens the store in the default data folder.
-    pub fn open_default(dataset_root: &Path) -> Result<(ReviewStore, Option<ReviewError>), ReviewError> {
-        ReviewStore::open(&default_review_dir().ok_or(ReviewError::NoDataDir)?, dataset_root)
+    pub fn open_default(
+        dataset_root: &Path,
+    ) -> Result<(ReviewStore, Option<ReviewError>), ReviewError> {
+        ReviewStore::open(
+            &default_review_dir().ok_or(ReviewError::NoDataDir)?,
+            dataset_root,
+        )
     }
 
     /// The file decisions are saved to.
@@ -180,7 +220,9 @@ impl ReviewStore {
 
     /// Undoes the last `record` or `clear`; returns the path it touched.
     pub fn undo(&mut self) -> Result<Option<String>, ReviewError> {
-        let Some((path, previous)) = self.history.pop() else { return Ok(None) };
+        let Some((path, previous)) = self.history.pop() else {
+            return Ok(None);
+        };
         match previous {
             Some(entry) => self.entries.insert(path.clone(), entry),
             None => self.entries.remove(&path),
@@ -191,7 +233,10 @@ impl ReviewStore {
 
     /// Writes every decision: temporary file in the same folder, fsync, rename.
     fn save(&self) -> Result<(), ReviewError> {
-        let err = |source| ReviewError::Write { path: self.file.clone(), source };
+        let err = |source| ReviewError::Write {
+            path: self.file.clone(),
+            source,
+        };
         if let Some(dir) = self.file.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
@@ -208,14 +253,38 @@ impl ReviewStore {
     pub fn to_dataframe(&self) -> DataFrame {
         let entries: Vec<&ReviewEntry> = self.entries.values().collect();
         let column = |name: &str, values: Vec<Option<String>>| Column::new(name.into(), values);
-        DataFrame::new(entries.len(), vec![
-            column("path", entries.iter().map(|e| Some(e.path.clone())).collect()),
-            column("given", entries.iter().map(|e| e.given.clone()).collect()),
-            column("new_label", entries.iter().map(|e| e.new_label.clone()).collect()),
-            column("decision", entries.iter().map(|e| Some(e.decision.name().to_string())).collect()),
-            Column::new("score".into(), entries.iter().map(|e| e.score).collect::<Vec<Option<f64>>>()),
-            Column::new("timestamp".into(), entries.iter().map(|e| e.timestamp_ms).collect::<Vec<i64>>()),
-        ])
+        DataFrame::new(
+            entries.len(),
+            vec![
+                column(
+                    "path",
+                    entries.iter().map(|e| Some(e.path.clone())).collect(),
+                ),
+                column("given", entries.iter().map(|e| e.given.clone()).collect()),
+                column(
+                    "new_label",
+                    entries.iter().map(|e| e.new_label.clone()).collect(),
+                ),
+                column(
+                    "decision",
+                    entries
+                        .iter()
+                        .map(|e| Some(e.decision.name().to_string()))
+                        .collect(),
+                ),
+                Column::new(
+                    "score".into(),
+                    entries
+                        .iter()
+                        .map(|e| e.score)
+                        .collect::<Vec<Option<f64>>>(),
+                ),
+                Column::new(
+                    "timestamp".into(),
+                    entries.iter().map(|e| e.timestamp_ms).collect::<Vec<i64>>(),
+                ),
+            ],
+        )
         .expect("review columns have equal lengths")
     }
 
@@ -236,23 +305,35 @@ impl ReviewStore {
             let given = example.label.map(|l| dataset.classes[l].clone());
             let entry = self.entries.get(&path);
             labels.push(match entry {
-                Some(ReviewEntry { decision: Decision::Relabel, new_label, .. }) => new_label.clone(),
+                Some(ReviewEntry {
+                    decision: Decision::Relabel,
+                    new_label,
+                    ..
+                }) => new_label.clone(),
                 _ => given,
             });
-            excluded.push(matches!(entry.map(|e| &e.decision), Some(Decision::FlagWrong | Decision::Exclude)));
+            excluded.push(matches!(
+                entry.map(|e| &e.decision),
+                Some(Decision::FlagWrong | Decision::Exclude)
+            ));
             paths.push(path);
         }
-        DataFrame::new(paths.len(), vec![
-            Column::new("path".into(), paths),
-            Column::new("label".into(), labels),
-            Column::new("excluded".into(), excluded),
-        ])
+        DataFrame::new(
+            paths.len(),
+            vec![
+                Column::new("path".into(), paths),
+                Column::new("label".into(), labels),
+                Column::new("excluded".into(), excluded),
+            ],
+        )
         .expect("label columns have equal lengths")
     }
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -260,7 +341,14 @@ mod tests {
     use super::*;
 
     fn entry(path: &str, decision: Decision, new_label: Option<&str>) -> ReviewEntry {
-        ReviewEntry { path: path.into(), given: Some("cat".into()), decision, new_label: new_label.map(Into::into), score: Some(2.5), timestamp_ms: 0 }
+        ReviewEntry {
+            path: path.into(),
+            given: Some("cat".into()),
+            decision,
+            new_label: new_label.map(Into::into),
+            score: Some(2.5),
+            timestamp_ms: 0,
+        }
     }
 
     #[test]
@@ -269,17 +357,30 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let (mut store, problem) = ReviewStore::open(dir.path(), root.path()).unwrap();
         assert!(problem.is_none() && store.is_empty());
-        store.record(entry("a.png", Decision::FlagWrong, None)).unwrap();
-        store.record(entry("a.png", Decision::Relabel, Some("dog"))).unwrap();
-        store.record(entry("b.png", Decision::NotAnError, None)).unwrap();
+        store
+            .record(entry("a.png", Decision::FlagWrong, None))
+            .unwrap();
+        store
+            .record(entry("a.png", Decision::Relabel, Some("dog")))
+            .unwrap();
+        store
+            .record(entry("b.png", Decision::NotAnError, None))
+            .unwrap();
         assert_eq!(store.undo().unwrap(), Some("b.png".to_string()));
 
         let (reopened, _) = ReviewStore::open(dir.path(), root.path()).unwrap();
         assert_eq!(reopened.len(), 1);
         let a = reopened.get("a.png").unwrap();
-        assert_eq!((a.decision.clone(), a.new_label.as_deref()), (Decision::Relabel, Some("dog")));
+        assert_eq!(
+            (a.decision.clone(), a.new_label.as_deref()),
+            (Decision::Relabel, Some("dog"))
+        );
         assert!(a.timestamp_ms > 0);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
         assert!(leftovers.is_empty(), "temporary files left behind");
     }
 
@@ -291,11 +392,18 @@ mod tests {
         std::fs::write(&file, b"{ half a file").unwrap();
         let (mut store, problem) = ReviewStore::open(dir.path(), root.path()).unwrap();
         assert!(matches!(problem, Some(ReviewError::Corrupt { .. })));
-        let aside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("corrupt-")).collect();
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("corrupt-"))
+            .collect();
         assert_eq!(aside.len(), 1);
         assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"{ half a file");
         store.record(entry("x.png", Decision::Keep, None)).unwrap();
-        assert_eq!(ReviewStore::open(dir.path(), root.path()).unwrap().0.len(), 1);
+        assert_eq!(
+            ReviewStore::open(dir.path(), root.path()).unwrap().0.len(),
+            1
+        );
     }
 
     #[test]
@@ -304,21 +412,42 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         for (class, name) in [("cat", "1.png"), ("cat", "2.png"), ("dog", "3.png")] {
             std::fs::create_dir_all(root.path().join(class)).unwrap();
-            image::GrayImage::new(2, 2).save(root.path().join(class).join(name)).unwrap();
+            image::GrayImage::new(2, 2)
+                .save(root.path().join(class).join(name))
+                .unwrap();
         }
         let dataset = Dataset::open(root.path()).unwrap();
         let (mut store, _) = ReviewStore::open(dir.path(), root.path()).unwrap();
-        store.record(entry("cat/1.png", Decision::Relabel, Some("dog"))).unwrap();
-        store.record(entry("cat/2.png", Decision::FlagWrong, None)).unwrap();
+        store
+            .record(entry("cat/1.png", Decision::Relabel, Some("dog")))
+            .unwrap();
+        store
+            .record(entry("cat/2.png", Decision::FlagWrong, None))
+            .unwrap();
         let labels = store.corrected_labels(&dataset);
-        let label: Vec<Option<&str>> = labels.column("label").unwrap().str().unwrap().iter().collect();
+        let label: Vec<Option<&str>> = labels
+            .column("label")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
         assert_eq!(label, vec![Some("dog"), Some("cat"), Some("dog")]);
-        let excluded: Vec<Option<bool>> = labels.column("excluded").unwrap().bool().unwrap().iter().collect();
+        let excluded: Vec<Option<bool>> = labels
+            .column("excluded")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
         assert_eq!(excluded, vec![Some(false), Some(true), Some(false)]);
         let out = dir.path().join("decisions.csv");
         store.export(&out).unwrap();
         let text = std::fs::read_to_string(out).unwrap();
-        assert!(text.starts_with("path,given,new_label,decision,score,timestamp"), "{text}");
+        assert!(
+            text.starts_with("path,given,new_label,decision,score,timestamp"),
+            "{text}"
+        );
         assert!(text.contains("cat/1.png,cat,dog,relabel,2.5,"), "{text}");
     }
 }

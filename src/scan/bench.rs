@@ -27,7 +27,11 @@ pub struct NearDuplicateBench {
 impl NearDuplicateBench {
     /// Lines for the terminal.
     pub fn to_text(&self) -> String {
-        let mib = |b: Option<u64>| b.map_or("n/a".to_string(), |b| format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0)));
+        let mib = |b: Option<u64>| {
+            b.map_or("n/a".to_string(), |b| {
+                format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0))
+            })
+        };
         format!(
             "hashes:            {}\n\
              max distance:      {} bits of 64\n\
@@ -69,8 +73,10 @@ pub fn bench_near_duplicates(hashes: usize, max_distance: u32) -> NearDuplicateB
     let started = Instant::now();
     let (pairs, _) = near_pairs(&codes, max_distance, usize::MAX);
     let search_s = started.elapsed().as_secs_f64();
-    let recovered =
-        planted.iter().filter(|&&(a, b)| pairs.binary_search_by(|p| (p.a, p.b).cmp(&(a, b))).is_ok()).count();
+    let recovered = planted
+        .iter()
+        .filter(|&&(a, b)| pairs.binary_search_by(|p| (p.a, p.b).cmp(&(a, b))).is_ok())
+        .count();
     NearDuplicateBench {
         hashes,
         max_distance,
@@ -87,8 +93,15 @@ pub fn bench_near_duplicates(hashes: usize, max_distance: u32) -> NearDuplicateB
 /// A `kB` field of /proc/self/status (Linux only).
 fn proc_status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
-    line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
+    line[field.len() + 1..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

@@ -62,7 +62,11 @@ pub fn find(
     let pairs = near_pairs(index, signatures, &candidates, settings, warnings);
     let near_count = pairs.len();
     let (groups, findings) = group(dataset, index, &exact, &pairs, settings);
-    Duplicates { findings, groups, near_pairs: near_count }
+    Duplicates {
+        findings,
+        groups,
+        near_pairs: near_count,
+    }
 }
 
 /// Sets (of two or more, ascending) of readable examples with equal pixel hashes.
@@ -112,9 +116,15 @@ fn near_pairs(
         .collect();
 
     let d = settings.near_duplicate_max_distance;
-    let mut code_sets: Vec<Vec<u64>> = vec![candidates.iter().map(|&i| index.records[i].phash).collect()];
+    let mut code_sets: Vec<Vec<u64>> =
+        vec![candidates.iter().map(|&i| index.records[i].phash).collect()];
     let views: Vec<&[f32]> = centred.iter().map(Vec::as_slice).collect();
-    code_sets.extend(signature::simhashes(&views, HOG_LEN, HOG_HASH_TABLES, HOG_HASH_SEED));
+    code_sets.extend(signature::simhashes(
+        &views,
+        HOG_LEN,
+        HOG_HASH_TABLES,
+        HOG_HASH_SEED,
+    ));
     let mut keys: Vec<u64> = Vec::new();
     for codes in &code_sets {
         let (found, truncated) = hamming::near_pairs(codes, d, MAX_CANDIDATE_PAIRS);
@@ -123,7 +133,11 @@ fn near_pairs(
                 "near-duplicate search stopped at {MAX_CANDIDATE_PAIRS} candidate pairs; lower the distance ({d}) to see them all"
             ));
         }
-        keys.extend(found.iter().map(|&HashPair { a, b, .. }| (u64::from(a) << 32) | u64::from(b)));
+        keys.extend(
+            found
+                .iter()
+                .map(|&HashPair { a, b, .. }| (u64::from(a) << 32) | u64::from(b)),
+        );
         keys.sort_unstable();
         keys.dedup();
     }
@@ -146,7 +160,8 @@ fn near_pairs(
                     }
                     let b = candidates[pb];
                     let ga = gradients_a.get_or_insert_with(|| Gradients::of(&sig(a).gray));
-                    let similarity = signature::similarity_of(ga, &Gradients::of(&sig(b).gray), min_similarity)?;
+                    let similarity =
+                        signature::similarity_of(ga, &Gradients::of(&sig(b).gray), min_similarity)?;
                     (similarity >= min_similarity).then(|| NearPair {
                         a,
                         b,
@@ -157,7 +172,11 @@ fn near_pairs(
                 .collect::<Vec<_>>()
         })
         .collect();
-    pairs.sort_by(|x, y| y.similarity.total_cmp(&x.similarity).then((x.a, x.b).cmp(&(y.a, y.b))));
+    pairs.sort_by(|x, y| {
+        y.similarity
+            .total_cmp(&x.similarity)
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
     pairs
 }
 
@@ -169,7 +188,10 @@ struct Components {
 
 impl Components {
     fn new(n: usize) -> Components {
-        Components { parent: (0..n).collect(), size: vec![1; n] }
+        Components {
+            parent: (0..n).collect(),
+            size: vec![1; n],
+        }
     }
 
     fn root(&mut self, mut i: usize) -> usize {
@@ -190,7 +212,11 @@ impl Components {
         if self.size[ra] + self.size[rb] > max_size {
             return false;
         }
-        let (big, small) = if self.size[ra] >= self.size[rb] { (ra, rb) } else { (rb, ra) };
+        let (big, small) = if self.size[ra] >= self.size[rb] {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
         self.parent[small] = big;
         self.size[big] += self.size[small];
         true
@@ -206,8 +232,10 @@ fn group(
     pairs: &[NearPair],
     settings: &ScanSettings,
 ) -> (Vec<DuplicateGroup>, Vec<Finding>) {
-    let (max_group, label_conflict_min_similarity) =
-        (settings.near_duplicate_max_group, settings.label_conflict_min_similarity);
+    let (max_group, label_conflict_min_similarity) = (
+        settings.near_duplicate_max_group,
+        settings.label_conflict_min_similarity,
+    );
     let n = index.records.len();
     let mut components = Components::new(n);
     for set in exact {
@@ -239,12 +267,16 @@ fn group(
     let mut findings = Vec::new();
     for (id, members) in member_lists.into_iter().enumerate() {
         let hash = index.records[members[0]].content_hash;
-        let exact_group = members.iter().all(|&i| index.records[i].content_hash == hash);
+        let exact_group = members
+            .iter()
+            .all(|&i| index.records[i].content_hash == hash);
         let group_links = members.iter().flat_map(|&i| links[i].iter());
         let min_similarity = group_links.clone().map(|l| l.1).fold(1.0f32, f32::min);
         let max_distance = group_links.map(|l| l.2).max().unwrap_or(0);
-        let splits: Vec<Option<usize>> = members.iter().map(|&i| dataset.examples[i].split).collect();
-        let labels: Vec<Option<usize>> = members.iter().map(|&i| dataset.examples[i].label).collect();
+        let splits: Vec<Option<usize>> =
+            members.iter().map(|&i| dataset.examples[i].split).collect();
+        let labels: Vec<Option<usize>> =
+            members.iter().map(|&i| dataset.examples[i].label).collect();
         let labels_differ = distinct(&labels) > 1;
         let spans_splits = distinct(&splits) > 1;
         let group_score = f64::from(min_similarity);
@@ -253,7 +285,9 @@ fn group(
             let copies: Vec<usize> = members
                 .iter()
                 .copied()
-                .filter(|&j| j != i && index.records[j].content_hash == index.records[i].content_hash)
+                .filter(|&j| {
+                    j != i && index.records[j].content_hash == index.records[i].content_hash
+                })
                 .collect();
             if let Some(&first) = copies.first() {
                 findings.push(Finding {
@@ -262,30 +296,47 @@ fn group(
                     score: 1.0,
                     group: Some(id),
                     partner: Some(first),
-                    detail: format!("identical pixels to {} other file(s), e.g. {}", copies.len(), path(first)),
+                    detail: format!(
+                        "identical pixels to {} other file(s), e.g. {}",
+                        copies.len(),
+                        path(first)
+                    ),
                 });
             }
-            if let Some(&(partner, similarity, distance)) = links[i].iter().max_by(|x, y| x.1.total_cmp(&y.1)) {
+            if let Some(&(partner, similarity, distance)) =
+                links[i].iter().max_by(|x, y| x.1.total_cmp(&y.1))
+            {
                 findings.push(Finding {
                     example: i,
                     kind: IssueKind::NearDuplicate,
                     score: f64::from(similarity),
                     group: Some(id),
                     partner: Some(partner),
-                    detail: format!("similarity {similarity:.3}, pHash distance {distance} to {}", path(partner)),
+                    detail: format!(
+                        "similarity {similarity:.3}, pHash distance {distance} to {}",
+                        path(partner)
+                    ),
                 });
             }
             // A label conflict is a claim about one picture: it needs an identical copy or a
             // strong direct link, not a chain through look-alikes.
             if labels_differ && let Some(label) = dataset.examples[i].label {
                 let differs = |j: usize| dataset.examples[j].label.is_some_and(|l| l != label);
-                let identical = copies.iter().copied().filter(|&j| differs(j)).map(|j| (j, 1.0f32));
+                let identical = copies
+                    .iter()
+                    .copied()
+                    .filter(|&j| differs(j))
+                    .map(|j| (j, 1.0f32));
                 let linked = links[i]
                     .iter()
                     .filter(|l| differs(l.0) && l.1 >= label_conflict_min_similarity)
                     .map(|l| (l.0, l.1));
-                if let Some((other, similarity)) = identical.chain(linked).max_by(|x, y| x.1.total_cmp(&y.1)) {
-                    let other_label = dataset.examples[other].label.map_or("?", |l| dataset.classes[l].as_str());
+                if let Some((other, similarity)) =
+                    identical.chain(linked).max_by(|x, y| x.1.total_cmp(&y.1))
+                {
+                    let other_label = dataset.examples[other]
+                        .label
+                        .map_or("?", |l| dataset.classes[l].as_str());
                     findings.push(Finding {
                         example: i,
                         kind: IssueKind::LabelConflict,
@@ -301,15 +352,25 @@ fn group(
                 }
             }
             if spans_splits && let Some(split) = dataset.examples[i].split {
-                let other = members.iter().copied().find(|&j| dataset.examples[j].split.is_some_and(|s| s != split));
-                let names: Vec<String> = distinct_values(&splits).iter().map(|&s| dataset.splits[s].clone()).collect();
+                let other = members
+                    .iter()
+                    .copied()
+                    .find(|&j| dataset.examples[j].split.is_some_and(|s| s != split));
+                let names: Vec<String> = distinct_values(&splits)
+                    .iter()
+                    .map(|&s| dataset.splits[s].clone())
+                    .collect();
                 findings.push(Finding {
                     example: i,
                     kind: IssueKind::SplitLeakage,
                     score: group_score,
                     group: Some(id),
                     partner: other,
-                    detail: format!("in {}; the same picture is in {}", dataset.splits[split], names.join(", ")),
+                    detail: format!(
+                        "in {}; the same picture is in {}",
+                        dataset.splits[split],
+                        names.join(", ")
+                    ),
                 });
             }
         }

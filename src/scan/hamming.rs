@@ -51,7 +51,10 @@ impl Plan {
             }
         }
         // m = 64 (one bit per chunk, radius 0 when d < 64) always qualifies for d < 64.
-        best.map(|(_, plan)| plan).unwrap_or(Plan { widths: vec![1; 64], radius: 0 })
+        best.map(|(_, plan)| plan).unwrap_or(Plan {
+            widths: vec![1; 64],
+            radius: 0,
+        })
     }
 }
 
@@ -79,7 +82,11 @@ fn flip_masks(b: u32, r: u32) -> Vec<u32> {
         let mut next = Vec::new();
         for &mask in &frontier {
             // Only add bits above the highest set one, so each mask is made once.
-            let from = if mask == 0 { 0 } else { 32 - mask.leading_zeros() };
+            let from = if mask == 0 {
+                0
+            } else {
+                32 - mask.leading_zeros()
+            };
             for bit in from..b {
                 next.push(mask | (1 << bit));
             }
@@ -184,7 +191,12 @@ impl ChunkTable {
             sorted[*slot as usize] = code;
             *slot += 1;
         }
-        ChunkTable { bits, offsets, order, sorted }
+        ChunkTable {
+            bits,
+            offsets,
+            order,
+            sorted,
+        }
     }
 
     /// Pairs whose first member has a chunk value in `keys`. A pair is reported from the bucket
@@ -202,9 +214,17 @@ impl ChunkTable {
         let mut out = Vec::new();
         let mut check = |p: usize, q: usize, diff: u64| {
             let distance = diff.count_ones();
-            if distance <= max_distance && !earlier_chunks.iter().any(|&m| (diff & m).count_ones() <= radius) {
+            if distance <= max_distance
+                && !earlier_chunks
+                    .iter()
+                    .any(|&m| (diff & m).count_ones() <= radius)
+            {
                 let (i, j) = (self.order[p], self.order[q]);
-                out.push(HashPair { a: i.min(j), b: i.max(j), distance });
+                out.push(HashPair {
+                    a: i.min(j),
+                    b: i.max(j),
+                    distance,
+                });
             }
         };
         for key in keys {
@@ -223,7 +243,10 @@ impl ChunkTable {
                 if other <= key || other >> self.bits != 0 {
                     continue;
                 }
-                let (other_start, other_end) = (self.offsets[other] as usize, self.offsets[other + 1] as usize);
+                let (other_start, other_end) = (
+                    self.offsets[other] as usize,
+                    self.offsets[other + 1] as usize,
+                );
                 for p in start..end {
                     let code = self.sorted[p];
                     for q in other_start..other_end {
@@ -246,7 +269,11 @@ pub fn brute_force(codes: &[u64], max_distance: u32, max_pairs: usize) -> (Vec<H
                 if pairs.len() == max_pairs {
                     return (pairs, true);
                 }
-                pairs.push(HashPair { a: a as u32, b: b as u32, distance });
+                pairs.push(HashPair {
+                    a: a as u32,
+                    b: b as u32,
+                    distance,
+                });
             }
         }
     }
@@ -347,7 +374,13 @@ mod tests {
                 assert!(plan.widths.iter().all(|&b| b <= MAX_CHUNK_BITS));
             }
         }
-        assert_eq!(Plan::choose(1_000_000, 10), Plan { widths: vec![16; 4], radius: 2 });
+        assert_eq!(
+            Plan::choose(1_000_000, 10),
+            Plan {
+                widths: vec![16; 4],
+                radius: 2
+            }
+        );
     }
 
     #[test]

@@ -225,19 +225,33 @@ pub struct ScanReport {
 pub enum ScanError {
     #[error("the scan was cancelled")]
     Cancelled,
-    #[error("the index has {records} records but the dataset has {examples} examples; rebuild the index")]
+    #[error(
+        "the index has {records} records but the dataset has {examples} examples; rebuild the index"
+    )]
     IndexMismatch { records: usize, examples: usize },
 }
 
 impl ScanReport {
     /// Number of findings of each kind, for every kind (zeros included), in `IssueKind::ALL` order.
     pub fn counts(&self) -> Vec<(IssueKind, usize)> {
-        IssueKind::ALL.iter().map(|&kind| (kind, self.findings.iter().filter(|f| f.kind == kind).count())).collect()
+        IssueKind::ALL
+            .iter()
+            .map(|&kind| {
+                (
+                    kind,
+                    self.findings.iter().filter(|f| f.kind == kind).count(),
+                )
+            })
+            .collect()
     }
 
     /// Examples with a finding of `kind`, most severe first.
     pub fn examples_with(&self, kind: IssueKind) -> Vec<usize> {
-        self.findings.iter().filter(|f| f.kind == kind).map(|f| f.example).collect()
+        self.findings
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| f.example)
+            .collect()
     }
 
     /// One row per finding: `path` (relative to the dataset root), `issue` (snake_case), `score`,
@@ -247,8 +261,16 @@ impl ScanReport {
         let paths: Vec<String> = self.findings.iter().map(|f| path_of(f.example)).collect();
         let issues: Vec<&str> = self.findings.iter().map(|f| f.kind.name()).collect();
         let scores: Vec<f64> = self.findings.iter().map(|f| f.score).collect();
-        let groups: Vec<Option<u32>> = self.findings.iter().map(|f| f.group.map(|g| g as u32)).collect();
-        let partners: Vec<Option<String>> = self.findings.iter().map(|f| f.partner.map(path_of)).collect();
+        let groups: Vec<Option<u32>> = self
+            .findings
+            .iter()
+            .map(|f| f.group.map(|g| g as u32))
+            .collect();
+        let partners: Vec<Option<String>> = self
+            .findings
+            .iter()
+            .map(|f| f.partner.map(path_of))
+            .collect();
         let details: Vec<&str> = self.findings.iter().map(|f| f.detail.as_str()).collect();
         DataFrame::new(
             self.findings.len(),
@@ -280,7 +302,10 @@ pub fn scan(
 ) -> Result<ScanReport, ScanError> {
     let n = dataset.examples.len();
     if index.records.len() != n {
-        return Err(ScanError::IndexMismatch { records: index.records.len(), examples: n });
+        return Err(ScanError::IndexMismatch {
+            records: index.records.len(),
+            examples: n,
+        });
     }
     progress.set_total(2 * n);
     let decoded: Vec<(Option<Signature>, Option<String>)> = dataset
@@ -291,7 +316,11 @@ pub fn scan(
             if progress.is_cancelled() {
                 return (None, None);
             }
-            let result = if record.is_readable() { sign(&dataset.absolute_path(example)) } else { (None, None) };
+            let result = if record.is_readable() {
+                sign(&dataset.absolute_path(example))
+            } else {
+                (None, None)
+            };
             progress.advance(1);
             result
         })
@@ -299,9 +328,15 @@ pub fn scan(
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }
-    let (signatures, truncated): (Vec<Option<Signature>>, Vec<Option<String>>) = decoded.into_iter().unzip();
+    let (signatures, truncated): (Vec<Option<Signature>>, Vec<Option<String>>) =
+        decoded.into_iter().unzip();
     // Usable for statistics: decoded in full.
-    let usable: Vec<bool> = index.records.iter().zip(&truncated).map(|(r, t)| r.is_readable() && t.is_none()).collect();
+    let usable: Vec<bool> = index
+        .records
+        .iter()
+        .zip(&truncated)
+        .map(|(r, t)| r.is_readable() && t.is_none())
+        .collect();
 
     let mut warnings = Vec::new();
     let duplicates = duplicates::find(dataset, index, &signatures, settings, &mut warnings);
@@ -315,7 +350,12 @@ pub fn scan(
     findings.extend(quality::flags(index, &truncated, settings));
     progress.advance(n - n / 2);
 
-    findings.sort_by(|a, b| a.kind.cmp(&b.kind).then(b.score.total_cmp(&a.score)).then(a.example.cmp(&b.example)));
+    findings.sort_by(|a, b| {
+        a.kind
+            .cmp(&b.kind)
+            .then(b.score.total_cmp(&a.score))
+            .then(a.example.cmp(&b.example))
+    });
     Ok(ScanReport {
         findings,
         groups: duplicates.groups,
@@ -334,7 +374,9 @@ fn sign(path: &Path) -> (Option<Signature>, Option<String>) {
     if let Some(problem) = jpeg_truncation(&bytes) {
         return (None, Some(problem));
     }
-    let signature = crate::index::decode_bytes(path, &bytes).ok().map(|decoded| Signature::of(&decoded.image));
+    let signature = crate::index::decode_bytes(path, &bytes)
+        .ok()
+        .map(|decoded| Signature::of(&decoded.image));
     (signature, None)
 }
 
@@ -347,7 +389,12 @@ fn jpeg_truncation(bytes: &[u8]) -> Option<String> {
     }
     let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA])?;
     let ended = bytes[last_scan..].windows(2).any(|w| w == [0xFF, 0xD9]);
-    (!ended).then(|| format!("truncated JPEG: no end-of-image marker after the last scan ({} bytes)", bytes.len()))
+    (!ended).then(|| {
+        format!(
+            "truncated JPEG: no end-of-image marker after the last scan ({} bytes)",
+            bytes.len()
+        )
+    })
 }
 
 /// A fixed-width table of counts for the terminal: one line per kind with findings, then a total.
@@ -360,15 +407,27 @@ pub fn counts_text(report: &ScanReport) -> String {
             total += count;
         }
     }
-    let examples: std::collections::BTreeSet<usize> = report.findings.iter().map(|f| f.example).collect();
-    out += &format!("  {:<18} {total:>8} findings on {} examples\n", "total", examples.len());
-    out +=
-        &format!("  ({} duplicate groups, {} verified near-duplicate pairs)\n", report.groups.len(), report.near_pairs);
+    let examples: std::collections::BTreeSet<usize> =
+        report.findings.iter().map(|f| f.example).collect();
+    out += &format!(
+        "  {:<18} {total:>8} findings on {} examples\n",
+        "total",
+        examples.len()
+    );
+    out += &format!(
+        "  ({} duplicate groups, {} verified near-duplicate pairs)\n",
+        report.groups.len(),
+        report.near_pairs
+    );
     out
 }
 
 /// Writes `report` as `.csv` or `.parquet` (by extension), atomically.
-pub fn write_report(report: &ScanReport, dataset: &Dataset, path: &Path) -> Result<(), crate::index::IndexError> {
+pub fn write_report(
+    report: &ScanReport,
+    dataset: &Dataset,
+    path: &Path,
+) -> Result<(), crate::index::IndexError> {
     let mut df = report.to_dataframe(dataset);
     crate::index::write_table(&mut df, path)
 }

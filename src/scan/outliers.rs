@@ -22,7 +22,9 @@ const PROJECTION_SEED: u64 = 0x0D15_7A0C_E5EE_D000;
 /// the fence `Q3 + outlier_iqr_factor·IQR` of that score, at most `outlier_top_fraction` of the
 /// dataset, highest first.
 pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -> Vec<Finding> {
-    let ids: Vec<usize> = (0..signatures.len()).filter(|&i| signatures[i].is_some()).collect();
+    let ids: Vec<usize> = (0..signatures.len())
+        .filter(|&i| signatures[i].is_some())
+        .collect();
     let m = ids.len();
     let k = settings.knn_k.max(1);
     if m < MIN_IMAGES.max(k + 2) {
@@ -41,17 +43,27 @@ pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -
         all.truncate(MAX_REFERENCES);
         all
     };
-    let reference_vectors: Vec<f32> = references.iter().flat_map(|&r| embedded[r].iter().copied()).collect();
+    let reference_vectors: Vec<f32> = references
+        .iter()
+        .flat_map(|&r| embedded[r].iter().copied())
+        .collect();
     let scores: Vec<f64> = (0..m)
         .into_par_iter()
         .map(|q| {
             let query = &embedded[q];
             let mut nearest = vec![f32::INFINITY; k];
-            for (&r, vector) in references.iter().zip(reference_vectors.chunks_exact(PROJECTED_DIM)) {
+            for (&r, vector) in references
+                .iter()
+                .zip(reference_vectors.chunks_exact(PROJECTED_DIM))
+            {
                 if r == q {
                     continue;
                 }
-                let d: f32 = query.iter().zip(vector).map(|(a, b)| (a - b) * (a - b)).sum();
+                let d: f32 = query
+                    .iter()
+                    .zip(vector)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
                 if d < nearest[k - 1] {
                     let mut slot = k - 1;
                     while slot > 0 && nearest[slot - 1] > d {
@@ -66,7 +78,10 @@ pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -
         .collect();
     let (q1, median, q3) = quartiles(&scores);
     let fence = q3 + settings.outlier_iqr_factor * (q3 - q1);
-    let mut above: Vec<(usize, f64)> = (0..m).filter(|&q| scores[q] > fence).map(|q| (q, scores[q])).collect();
+    let mut above: Vec<(usize, f64)> = (0..m)
+        .filter(|&q| scores[q] > fence)
+        .map(|q| (q, scores[q]))
+        .collect();
     above.sort_by(|a, b| b.1.total_cmp(&a.1));
     above.truncate((settings.outlier_top_fraction * m as f64).ceil() as usize);
     above
@@ -85,8 +100,14 @@ pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -
 /// Colour thumbnails as vectors in 0..1, centred on the dataset's mean, randomly projected to
 /// `PROJECTED_DIM` dimensions (Johnson–Lindenstrauss: distances are kept up to a small factor).
 fn embed(signatures: &[Option<Signature>], ids: &[usize]) -> Vec<Vec<f32>> {
-    let raw =
-        |i: usize| signatures[i].as_ref().expect("ids have signatures").embed.iter().map(|&v| f32::from(v) / 255.0);
+    let raw = |i: usize| {
+        signatures[i]
+            .as_ref()
+            .expect("ids have signatures")
+            .embed
+            .iter()
+            .map(|&v| f32::from(v) / 255.0)
+    };
     let mut mean = vec![0f32; EMBED_LEN];
     for &i in ids {
         for (m, v) in mean.iter_mut().zip(raw(i)) {
@@ -98,11 +119,16 @@ fn embed(signatures: &[Option<Signature>], ids: &[usize]) -> Vec<Vec<f32>> {
     }
     let mut rng = SplitMix64::new(PROJECTION_SEED);
     let scale = 1.0 / (PROJECTED_DIM as f32).sqrt();
-    let projection: Vec<f32> = (0..PROJECTED_DIM * EMBED_LEN).map(|_| rng.normal() * scale).collect();
+    let projection: Vec<f32> = (0..PROJECTED_DIM * EMBED_LEN)
+        .map(|_| rng.normal() * scale)
+        .collect();
     ids.par_iter()
         .map(|&i| {
             let centred: Vec<f32> = raw(i).zip(&mean).map(|(v, m)| v - m).collect();
-            projection.chunks_exact(EMBED_LEN).map(|row| row.iter().zip(&centred).map(|(a, b)| a * b).sum()).collect()
+            projection
+                .chunks_exact(EMBED_LEN)
+                .map(|row| row.iter().zip(&centred).map(|(a, b)| a * b).sum())
+                .collect()
         })
         .collect()
 }
@@ -145,11 +171,31 @@ impl Scale {
 }
 
 const STATS: &[Stat] = &[
-    Stat { name: "brightness", value: |r| f64::from(r.brightness), scale: Scale::Linear },
-    Stat { name: "contrast", value: |r| f64::from(r.contrast), scale: Scale::Linear },
-    Stat { name: "sharpness", value: |r| f64::from(r.sharpness), scale: Scale::Log },
-    Stat { name: "entropy", value: |r| f64::from(r.entropy), scale: Scale::LogBelowEight },
-    Stat { name: "bytes per pixel", value: bytes_per_pixel, scale: Scale::Log },
+    Stat {
+        name: "brightness",
+        value: |r| f64::from(r.brightness),
+        scale: Scale::Linear,
+    },
+    Stat {
+        name: "contrast",
+        value: |r| f64::from(r.contrast),
+        scale: Scale::Linear,
+    },
+    Stat {
+        name: "sharpness",
+        value: |r| f64::from(r.sharpness),
+        scale: Scale::Log,
+    },
+    Stat {
+        name: "entropy",
+        value: |r| f64::from(r.entropy),
+        scale: Scale::LogBelowEight,
+    },
+    Stat {
+        name: "bytes per pixel",
+        value: bytes_per_pixel,
+        scale: Scale::Log,
+    },
 ];
 
 fn bytes_per_pixel(record: &ImageRecord) -> f64 {
@@ -167,7 +213,10 @@ pub fn stat_outliers(index: &Index, usable: &[bool], settings: &ScanSettings) ->
     let factor = settings.outlier_iqr_factor;
     let mut per_example: Vec<(f64, Vec<String>)> = vec![(0.0, Vec::new()); index.records.len()];
     for stat in STATS {
-        let values: Vec<f64> = readable.iter().map(|&i| stat.scale.to((stat.value)(&index.records[i]))).collect();
+        let values: Vec<f64> = readable
+            .iter()
+            .map(|&i| stat.scale.to((stat.value)(&index.records[i])))
+            .collect();
         let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
         if finite.len() < MIN_IMAGES {
             continue;
@@ -184,11 +233,20 @@ pub fn stat_outliers(index: &Index, usable: &[bool], settings: &ScanSettings) ->
             }
             let raw = (stat.value)(&index.records[i]);
             // On the entropy scale, larger means lower entropy.
-            let bound = if v < low { stat.scale.from(low) } else { stat.scale.from(high) };
+            let bound = if v < low {
+                stat.scale.from(low)
+            } else {
+                stat.scale.from(high)
+            };
             let side = if raw < bound { "below" } else { "above" };
             let entry = &mut per_example[i];
             entry.0 = entry.0.max((v - median).abs() / iqr);
-            entry.1.push(format!("{} {} {side} {}", stat.name, short(raw), short(bound)));
+            entry.1.push(format!(
+                "{} {} {side} {}",
+                stat.name,
+                short(raw),
+                short(bound)
+            ));
         }
     }
     per_example

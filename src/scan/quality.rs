@@ -15,8 +15,16 @@ const TAIL_MIN: usize = 10;
 /// Keeps the `cap` highest-scoring findings of each absolute-threshold kind.
 fn keep_extreme_tail(findings: &mut Vec<Finding>, examples: usize) {
     let cap = ((examples as f64 * TAIL_SHARE).ceil() as usize).max(TAIL_MIN);
-    for kind in [IssueKind::Dark, IssueKind::Bright, IssueKind::LowInformation] {
-        let mut scores: Vec<f64> = findings.iter().filter(|f| f.kind == kind).map(|f| f.score).collect();
+    for kind in [
+        IssueKind::Dark,
+        IssueKind::Bright,
+        IssueKind::LowInformation,
+    ] {
+        let mut scores: Vec<f64> = findings
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| f.score)
+            .collect();
         if scores.len() <= cap {
             continue;
         }
@@ -39,22 +47,47 @@ fn keep_extreme_tail(findings: &mut Vec<Finding>, examples: usize) {
 /// cut short decodes with gray rows and is reported as corrupt). Scores are 0..=1 (how far past the threshold, relative to it) except
 /// `Corrupt` and `GrayscaleAsRgb`, which are 1.
 pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSettings) -> Vec<Finding> {
-    let readable: Vec<usize> = (0..index.records.len()).filter(|&i| index.records[i].is_readable()).collect();
-    let sizes: Vec<f64> = readable.iter().map(|&i| size_of(index, i)).filter(|s| *s > 0.0).collect();
-    let aspects: Vec<f64> = readable.iter().filter_map(|&i| aspect_of(index, i)).collect();
+    let readable: Vec<usize> = (0..index.records.len())
+        .filter(|&i| index.records[i].is_readable())
+        .collect();
+    let sizes: Vec<f64> = readable
+        .iter()
+        .map(|&i| size_of(index, i))
+        .filter(|s| *s > 0.0)
+        .collect();
+    let aspects: Vec<f64> = readable
+        .iter()
+        .filter_map(|&i| aspect_of(index, i))
+        .collect();
     let median_size = (!sizes.is_empty()).then(|| quartiles(&sizes).1);
     let median_aspect = (!aspects.is_empty()).then(|| quartiles(&aspects).1);
     let details: Vec<f64> = readable
         .iter()
         .filter(|&&i| truncated[i].is_none())
-        .map(|&i| f64::from(blur_measure(index.records[i].sharpness, index.records[i].contrast)))
+        .map(|&i| {
+            f64::from(blur_measure(
+                index.records[i].sharpness,
+                index.records[i].contrast,
+            ))
+        })
         .filter(|d| *d > 0.0)
         .collect();
-    let median_detail = if details.is_empty() { 0.0 } else { quartiles(&details).1 as f32 };
+    let median_detail = if details.is_empty() {
+        0.0
+    } else {
+        quartiles(&details).1 as f32
+    };
 
     let mut findings = Vec::new();
     let mut push = |example: usize, kind: IssueKind, score: f64, detail: String| {
-        findings.push(Finding { example, kind, score: score.clamp(0.0, 1.0), group: None, partner: None, detail });
+        findings.push(Finding {
+            example,
+            kind,
+            score: score.clamp(0.0, 1.0),
+            group: None,
+            partner: None,
+            detail,
+        });
     };
     for (i, record) in index.records.iter().enumerate() {
         if let Some(error) = &record.decode_error {
@@ -67,8 +100,17 @@ pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSetting
         }
         let (brightness, entropy) = (record.brightness, record.entropy);
         if brightness <= settings.dark_max_brightness {
-            let score = 1.0 - f64::from(brightness) / f64::from(settings.dark_max_brightness).max(1e-6);
-            push(i, IssueKind::Dark, score, format!("brightness {brightness:.1} ≤ {}", settings.dark_max_brightness));
+            let score =
+                1.0 - f64::from(brightness) / f64::from(settings.dark_max_brightness).max(1e-6);
+            push(
+                i,
+                IssueKind::Dark,
+                score,
+                format!(
+                    "brightness {brightness:.1} ≤ {}",
+                    settings.dark_max_brightness
+                ),
+            );
         }
         if brightness >= settings.bright_min_brightness {
             let room = (255.0 - f64::from(settings.bright_min_brightness)).max(1e-6);
@@ -77,7 +119,10 @@ pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSetting
                 i,
                 IssueKind::Bright,
                 score,
-                format!("brightness {brightness:.1} ≥ {}", settings.bright_min_brightness),
+                format!(
+                    "brightness {brightness:.1} ≥ {}",
+                    settings.bright_min_brightness
+                ),
             );
         }
         let low_information = entropy <= settings.low_entropy_max;
@@ -111,7 +156,10 @@ pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSetting
                 i,
                 IssueKind::GrayscaleAsRgb,
                 1.0,
-                format!("{} image whose channels are equal in every pixel", record.mode),
+                format!(
+                    "{} image whose channels are equal in every pixel",
+                    record.mode
+                ),
             );
         }
         if let (Some(aspect), Some(median)) = (aspect_of(index, i), median_aspect) {
@@ -122,7 +170,9 @@ pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSetting
                     i,
                     IssueKind::OddAspect,
                     1.0 - limit / ratio,
-                    format!("aspect ratio {aspect:.2} (w/h) vs the usual {median:.2}: {ratio:.1}× off"),
+                    format!(
+                        "aspect ratio {aspect:.2} (w/h) vs the usual {median:.2}: {ratio:.1}× off"
+                    ),
                 );
             }
         }
@@ -135,7 +185,10 @@ pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSetting
                     i,
                     IssueKind::OddSize,
                     1.0 - limit / ratio,
-                    format!("{}×{} vs the usual {:.0}² pixels: {ratio:.1}× off", record.width, record.height, median),
+                    format!(
+                        "{}×{} vs the usual {:.0}² pixels: {ratio:.1}× off",
+                        record.width, record.height, median
+                    ),
                 );
             }
         }
@@ -149,7 +202,11 @@ pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSetting
 /// depends on resolution (fine detail is a smaller share of a large photo's contrast), which is why
 /// `Blurry` compares it with the dataset's median.
 pub fn blur_measure(sharpness: f32, contrast: f32) -> f32 {
-    if contrast <= 1e-3 { 0.0 } else { sharpness.max(0.0).sqrt() / contrast }
+    if contrast <= 1e-3 {
+        0.0
+    } else {
+        sharpness.max(0.0).sqrt() / contrast
+    }
 }
 
 /// Square root of the pixel count.

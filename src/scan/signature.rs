@@ -53,12 +53,18 @@ impl Signature {
         let gray_f = area_resize(&gray_full, 1, w, h, THUMB_SIDE, THUMB_SIDE);
         let rgb_f: Vec<f32> = raw.iter().map(|&v| f32::from(v)).collect();
         let embed_f = area_resize(&rgb_f, 3, w, h, EMBED_SIDE, EMBED_SIDE);
-        let gray: Vec<u8> = gray_f.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect();
+        let gray: Vec<u8> = gray_f
+            .iter()
+            .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+            .collect();
         let (hog, structure) = hog(&gray);
         Signature {
             gray,
             hog,
-            embed: embed_f.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect(),
+            embed: embed_f
+                .iter()
+                .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+                .collect(),
             has_structure: structure >= MIN_STRUCTURE,
         }
     }
@@ -66,7 +72,14 @@ impl Signature {
 
 /// Resizes `src` (`w×h`, `channels` interleaved) to `nw×nh` by averaging the source area under each
 /// output pixel (fractional coverage at the edges); upscaling repeats pixels smoothly.
-pub fn area_resize(src: &[f32], channels: usize, w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
+pub fn area_resize(
+    src: &[f32],
+    channels: usize,
+    w: usize,
+    h: usize,
+    nw: usize,
+    nh: usize,
+) -> Vec<f32> {
     let mut out = vec![0f32; nw * nh * channels];
     if w == 0 || h == 0 {
         return out;
@@ -88,7 +101,8 @@ pub fn area_resize(src: &[f32], channels: usize, w: usize, h: usize, nw: usize, 
         for &(y, weight) in taps {
             for ox in 0..nw {
                 for c in 0..channels {
-                    out[(oy * nw + ox) * channels + c] += weight * rows[(y * nw + ox) * channels + c];
+                    out[(oy * nw + ox) * channels + c] +=
+                        weight * rows[(y * nw + ox) * channels + c];
                 }
             }
         }
@@ -140,7 +154,8 @@ impl Gradients {
         for y in 0..n {
             let (up, down) = (y.saturating_sub(1), (y + 1).min(n - 1));
             for x in 0..n {
-                blurred[y * n + x] = (rows[up * n + x] + rows[y * n + x] + rows[down * n + x]) / 9.0;
+                blurred[y * n + x] =
+                    (rows[up * n + x] + rows[y * n + x] + rows[down * n + x]) / 9.0;
             }
         }
         let (mut gx, mut gy) = (vec![0f32; n * n], vec![0f32; n * n]);
@@ -248,7 +263,8 @@ const COARSE_SLACK: f32 = 0.2;
 /// first estimated on every other pixel in both directions (the gradients are blurred, so
 /// neighbours are alike and the estimate is close); the best few are then measured in full.
 pub fn similarity_of(a: &Gradients, b: &Gradients, floor: f32) -> Option<f32> {
-    let mut estimates: Vec<(f32, i32, i32)> = Vec::with_capacity(((2 * MAX_SHIFT + 1) * (2 * MAX_SHIFT + 1)) as usize);
+    let mut estimates: Vec<(f32, i32, i32)> =
+        Vec::with_capacity(((2 * MAX_SHIFT + 1) * (2 * MAX_SHIFT + 1)) as usize);
     for dy in -MAX_SHIFT..=MAX_SHIFT {
         for dx in -MAX_SHIFT..=MAX_SHIFT {
             let cx = shifted_correlation(&a.x, &b.x, dx, dy, 2);
@@ -263,7 +279,10 @@ pub fn similarity_of(a: &Gradients, b: &Gradients, floor: f32) -> Option<f32> {
     let best = estimates
         .iter()
         .take(REFINED_SHIFTS)
-        .map(|&(_, dx, dy)| shifted_correlation(&a.x, &b.x, dx, dy, 1).min(shifted_correlation(&a.y, &b.y, dx, dy, 1)))
+        .map(|&(_, dx, dy)| {
+            shifted_correlation(&a.x, &b.x, dx, dy, 1)
+                .min(shifted_correlation(&a.y, &b.y, dx, dy, 1))
+        })
         .fold(-1f32, f32::max);
     Some(best)
 }
@@ -325,8 +344,11 @@ mod tests {
         assert!((similarity(&a.gray, &a.gray) - 1.0).abs() < 1e-4);
         let brighter = pattern(64, 64, 1).brighten(30);
         assert!(similarity(&a.gray, &Signature::of(&brighter).gray) > 0.95);
-        let shifted =
-            pattern(64, 64, 1).crop_imm(2, 2, 62, 62).resize_exact(64, 64, image::imageops::FilterType::Triangle);
+        let shifted = pattern(64, 64, 1).crop_imm(2, 2, 62, 62).resize_exact(
+            64,
+            64,
+            image::imageops::FilterType::Triangle,
+        );
         assert!(similarity(&a.gray, &Signature::of(&shifted).gray) > 0.8);
         let other = Signature::of(&pattern(64, 64, 9));
         assert!(similarity(&a.gray, &other.gray) < 0.5);
@@ -334,7 +356,11 @@ mod tests {
 
     #[test]
     fn flat_images_have_no_structure() {
-        let flat = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(40, 30, image::Rgb([90, 20, 200])));
+        let flat = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            40,
+            30,
+            image::Rgb([90, 20, 200]),
+        ));
         let signature = Signature::of(&flat);
         assert!(!signature.has_structure);
         assert!(signature.hog.iter().all(|&v| v == 0.0));

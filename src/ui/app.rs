@@ -7,8 +7,9 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::thumbnails::ThumbnailCache;
 use super::{
-    BrowseState, CentralView, CheckpointState, LabelReviewState, ScanState, CheckpointWeights, Command, DatasetState, DetailImages, DetailState, LoadedCheckpoints,
-    LoadedWeights, ViewCtx, ViewSettings,
+    BrowseState, CentralView, CheckpointState, CheckpointWeights, Command, DatasetState,
+    DetailImages, DetailState, LabelReviewState, LoadedCheckpoints, LoadedWeights, ScanState,
+    ViewCtx, ViewSettings,
 };
 use crate::browse::{Filter, StatColumns, find_matches};
 use crate::dataset::Dataset;
@@ -17,8 +18,9 @@ use crate::jobs::{Job, Notify};
 use crate::model::predict::default_predictions_cache_dir;
 use crate::model::weights::{HISTOGRAM_BINS as WEIGHT_BINS, load_parameters};
 use crate::model::{
-    CHECKPOINT_EXTENSIONS, classify_checkpoints, default_device, default_fixed_batch, first_layer_filters,
-    init_torch, input_view, recipe_checks, run_evolution, summarize_checkpoints, weight_histograms,
+    CHECKPOINT_EXTENSIONS, classify_checkpoints, default_device, default_fixed_batch,
+    first_layer_filters, init_torch, input_view, recipe_checks, run_evolution,
+    summarize_checkpoints, weight_histograms,
 };
 
 /// Texture memory the thumbnail grid may use.
@@ -72,7 +74,11 @@ pub fn run_native(options: AppOptions) -> eframe::Result {
             .with_drag_and_drop(true),
         ..Default::default()
     };
-    eframe::run_native("eyeball", native_options, Box::new(move |cc| Ok(Box::new(EyeballApp::new(cc, options)))))
+    eframe::run_native(
+        "eyeball",
+        native_options,
+        Box::new(move |cc| Ok(Box::new(EyeballApp::new(cc, options)))),
+    )
 }
 
 /// The eyeball application.
@@ -101,7 +107,10 @@ pub struct EyeballApp {
 
 /// Loads what the checkpoint views need: the files in order with their kinds, a summary (which
 /// also proves each TorchScript file runs), and each file's first-layer filters and histograms.
-fn load_checkpoints(dir: &Path, progress: &crate::jobs::Progress) -> Result<LoadedCheckpoints, String> {
+fn load_checkpoints(
+    dir: &Path,
+    progress: &crate::jobs::Progress,
+) -> Result<LoadedCheckpoints, String> {
     init_torch();
     let summary = summarize_checkpoints(dir, progress).map_err(|e| e.to_string())?;
     let files = classify_checkpoints(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
@@ -114,10 +123,18 @@ fn load_checkpoints(dir: &Path, progress: &crate::jobs::Progress) -> Result<Load
                 histograms: weight_histograms(&params, WEIGHT_BINS),
                 error: None,
             },
-            Err(e) => LoadedWeights { filters: None, histograms: Vec::new(), error: Some(e.to_string()) },
+            Err(e) => LoadedWeights {
+                filters: None,
+                histograms: Vec::new(),
+                error: Some(e.to_string()),
+            },
         })
         .collect();
-    Ok(LoadedCheckpoints { summary, files, weights })
+    Ok(LoadedCheckpoints {
+        summary,
+        files,
+        weights,
+    })
 }
 
 impl EyeballApp {
@@ -232,21 +249,34 @@ impl EyeballApp {
         match command {
             Command::OpenDataset(path) => {
                 let label = format!("Opening {}", path.display());
-                self.dataset.loading = Some(Job::spawn(label, Arc::clone(&self.repaint), move |_| {
-                    Dataset::open(&path).map_err(|e| e.to_string())
-                }));
+                self.dataset.loading =
+                    Some(Job::spawn(label, Arc::clone(&self.repaint), move |_| {
+                        Dataset::open(&path).map_err(|e| e.to_string())
+                    }));
             }
             Command::OpenCheckpoints(dir) => {
                 let label = format!("Loading checkpoints from {}", dir.display());
-                self.checkpoints.loading = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| load_checkpoints(&dir, progress)));
+                self.checkpoints.loading = Some(Job::spawn(
+                    label,
+                    Arc::clone(&self.repaint),
+                    move |progress| load_checkpoints(&dir, progress),
+                ));
             }
             Command::ShowView(view) => self.settings.view = view,
             Command::SetCheckpoint(position) => {
-                let count = self.checkpoints.evolution.as_ref().map_or(0, |e| e.predictions.len());
+                let count = self
+                    .checkpoints
+                    .evolution
+                    .as_ref()
+                    .map_or(0, |e| e.predictions.len());
                 self.checkpoints.current = position.min(count.saturating_sub(1));
             }
             Command::TogglePlay => {
-                let count = self.checkpoints.evolution.as_ref().map_or(0, |e| e.predictions.len());
+                let count = self
+                    .checkpoints
+                    .evolution
+                    .as_ref()
+                    .map_or(0, |e| e.predictions.len());
                 self.checkpoints.playing = !self.checkpoints.playing && count > 1;
                 if self.checkpoints.playing && self.checkpoints.current + 1 >= count {
                     self.checkpoints.current = 0;
@@ -285,7 +315,9 @@ impl EyeballApp {
                 self.scan.settings = settings;
                 self.start_scan();
             }
-            Command::SetDecision(example, decision) => self.set_decision(example, decision, None, None),
+            Command::SetDecision(example, decision) => {
+                self.set_decision(example, decision, None, None)
+            }
             Command::ScoreDataset(file) => self.start_scoring(file),
             Command::SetRankMethod(method) => {
                 self.label_review.method = method;
@@ -293,15 +325,32 @@ impl EyeballApp {
             }
             Command::ReviewStep(step) => {
                 let last = self.label_review.ranked.len().saturating_sub(1) as i64;
-                self.label_review.position = (self.label_review.position as i64 + step).clamp(0, last) as usize;
+                self.label_review.position =
+                    (self.label_review.position as i64 + step).clamp(0, last) as usize;
             }
             Command::ReviewGoTo(position) => {
-                self.label_review.position = position.min(self.label_review.ranked.len().saturating_sub(1));
+                self.label_review.position =
+                    position.min(self.label_review.ranked.len().saturating_sub(1));
             }
             Command::ReviewDecide(decision, new_label) => {
-                if let Some(ranked) = self.label_review.ranked.get(self.label_review.position).cloned() {
-                    let new_label = new_label.and_then(|c| self.dataset.dataset.as_ref().and_then(|d| d.classes.get(c).cloned()));
-                    self.set_decision(ranked.example, Some(decision), new_label, Some(ranked.score));
+                if let Some(ranked) = self
+                    .label_review
+                    .ranked
+                    .get(self.label_review.position)
+                    .cloned()
+                {
+                    let new_label = new_label.and_then(|c| {
+                        self.dataset
+                            .dataset
+                            .as_ref()
+                            .and_then(|d| d.classes.get(c).cloned())
+                    });
+                    self.set_decision(
+                        ranked.example,
+                        Some(decision),
+                        new_label,
+                        Some(ranked.score),
+                    );
                     let last = self.label_review.ranked.len().saturating_sub(1);
                     self.label_review.position = (self.label_review.position + 1).min(last);
                 }
@@ -310,7 +359,9 @@ impl EyeballApp {
                 Some(Ok(Some(path))) => {
                     let dataset = self.dataset.dataset.clone();
                     let position = self.label_review.ranked.iter().position(|r| {
-                        dataset.as_ref().is_some_and(|d| crate::index::relative_path_text(&d.examples[r.example].path) == path)
+                        dataset.as_ref().is_some_and(|d| {
+                            crate::index::relative_path_text(&d.examples[r.example].path) == path
+                        })
                     });
                     if let Some(position) = position {
                         self.label_review.position = position;
@@ -320,8 +371,12 @@ impl EyeballApp {
                 _ => {}
             },
             Command::ExportReview(corrected) => self.export_review(corrected),
-            Command::PickDatasetFolder => self.pick_folder("Open dataset folder", Command::OpenDataset),
-            Command::PickCheckpointsFolder => self.pick_folder("Open checkpoints folder", Command::OpenCheckpoints),
+            Command::PickDatasetFolder => {
+                self.pick_folder("Open dataset folder", Command::OpenDataset)
+            }
+            Command::PickCheckpointsFolder => {
+                self.pick_folder("Open checkpoints folder", Command::OpenCheckpoints)
+            }
             Command::CancelJobs => {
                 // Workers see the flag and stop; their late results are dropped with the job.
                 if let Some(job) = self.dataset.loading.take() {
@@ -329,7 +384,10 @@ impl EyeballApp {
                 }
                 if let Some(job) = self.dataset.indexing.take() {
                     job.cancel();
-                    self.messages.push("Indexing cancelled: stats, histograms and stat filters are unavailable.".into());
+                    self.messages.push(
+                        "Indexing cancelled: stats, histograms and stat filters are unavailable."
+                            .into(),
+                    );
                 }
                 if let Some(job) = self.checkpoints.loading.take() {
                     job.cancel();
@@ -357,7 +415,10 @@ impl EyeballApp {
             Command::OpenDetail(example) => self.open_detail(example),
             Command::StepDetail(step) => {
                 let visible = &self.browse.matches.indices;
-                let current = self.detail.as_ref().and_then(|d| visible.iter().position(|&i| i == d.example));
+                let current = self
+                    .detail
+                    .as_ref()
+                    .and_then(|d| visible.iter().position(|&i| i == d.example));
                 if let Some(position) = current {
                     let next = (position as i64 + step).clamp(0, visible.len() as i64 - 1) as usize;
                     let example = visible[next];
@@ -367,7 +428,9 @@ impl EyeballApp {
                 }
             }
             Command::CloseDetail => self.detail = None,
-            Command::ToggleStatsPanel => self.settings.show_stats_panel = !self.settings.show_stats_panel,
+            Command::ToggleStatsPanel => {
+                self.settings.show_stats_panel = !self.settings.show_stats_panel
+            }
             Command::DismissMessage(i) => {
                 if i < self.messages.len() {
                     self.messages.remove(i);
@@ -377,49 +440,87 @@ impl EyeballApp {
     }
 
     fn open_detail(&mut self, example: usize) {
-        let Some(dataset) = self.dataset.dataset.clone() else { return };
-        let Some(entry) = dataset.examples.get(example) else { return };
+        let Some(dataset) = self.dataset.dataset.clone() else {
+            return;
+        };
+        let Some(entry) = dataset.examples.get(example) else {
+            return;
+        };
         let path = dataset.absolute_path(entry);
         self.settings.selected = Some(example);
-        let preprocess = self.checkpoints.summary.as_ref().and_then(|s| s.preprocess.clone());
-        let loading = Job::spawn("Decoding full image", Arc::clone(&self.repaint), move |_| {
-            let image = crate::index::decode(&path).map_err(|e| e.to_string()).map(|image| {
-                let image = if image.width().max(image.height()) > DETAIL_MAX_SIDE_PX {
-                    image.thumbnail(DETAIL_MAX_SIDE_PX, DETAIL_MAX_SIDE_PX)
-                } else {
-                    image
-                };
-                let rgba = image.to_rgba8();
-                egui::ColorImage::from_rgba_unmultiplied([rgba.width() as usize, rgba.height() as usize], rgba.as_raw())
-            });
-            let input = preprocess.map(|p| input_view(&p, &path).map_err(|e| e.to_string()));
-            DetailImages { image, input }
-        });
+        let preprocess = self
+            .checkpoints
+            .summary
+            .as_ref()
+            .and_then(|s| s.preprocess.clone());
+        let loading = Job::spawn(
+            "Decoding full image",
+            Arc::clone(&self.repaint),
+            move |_| {
+                let image = crate::index::decode(&path)
+                    .map_err(|e| e.to_string())
+                    .map(|image| {
+                        let image = if image.width().max(image.height()) > DETAIL_MAX_SIDE_PX {
+                            image.thumbnail(DETAIL_MAX_SIDE_PX, DETAIL_MAX_SIDE_PX)
+                        } else {
+                            image
+                        };
+                        let rgba = image.to_rgba8();
+                        egui::ColorImage::from_rgba_unmultiplied(
+                            [rgba.width() as usize, rgba.height() as usize],
+                            rgba.as_raw(),
+                        )
+                    });
+                let input = preprocess.map(|p| input_view(&p, &path).map_err(|e| e.to_string()));
+                DetailImages { image, input }
+            },
+        );
         // Keep the previous image on screen until the next one is decoded, so stepping doesn't flicker.
         let previous = self.detail.take();
         let image = previous.as_ref().and_then(|d| d.image.clone());
         let input = previous.and_then(|d| d.input);
-        self.detail = Some(DetailState { example, image, error: None, input, loading: Some(loading) });
+        self.detail = Some(DetailState {
+            example,
+            image,
+            error: None,
+            input,
+            loading: Some(loading),
+        });
     }
 
     /// Filters and sorts: inline for small datasets, on a worker for large ones.
     fn run_query(&mut self) {
-        let Some(dataset) = self.dataset.dataset.clone() else { return };
+        let Some(dataset) = self.dataset.dataset.clone() else {
+            return;
+        };
         let stats = self.dataset.stats.clone();
         let (filter, sort) = (self.browse.filter.clone(), self.browse.sort.clone());
         if dataset.examples.len() < BACKGROUND_QUERY_MIN_EXAMPLES {
-            self.browse.matches = Arc::new(find_matches(&dataset, stats.as_deref(), &filter, &sort, HISTOGRAM_BINS));
+            self.browse.matches = Arc::new(find_matches(
+                &dataset,
+                stats.as_deref(),
+                &filter,
+                &sort,
+                HISTOGRAM_BINS,
+            ));
             self.browse.querying = None;
         } else {
-            self.browse.querying = Some(Job::spawn("Filtering", Arc::clone(&self.repaint), move |_| {
-                find_matches(&dataset, stats.as_deref(), &filter, &sort, HISTOGRAM_BINS)
-            }));
+            self.browse.querying = Some(Job::spawn(
+                "Filtering",
+                Arc::clone(&self.repaint),
+                move |_| find_matches(&dataset, stats.as_deref(), &filter, &sort, HISTOGRAM_BINS),
+            ));
         }
     }
 
     /// Runs every checkpoint on the fixed batch, once both a dataset and checkpoints are open.
     fn start_predictions(&mut self) {
-        let (Some(dataset), Some(summary)) = (self.dataset.dataset.clone(), self.checkpoints.summary.as_ref()) else { return };
+        let (Some(dataset), Some(summary)) = (
+            self.dataset.dataset.clone(),
+            self.checkpoints.summary.as_ref(),
+        ) else {
+            return;
+        };
         let Some(preprocess) = summary.preprocess.clone() else {
             self.messages.push(format!(
                 "{}: no preprocess.json next to the checkpoints, so predictions cannot be made (see the README for its format)",
@@ -428,7 +529,10 @@ impl EyeballApp {
             return;
         };
         let batch = if self.checkpoints.using_pinned && !self.checkpoints.pinned.is_empty() {
-            crate::model::FixedBatch::from_examples(&dataset, self.checkpoints.pinned.iter().copied())
+            crate::model::FixedBatch::from_examples(
+                &dataset,
+                self.checkpoints.pinned.iter().copied(),
+            )
         } else {
             default_fixed_batch(&dataset, FIXED_BATCH_SIZE, FIXED_BATCH_SEED)
         };
@@ -437,42 +541,91 @@ impl EyeballApp {
         self.checkpoints.checks = None;
         let files = self.checkpoints.files.clone();
         let cache = self.predictions_cache.clone();
-        let label = format!("Predicting {} examples with {} checkpoints", batch.len(), files.len());
-        self.checkpoints.predicting = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| {
-            init_torch();
-            run_evolution(&files, &preprocess, &dataset, &batch, cache.as_deref(), progress).map_err(|e| e.to_string())
-        }));
+        let label = format!(
+            "Predicting {} examples with {} checkpoints",
+            batch.len(),
+            files.len()
+        );
+        self.checkpoints.predicting = Some(Job::spawn(
+            label,
+            Arc::clone(&self.repaint),
+            move |progress| {
+                init_torch();
+                run_evolution(
+                    &files,
+                    &preprocess,
+                    &dataset,
+                    &batch,
+                    cache.as_deref(),
+                    progress,
+                )
+                .map_err(|e| e.to_string())
+            },
+        ));
     }
 
     /// Runs the recipe's sanity checks on the fixed batch.
     fn start_checks(&mut self) {
-        let (Some(dataset), Some(summary)) = (self.dataset.dataset.clone(), self.checkpoints.summary.as_ref()) else { return };
-        let Some(preprocess) = summary.preprocess.clone() else { return };
-        let (files, batch) = (self.checkpoints.files.clone(), self.checkpoints.batch.clone());
-        self.checkpoints.checking = Some(Job::spawn("Running recipe checks", Arc::clone(&self.repaint), move |_| {
-            init_torch();
-            recipe_checks(&files, &preprocess, &dataset, &batch, default_device()).map_err(|e| e.to_string())
-        }));
+        let (Some(dataset), Some(summary)) = (
+            self.dataset.dataset.clone(),
+            self.checkpoints.summary.as_ref(),
+        ) else {
+            return;
+        };
+        let Some(preprocess) = summary.preprocess.clone() else {
+            return;
+        };
+        let (files, batch) = (
+            self.checkpoints.files.clone(),
+            self.checkpoints.batch.clone(),
+        );
+        self.checkpoints.checking = Some(Job::spawn(
+            "Running recipe checks",
+            Arc::clone(&self.repaint),
+            move |_| {
+                init_torch();
+                recipe_checks(&files, &preprocess, &dataset, &batch, default_device())
+                    .map_err(|e| e.to_string())
+            },
+        ));
     }
 
     /// Scans for duplicates, outliers and quality problems, once the index is ready.
     fn start_scan(&mut self) {
-        let (Some(dataset), Some(index)) = (self.dataset.dataset.clone(), self.dataset.index.clone()) else { return };
+        let (Some(dataset), Some(index)) =
+            (self.dataset.dataset.clone(), self.dataset.index.clone())
+        else {
+            return;
+        };
         let settings = self.scan.settings.clone();
         let label = format!("Scanning {} images for data issues", dataset.examples.len());
-        self.scan.running = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| {
-            crate::scan::scan(&dataset, &index, &settings, progress).map_err(|e| e.to_string())
-        }));
+        self.scan.running = Some(Job::spawn(
+            label,
+            Arc::clone(&self.repaint),
+            move |progress| {
+                crate::scan::scan(&dataset, &index, &settings, progress).map_err(|e| e.to_string())
+            },
+        ));
     }
 
     /// Saves the user's decision about an example at once; a failed save is shown, and the
     /// decision stays in memory.
-    fn set_decision(&mut self, example: usize, decision: Option<crate::review::Decision>, new_label: Option<String>, score: Option<f64>) {
-        let (Some(store), Some(dataset)) = (self.review.as_mut(), self.dataset.dataset.as_ref()) else {
-            self.messages.push("No review file is open, so the decision cannot be saved.".into());
+    fn set_decision(
+        &mut self,
+        example: usize,
+        decision: Option<crate::review::Decision>,
+        new_label: Option<String>,
+        score: Option<f64>,
+    ) {
+        let (Some(store), Some(dataset)) = (self.review.as_mut(), self.dataset.dataset.as_ref())
+        else {
+            self.messages
+                .push("No review file is open, so the decision cannot be saved.".into());
             return;
         };
-        let Some(entry) = dataset.examples.get(example) else { return };
+        let Some(entry) = dataset.examples.get(example) else {
+            return;
+        };
         let path = crate::index::relative_path_text(&entry.path);
         let result = match decision {
             Some(decision) => store.record(crate::review::ReviewEntry {
@@ -492,44 +645,91 @@ impl EyeballApp {
 
     /// Scores every labelled example with one checkpoint, on a worker, with progress and cancel.
     fn start_scoring(&mut self, file: usize) {
-        let (Some(dataset), Some(summary)) = (self.dataset.dataset.clone(), self.checkpoints.summary.as_ref()) else { return };
-        let (Some(preprocess), Some(file)) = (summary.preprocess.clone(), self.checkpoints.files.get(file).cloned()) else { return };
+        let (Some(dataset), Some(summary)) = (
+            self.dataset.dataset.clone(),
+            self.checkpoints.summary.as_ref(),
+        ) else {
+            return;
+        };
+        let (Some(preprocess), Some(file)) = (
+            summary.preprocess.clone(),
+            self.checkpoints.files.get(file).cloned(),
+        ) else {
+            return;
+        };
         let cache = self.predictions_cache.clone();
         self.label_review.scored_with = file.name.clone();
-        let label = format!("Scoring {} examples with {}", dataset.examples.len(), file.name);
-        self.label_review.scoring = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| {
-            init_torch();
-            let batch = crate::model::FixedBatch::all(&dataset);
-            let evolution = run_evolution(std::slice::from_ref(&file), &preprocess, &dataset, &batch, cache.as_deref(), progress)
+        let label = format!(
+            "Scoring {} examples with {}",
+            dataset.examples.len(),
+            file.name
+        );
+        self.label_review.scoring = Some(Job::spawn(
+            label,
+            Arc::clone(&self.repaint),
+            move |progress| {
+                init_torch();
+                let batch = crate::model::FixedBatch::all(&dataset);
+                let evolution = run_evolution(
+                    std::slice::from_ref(&file),
+                    &preprocess,
+                    &dataset,
+                    &batch,
+                    cache.as_deref(),
+                    progress,
+                )
                 .map_err(|e| e.to_string())?;
-            if let Some((_, _, message)) = evolution.failures.first() {
-                return Err(message.clone());
-            }
-            let predictions = crate::model::BatchPredictions::concat(evolution.predictions).ok_or("no predictions")?;
-            let classes = crate::model::predict::ClassMap::new(&dataset, &preprocess);
-            Ok(crate::model::label_issues::Scores::from_predictions(&dataset, &predictions, &classes))
-        }));
+                if let Some((_, _, message)) = evolution.failures.first() {
+                    return Err(message.clone());
+                }
+                let predictions = crate::model::BatchPredictions::concat(evolution.predictions)
+                    .ok_or("no predictions")?;
+                let classes = crate::model::predict::ClassMap::new(&dataset, &preprocess);
+                Ok(crate::model::label_issues::Scores::from_predictions(
+                    &dataset,
+                    &predictions,
+                    &classes,
+                ))
+            },
+        ));
     }
 
     fn rerank(&mut self) {
         if let Some(scores) = &self.label_review.scores {
-            self.label_review.ranked = crate::model::label_issues::rank(scores, self.label_review.method);
+            self.label_review.ranked =
+                crate::model::label_issues::rank(scores, self.label_review.method);
             self.label_review.position = 0;
         }
     }
 
     /// Asks where to save, then writes the decisions or the corrected labels (.csv or .parquet).
     fn export_review(&mut self, corrected: bool) {
-        let (Some(store), Some(dataset)) = (self.review.as_ref(), self.dataset.dataset.as_ref()) else { return };
-        let name = if corrected { "corrected_labels.csv" } else { "review_decisions.csv" };
-        let Some(path) = rfd::FileDialog::new().set_file_name(name).add_filter("table", &["csv", "parquet"]).save_file() else { return };
+        let (Some(store), Some(dataset)) = (self.review.as_ref(), self.dataset.dataset.as_ref())
+        else {
+            return;
+        };
+        let name = if corrected {
+            "corrected_labels.csv"
+        } else {
+            "review_decisions.csv"
+        };
+        let Some(path) = rfd::FileDialog::new()
+            .set_file_name(name)
+            .add_filter("table", &["csv", "parquet"])
+            .save_file()
+        else {
+            return;
+        };
         let result = if corrected {
-            crate::index::write_table(&mut store.corrected_labels(dataset), &path).map_err(|e| e.to_string())
+            crate::index::write_table(&mut store.corrected_labels(dataset), &path)
+                .map_err(|e| e.to_string())
         } else {
             store.export(&path).map_err(|e| e.to_string())
         };
         match result {
-            Ok(()) => self.messages.push(format!("Exported to {}", path.display())),
+            Ok(()) => self
+                .messages
+                .push(format!("Exported to {}", path.display())),
             Err(e) => self.messages.push(e),
         }
     }
@@ -551,12 +751,18 @@ impl EyeballApp {
     fn start_indexing(&mut self, dataset: Arc<Dataset>) {
         let cache = self.index_cache.clone();
         let label = format!("Indexing {} images", dataset.examples.len());
-        self.dataset.indexing = Some(Job::spawn(label, Arc::clone(&self.repaint), move |progress| {
-            build_index(&dataset, cache, progress).map_err(|e| e.to_string()).map(|index| {
-                let stats = StatColumns::new(index.numeric_columns(&dataset));
-                (index, stats)
-            })
-        }));
+        self.dataset.indexing = Some(Job::spawn(
+            label,
+            Arc::clone(&self.repaint),
+            move |progress| {
+                build_index(&dataset, cache, progress)
+                    .map_err(|e| e.to_string())
+                    .map(|index| {
+                        let stats = StatColumns::new(index.numeric_columns(&dataset));
+                        (index, stats)
+                    })
+            },
+        ));
     }
 
     /// Shows a native folder dialog on its own thread, so the UI keeps drawing.
@@ -621,29 +827,58 @@ impl EyeballApp {
         if let Some(result) = self.checkpoints.loading.as_mut().and_then(|j| j.poll()) {
             self.checkpoints.loading = None;
             match result {
-                Ok(LoadedCheckpoints { summary, files, weights }) => {
+                Ok(LoadedCheckpoints {
+                    summary,
+                    files,
+                    weights,
+                }) => {
                     self.messages.extend(summary.errors.iter().cloned());
                     if summary.files.is_empty() {
-                        self.messages.push(format!("{}: no checkpoint files (.pt, .pth, .ts, .torchscript)", summary.dir.display()));
+                        self.messages.push(format!(
+                            "{}: no checkpoint files (.pt, .pth, .ts, .torchscript)",
+                            summary.dir.display()
+                        ));
                     }
                     self.checkpoints.weights = weights
                         .into_iter()
                         .zip(&files)
-                        .map(|(LoadedWeights { filters, histograms, error }, file)| {
-                            let filter_textures = filters
-                                .as_ref()
-                                .map(|f| {
-                                    (0..f.out_channels)
-                                        .map(|i| {
-                                            let (w, h, rgba) = f.filter_rgba(i);
-                                            let image = egui::ColorImage::from_rgba_unmultiplied([w as usize, h as usize], &rgba);
-                                            ctx.load_texture(format!("filter-{}-{i}", file.hash), image, egui::TextureOptions::NEAREST)
-                                        })
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            CheckpointWeights { filters, filter_textures, histograms, error }
-                        })
+                        .map(
+                            |(
+                                LoadedWeights {
+                                    filters,
+                                    histograms,
+                                    error,
+                                },
+                                file,
+                            )| {
+                                let filter_textures = filters
+                                    .as_ref()
+                                    .map(|f| {
+                                        (0..f.out_channels)
+                                            .map(|i| {
+                                                let (w, h, rgba) = f.filter_rgba(i);
+                                                let image =
+                                                    egui::ColorImage::from_rgba_unmultiplied(
+                                                        [w as usize, h as usize],
+                                                        &rgba,
+                                                    );
+                                                ctx.load_texture(
+                                                    format!("filter-{}-{i}", file.hash),
+                                                    image,
+                                                    egui::TextureOptions::NEAREST,
+                                                )
+                                            })
+                                            .collect()
+                                    })
+                                    .unwrap_or_default();
+                                CheckpointWeights {
+                                    filters,
+                                    filter_textures,
+                                    histograms,
+                                    error,
+                                }
+                            },
+                        )
                         .collect();
                     self.checkpoints.files = files;
                     self.checkpoints.summary = Some(summary);
@@ -699,7 +934,11 @@ impl EyeballApp {
             detail.loading = None;
             match result.image {
                 Ok(image) => {
-                    detail.image = Some(ctx.load_texture(format!("detail-{}", detail.example), image, egui::TextureOptions::NEAREST));
+                    detail.image = Some(ctx.load_texture(
+                        format!("detail-{}", detail.example),
+                        image,
+                        egui::TextureOptions::NEAREST,
+                    ));
                     detail.error = None;
                 }
                 Err(message) => {
@@ -710,8 +949,13 @@ impl EyeballApp {
             detail.input = result.input.map(|input| {
                 input.map(|view| {
                     let (w, h, rgba) = &view.denormalised_rgba;
-                    let image = egui::ColorImage::from_rgba_unmultiplied([*w as usize, *h as usize], rgba);
-                    let texture = ctx.load_texture(format!("input-{}", detail.example), image, egui::TextureOptions::NEAREST);
+                    let image =
+                        egui::ColorImage::from_rgba_unmultiplied([*w as usize, *h as usize], rgba);
+                    let texture = ctx.load_texture(
+                        format!("input-{}", detail.example),
+                        image,
+                        egui::TextureOptions::NEAREST,
+                    );
                     (view, texture)
                 })
             });
@@ -727,7 +971,11 @@ impl EyeballApp {
         let last = *self.last_play_step_s.get_or_insert(now);
         if now - last >= PLAY_STEP_S {
             self.last_play_step_s = Some(now);
-            let count = self.checkpoints.evolution.as_ref().map_or(0, |e| e.predictions.len());
+            let count = self
+                .checkpoints
+                .evolution
+                .as_ref()
+                .map_or(0, |e| e.predictions.len());
             if self.checkpoints.current + 1 < count {
                 self.checkpoints.current += 1;
             }
@@ -740,10 +988,17 @@ impl EyeballApp {
 
     /// A dropped folder opens as checkpoints if it holds checkpoint files, else as a dataset.
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
         for path in dropped {
             let command = if path.is_file() && has_checkpoint_extension(&path) {
-                path.parent().map(|p| Command::OpenCheckpoints(p.to_path_buf()))
+                path.parent()
+                    .map(|p| Command::OpenCheckpoints(p.to_path_buf()))
             } else if path.is_dir() && holds_checkpoints(&path) {
                 Some(Command::OpenCheckpoints(path))
             } else {
@@ -768,11 +1023,17 @@ impl EyeballApp {
 }
 
 fn has_checkpoint_extension(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| CHECKPOINT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| CHECKPOINT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 fn holds_checkpoints(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| entries.flatten().any(|e| has_checkpoint_extension(&e.path())))
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| has_checkpoint_extension(&e.path()))
+    })
 }
 
 impl eframe::App for EyeballApp {
@@ -810,24 +1071,36 @@ impl eframe::App for EyeballApp {
         };
         egui::Panel::top("menu").show(ui, |ui| super::menu::menu_ui(&view, ui));
         egui::Panel::bottom("status").show(ui, |ui| super::status::status_ui(&view, ui));
-        egui::Panel::left("sidebar").resizable(true).default_size(300.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                super::overview::overview_ui(&view, ui);
-                ui.separator();
-                super::filters::filters_ui(&view, ui);
-                ui.separator();
-                super::checkpoints::checkpoints_ui(&view, ui);
+        egui::Panel::left("sidebar")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    super::overview::overview_ui(&view, ui);
+                    ui.separator();
+                    super::filters::filters_ui(&view, ui);
+                    ui.separator();
+                    super::checkpoints::checkpoints_ui(&view, ui);
+                });
             });
-        });
-        if self.settings.show_stats_panel && self.dataset.dataset.is_some() && self.detail.is_none() && self.settings.view == CentralView::Examples {
-            egui::Panel::right("stats").resizable(true).default_size(300.0).show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| super::stats::stats_ui(&view, ui));
-            });
+        if self.settings.show_stats_panel
+            && self.dataset.dataset.is_some()
+            && self.detail.is_none()
+            && self.settings.view == CentralView::Examples
+        {
+            egui::Panel::right("stats")
+                .resizable(true)
+                .default_size(300.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| super::stats::stats_ui(&view, ui));
+                });
         }
         egui::CentralPanel::default().show(ui, |ui| {
             super::evolution::view_tabs_ui(&view, ui);
             match (view.settings.view, view.detail) {
-                (CentralView::Examples, Some(detail)) => super::detail::detail_ui(&view, detail, ui),
+                (CentralView::Examples, Some(detail)) => {
+                    super::detail::detail_ui(&view, detail, ui)
+                }
                 (CentralView::Examples, None) => super::grid::grid_ui(&view, ui),
                 (CentralView::Predictions, _) => super::evolution::evolution_ui(&view, ui),
                 (CentralView::Compare, _) => super::compare::compare_ui(&view, ui),

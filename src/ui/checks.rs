@@ -8,15 +8,24 @@ use crate::model::Verdict;
 pub fn checks_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let state = view.checkpoints;
     ui.horizontal(|ui| {
-        let can_run = state.summary.is_some() && view.dataset().is_some() && state.checking.is_none() && state.predicting.is_none();
-        if ui.add_enabled(can_run, egui::Button::new("Run the checks again")).clicked() {
+        let can_run = state.summary.is_some()
+            && view.dataset().is_some()
+            && state.checking.is_none()
+            && state.predicting.is_none();
+        if ui
+            .add_enabled(can_run, egui::Button::new("Run the checks again"))
+            .clicked()
+        {
             view.send(Command::RunChecks);
         }
         if state.checking.is_some() {
             ui.spinner();
             ui.label("Running...");
         }
-        ui.label(format!("on the fixed batch of {} examples", state.batch.len()));
+        ui.label(format!(
+            "on the fixed batch of {} examples",
+            state.batch.len()
+        ));
     });
     ui.separator();
     match &state.checks {
@@ -38,16 +47,21 @@ pub fn checks_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                         Verdict::Fail => ui.visuals().error_fg_color,
                     };
                     ui.horizontal(|ui| {
-                        ui.colored_label(color, egui::RichText::new(result.verdict.label()).strong());
+                        ui.colored_label(
+                            color,
+                            egui::RichText::new(result.verdict.label()).strong(),
+                        );
                         ui.heading(&result.name);
                     });
-                    egui::Grid::new(("check-numbers", &result.name)).num_columns(2).show(ui, |ui| {
-                        for (name, value) in &result.numbers {
-                            ui.label(name);
-                            ui.monospace(crate::model::checks::format_number(*value));
-                            ui.end_row();
-                        }
-                    });
+                    egui::Grid::new(("check-numbers", &result.name))
+                        .num_columns(2)
+                        .show(ui, |ui| {
+                            for (name, value) in &result.numbers {
+                                ui.label(name);
+                                ui.monospace(crate::model::checks::format_number(*value));
+                                ui.end_row();
+                            }
+                        });
                     ui.label(&result.explanation);
                     ui.add_space(10.0);
                 }

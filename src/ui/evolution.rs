@@ -25,7 +25,11 @@ pub fn view_tabs_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             (CentralView::Review, "Label review"),
         ];
         for (tab, name) in tabs {
-            if ui.selectable_label(view.settings.view == tab, name).clicked() && view.settings.view != tab {
+            if ui
+                .selectable_label(view.settings.view == tab, name)
+                .clicked()
+                && view.settings.view != tab
+            {
                 view.send(Command::ShowView(tab));
             }
         }
@@ -34,13 +38,18 @@ pub fn view_tabs_ui(view: &ViewCtx, ui: &mut egui::Ui) {
 }
 
 /// Says why there is nothing to show yet; returns the evolution when there is one.
-pub fn evolution_or_reason<'a>(view: &'a ViewCtx, ui: &mut egui::Ui) -> Option<&'a [BatchPredictions]> {
+pub fn evolution_or_reason<'a>(
+    view: &'a ViewCtx,
+    ui: &mut egui::Ui,
+) -> Option<&'a [BatchPredictions]> {
     let state = view.checkpoints;
     if let Some(job) = &state.predicting {
         let (done, total) = job.progress();
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label(format!("Running the checkpoints on the fixed batch... {done}/{total}"));
+            ui.label(format!(
+                "Running the checkpoints on the fixed batch... {done}/{total}"
+            ));
         });
         return None;
     }
@@ -67,7 +76,9 @@ pub fn evolution_or_reason<'a>(view: &'a ViewCtx, ui: &mut egui::Ui) -> Option<&
 
 /// Draws the evolution view.
 pub fn evolution_ui(view: &ViewCtx, ui: &mut egui::Ui) {
-    let Some(predictions) = evolution_or_reason(view, ui) else { return };
+    let Some(predictions) = evolution_or_reason(view, ui) else {
+        return;
+    };
     let state = view.checkpoints;
     let current = state.current.min(predictions.len() - 1);
     let shown = &predictions[current];
@@ -77,7 +88,11 @@ pub fn evolution_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         if ui.button(play).clicked() {
             view.send(Command::TogglePlay);
         }
-        if ui.add_enabled(current > 0, egui::Button::new("<")).on_hover_text("Previous checkpoint").clicked() {
+        if ui
+            .add_enabled(current > 0, egui::Button::new("<"))
+            .on_hover_text("Previous checkpoint")
+            .clicked()
+        {
             view.send(Command::SetCheckpoint(current - 1));
         }
         let mut position = current;
@@ -85,21 +100,41 @@ pub fn evolution_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         if ui.add(slider).changed() {
             view.send(Command::SetCheckpoint(position));
         }
-        if ui.add_enabled(current + 1 < predictions.len(), egui::Button::new(">")).on_hover_text("Next checkpoint").clicked() {
+        if ui
+            .add_enabled(current + 1 < predictions.len(), egui::Button::new(">"))
+            .on_hover_text("Next checkpoint")
+            .clicked()
+        {
             view.send(Command::SetCheckpoint(current + 1));
         }
         ui.strong(&shown.checkpoint);
-        ui.label(format!("loss {:.4}, accuracy {:.1}% on {} examples", shown.mean_loss, shown.accuracy * 100.0, shown.examples.len()));
+        ui.label(format!(
+            "loss {:.4}, accuracy {:.1}% on {} examples",
+            shown.mean_loss,
+            shown.accuracy * 100.0,
+            shown.examples.len()
+        ));
     });
     ui.horizontal(|ui| {
         let pinned = state.pinned.len();
         ui.label("fixed batch:");
-        if ui.selectable_label(!state.using_pinned, "default (64, stratified, seed 0)").clicked() && state.using_pinned {
+        if ui
+            .selectable_label(!state.using_pinned, "default (64, stratified, seed 0)")
+            .clicked()
+            && state.using_pinned
+        {
             view.send(Command::UsePinnedBatch(false));
         }
         let pinned_text = format!("pinned ({pinned})");
-        let pinned_button = ui.add_enabled(pinned > 0, egui::Button::selectable(state.using_pinned, pinned_text));
-        if pinned_button.on_disabled_hover_text("Pin examples with P in the grid or the detail view").clicked() && !state.using_pinned {
+        let pinned_button = ui.add_enabled(
+            pinned > 0,
+            egui::Button::selectable(state.using_pinned, pinned_text),
+        );
+        if pinned_button
+            .on_disabled_hover_text("Pin examples with P in the grid or the detail view")
+            .clicked()
+            && !state.using_pinned
+        {
             view.send(Command::UsePinnedBatch(true));
         }
     });
@@ -109,8 +144,16 @@ pub fn evolution_ui(view: &ViewCtx, ui: &mut egui::Ui) {
 }
 
 fn loss_plot_ui(ui: &mut egui::Ui, predictions: &[BatchPredictions], current: usize) {
-    let loss: PlotPoints = predictions.iter().enumerate().map(|(i, p)| [i as f64, p.mean_loss as f64]).collect();
-    let accuracy: PlotPoints = predictions.iter().enumerate().map(|(i, p)| [i as f64, p.accuracy as f64]).collect();
+    let loss: PlotPoints = predictions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| [i as f64, p.mean_loss as f64])
+        .collect();
+    let accuracy: PlotPoints = predictions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| [i as f64, p.accuracy as f64])
+        .collect();
     let names: Vec<String> = predictions.iter().map(|p| p.checkpoint.clone()).collect();
     Plot::new("evolution-plot")
         .height(150.0)
@@ -121,55 +164,101 @@ fn loss_plot_ui(ui: &mut egui::Ui, predictions: &[BatchPredictions], current: us
         .include_y(0.0)
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .show(ui, |plot| {
             plot.line(Line::new("mean loss", loss).color(egui::Color32::from_rgb(240, 120, 90)));
-            plot.line(Line::new("accuracy", accuracy).color(egui::Color32::from_rgb(110, 200, 120)));
+            plot.line(
+                Line::new("accuracy", accuracy).color(egui::Color32::from_rgb(110, 200, 120)),
+            );
             plot.vline(VLine::new("current", current as f64).color(egui::Color32::GRAY));
         });
 }
 
 fn batch_grid_ui(view: &ViewCtx, ui: &mut egui::Ui, shown: &BatchPredictions) {
-    let Some(dataset) = view.dataset() else { return };
-    let names = view.checkpoints.summary.as_ref().and_then(|s| s.preprocess.as_ref()).map(|p| p.class_names.clone()).unwrap_or_default();
-    let name = |class: usize| names.get(class).cloned().unwrap_or_else(|| class.to_string());
+    let Some(dataset) = view.dataset() else {
+        return;
+    };
+    let names = view
+        .checkpoints
+        .summary
+        .as_ref()
+        .and_then(|s| s.preprocess.as_ref())
+        .map(|p| p.class_names.clone())
+        .unwrap_or_default();
+    let name = |class: usize| {
+        names
+            .get(class)
+            .cloned()
+            .unwrap_or_else(|| class.to_string())
+    };
     let columns = ((ui.available_width() / (CELL_W_PX + 6.0)).floor() as usize).max(1);
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        egui::Grid::new("batch-grid").spacing([6.0, 6.0]).show(ui, |ui| {
-            for (i, &example) in shown.examples.iter().enumerate() {
-                let Some(entry) = dataset.examples.get(example) else { continue };
-                let label = shown.labels[i] as usize;
-                let predicted = shown.predicted[i];
-                ui.vertical(|ui| {
-                    ui.set_width(CELL_W_PX);
-                    let (rect, response) = ui.allocate_exact_size(egui::vec2(CELL_W_PX, THUMB_PX), egui::Sense::click());
-                    let painter = ui.painter_at(rect);
-                    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-                    if let ThumbState::Ready(texture) = view.thumbnail(example) {
-                        paint_fitted(&painter, &texture, rect);
-                    }
-                    let correct = shown.is_correct(i);
-                    let accessible = format!("prediction {}: {}", entry.path.display(), name(predicted));
-                    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &accessible));
-                    if response.double_clicked() {
-                        view.send(Command::ShowView(CentralView::Examples));
-                        view.send(Command::OpenDetail(example));
-                    }
-                    response.on_hover_text(format!("{}\nloss {:.4}", entry.path.display(), shown.loss[i]));
-                    ui.colored_label(class_color(label), format!("true {}", name(label)));
-                    let verdict = if correct { egui::Color32::from_rgb(110, 200, 120) } else { ui.visuals().error_fg_color };
-                    ui.colored_label(verdict, format!("pred {} ({:.0}%)", name(predicted), shown.probs[i][predicted] * 100.0));
-                    for (class, p) in shown.top_k(i, TOP_K) {
-                        probability_bar_ui(ui, &name(class), p, class == label);
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            egui::Grid::new("batch-grid")
+                .spacing([6.0, 6.0])
+                .show(ui, |ui| {
+                    for (i, &example) in shown.examples.iter().enumerate() {
+                        let Some(entry) = dataset.examples.get(example) else {
+                            continue;
+                        };
+                        let label = shown.labels[i] as usize;
+                        let predicted = shown.predicted[i];
+                        ui.vertical(|ui| {
+                            ui.set_width(CELL_W_PX);
+                            let (rect, response) = ui.allocate_exact_size(
+                                egui::vec2(CELL_W_PX, THUMB_PX),
+                                egui::Sense::click(),
+                            );
+                            let painter = ui.painter_at(rect);
+                            painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+                            if let ThumbState::Ready(texture) = view.thumbnail(example) {
+                                paint_fitted(&painter, &texture, rect);
+                            }
+                            let correct = shown.is_correct(i);
+                            let accessible =
+                                format!("prediction {}: {}", entry.path.display(), name(predicted));
+                            response.widget_info(|| {
+                                egui::WidgetInfo::labeled(egui::Role::Button, true, &accessible)
+                            });
+                            if response.double_clicked() {
+                                view.send(Command::ShowView(CentralView::Examples));
+                                view.send(Command::OpenDetail(example));
+                            }
+                            response.on_hover_text(format!(
+                                "{}\nloss {:.4}",
+                                entry.path.display(),
+                                shown.loss[i]
+                            ));
+                            ui.colored_label(class_color(label), format!("true {}", name(label)));
+                            let verdict = if correct {
+                                egui::Color32::from_rgb(110, 200, 120)
+                            } else {
+                                ui.visuals().error_fg_color
+                            };
+                            ui.colored_label(
+                                verdict,
+                                format!(
+                                    "pred {} ({:.0}%)",
+                                    name(predicted),
+                                    shown.probs[i][predicted] * 100.0
+                                ),
+                            );
+                            for (class, p) in shown.top_k(i, TOP_K) {
+                                probability_bar_ui(ui, &name(class), p, class == label);
+                            }
+                        });
+                        if (i + 1) % columns == 0 {
+                            ui.end_row();
+                        }
                     }
                 });
-                if (i + 1) % columns == 0 {
-                    ui.end_row();
-                }
-            }
         });
-    });
 }
 
 /// One class's probability as a labelled horizontal bar; the true class is drawn in green.
@@ -177,8 +266,21 @@ fn probability_bar_ui(ui: &mut egui::Ui, class: &str, p: f32, is_label: bool) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(CELL_W_PX, 12.0), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 1.0, ui.visuals().faint_bg_color);
-    let fill = if is_label { egui::Color32::from_rgb(80, 160, 90) } else { egui::Color32::from_rgb(90, 110, 160) };
-    let bar = egui::Rect::from_min_size(rect.min, egui::vec2(rect.width() * p.clamp(0.0, 1.0), rect.height()));
+    let fill = if is_label {
+        egui::Color32::from_rgb(80, 160, 90)
+    } else {
+        egui::Color32::from_rgb(90, 110, 160)
+    };
+    let bar = egui::Rect::from_min_size(
+        rect.min,
+        egui::vec2(rect.width() * p.clamp(0.0, 1.0), rect.height()),
+    );
     painter.rect_filled(bar, 1.0, fill);
-    painter.text(rect.left_center() + egui::vec2(3.0, 0.0), egui::Align2::LEFT_CENTER, format!("{class} {:.2}", p), egui::FontId::proportional(10.0), ui.visuals().strong_text_color());
+    painter.text(
+        rect.left_center() + egui::vec2(3.0, 0.0),
+        egui::Align2::LEFT_CENTER,
+        format!("{class} {:.2}", p),
+        egui::FontId::proportional(10.0),
+        ui.visuals().strong_text_color(),
+    );
 }

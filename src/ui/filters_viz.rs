@@ -16,10 +16,18 @@ pub fn filters_viz_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     }
     // Follows the predictions slider when there is an evolution; else any file can be picked.
     let position = state.current_file().unwrap_or(0).min(state.files.len() - 1);
-    if let Some(predictions) = state.evolution.as_ref().map(|e| &e.predictions).filter(|p| !p.is_empty()) {
+    if let Some(predictions) = state
+        .evolution
+        .as_ref()
+        .map(|e| &e.predictions)
+        .filter(|p| !p.is_empty())
+    {
         ui.horizontal(|ui| {
             let mut current = state.current.min(predictions.len() - 1);
-            if ui.add(egui::Slider::new(&mut current, 0..=predictions.len() - 1).text("checkpoint")).changed() {
+            if ui
+                .add(egui::Slider::new(&mut current, 0..=predictions.len() - 1).text("checkpoint"))
+                .changed()
+            {
                 view.send(Command::SetCheckpoint(current));
             }
             let play = if state.playing { "Pause" } else { "Play" };

@@ -21,11 +21,22 @@ pub fn grid_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.label(format!("{} examples", visible.len()));
         ui.separator();
-        if ui.add(egui::Slider::new(&mut thumb_px, 32.0..=256.0).suffix(" px").text("thumbnail size")).changed() {
+        if ui
+            .add(
+                egui::Slider::new(&mut thumb_px, 32.0..=256.0)
+                    .suffix(" px")
+                    .text("thumbnail size"),
+            )
+            .changed()
+        {
             view.send(Command::SetThumbSize(thumb_px));
         }
         ui.separator();
-        let stats_label = if view.settings.show_stats_panel { "Hide stats" } else { "Show stats" };
+        let stats_label = if view.settings.show_stats_panel {
+            "Hide stats"
+        } else {
+            "Show stats"
+        };
         if ui.button(stats_label).clicked() {
             view.send(Command::ToggleStatsPanel);
         }
@@ -37,17 +48,22 @@ pub fn grid_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     }
 
     let cell = egui::vec2(thumb_px, thumb_px + LABEL_HEIGHT_PX);
-    let columns = (((ui.available_width() + CELL_GAP_PX) / (cell.x + CELL_GAP_PX)).floor() as usize).max(1);
+    let columns =
+        (((ui.available_width() + CELL_GAP_PX) / (cell.x + CELL_GAP_PX)).floor() as usize).max(1);
     let rows = visible.len().div_ceil(columns);
     let row_height = cell.y + CELL_GAP_PX;
 
-    let selected_position = view.settings.selected.and_then(|s| view.visible_position(s));
+    let selected_position = view
+        .settings
+        .selected
+        .and_then(|s| view.visible_position(s));
     let moved_to = keyboard_navigation(view, ui, selected_position, columns, visible.len());
     let mut scroll = egui::ScrollArea::vertical().auto_shrink([false, false]);
     if let Some(position) = moved_to {
         // Keep the newly selected cell in view: scroll so its row is roughly centred.
         let row = (position / columns) as f32;
-        scroll = scroll.vertical_scroll_offset((row * row_height - ui.available_height() / 2.0).max(0.0));
+        scroll = scroll
+            .vertical_scroll_offset((row * row_height - ui.available_height() / 2.0).max(0.0));
     }
     scroll.show_rows(ui, row_height, rows, |ui, visible_rows| {
         ui.spacing_mut().item_spacing = egui::vec2(CELL_GAP_PX, CELL_GAP_PX);
@@ -62,7 +78,13 @@ pub fn grid_ui(view: &ViewCtx, ui: &mut egui::Ui) {
 }
 
 /// Arrow keys move the selection, Enter opens it; returns the new position when it moved.
-fn keyboard_navigation(view: &ViewCtx, ui: &egui::Ui, selected: Option<usize>, columns: usize, count: usize) -> Option<usize> {
+fn keyboard_navigation(
+    view: &ViewCtx,
+    ui: &egui::Ui,
+    selected: Option<usize>,
+    columns: usize,
+    count: usize,
+) -> Option<usize> {
     if ui.ctx().egui_wants_keyboard_input() {
         return None;
     }
@@ -100,7 +122,9 @@ fn keyboard_navigation(view: &ViewCtx, ui: &egui::Ui, selected: Option<usize>, c
 }
 
 fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
-    let Some(dataset) = view.dataset() else { return };
+    let Some(dataset) = view.dataset() else {
+        return;
+    };
     let example = &dataset.examples[index];
     let (rect, response) = ui.allocate_exact_size(cell, egui::Sense::click());
     if !ui.is_rect_visible(rect) {
@@ -115,18 +139,34 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
             let fitted = paint_fitted(&painter, texture, image_rect);
             for annotation in &example.annotations {
                 let [x0, y0, x1, y1] = annotation.bbox;
-                let at = |x: f32, y: f32| fitted.min + egui::vec2(x * fitted.width(), y * fitted.height());
+                let at = |x: f32, y: f32| {
+                    fitted.min + egui::vec2(x * fitted.width(), y * fitted.height())
+                };
                 let stroke = egui::Stroke::new(1.0, class_color(annotation.class));
-                painter.rect_stroke(egui::Rect::from_two_pos(at(x0, y0), at(x1, y1)), 0.0, stroke, egui::StrokeKind::Inside);
+                painter.rect_stroke(
+                    egui::Rect::from_two_pos(at(x0, y0), at(x1, y1)),
+                    0.0,
+                    stroke,
+                    egui::StrokeKind::Inside,
+                );
             }
         }
         ThumbState::Loading => {}
         ThumbState::Failed(_) => {
-            painter.text(image_rect.center(), egui::Align2::CENTER_CENTER, "!", egui::FontId::proportional(cell.x * 0.3), ui.visuals().error_fg_color);
+            painter.text(
+                image_rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "!",
+                egui::FontId::proportional(cell.x * 0.3),
+                ui.visuals().error_fg_color,
+            );
         }
     }
     let label = dataset.label_text(example);
-    let label_color = example.classes().first().map_or(ui.visuals().weak_text_color(), |&c| class_color(c));
+    let label_color = example
+        .classes()
+        .first()
+        .map_or(ui.visuals().weak_text_color(), |&c| class_color(c));
     painter.text(
         egui::pos2(rect.center().x, rect.bottom() - LABEL_HEIGHT_PX / 2.0),
         egui::Align2::CENTER_CENTER,
@@ -138,11 +178,19 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
     let accessible_name = format!("example {}: {label}", example.path.display());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &accessible_name));
     if view.checkpoints.pinned.contains(&index) {
-        painter.circle_filled(image_rect.right_top() + egui::vec2(-8.0, 8.0), 5.0, egui::Color32::from_rgb(240, 200, 60));
+        painter.circle_filled(
+            image_rect.right_top() + egui::vec2(-8.0, 8.0),
+            5.0,
+            egui::Color32::from_rgb(240, 200, 60),
+        );
     }
     let selected = view.settings.selected == Some(index);
     if selected || response.hovered() {
-        let stroke = if selected { egui::Stroke::new(2.0, ui.visuals().selection.stroke.color) } else { ui.visuals().widgets.hovered.fg_stroke };
+        let stroke = if selected {
+            egui::Stroke::new(2.0, ui.visuals().selection.stroke.color)
+        } else {
+            ui.visuals().widgets.hovered.fg_stroke
+        };
         painter.rect_stroke(image_rect, 2.0, stroke, egui::StrokeKind::Inside);
     }
     if response.double_clicked() {
@@ -156,8 +204,16 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
         if let Some(split) = example.split {
             ui.label(format!("split: {}", dataset.splits[split]));
         }
-        if let Some(r) = view.dataset.index.as_ref().and_then(|stats_index| stats_index.records.get(index)) {
-            ui.label(format!("{} x {} {}, {} bytes", r.width, r.height, r.mode, r.file_bytes));
+        if let Some(r) = view
+            .dataset
+            .index
+            .as_ref()
+            .and_then(|stats_index| stats_index.records.get(index))
+        {
+            ui.label(format!(
+                "{} x {} {}, {} bytes",
+                r.width, r.height, r.mode, r.file_bytes
+            ));
             ui.label(format!(
                 "brightness {}  contrast {}  sharpness {}  entropy {}",
                 format_stat(r.brightness as f64),

@@ -46,75 +46,174 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             ui.label("No issue found with these thresholds.");
         }
     });
-    ui.label(format!("{} near-duplicate pairs verified, in {} groups.", report.near_pairs, report.groups.len()));
+    ui.label(format!(
+        "{} near-duplicate pairs verified, in {} groups.",
+        report.near_pairs,
+        report.groups.len()
+    ));
     ui.separator();
 
     let mut groups: Vec<&DuplicateGroup> = report.groups.iter().collect();
     // What most needs a decision first: conflicting labels, then leakage, then the rest.
     groups.sort_by_key(|g| (!g.labels_differ, !g.spans_splits, !g.exact, g.id));
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        for group in groups.iter().take(GROUPS_SHOWN) {
-            group_ui(view, ui, group);
-        }
-        if groups.len() > GROUPS_SHOWN {
-            ui.label(format!("... and {} more groups (all are in `eyeball scan --out`).", groups.len() - GROUPS_SHOWN));
-        }
-    });
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for group in groups.iter().take(GROUPS_SHOWN) {
+                group_ui(view, ui, group);
+            }
+            if groups.len() > GROUPS_SHOWN {
+                ui.label(format!(
+                    "... and {} more groups (all are in `eyeball scan --out`).",
+                    groups.len() - GROUPS_SHOWN
+                ));
+            }
+        });
 }
 
 fn settings_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let memory_id = ui.scope_id().with("scan-settings-draft");
-    let mut draft: ScanSettings = ui.data(|d| d.get_temp(memory_id)).unwrap_or_else(|| view.scan.settings.clone());
-    egui::CollapsingHeader::new("Scan thresholds").default_open(false).show(ui, |ui| {
-        egui::Grid::new("scan-thresholds").num_columns(2).show(ui, |ui| {
-            let row = |ui: &mut egui::Ui, name: &str, widget: egui::DragValue<'_>| {
-                let label = ui.label(name);
-                ui.add(widget).labelled_by(label.id);
-                ui.end_row();
-            };
-            row(ui, "near duplicate: hash radius (bits)", egui::DragValue::new(&mut draft.near_duplicate_max_distance).range(0..=24));
-            row(ui, "near duplicate: min similarity", egui::DragValue::new(&mut draft.near_duplicate_min_similarity).speed(0.01).range(0.0..=1.0));
-            row(ui, "label conflict: min similarity", egui::DragValue::new(&mut draft.label_conflict_min_similarity).speed(0.01).range(0.0..=1.0));
-            row(ui, "outlier IQR factor", egui::DragValue::new(&mut draft.outlier_iqr_factor).speed(0.1).range(0.5..=10.0));
-            row(ui, "dark: max brightness", egui::DragValue::new(&mut draft.dark_max_brightness).range(0.0..=255.0));
-            row(ui, "bright: min brightness", egui::DragValue::new(&mut draft.bright_min_brightness).range(0.0..=255.0));
-            row(ui, "blurry: max detail vs median", egui::DragValue::new(&mut draft.blurry_max_sharpness).speed(0.01).range(0.0..=1.0));
-            row(ui, "low information: max entropy (bits)", egui::DragValue::new(&mut draft.low_entropy_max).speed(0.05).range(0.0..=8.0));
-            row(ui, "odd aspect: ratio vs median", egui::DragValue::new(&mut draft.odd_aspect_max_ratio).speed(0.05).range(1.0..=20.0));
-            row(ui, "odd size: factor vs median", egui::DragValue::new(&mut draft.odd_size_factor).speed(0.05).range(1.0..=20.0));
+    let mut draft: ScanSettings = ui
+        .data(|d| d.get_temp(memory_id))
+        .unwrap_or_else(|| view.scan.settings.clone());
+    egui::CollapsingHeader::new("Scan thresholds")
+        .default_open(false)
+        .show(ui, |ui| {
+            egui::Grid::new("scan-thresholds")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    let row = |ui: &mut egui::Ui, name: &str, widget: egui::DragValue<'_>| {
+                        let label = ui.label(name);
+                        ui.add(widget).labelled_by(label.id);
+                        ui.end_row();
+                    };
+                    row(
+                        ui,
+                        "near duplicate: hash radius (bits)",
+                        egui::DragValue::new(&mut draft.near_duplicate_max_distance).range(0..=24),
+                    );
+                    row(
+                        ui,
+                        "near duplicate: min similarity",
+                        egui::DragValue::new(&mut draft.near_duplicate_min_similarity)
+                            .speed(0.01)
+                            .range(0.0..=1.0),
+                    );
+                    row(
+                        ui,
+                        "label conflict: min similarity",
+                        egui::DragValue::new(&mut draft.label_conflict_min_similarity)
+                            .speed(0.01)
+                            .range(0.0..=1.0),
+                    );
+                    row(
+                        ui,
+                        "outlier IQR factor",
+                        egui::DragValue::new(&mut draft.outlier_iqr_factor)
+                            .speed(0.1)
+                            .range(0.5..=10.0),
+                    );
+                    row(
+                        ui,
+                        "dark: max brightness",
+                        egui::DragValue::new(&mut draft.dark_max_brightness).range(0.0..=255.0),
+                    );
+                    row(
+                        ui,
+                        "bright: min brightness",
+                        egui::DragValue::new(&mut draft.bright_min_brightness).range(0.0..=255.0),
+                    );
+                    row(
+                        ui,
+                        "blurry: max detail vs median",
+                        egui::DragValue::new(&mut draft.blurry_max_sharpness)
+                            .speed(0.01)
+                            .range(0.0..=1.0),
+                    );
+                    row(
+                        ui,
+                        "low information: max entropy (bits)",
+                        egui::DragValue::new(&mut draft.low_entropy_max)
+                            .speed(0.05)
+                            .range(0.0..=8.0),
+                    );
+                    row(
+                        ui,
+                        "odd aspect: ratio vs median",
+                        egui::DragValue::new(&mut draft.odd_aspect_max_ratio)
+                            .speed(0.05)
+                            .range(1.0..=20.0),
+                    );
+                    row(
+                        ui,
+                        "odd size: factor vs median",
+                        egui::DragValue::new(&mut draft.odd_size_factor)
+                            .speed(0.05)
+                            .range(1.0..=20.0),
+                    );
+                });
+            ui.horizontal(|ui| {
+                let can_run = view.dataset.index.is_some() && view.scan.running.is_none();
+                if ui
+                    .add_enabled(
+                        can_run,
+                        egui::Button::new("Scan again with these thresholds"),
+                    )
+                    .clicked()
+                {
+                    view.send(Command::RunScan(draft.clone()));
+                }
+                if ui.button("Defaults").clicked() {
+                    draft = ScanSettings::default();
+                }
+            });
         });
-        ui.horizontal(|ui| {
-            let can_run = view.dataset.index.is_some() && view.scan.running.is_none();
-            if ui.add_enabled(can_run, egui::Button::new("Scan again with these thresholds")).clicked() {
-                view.send(Command::RunScan(draft.clone()));
-            }
-            if ui.button("Defaults").clicked() {
-                draft = ScanSettings::default();
-            }
-        });
-    });
     ui.data_mut(|d| d.insert_temp(memory_id, draft));
 }
 
 fn group_ui(view: &ViewCtx, ui: &mut egui::Ui, group: &DuplicateGroup) {
-    let Some(dataset) = view.dataset() else { return };
+    let Some(dataset) = view.dataset() else {
+        return;
+    };
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.horizontal(|ui| {
-            let kind = if group.exact { "identical pixels".to_string() } else { format!("near duplicates (similarity >= {:.2})", group.min_similarity) };
-            ui.strong(format!("Group {}: {} images, {kind}", group.id + 1, group.members.len()));
+            let kind = if group.exact {
+                "identical pixels".to_string()
+            } else {
+                format!(
+                    "near duplicates (similarity >= {:.2})",
+                    group.min_similarity
+                )
+            };
+            ui.strong(format!(
+                "Group {}: {} images, {kind}",
+                group.id + 1,
+                group.members.len()
+            ));
             if group.labels_differ {
-                ui.colored_label(ui.visuals().error_fg_color, format!("{}: different labels", IssueKind::LabelConflict.name()));
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("{}: different labels", IssueKind::LabelConflict.name()),
+                );
             }
             if group.spans_splits {
-                ui.colored_label(egui::Color32::from_rgb(230, 170, 60), format!("{}: spans splits", IssueKind::SplitLeakage.name()));
+                ui.colored_label(
+                    egui::Color32::from_rgb(230, 170, 60),
+                    format!("{}: spans splits", IssueKind::SplitLeakage.name()),
+                );
             }
         });
         ui.horizontal_wrapped(|ui| {
             for &member in &group.members {
-                let Some(example) = dataset.examples.get(member) else { continue };
+                let Some(example) = dataset.examples.get(member) else {
+                    continue;
+                };
                 ui.vertical(|ui| {
                     ui.set_width(MEMBER_PX);
-                    let (rect, response) = ui.allocate_exact_size(egui::vec2(MEMBER_PX, MEMBER_PX), egui::Sense::click());
+                    let (rect, response) = ui.allocate_exact_size(
+                        egui::vec2(MEMBER_PX, MEMBER_PX),
+                        egui::Sense::click(),
+                    );
                     let painter = ui.painter_at(rect);
                     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
                     if let ThumbState::Ready(texture) = view.thumbnail(member) {
@@ -125,12 +224,20 @@ fn group_ui(view: &ViewCtx, ui: &mut egui::Ui, group: &DuplicateGroup) {
                         view.send(Command::OpenDetail(member));
                     }
                     response.on_hover_text(example.path.display().to_string());
-                    let label_color = example.classes().first().map_or(ui.visuals().weak_text_color(), |&c| class_color(c));
+                    let label_color = example
+                        .classes()
+                        .first()
+                        .map_or(ui.visuals().weak_text_color(), |&c| class_color(c));
                     ui.colored_label(label_color, dataset.label_text(example));
                     if let Some(split) = example.split {
                         ui.label(&dataset.splits[split]);
                     }
-                    decision_ui(view, ui, member, &crate::index::relative_path_text(&example.path));
+                    decision_ui(
+                        view,
+                        ui,
+                        member,
+                        &crate::index::relative_path_text(&example.path),
+                    );
                 });
             }
         });
@@ -140,12 +247,18 @@ fn group_ui(view: &ViewCtx, ui: &mut egui::Ui, group: &DuplicateGroup) {
 
 /// Keep / Exclude toggles for one member; clicking the active one clears it.
 fn decision_ui(view: &ViewCtx, ui: &mut egui::Ui, example: usize, path: &str) {
-    let current = view.review.and_then(|r| r.get(path)).map(|e| e.decision.clone());
+    let current = view
+        .review
+        .and_then(|r| r.get(path))
+        .map(|e| e.decision.clone());
     ui.horizontal(|ui| {
         for (decision, text) in [(Decision::Keep, "Keep"), (Decision::Exclude, "Exclude")] {
             let active = current.as_ref() == Some(&decision);
             if ui.selectable_label(active, text).clicked() {
-                view.send(Command::SetDecision(example, if active { None } else { Some(decision) }));
+                view.send(Command::SetDecision(
+                    example,
+                    if active { None } else { Some(decision) },
+                ));
             }
         }
     });

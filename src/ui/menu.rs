@@ -22,7 +22,12 @@ pub fn menu_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.separator();
         match &view.dataset.dataset {
             Some(ds) => ui.label(egui::RichText::new(ds.root.display().to_string()).weak()),
-            None => ui.label(egui::RichText::new("Drop a dataset folder here, or use File > Open dataset folder...").weak()),
+            None => ui.label(
+                egui::RichText::new(
+                    "Drop a dataset folder here, or use File > Open dataset folder...",
+                )
+                .weak(),
+            ),
         };
     });
 }

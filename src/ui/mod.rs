@@ -27,7 +27,9 @@ use crate::dataset::Dataset;
 use crate::index::Index;
 use crate::jobs::Job;
 use crate::model::weights::Histogram;
-use crate::model::{CheckResult, CheckpointFile, CheckpointsSummary, Evolution, FixedBatch, InputView};
+use crate::model::{
+    CheckResult, CheckpointFile, CheckpointsSummary, Evolution, FixedBatch, InputView,
+};
 use thumbnails::ThumbnailCache;
 
 /// A change a panel asks for; applied by the app between frames.
@@ -101,13 +103,22 @@ pub struct DatasetFacts {
 impl DatasetFacts {
     /// Computes the facts of `dataset`, and of its index when there is one.
     pub fn new(dataset: &Dataset, index: Option<&Index>) -> DatasetFacts {
-        let splits: Vec<String> = dataset.split_counts().iter().map(|(name, n)| format!("{name} {n}")).collect();
+        let splits: Vec<String> = dataset
+            .split_counts()
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
         DatasetFacts {
             class_counts: dataset.class_counts(),
             splits_text: splits.join(", "),
             imbalance_ratio: dataset.imbalance_ratio(),
             has_boxes: dataset.examples.iter().any(|e| !e.annotations.is_empty()),
-            unreadable: index.map_or(0, |i| i.records.iter().filter(|r| r.decode_error.is_some()).count()),
+            unreadable: index.map_or(0, |i| {
+                i.records
+                    .iter()
+                    .filter(|r| r.decode_error.is_some())
+                    .count()
+            }),
         }
     }
 }
@@ -234,7 +245,12 @@ pub struct CheckpointState {
 impl CheckpointState {
     /// Index into `files` (and `weights`) of the checkpoint the slider shows.
     pub fn current_file(&self) -> Option<usize> {
-        let order = self.evolution.as_ref()?.predictions.get(self.current)?.order;
+        let order = self
+            .evolution
+            .as_ref()?
+            .predictions
+            .get(self.current)?
+            .order;
         self.files.iter().position(|f| f.order == order)
     }
 }
@@ -266,7 +282,12 @@ pub struct ViewSettings {
 
 impl Default for ViewSettings {
     fn default() -> Self {
-        ViewSettings { thumb_px: 96.0, selected: None, show_stats_panel: true, view: CentralView::Examples }
+        ViewSettings {
+            thumb_px: 96.0,
+            selected: None,
+            show_stats_panel: true,
+            view: CentralView::Examples,
+        }
     }
 }
 
@@ -300,8 +321,13 @@ impl ViewCtx<'_> {
 
     /// The thumbnail of dataset example `index`, queuing its decode when needed.
     pub fn thumbnail(&self, index: usize) -> thumbnails::ThumbState {
-        match self.dataset().and_then(|d| d.examples.get(index).map(|e| (d, e))) {
-            Some((dataset, example)) => self.thumbnails.get(index, || dataset.absolute_path(example)),
+        match self
+            .dataset()
+            .and_then(|d| d.examples.get(index).map(|e| (d, e)))
+        {
+            Some((dataset, example)) => self
+                .thumbnails
+                .get(index, || dataset.absolute_path(example)),
             None => thumbnails::ThumbState::Failed("no such example".into()),
         }
     }

@@ -17,22 +17,42 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         return;
     };
     let state = view.label_review;
-    let files: Vec<(usize, &str)> = view.checkpoints.files.iter().enumerate().filter(|(_, f)| f.is_runnable()).map(|(i, f)| (i, f.name.as_str())).collect();
+    let files: Vec<(usize, &str)> = view
+        .checkpoints
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_runnable())
+        .map(|(i, f)| (i, f.name.as_str()))
+        .collect();
     ui.horizontal(|ui| {
         if files.is_empty() {
             ui.label("Open a checkpoints folder to score the dataset.");
             return;
         }
         let memory_id = ui.scope_id().with("score-with");
-        let mut chosen: usize = ui.data(|d| d.get_temp(memory_id)).unwrap_or(files[files.len() - 1].0);
-        let chosen_name = files.iter().find(|(i, _)| *i == chosen).map_or("", |(_, n)| n);
-        egui::ComboBox::from_label("checkpoint").selected_text(chosen_name).show_ui(ui, |ui| {
-            for (i, name) in &files {
-                ui.selectable_value(&mut chosen, *i, *name);
-            }
-        });
+        let mut chosen: usize = ui
+            .data(|d| d.get_temp(memory_id))
+            .unwrap_or(files[files.len() - 1].0);
+        let chosen_name = files
+            .iter()
+            .find(|(i, _)| *i == chosen)
+            .map_or("", |(_, n)| n);
+        egui::ComboBox::from_label("checkpoint")
+            .selected_text(chosen_name)
+            .show_ui(ui, |ui| {
+                for (i, name) in &files {
+                    ui.selectable_value(&mut chosen, *i, *name);
+                }
+            });
         ui.data_mut(|d| d.insert_temp(memory_id, chosen));
-        if ui.add_enabled(state.scoring.is_none(), egui::Button::new("Score the dataset")).clicked() {
+        if ui
+            .add_enabled(
+                state.scoring.is_none(),
+                egui::Button::new("Score the dataset"),
+            )
+            .clicked()
+        {
             view.send(Command::ScoreDataset(chosen));
         }
         if let Some(job) = &state.scoring {
@@ -42,11 +62,13 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         }
         ui.separator();
         let mut method = state.method;
-        egui::ComboBox::from_label("rank by").selected_text(method_text(method)).show_ui(ui, |ui| {
-            for m in RankMethod::ALL {
-                ui.selectable_value(&mut method, m, method_text(m));
-            }
-        });
+        egui::ComboBox::from_label("rank by")
+            .selected_text(method_text(method))
+            .show_ui(ui, |ui| {
+                for m in RankMethod::ALL {
+                    ui.selectable_value(&mut method, m, method_text(m));
+                }
+            });
         if method != state.method {
             view.send(Command::SetRankMethod(method));
         }
@@ -58,11 +80,23 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let reviewed = state
         .ranked
         .iter()
-        .filter(|r| view.review.is_some_and(|store| store.get(&crate::index::relative_path_text(&dataset.examples[r.example].path)).is_some()))
+        .filter(|r| {
+            view.review.is_some_and(|store| {
+                store
+                    .get(&crate::index::relative_path_text(
+                        &dataset.examples[r.example].path,
+                    ))
+                    .is_some()
+            })
+        })
         .count();
     ui.horizontal(|ui| {
         ui.strong(format!("reviewed {reviewed} / {}", state.ranked.len()));
-        ui.label(format!("scored with {} ({} examples)", state.scored_with, scores.len()));
+        ui.label(format!(
+            "scored with {} ({} examples)",
+            state.scored_with,
+            scores.len()
+        ));
         ui.separator();
         if ui.button("Export decisions...").clicked() {
             view.send(Command::ExportReview(false));
@@ -74,7 +108,10 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.label(egui::RichText::new("Keys: Right/J next, Left/K previous, 1-9 and 0 relabel, F flag as wrong, X not an error, U undo").weak().small());
     ui.separator();
 
-    egui::Panel::right("confusion").resizable(true).default_size(260.0).show(ui, |ui| confusion_ui(view, ui, scores));
+    egui::Panel::right("confusion")
+        .resizable(true)
+        .default_size(260.0)
+        .show(ui, |ui| confusion_ui(view, ui, scores));
     egui::CentralPanel::default().show(ui, |ui| {
         if state.ranked.is_empty() {
             ui.label("No example flagged by this method.");
@@ -96,10 +133,13 @@ fn method_text(method: RankMethod) -> &'static str {
 /// The class a digit key relabels to: the class named by that digit if there is one, else
 /// 1..9 for the first nine classes and 0 for the tenth.
 fn class_for_digit(classes: &[String], digit: usize) -> Option<usize> {
-    classes.iter().position(|c| *c == digit.to_string()).or_else(|| {
-        let index = if digit == 0 { 9 } else { digit - 1 };
-        (index < classes.len()).then_some(index)
-    })
+    classes
+        .iter()
+        .position(|c| *c == digit.to_string())
+        .or_else(|| {
+            let index = if digit == 0 { 9 } else { digit - 1 };
+            (index < classes.len()).then_some(index)
+        })
 }
 
 fn keys(view: &ViewCtx, ui: &egui::Ui, classes: &[String]) {
@@ -107,7 +147,18 @@ fn keys(view: &ViewCtx, ui: &egui::Ui, classes: &[String]) {
         return;
     }
     use egui::Key;
-    let digits = [Key::Num0, Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
+    let digits = [
+        Key::Num0,
+        Key::Num1,
+        Key::Num2,
+        Key::Num3,
+        Key::Num4,
+        Key::Num5,
+        Key::Num6,
+        Key::Num7,
+        Key::Num8,
+        Key::Num9,
+    ];
     ui.input(|i| {
         if i.key_pressed(Key::ArrowRight) || i.key_pressed(Key::J) {
             view.send(Command::ReviewStep(1));
@@ -135,35 +186,63 @@ fn keys(view: &ViewCtx, ui: &egui::Ui, classes: &[String]) {
 }
 
 fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
-    let Some(dataset) = view.dataset() else { return };
+    let Some(dataset) = view.dataset() else {
+        return;
+    };
     let state = view.label_review;
     let position = state.position.min(state.ranked.len() - 1);
     let ranked = &state.ranked[position];
     let example = &dataset.examples[ranked.example];
     let Some(scores) = &state.scores else { return };
     let score_position = scores.examples.iter().position(|&e| e == ranked.example);
-    let probability = |class: usize| score_position.map_or(0.0, |i| scores.probs[i].get(class).copied().unwrap_or(0.0));
+    let probability = |class: usize| {
+        score_position.map_or(0.0, |i| scores.probs[i].get(class).copied().unwrap_or(0.0))
+    };
 
     strip_ui(view, ui, position);
-    let side = (ui.available_height() - 20.0).min(ui.available_width() - 320.0).clamp(128.0, 480.0);
+    let side = (ui.available_height() - 20.0)
+        .min(ui.available_width() - 320.0)
+        .clamp(128.0, 480.0);
     ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
-        ui.painter().rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        ui.painter()
+            .rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
         if let ThumbState::Ready(texture) = view.thumbnail(ranked.example) {
             paint_fitted(ui.painter(), &texture, rect);
         }
         ui.vertical(|ui| {
             ui.heading(format!("#{} of {}", ranked.rank, state.ranked.len()));
             ui.label(example.path.display().to_string());
-            ui.colored_label(class_color(ranked.given), format!("given: {} (p {:.3})", dataset.classes[ranked.given], probability(ranked.given)));
-            ui.colored_label(class_color(ranked.predicted), format!("predicted: {} (p {:.3})", dataset.classes[ranked.predicted], probability(ranked.predicted)));
+            ui.colored_label(
+                class_color(ranked.given),
+                format!(
+                    "given: {} (p {:.3})",
+                    dataset.classes[ranked.given],
+                    probability(ranked.given)
+                ),
+            );
+            ui.colored_label(
+                class_color(ranked.predicted),
+                format!(
+                    "predicted: {} (p {:.3})",
+                    dataset.classes[ranked.predicted],
+                    probability(ranked.predicted)
+                ),
+            );
             let entropy = score_position.map_or(f64::NAN, |i| scores.entropy(i));
             let margin = score_position.map_or(f64::NAN, |i| scores.margin(i));
-            ui.label(format!("score {:.4}  (margin {margin:.3}, entropy {entropy:.3} nats)", ranked.score));
+            ui.label(format!(
+                "score {:.4}  (margin {margin:.3}, entropy {entropy:.3} nats)",
+                ranked.score
+            ));
             let path = crate::index::relative_path_text(&example.path);
             match view.review.and_then(|r| r.get(&path)) {
                 Some(entry) => {
-                    let new_label = entry.new_label.as_deref().map(|l| format!(" -> {l}")).unwrap_or_default();
+                    let new_label = entry
+                        .new_label
+                        .as_deref()
+                        .map(|l| format!(" -> {l}"))
+                        .unwrap_or_default();
                     ui.strong(format!("decision: {}{new_label}", entry.decision.name()));
                 }
                 None => {
@@ -193,8 +272,16 @@ fn relabel_by_name_ui(view: &ViewCtx, ui: &mut egui::Ui, classes: &[String]) {
     let mut typed: String = ui.data(|d| d.get_temp(memory_id)).unwrap_or_default();
     ui.horizontal(|ui| {
         let label = ui.label("relabel to");
-        let response = ui.add(egui::TextEdit::singleline(&mut typed).hint_text("class name, Enter").desired_width(140.0)).labelled_by(label.id);
-        let matched = classes.iter().position(|c| c.eq_ignore_ascii_case(typed.trim()));
+        let response = ui
+            .add(
+                egui::TextEdit::singleline(&mut typed)
+                    .hint_text("class name, Enter")
+                    .desired_width(140.0),
+            )
+            .labelled_by(label.id);
+        let matched = classes
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(typed.trim()));
         if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             match matched {
                 Some(class) => {
@@ -215,26 +302,41 @@ fn relabel_by_name_ui(view: &ViewCtx, ui: &mut egui::Ui, classes: &[String]) {
 
 /// The neighbouring ranked examples, as a clickable strip.
 fn strip_ui(view: &ViewCtx, ui: &mut egui::Ui, position: usize) {
-    let Some(dataset) = view.dataset() else { return };
+    let Some(dataset) = view.dataset() else {
+        return;
+    };
     let ranked = &view.label_review.ranked;
     let start = position.saturating_sub(STRIP_SIDE);
     let end = (position + STRIP_SIDE + 1).min(ranked.len());
     ui.horizontal(|ui| {
         for (offset, item) in ranked[start..end].iter().enumerate() {
             let at = start + offset;
-            let (rect, response) = ui.allocate_exact_size(egui::vec2(STRIP_PX, STRIP_PX), egui::Sense::click());
+            let (rect, response) =
+                ui.allocate_exact_size(egui::vec2(STRIP_PX, STRIP_PX), egui::Sense::click());
             let painter = ui.painter_at(rect);
             painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
             let entry = &dataset.examples[item.example];
             if let ThumbState::Ready(texture) = view.thumbnail(item.example) {
                 paint_fitted(&painter, &texture, rect.shrink(2.0));
             }
-            let decided = view.review.is_some_and(|r| r.get(&crate::index::relative_path_text(&entry.path)).is_some());
+            let decided = view.review.is_some_and(|r| {
+                r.get(&crate::index::relative_path_text(&entry.path))
+                    .is_some()
+            });
             if decided {
-                painter.circle_filled(rect.right_top() + egui::vec2(-6.0, 6.0), 4.0, egui::Color32::from_rgb(110, 200, 120));
+                painter.circle_filled(
+                    rect.right_top() + egui::vec2(-6.0, 6.0),
+                    4.0,
+                    egui::Color32::from_rgb(110, 200, 120),
+                );
             }
             if at == position {
-                painter.rect_stroke(rect, 2.0, egui::Stroke::new(2.0, ui.visuals().selection.stroke.color), egui::StrokeKind::Inside);
+                painter.rect_stroke(
+                    rect,
+                    2.0,
+                    egui::Stroke::new(2.0, ui.visuals().selection.stroke.color),
+                    egui::StrokeKind::Inside,
+                );
             }
             if response.clicked() {
                 view.send(Command::ReviewGoTo(at));
@@ -245,37 +347,53 @@ fn strip_ui(view: &ViewCtx, ui: &mut egui::Ui, position: usize) {
 
 /// Given label against predicted label; clicking a cell shows its examples in the grid.
 fn confusion_ui(view: &ViewCtx, ui: &mut egui::Ui, scores: &crate::model::label_issues::Scores) {
-    let Some(dataset) = view.dataset() else { return };
+    let Some(dataset) = view.dataset() else {
+        return;
+    };
     ui.strong("Confusion: given (rows) x predicted (columns)");
     let matrix = confusion_matrix(scores);
     let max = matrix.iter().flatten().copied().max().unwrap_or(1).max(1);
     egui::ScrollArea::both().show(ui, |ui| {
-        egui::Grid::new("confusion-matrix").spacing([2.0, 2.0]).show(ui, |ui| {
-            ui.label("");
-            for name in &dataset.classes {
-                ui.label(egui::RichText::new(name).small());
-            }
-            ui.end_row();
-            for (given, row) in matrix.iter().enumerate() {
-                ui.label(egui::RichText::new(&dataset.classes[given]).small());
-                for (predicted, &count) in row.iter().enumerate() {
-                    let strength = count as f32 / max as f32;
-                    let fill = if given == predicted {
-                        egui::Color32::from_rgb(40, (60.0 + 140.0 * strength) as u8, 60)
-                    } else {
-                        egui::Color32::from_rgb((60.0 + 180.0 * strength.sqrt()) as u8, 50, 50)
-                    };
-                    let button = egui::Button::new(egui::RichText::new(count.to_string()).small()).fill(fill).min_size(egui::vec2(28.0, 18.0));
-                    if ui.add(button).on_hover_text(format!("given {}, predicted {}", dataset.classes[given], dataset.classes[predicted])).clicked() {
-                        let examples: Vec<usize> = (0..scores.len())
-                            .filter(|&i| scores.labels[i] == given && scores.predicted(i) == predicted)
-                            .map(|i| scores.examples[i])
-                            .collect();
-                        view.send(Command::ShowOnlyInGrid(examples));
-                    }
+        egui::Grid::new("confusion-matrix")
+            .spacing([2.0, 2.0])
+            .show(ui, |ui| {
+                ui.label("");
+                for name in &dataset.classes {
+                    ui.label(egui::RichText::new(name).small());
                 }
                 ui.end_row();
-            }
-        });
+                for (given, row) in matrix.iter().enumerate() {
+                    ui.label(egui::RichText::new(&dataset.classes[given]).small());
+                    for (predicted, &count) in row.iter().enumerate() {
+                        let strength = count as f32 / max as f32;
+                        let fill = if given == predicted {
+                            egui::Color32::from_rgb(40, (60.0 + 140.0 * strength) as u8, 60)
+                        } else {
+                            egui::Color32::from_rgb((60.0 + 180.0 * strength.sqrt()) as u8, 50, 50)
+                        };
+                        let button =
+                            egui::Button::new(egui::RichText::new(count.to_string()).small())
+                                .fill(fill)
+                                .min_size(egui::vec2(28.0, 18.0));
+                        if ui
+                            .add(button)
+                            .on_hover_text(format!(
+                                "given {}, predicted {}",
+                                dataset.classes[given], dataset.classes[predicted]
+                            ))
+                            .clicked()
+                        {
+                            let examples: Vec<usize> = (0..scores.len())
+                                .filter(|&i| {
+                                    scores.labels[i] == given && scores.predicted(i) == predicted
+                                })
+                                .map(|i| scores.examples[i])
+                                .collect();
+                            view.send(Command::ShowOnlyInGrid(examples));
+                        }
+                    }
+                    ui.end_row();
+                }
+            });
     });
 }

@@ -9,20 +9,32 @@ use super::{Command, ViewCtx, class_color, format_stat};
 
 /// Draws the stats panel.
 pub fn stats_ui(view: &ViewCtx, ui: &mut egui::Ui) {
-    let Some(dataset) = view.dataset() else { return };
+    let Some(dataset) = view.dataset() else {
+        return;
+    };
     let matches = &view.browse.matches;
     ui.heading("Stats");
-    ui.label(format!("{} examples in the current filter", matches.indices.len()));
+    ui.label(format!(
+        "{} examples in the current filter",
+        matches.indices.len()
+    ));
 
     ui.strong("Examples per class");
     if let Some(ratio) = imbalance_ratio(&matches.class_counts) {
-        ui.label(format!("imbalance {ratio:.2} : 1 (largest / smallest class)"));
+        ui.label(format!(
+            "imbalance {ratio:.2} : 1 (largest / smallest class)"
+        ));
     }
     let bars: Vec<Bar> = matches
         .class_counts
         .iter()
         .enumerate()
-        .map(|(i, &n)| Bar::new(i as f64, n as f64).name(&dataset.classes[i]).fill(class_color(i)).width(0.8))
+        .map(|(i, &n)| {
+            Bar::new(i as f64, n as f64)
+                .name(&dataset.classes[i])
+                .fill(class_color(i))
+                .width(0.8)
+        })
         .collect();
     let names = dataset.classes.clone();
     let class_count = names.len();
@@ -36,11 +48,21 @@ pub fn stats_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         .x_grid_spacer(move |_| {
             // One mark per class (every k-th when there are many), so each bar is named.
             let every = class_count.div_ceil(20).max(1);
-            (0..class_count).step_by(every).map(|i| GridMark { value: i as f64, step_size: every as f64 }).collect()
+            (0..class_count)
+                .step_by(every)
+                .map(|i| GridMark {
+                    value: i as f64,
+                    step_size: every as f64,
+                })
+                .collect()
         })
         .x_axis_formatter(move |mark, _range| {
             let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .show(ui, |plot| plot.bar_chart(BarChart::new("examples", bars)));
 
@@ -49,7 +71,9 @@ pub fn stats_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         match &view.dataset.indexing {
             Some(job) => {
                 let (done, total) = job.progress();
-                ui.label(format!("Stat histograms appear once indexing finishes ({done}/{total})."));
+                ui.label(format!(
+                    "Stat histograms appear once indexing finishes ({done}/{total})."
+                ));
             }
             None => {
                 ui.label("No stats: the dataset is not indexed.");
@@ -58,8 +82,17 @@ pub fn stats_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         return;
     }
     ui.add_space(6.0);
-    ui.label(egui::RichText::new("Drag across a histogram to filter to that range; double-click to clear it.").weak().small());
-    let (constant, varying): (Vec<&Histogram>, Vec<&Histogram>) = matches.histograms.iter().partition(|h| h.bounds.0 == h.bounds.1);
+    ui.label(
+        egui::RichText::new(
+            "Drag across a histogram to filter to that range; double-click to clear it.",
+        )
+        .weak()
+        .small(),
+    );
+    let (constant, varying): (Vec<&Histogram>, Vec<&Histogram>) = matches
+        .histograms
+        .iter()
+        .partition(|h| h.bounds.0 == h.bounds.1);
     for histogram in varying {
         histogram_ui(view, ui, histogram);
     }
@@ -67,7 +100,11 @@ pub fn stats_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.add_space(6.0);
         ui.strong("Same for every example");
         for histogram in constant {
-            ui.label(format!("{} = {}", histogram.name, format_stat(histogram.bounds.0)));
+            ui.label(format!(
+                "{} = {}",
+                histogram.name,
+                format_stat(histogram.bounds.0)
+            ));
         }
     }
 }
@@ -78,9 +115,20 @@ fn histogram_ui(view: &ViewCtx, ui: &mut egui::Ui, histogram: &Histogram) {
     ui.horizontal(|ui| {
         ui.strong(&histogram.name);
         let (lo, hi) = histogram.bounds;
-        ui.label(egui::RichText::new(format!("{} .. {}", format_stat(lo), format_stat(hi))).weak().small());
+        ui.label(
+            egui::RichText::new(format!("{} .. {}", format_stat(lo), format_stat(hi)))
+                .weak()
+                .small(),
+        );
         if let Some((min, max)) = range {
-            ui.label(egui::RichText::new(format!("filter {} .. {}", format_stat(min), format_stat(max))).small());
+            ui.label(
+                egui::RichText::new(format!(
+                    "filter {} .. {}",
+                    format_stat(min),
+                    format_stat(max)
+                ))
+                .small(),
+            );
         }
     });
     let drag_id = ui.scope_id().with(("histogram-drag", &histogram.name));
@@ -88,10 +136,16 @@ fn histogram_ui(view: &ViewCtx, ui: &mut egui::Ui, histogram: &Histogram) {
     let bars: Vec<Bar> = histogram
         .bins
         .iter()
-        .map(|&(start, end, count)| Bar::new((start + end) / 2.0, count as f64).width((end - start) * 0.95))
+        .map(|&(start, end, count)| {
+            Bar::new((start + end) / 2.0, count as f64).width((end - start) * 0.95)
+        })
         .collect();
     let accent = ui.visuals().selection.bg_fill;
-    let PlotResponse { response, transform, .. } = Plot::new(("stat-histogram", &histogram.name))
+    let PlotResponse {
+        response,
+        transform,
+        ..
+    } = Plot::new(("stat-histogram", &histogram.name))
         .height(70.0)
         .allow_drag(false)
         .allow_zoom(false)
@@ -108,10 +162,16 @@ fn histogram_ui(view: &ViewCtx, ui: &mut egui::Ui, histogram: &Histogram) {
                 _ => range,
             };
             if let Some((lo, hi)) = shown {
-                plot.span(Span::new("range", lo..=hi).fill(accent.gamma_multiply(0.3)).border_color(accent));
+                plot.span(
+                    Span::new("range", lo..=hi)
+                        .fill(accent.gamma_multiply(0.3))
+                        .border_color(accent),
+                );
             }
         });
-    let pointer_x = response.interact_pointer_pos().map(|p| transform.value_from_position(p).x);
+    let pointer_x = response
+        .interact_pointer_pos()
+        .map(|p| transform.value_from_position(p).x);
     if response.double_clicked() {
         let mut next = filter.clone();
         next.ranges.remove(&histogram.name);
@@ -123,7 +183,10 @@ fn histogram_ui(view: &ViewCtx, ui: &mut egui::Ui, histogram: &Histogram) {
         }
     } else if response.drag_stopped() {
         if let (Some(start), Some(end)) = (drag_start, pointer_x) {
-            let (lo, hi) = (start.min(end).max(histogram.bounds.0), start.max(end).min(histogram.bounds.1));
+            let (lo, hi) = (
+                start.min(end).max(histogram.bounds.0),
+                start.max(end).min(histogram.bounds.1),
+            );
             if hi > lo {
                 let mut next = filter.clone();
                 next.ranges.insert(histogram.name.clone(), (lo, hi));

@@ -6,7 +6,8 @@ use crate::jobs::Job;
 
 /// `(label, (done, total), elapsed_s)` of a running job.
 fn job_row<T: Send + 'static>(job: &Option<Job<T>>) -> Option<(String, (usize, usize), f64)> {
-    job.as_ref().map(|j| (j.label.clone(), j.progress(), j.elapsed_s()))
+    job.as_ref()
+        .map(|j| (j.label.clone(), j.progress(), j.elapsed_s()))
 }
 
 /// Draws the status bar.
@@ -27,10 +28,17 @@ pub fn status_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             let bar = if total > 0 {
                 let fraction = done as f32 / total as f32;
                 let rate = done as f64 / elapsed_s.max(1e-3);
-                let eta = if done > 0 { format!(", ETA {:.0} s", (total - done) as f64 / rate) } else { String::new() };
-                egui::ProgressBar::new(fraction).text(format!("{label}: {done}/{total} ({rate:.0}/s{eta})"))
+                let eta = if done > 0 {
+                    format!(", ETA {:.0} s", (total - done) as f64 / rate)
+                } else {
+                    String::new()
+                };
+                egui::ProgressBar::new(fraction)
+                    .text(format!("{label}: {done}/{total} ({rate:.0}/s{eta})"))
             } else {
-                egui::ProgressBar::new(0.0).animate(true).text(format!("{label} ({elapsed_s:.0} s)"))
+                egui::ProgressBar::new(0.0)
+                    .animate(true)
+                    .text(format!("{label} ({elapsed_s:.0} s)"))
             };
             ui.add(bar.desired_width(ui.available_width() - 80.0));
             if ui.button("Cancel").clicked() {

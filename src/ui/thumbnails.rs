@@ -15,7 +15,11 @@ pub const THUMB_DECODE_PX: u32 = 160;
 const UPLOADS_PER_FRAME: usize = 48;
 
 /// Paints `texture` as large as fits in `rect`, aspect kept, centred; returns where it went.
-pub fn paint_fitted(painter: &egui::Painter, texture: &egui::TextureHandle, rect: egui::Rect) -> egui::Rect {
+pub fn paint_fitted(
+    painter: &egui::Painter,
+    texture: &egui::TextureHandle,
+    rect: egui::Rect,
+) -> egui::Rect {
     let size = texture.size_vec2();
     let scale = (rect.width() / size.x).min(rect.height() / size.y);
     let fitted = egui::Rect::from_center_size(rect.center(), size * scale);
@@ -78,7 +82,11 @@ impl ThumbnailCache {
             requested_this_frame: HashSet::new(),
             bytes: 0,
         };
-        ThumbnailCache { inner: RefCell::new(inner), pool, budget_bytes }
+        ThumbnailCache {
+            inner: RefCell::new(inner),
+            pool,
+            budget_bytes,
+        }
     }
 
     /// Forgets every thumbnail: a new dataset was opened.
@@ -105,7 +113,11 @@ impl ThumbnailCache {
             return ThumbState::Failed(error.clone());
         }
         if inner.pending.insert(index) {
-            self.pool.request(Request { generation: inner.generation, index, path: path() });
+            self.pool.request(Request {
+                generation: inner.generation,
+                index,
+                path: path(),
+            });
         }
         ThumbState::Loading
     }
@@ -116,18 +128,34 @@ impl ThumbnailCache {
         inner.frame += 1;
         inner.requested_this_frame.clear();
         for _ in 0..UPLOADS_PER_FRAME {
-            let Some((request, result)) = self.pool.try_recv() else { break };
+            let Some((request, result)) = self.pool.try_recv() else {
+                break;
+            };
             if request.generation != inner.generation {
                 continue;
             }
             inner.pending.remove(&request.index);
             match result {
                 Ok(thumb) => {
-                    let image = egui::ColorImage::from_rgba_unmultiplied([thumb.width as usize, thumb.height as usize], &thumb.rgba);
-                    let texture = ctx.load_texture(format!("thumb-{}", request.index), image, egui::TextureOptions::LINEAR);
+                    let image = egui::ColorImage::from_rgba_unmultiplied(
+                        [thumb.width as usize, thumb.height as usize],
+                        &thumb.rgba,
+                    );
+                    let texture = ctx.load_texture(
+                        format!("thumb-{}", request.index),
+                        image,
+                        egui::TextureOptions::LINEAR,
+                    );
                     let frame = inner.frame;
                     inner.bytes += thumb.bytes();
-                    inner.textures.insert(request.index, Entry { texture, bytes: thumb.bytes(), last_used_frame: frame });
+                    inner.textures.insert(
+                        request.index,
+                        Entry {
+                            texture,
+                            bytes: thumb.bytes(),
+                            last_used_frame: frame,
+                        },
+                    );
                 }
                 Err(message) => {
                     inner.failed.insert(request.index, message);
@@ -144,7 +172,8 @@ impl ThumbnailCache {
         let mut inner = self.inner.borrow_mut();
         let visible = inner.requested_this_frame.clone();
         let generation = inner.generation;
-        self.pool.retain(|r| r.generation == generation && visible.contains(&r.index));
+        self.pool
+            .retain(|r| r.generation == generation && visible.contains(&r.index));
         inner.pending.retain(|i| visible.contains(i));
         if inner.bytes > self.budget_bytes {
             let current = inner.frame;

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 
 /// Runs the eyeball binary with `args`.
 pub fn eyeball(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eyeball")).args(args).output().expect("failed to run eyeball")
+    Command::new(env!("CARGO_BIN_EXE_eyeball"))
+        .args(args)
+        .output()
+        .expect("failed to run eyeball")
 }
 
 /// Runs eyeball with its caches in `cache` (predictions are cached under XDG_CACHE_HOME).
@@ -21,11 +24,17 @@ pub fn eyeball_with_cache(args: &[&str], cache: &Path) -> Output {
 /// Writes `count` real PNGs for each `(split, class, count)`; split "" means no split folder.
 pub fn image_folder(root: &Path, spec: &[(&str, &str, usize)]) {
     for (k, (split, class, count)) in spec.iter().enumerate() {
-        let dir = if split.is_empty() { root.join(class) } else { root.join(split).join(class) };
+        let dir = if split.is_empty() {
+            root.join(class)
+        } else {
+            root.join(split).join(class)
+        };
         std::fs::create_dir_all(&dir).unwrap();
         for i in 0..*count {
             let shade = (40 * k + 7 * i) as u8;
-            let img = image::RgbImage::from_fn(24, 20, |x, y| image::Rgb([shade, (x * 10) as u8, (y * 12) as u8]));
+            let img = image::RgbImage::from_fn(24, 20, |x, y| {
+                image::Rgb([shade, (x * 10) as u8, (y * 12) as u8])
+            });
             img.save(dir.join(format!("{class}_{i}.png"))).unwrap();
         }
     }

@@ -47,14 +47,21 @@ pub fn write(root: &Path) {
     let a = texture(1, 64, 64);
     save(&a, "train/cat/exact_a.png");
     DynamicImage::ImageRgb8(a)
-        .save_with_format(root.join("train/cat/exact_a_copy.bmp"), image::ImageFormat::Bmp)
+        .save_with_format(
+            root.join("train/cat/exact_a_copy.bmp"),
+            image::ImageFormat::Bmp,
+        )
         .unwrap();
 
     let b = texture(2, 64, 64);
     save(&b, "train/cat/recolor_b.png");
     save(
         &map_pixels(&b, |p| {
-            Rgb([sat(p[0] as f32 * 0.8 + 30.0), sat(p[1] as f32 * 1.1), sat(p[2] as f32 * 0.7 + 50.0)])
+            Rgb([
+                sat(p[0] as f32 * 0.8 + 30.0),
+                sat(p[1] as f32 * 1.1),
+                sat(p[2] as f32 * 0.7 + 50.0),
+            ])
         }),
         "train/dog/recolor_b2.png",
     );
@@ -62,24 +69,50 @@ pub fn write(root: &Path) {
     let c = texture(3, 64, 64);
     save(&c, "train/cat/shift_c.png");
     let cropped = image::imageops::crop_imm(&c, 3, 2, 61, 62).to_image();
-    save(&image::imageops::resize(&cropped, 64, 64, FilterType::Triangle), "test/cat/shift_c2.png");
+    save(
+        &image::imageops::resize(&cropped, 64, 64, FilterType::Triangle),
+        "test/cat/shift_c2.png",
+    );
 
     let d = texture(4, 64, 64);
     save(&d, "train/dog/rescale_d.png");
-    save(&image::imageops::resize(&d, 44, 44, FilterType::Triangle), "train/dog/rescale_d2.png");
+    save(
+        &image::imageops::resize(&d, 44, 44, FilterType::Triangle),
+        "train/dog/rescale_d2.png",
+    );
 
-    save(&map_pixels(&texture(5, 64, 64), |p| Rgb(p.0.map(|v| (v as f32 * 0.07) as u8))), "train/dog/dark.png");
-    save(&map_pixels(&texture(10, 64, 64), |p| Rgb(p.0.map(|v| 244 + v / 24))), "train/dog/bright.png");
-    save(&image::imageops::blur(&texture(6, 64, 64), 3.0), "train/dog/blurry.png");
-    save(&RgbImage::from_pixel(64, 64, Rgb([120, 90, 200])), "test/dog/constant.png");
+    save(
+        &map_pixels(&texture(5, 64, 64), |p| {
+            Rgb(p.0.map(|v| (v as f32 * 0.07) as u8))
+        }),
+        "train/dog/dark.png",
+    );
+    save(
+        &map_pixels(&texture(10, 64, 64), |p| Rgb(p.0.map(|v| 244 + v / 24))),
+        "train/dog/bright.png",
+    );
+    save(
+        &image::imageops::blur(&texture(6, 64, 64), 3.0),
+        "train/dog/blurry.png",
+    );
+    save(
+        &RgbImage::from_pixel(64, 64, Rgb([120, 90, 200])),
+        "test/dog/constant.png",
+    );
     let gray = DynamicImage::ImageRgb8(texture(7, 64, 64)).to_luma8();
-    save(&DynamicImage::ImageLuma8(gray).to_rgb8(), "test/dog/gray_rgb.png");
+    save(
+        &DynamicImage::ImageLuma8(gray).to_rgb8(),
+        "test/dog/gray_rgb.png",
+    );
     save(&texture(9, 160, 40), "test/cat/wide.png");
     save(&texture(11, 256, 256), "train/cat/huge.png");
 
     let mut jpeg = Vec::new();
     DynamicImage::ImageRgb8(texture(8, 64, 64))
-        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
         .unwrap();
     std::fs::write(root.join("test/cat/truncated.jpg"), &jpeg[..jpeg.len() / 2]).unwrap();
     std::fs::write(root.join("test/dog/empty.jpg"), b"").unwrap();
@@ -87,7 +120,10 @@ pub fn write(root: &Path) {
 
     for k in 0..CLEAN {
         let dir = ["train/cat", "train/dog", "test/cat", "test/dog"][k % 4];
-        save(&texture(100 + k as u64, 64, 64), &format!("{dir}/clean_{k:02}.png"));
+        save(
+            &texture(100 + k as u64, 64, 64),
+            &format!("{dir}/clean_{k:02}.png"),
+        );
     }
 }
 
@@ -96,7 +132,9 @@ fn sat(v: f32) -> u8 {
 }
 
 fn map_pixels(image: &RgbImage, f: impl Fn(&Rgb<u8>) -> Rgb<u8>) -> RgbImage {
-    RgbImage::from_fn(image.width(), image.height(), |x, y| f(image.get_pixel(x, y)))
+    RgbImage::from_fn(image.width(), image.height(), |x, y| {
+        f(image.get_pixel(x, y))
+    })
 }
 
 /// xorshift64*: enough randomness for textures, the same on every platform.
@@ -125,13 +163,24 @@ pub fn texture(seed: u64, w: u32, h: u32) -> RgbImage {
     let octaves: Vec<(usize, f32, Vec<f32>)> = [(3usize, 60.0f32), (6, 30.0), (12, 14.0)]
         .iter()
         .map(|&(cells, amplitude)| {
-            (cells, amplitude, (0..(cells + 1) * (cells + 1) * 3).map(|_| rng.unit() - 0.5).collect())
+            (
+                cells,
+                amplitude,
+                (0..(cells + 1) * (cells + 1) * 3)
+                    .map(|_| rng.unit() - 0.5)
+                    .collect(),
+            )
         })
         .collect();
     let shapes: Vec<(bool, [f32; 4], [f32; 3])> = (0..7)
         .map(|_| {
             let disk = rng.unit() < 0.5;
-            let geometry = [rng.unit(), rng.unit(), 0.06 + rng.unit() * 0.18, 0.06 + rng.unit() * 0.18];
+            let geometry = [
+                rng.unit(),
+                rng.unit(),
+                0.06 + rng.unit() * 0.18,
+                0.06 + rng.unit() * 0.18,
+            ];
             (disk, geometry, colour(&mut rng))
         })
         .collect();
@@ -164,7 +213,10 @@ pub fn texture(seed: u64, w: u32, h: u32) -> RgbImage {
 /// Bilinear, smoothstepped interpolation of a `(cells+1)²` grid of 3-channel values at (u, v) in 0..1.
 fn smooth_noise(grid: &[f32], cells: usize, u: f32, v: f32, channel: usize) -> f32 {
     let (gx, gy) = (u * cells as f32, v * cells as f32);
-    let (x0, y0) = ((gx.floor() as usize).min(cells - 1), (gy.floor() as usize).min(cells - 1));
+    let (x0, y0) = (
+        (gx.floor() as usize).min(cells - 1),
+        (gy.floor() as usize).min(cells - 1),
+    );
     let (fx, fy) = (gx - x0 as f32, gy - y0 as f32);
     let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
     let at = |x: usize, y: usize| grid[(y * (cells + 1) + x) * 3 + channel];

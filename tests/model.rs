@@ -657,3 +657,82 @@ fn weights_only_files_run_in_the_evolution_through_the_torchscript_file() {
         evolution.notes
     );
 }
+
+/// The last 2-D parameter (the last linear layer's weight) and the bias after it.
+fn last_linear(model: &LoadedModel) -> (tch::Tensor, tch::Tensor) {
+    let params = model.module.named_parameters().unwrap();
+    let w = params.iter().rposition(|(_, t)| t.dim() == 2).unwrap();
+    (params[w].1.shallow_clone(), params[w + 1].1.shallow_clone())
+}
+
+#[test]
+fn the_embedding_is_what_the_last_linear_layer_reads_in_traced_and_scripted_models() {
+    let (paths, _) = demo_val_batch(16);
+    let (_, preprocess) = demo();
+    let input = preprocess.batch(&paths).unwrap();
+    for path in [
+        common::demo_checkpoints().join("epoch_05.pt"),
+        fixture("scripted_head.pt"),
+        fixture("tiny.pt"),
+    ] {
+        let model = LoadedModel::load_with_embedding(&path, Device::Cpu).unwrap();
+        let embedding = model.embedding(&input).unwrap();
+        let logits = model.logits(&input).unwrap();
+        let (weight, bias) = last_linear(&model);
+        assert_eq!(embedding.size(), vec![16, weight.size()[1]], "{path:?}");
+        // Applying the last layer to the embedding gives the model's own logits.
+        let relinked = embedding.matmul(&weight.tr()) + bias;
+        let gap = (relinked - &logits).abs().max().double_value(&[]);
+        assert!(gap < 1e-4, "{path:?}: logits differ by {gap}");
+        // And it is not just the logits or the input again.
+        assert_ne!(embedding.size(), logits.size(), "{path:?}");
+    }
+}
+
+#[test]
+fn a_model_without_a_linear_layer_says_it_has_no_penultimate_layer() {
+    let path = fixture("conv_head.pt");
+    let err = LoadedModel::load_with_embedding(&path, Device::Cpu)
+        .err()
+        .expect("no linear layer");
+    let text = err.to_string();
+    assert!(text.contains("conv_head.pt"), "{text}");
+    assert!(text.contains("penultimate"), "{text}");
+    // The plain model still loads and runs.
+    assert!(LoadedModel::load(&path, Device::Cpu).is_ok());
+}
+
+#[test]
+fn embedding_a_dataset_skips_unreadable_images_and_follows_the_checkpoint() {
+    let (paths, _) = demo_val_batch(6);
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("7");
+    std::fs::create_dir(&folder).unwrap();
+    for (i, path) in paths.iter().enumerate() {
+        std::fs::copy(path, folder.join(format!("{i}.png"))).unwrap();
+    }
+    std::fs::write(folder.join("3.png"), b"not a png").unwrap();
+    let dataset = Dataset::open(root.path()).unwrap();
+    let broken = dataset
+        .examples
+        .iter()
+        .position(|e| e.path.ends_with("3.png"))
+        .unwrap();
+    let (_, preprocess) = demo();
+    let files = classify_checkpoints(&discover_checkpoints(&common::demo_checkpoints()).unwrap())
+        .unwrap();
+    let all: Vec<usize> = (0..dataset.examples.len()).collect();
+    let progress = Progress::default();
+    let embed = |file, progress: &Progress| {
+        eyeball::model::embedding::embed_examples(file, None, &preprocess, &dataset, &all, progress)
+            .unwrap()
+    };
+    let (first, last) = (embed(&files[0], &progress), embed(&files[5], &Progress::default()));
+    let readable: Vec<usize> = all.iter().copied().filter(|&i| i != broken).collect();
+    assert_eq!(first.examples, readable);
+    assert_eq!(first.dim, 32);
+    assert_eq!(first.vectors.len(), 5 * 32);
+    assert_eq!(progress.fraction_parts(), (6, 6));
+    assert_ne!(first.vectors, last.vectors, "training changes the embedding");
+    assert_eq!(last.source, "epoch_05.pt");
+}

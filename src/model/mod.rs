@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod checkpoints;
 pub mod checks;
+pub mod embedding;
 pub mod input_view;
 pub mod label_issues;
 pub mod predict;
@@ -200,17 +201,25 @@ impl LoadedModel {
     /// Logits for a `[N, C, H, W]` batch, without autograd. A channels-last input (from
     /// `Preprocess::batch`) is tried as it is, then made contiguous if the model needs that.
     pub fn logits(&self, input: &Tensor) -> Result<Tensor, ModelError> {
+        self.run(None, input)
+    }
+
+    /// Runs `forward`, or the named method, on a batch without autograd; channels-last first, as
+    /// `logits` says.
+    fn run(&self, method: Option<&str>, input: &Tensor) -> Result<Tensor, ModelError> {
         let _no_grad = tch::no_grad_guard();
         let input = input.to_device(self.device);
+        let call = |input: &Tensor| match method {
+            None => self.module.forward_ts(&[input]),
+            Some(name) => self.module.method_ts(name, &[input]),
+        };
         if !input.is_contiguous() && !self.contiguous_only.load(Ordering::Relaxed) {
-            match self.module.forward_ts(&[&input]) {
-                Ok(logits) => return Ok(logits),
+            match call(&input) {
+                Ok(output) => return Ok(output),
                 Err(_) => self.contiguous_only.store(true, Ordering::Relaxed),
             }
         }
-        self.module
-            .forward_ts(&[input.contiguous()])
-            .map_err(|e| self.forward_error(&input, &e))
+        call(&input.contiguous()).map_err(|e| self.forward_error(&input, &e))
     }
 
     /// Logits for a `[N, C, H, W]` batch, checked: `[N, classes]`, float, every value finite.

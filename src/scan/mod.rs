@@ -3,6 +3,7 @@
 
 mod bench;
 mod duplicates;
+mod embedding;
 pub mod hamming;
 mod outliers;
 mod quality;
@@ -20,6 +21,7 @@ use crate::index::{Index, relative_path_text};
 use crate::jobs::Progress;
 
 pub use bench::{NearDuplicateBench, bench_near_duplicates};
+pub use embedding::Embedding;
 use signature::Signature;
 
 /// Thresholds of every check. The defaults were tuned on CIFAR-10 (60,000 photos at 32×32) so
@@ -73,6 +75,10 @@ pub struct ScanSettings {
     /// An image whose size (square root of its pixel count) differs from the dataset's median by
     /// this factor or more (either way) is `OddSize`.
     pub odd_size_factor: f32,
+    /// With a model embedding (`scan_with`): cosine similarity (-1..=1, of embeddings centred on
+    /// the dataset's mean) at or above which two examples are also near duplicates. Catches what
+    /// the hashes miss on small or recoloured images.
+    pub embedding_min_cosine: f32,
 }
 
 impl Default for ScanSettings {
@@ -91,6 +97,7 @@ impl Default for ScanSettings {
             low_entropy_max: 2.0,
             odd_aspect_max_ratio: 2.0,
             odd_size_factor: 3.0,
+            embedding_min_cosine: 0.95,
         }
     }
 }
@@ -218,6 +225,9 @@ pub struct ScanReport {
     pub settings: ScanSettings,
     /// Things the user should know about the scan itself (a search that hit its pair limit).
     pub warnings: Vec<String>,
+    /// What made the model embedding used for near duplicates and outliers (a checkpoint's file
+    /// name); `None` when the scan used image hashes and thumbnails only.
+    pub embedding_source: Option<String>,
 }
 
 /// Why a scan did not finish.
@@ -300,6 +310,18 @@ pub fn scan(
     settings: &ScanSettings,
     progress: &Progress,
 ) -> Result<ScanReport, ScanError> {
+    scan_with(dataset, index, settings, None, progress)
+}
+
+/// `scan`, and with a model `embedding`: near duplicates are also searched by its cosine
+/// similarity, and kNN outliers are measured in it instead of in colour thumbnails.
+pub fn scan_with(
+    dataset: &Dataset,
+    index: &Index,
+    settings: &ScanSettings,
+    embedding: Option<&Embedding>,
+    progress: &Progress,
+) -> Result<ScanReport, ScanError> {
     let n = dataset.examples.len();
     if index.records.len() != n {
         return Err(ScanError::IndexMismatch {
@@ -345,7 +367,15 @@ pub fn scan(
         return Err(ScanError::Cancelled);
     }
     let mut findings = duplicates.findings;
-    findings.extend(outliers::knn_outliers(&signatures, settings));
+    findings.extend(match embedding {
+        Some(embedding) => outliers::knn_outliers_in(
+            &embedding.examples,
+            &embedding.outlier_vectors(),
+            settings,
+            &format!("{} embedding", embedding.source),
+        ),
+        None => outliers::knn_outliers(&signatures, settings),
+    });
     findings.extend(outliers::stat_outliers(index, &usable, settings));
     findings.extend(quality::flags(index, &truncated, settings));
     progress.advance(n - n / 2);
@@ -362,6 +392,7 @@ pub fn scan(
         near_pairs: duplicates.near_pairs,
         settings: settings.clone(),
         warnings,
+        embedding_source: embedding.map(|e| e.source.clone()),
     })
 }
 

@@ -18,19 +18,33 @@ const MAX_REFERENCES: usize = 4096;
 const MIN_IMAGES: usize = 8;
 const PROJECTION_SEED: u64 = 0x0D15_7A0C_E5EE_D000;
 
-/// `Outlier` findings: the mean distance to the `knn_k` nearest reference images, for images above
-/// the fence `Q3 + outlier_iqr_factor·IQR` of that score, at most `outlier_top_fraction` of the
-/// dataset, highest first.
+/// `Outlier` findings in the small colour-thumbnail embedding; see `knn_outliers_in`.
 pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -> Vec<Finding> {
     let ids: Vec<usize> = (0..signatures.len())
         .filter(|&i| signatures[i].is_some())
         .collect();
+    if ids.len() < MIN_IMAGES.max(settings.knn_k.max(1) + 2) {
+        return Vec::new();
+    }
+    let embedded = embed(signatures, &ids);
+    knn_outliers_in(&ids, &embedded, settings, "colour thumbnail")
+}
+
+/// `Outlier` findings: the mean distance to the `knn_k` nearest reference vectors, for examples
+/// above the fence `Q3 + outlier_iqr_factor·IQR` of that score, at most `outlier_top_fraction` of
+/// them, highest first. `ids[i]` is the example of `embedded[i]`; `space` names the embedding.
+pub fn knn_outliers_in(
+    ids: &[usize],
+    embedded: &[Vec<f32>],
+    settings: &ScanSettings,
+    space: &str,
+) -> Vec<Finding> {
     let m = ids.len();
     let k = settings.knn_k.max(1);
     if m < MIN_IMAGES.max(k + 2) {
         return Vec::new();
     }
-    let embedded = embed(signatures, &ids);
+    let dim = embedded[0].len().max(1);
     let references: Vec<usize> = if m <= MAX_REFERENCES {
         (0..m).collect()
     } else {
@@ -54,7 +68,7 @@ pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -
             let mut nearest = vec![f32::INFINITY; k];
             for (&r, vector) in references
                 .iter()
-                .zip(reference_vectors.chunks_exact(PROJECTED_DIM))
+                .zip(reference_vectors.chunks_exact(dim))
             {
                 if r == q {
                     continue;
@@ -92,7 +106,7 @@ pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -
             score,
             group: None,
             partner: None,
-            detail: format!("distance to its {k} nearest images {score:.3} (median {median:.3}, fence {fence:.3})"),
+            detail: format!("{space} distance to its {k} nearest images {score:.3} (median {median:.3}, fence {fence:.3})"),
         })
         .collect()
 }

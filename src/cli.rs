@@ -97,25 +97,7 @@ pub enum Command {
     /// Look for exact and near duplicates (with label conflicts and train/test leakage), outliers
     /// and image-quality problems; write one row per (example, issue): path, issue, score, group,
     /// partner, detail. Exits with status 2 when an issue named by --fail-on is found.
-    Scan {
-        /// Dataset folder.
-        path: PathBuf,
-        /// Table to write: .csv or .parquet.
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Exit with status 2 if any of these issues is found (e.g. exact_duplicate,split_leakage).
-        #[arg(long, value_name = "ISSUE[,ISSUE]", value_delimiter = ',')]
-        fail_on: Vec<String>,
-        /// Hamming radius (bits of 64) for near-duplicate candidates.
-        #[arg(long, value_name = "N")]
-        max_distance: Option<u32>,
-        /// Structure similarity (-1..1) a near duplicate must reach.
-        #[arg(long, value_name = "S")]
-        min_similarity: Option<f32>,
-        /// Decode every file for the index, and neither read nor write the index cache.
-        #[arg(long)]
-        no_cache: bool,
-    },
+    Scan(ScanOptions),
     /// Rank examples by how likely their label is wrong, from one checkpoint's probabilities or
     /// imported ones; write ranked rows: path, given, predicted, score, rank (1 = most suspect).
     LabelIssues {
@@ -146,6 +128,39 @@ pub enum Command {
     /// Measure how fast things are.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// Arguments of `eyeball scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanOptions {
+    /// Dataset folder.
+    pub path: PathBuf,
+    /// Table to write: .csv or .parquet.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Exit with status 2 if any of these issues is found (e.g. exact_duplicate,split_leakage).
+    #[arg(long, value_name = "ISSUE[,ISSUE]", value_delimiter = ',')]
+    pub fail_on: Vec<String>,
+    /// Hamming radius (bits of 64) for near-duplicate candidates.
+    #[arg(long, value_name = "N")]
+    pub max_distance: Option<u32>,
+    /// Structure similarity (-1..1) a near duplicate must reach.
+    #[arg(long, value_name = "S")]
+    pub min_similarity: Option<f32>,
+    /// TorchScript checkpoint whose penultimate layer (the input of its last linear layer) is the
+    /// embedding: near duplicates are also found by its cosine similarity, and outliers in it.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Preprocessing sidecar for --checkpoint (default: preprocess.json beside it).
+    #[arg(long, value_name = "FILE", requires = "checkpoint")]
+    pub preprocess: Option<PathBuf>,
+    /// With --checkpoint: how much closer than usual (0..1, relative to the dataset's typical
+    /// nearest-neighbour ratio) two images' embeddings must be to count as near duplicates.
+    #[arg(long, value_name = "R", requires = "checkpoint")]
+    pub max_relative_distance: Option<f32>,
+    /// Decode every file for the index, and neither read nor write the index cache.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// What `eyeball bench` measures.
@@ -536,16 +551,12 @@ pub fn run_bench_inference(
 
 /// Runs `eyeball scan`: builds or loads the index, scans, writes the table and prints the counts
 /// on stderr. True when an issue named in `fail_on` was found (the caller exits with status 2).
-pub fn run_scan(
-    path: &Path,
-    out: &Path,
-    fail_on: &[String],
-    max_distance: Option<u32>,
-    min_similarity: Option<f32>,
-    no_cache: bool,
-) -> anyhow::Result<bool> {
-    use crate::scan::{IssueKind, ScanSettings, counts_text, scan, write_report};
+pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
+    use crate::scan::{IssueKind, ScanSettings, counts_text, scan_with, write_report};
 
+    let ScanOptions {
+        path, out, fail_on, no_cache, ..
+    } = options;
     // Refuse bad arguments before minutes of decoding.
     crate::index::TableFormat::for_path(out)?;
     let fail_kinds = fail_on
@@ -561,20 +572,27 @@ pub fn run_scan(
         })
         .collect::<anyhow::Result<Vec<IssueKind>>>()?;
     let mut settings = ScanSettings::default();
-    if let Some(d) = max_distance {
+    if let Some(d) = options.max_distance {
         anyhow::ensure!(
             d < 64,
             "--max-distance must be below 64 (bits of a 64-bit hash)"
         );
         settings.near_duplicate_max_distance = d;
     }
-    if let Some(s) = min_similarity {
+    if let Some(s) = options.min_similarity {
         settings.near_duplicate_min_similarity = s;
     }
+    if let Some(r) = options.max_relative_distance {
+        settings.embedding_max_relative_distance = r;
+    }
+    let model = match &options.checkpoint {
+        Some(checkpoint) => Some(runnable_checkpoint(checkpoint, options.preprocess.as_deref())?),
+        None => None,
+    };
 
     let dataset = Dataset::open(path)?;
     let started = Instant::now();
-    let cache = if no_cache {
+    let cache = if *no_cache {
         IndexCache::None
     } else {
         IndexCache::Default
@@ -586,8 +604,21 @@ pub fn run_scan(
         eprintln!("eyeball: warning: {warning}");
     }
     let index_s = started.elapsed().as_secs_f64();
+    let embedding = match &model {
+        Some((file, preprocess)) => {
+            let readable: Vec<usize> = (0..dataset.examples.len())
+                .filter(|&i| index.records[i].is_readable())
+                .collect();
+            Some(with_progress("embedding", |progress| {
+                crate::model::embedding::embed_examples(
+                    file, None, preprocess, &dataset, &readable, progress,
+                )
+            })??)
+        }
+        None => None,
+    };
     let report = with_progress("scanning", |progress| {
-        scan(&dataset, &index, &settings, progress)
+        scan_with(&dataset, &index, &settings, embedding.as_ref(), progress)
     })??;
     let scan_s = started.elapsed().as_secs_f64() - index_s;
     for warning in &report.warnings {
@@ -613,6 +644,29 @@ pub fn run_scan(
         );
     }
     Ok(!failing.is_empty())
+}
+
+/// One TorchScript checkpoint file and its preprocessing (`preprocess`, else the sidecar beside it).
+fn runnable_checkpoint(
+    checkpoint: &Path,
+    preprocess: Option<&Path>,
+) -> anyhow::Result<(crate::model::CheckpointFile, crate::model::Preprocess)> {
+    anyhow::ensure!(
+        checkpoint.is_file(),
+        "{}: not a checkpoint file",
+        checkpoint.display()
+    );
+    let preprocess = crate::model::Preprocess::for_checkpoints(checkpoint, preprocess)?;
+    let file = crate::model::classify_checkpoints(&[checkpoint.to_path_buf()])?
+        .into_iter()
+        .find(|f| f.is_runnable())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: not a TorchScript checkpoint eyeball can run",
+                checkpoint.display()
+            )
+        })?;
+    Ok((file, preprocess))
 }
 
 /// Runs `work` on a scoped thread, showing its progress on stderr when stderr is a terminal.
@@ -669,7 +723,7 @@ pub fn run_label_issues(
 ) -> anyhow::Result<()> {
     use crate::model::label_issues::{RankMethod, Scores, import_probs, rank, ranked_table};
     use crate::model::predict::{ClassMap, FixedBatch, default_predictions_cache_dir};
-    use crate::model::{Preprocess, classify_checkpoints, run_evolution};
+    use crate::model::run_evolution;
 
     crate::index::TableFormat::for_path(out)?;
     let method = RankMethod::from_name(method)
@@ -685,18 +739,8 @@ pub fn run_label_issues(
             scores
         }
         (Some(checkpoint), None) => {
-            anyhow::ensure!(
-                checkpoint.is_file(),
-                "{}: not a checkpoint file",
-                checkpoint.display()
-            );
-            let preprocess = Preprocess::for_checkpoints(checkpoint, preprocess)?;
-            let files = classify_checkpoints(&[checkpoint.to_path_buf()])?;
-            anyhow::ensure!(
-                files.iter().any(|f| f.is_runnable()),
-                "{}: not a TorchScript checkpoint eyeball can run",
-                checkpoint.display()
-            );
+            let (file, preprocess) = runnable_checkpoint(checkpoint, preprocess)?;
+            let files = [file];
             let batch = FixedBatch::all(&dataset);
             anyhow::ensure!(
                 !batch.is_empty(),

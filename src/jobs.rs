@@ -22,6 +22,11 @@ impl Progress {
     pub fn set_total(&self, total: usize) {
         self.total.store(total, Ordering::Relaxed);
     }
+    /// Starts the next stage of a job of several: `total` steps, none of them done yet.
+    pub fn start_stage(&self, total: usize) {
+        self.done.store(0, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
+    }
     /// Marks `steps` more steps as done.
     pub fn advance(&self, steps: usize) {
         self.done.fetch_add(steps, Ordering::Relaxed);

@@ -56,26 +56,10 @@ fn main() -> std::process::ExitCode {
             threads,
             preprocess.as_deref(),
         ),
-        Some(Command::Scan {
-            path,
-            out,
-            fail_on,
-            max_distance,
-            min_similarity,
-            no_cache,
-        }) => {
-            match run_scan(
-                &path,
-                &out,
-                &fail_on,
-                max_distance,
-                min_similarity,
-                no_cache,
-            ) {
-                Ok(true) => return std::process::ExitCode::from(2),
-                other => other.map(|_| ()),
-            }
-        }
+        Some(Command::Scan(options)) => match run_scan(&options) {
+            Ok(true) => return std::process::ExitCode::from(2),
+            other => other.map(|_| ()),
+        },
         Some(Command::LabelIssues {
             path,
             checkpoint,

@@ -302,3 +302,89 @@ fn bench_inference_reports_images_per_second() {
         "{stdout}"
     );
 }
+
+#[test]
+fn scan_with_a_checkpoint_uses_its_embedding_and_finds_a_planted_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("digits");
+    // 150 demo digits of three classes, and a dimmed copy of one of them under another name.
+    let demo = common::demo_data().join("train");
+    for class in ["1", "4", "7"] {
+        let folder = data.join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(demo.join(class))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for path in names.iter().take(50) {
+            std::fs::copy(path, folder.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let source = std::fs::read_dir(data.join("4"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let mut dimmed = image::open(&source).unwrap().to_luma8();
+    dimmed.pixels_mut().for_each(|p| p.0[0] = (p.0[0] as f32 * 0.6) as u8);
+    dimmed.save(data.join("4").join("zz_copy.png")).unwrap();
+
+    let csv = tmp.path().join("scan.csv");
+    let checkpoint = common::demo_checkpoints().join("epoch_05.pt");
+    let out = eyeball(
+        &[
+            "scan",
+            text(&data),
+            "--out",
+            text(&csv),
+            "--checkpoint",
+            text(&checkpoint),
+        ],
+        tmp.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("epoch_05.pt's penultimate-layer embedding"),
+        "{stderr}"
+    );
+    let source_name = format!("4/{}", source.file_name().unwrap().to_string_lossy());
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        rows.lines().any(|row| {
+            let fields: Vec<&str> = row.split(',').collect();
+            fields[..2] == ["4/zz_copy.png", "near_duplicate"] && fields[4] == source_name
+        }),
+        "{rows}"
+    );
+}
+
+#[test]
+fn scan_with_a_checkpoint_without_a_linear_layer_names_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoint = fixture("conv_head.pt");
+    std::fs::copy(
+        common::demo_checkpoints().join("preprocess.json"),
+        tmp.path().join("preprocess.json"),
+    )
+    .unwrap();
+    let out = eyeball(
+        &[
+            "scan",
+            text(&common::demo_data()),
+            "--out",
+            text(&tmp.path().join("scan.csv")),
+            "--checkpoint",
+            text(&checkpoint),
+            "--preprocess",
+            text(&tmp.path().join("preprocess.json")),
+        ],
+        tmp.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("conv_head.pt"), "{stderr}");
+    assert!(stderr.contains("penultimate layer"), "{stderr}");
+    assert!(!tmp.path().join("scan.csv").exists());
+}

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::hamming::{self, HashPair};
 use super::signature::{self, Gradients, HOG_LEN, Signature};
-use super::{DuplicateGroup, Finding, IssueKind, MAX_CANDIDATE_PAIRS, ScanSettings};
+use super::{DuplicateGroup, Embedding, Finding, IssueKind, MAX_CANDIDATE_PAIRS, ScanSettings};
 use crate::dataset::Dataset;
 use crate::index::{Index, relative_path_text};
 
@@ -28,6 +28,8 @@ pub struct Duplicates {
     pub findings: Vec<Finding>,
     pub groups: Vec<DuplicateGroup>,
     pub near_pairs: usize,
+    /// Of those, the pairs only the model embedding found.
+    pub embedding_pairs: usize,
 }
 
 /// A verified near-duplicate pair of examples.
@@ -40,11 +42,22 @@ pub struct NearPair {
     pub distance: u32,
 }
 
-/// Runs both duplicate checks and groups the results.
+/// What verified a near-duplicate pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// Structure similarity of the gray thumbnails.
+    Structure,
+    /// Cosine similarity of the model embedding.
+    Embedding,
+}
+
+/// Runs both duplicate checks (the near-duplicate one also on `embedding` when given) and groups
+/// the results.
 pub fn find(
     dataset: &Dataset,
     index: &Index,
     signatures: &[Option<Signature>],
+    embedding: Option<&Embedding>,
     settings: &ScanSettings,
     warnings: &mut Vec<String>,
 ) -> Duplicates {
@@ -59,13 +72,45 @@ pub fn find(
     let candidates: Vec<usize> = (0..index.records.len())
         .filter(|&i| !is_copy[i] && signatures[i].as_ref().is_some_and(|s| s.has_structure))
         .collect();
-    let pairs = near_pairs(index, signatures, &candidates, settings, warnings);
+    let mut pairs: Vec<(NearPair, Measure)> =
+        near_pairs(index, signatures, &candidates, settings, warnings)
+            .into_iter()
+            .map(|p| (p, Measure::Structure))
+            .collect();
+    if let Some(embedding) = embedding {
+        let known: std::collections::HashSet<(usize, usize)> =
+            pairs.iter().map(|(p, _)| (p.a, p.b)).collect();
+        let by_model =
+            super::embedding::near_pairs(
+            embedding,
+            |i| index.records[i].phash,
+            settings,
+            |i| is_copy[i],
+            warnings,
+        );
+        pairs.extend(
+            by_model
+                .into_iter()
+                .filter(|p| !known.contains(&(p.a, p.b)))
+                .map(|p| (p, Measure::Embedding)),
+        );
+        // Strongest first within each measure; structure-verified pairs join groups first.
+        pairs.sort_by(|x, y| {
+            (x.1 as u8)
+                .cmp(&(y.1 as u8))
+                .then(y.0.similarity.total_cmp(&x.0.similarity))
+        });
+    }
     let near_count = pairs.len();
     let (groups, findings) = group(dataset, index, &exact, &pairs, settings);
     Duplicates {
         findings,
         groups,
         near_pairs: near_count,
+        embedding_pairs: pairs
+            .iter()
+            .filter(|(_, m)| *m == Measure::Embedding)
+            .count(),
     }
 }
 
@@ -229,7 +274,7 @@ fn group(
     dataset: &Dataset,
     index: &Index,
     exact: &[Vec<usize>],
-    pairs: &[NearPair],
+    pairs: &[(NearPair, Measure)],
     settings: &ScanSettings,
 ) -> (Vec<DuplicateGroup>, Vec<Finding>) {
     let (max_group, label_conflict_min_similarity) = (
@@ -243,13 +288,14 @@ fn group(
             components.join(set[0], i, usize::MAX);
         }
     }
-    // The pairs that joined (or already shared) a group, per example: (partner, similarity, distance).
-    let mut links: Vec<Vec<(usize, f32, u32)>> = vec![Vec::new(); n];
+    // The pairs that joined (or already shared) a group, per example:
+    // (partner, similarity, distance, measure).
+    let mut links: Vec<Vec<(usize, f32, u32, Measure)>> = vec![Vec::new(); n];
     // Near pairs come sorted strongest first.
-    for pair in pairs {
+    for &(pair, measure) in pairs {
         if components.join(pair.a, pair.b, max_group.max(2)) {
-            links[pair.a].push((pair.b, pair.similarity, pair.distance));
-            links[pair.b].push((pair.a, pair.similarity, pair.distance));
+            links[pair.a].push((pair.b, pair.similarity, pair.distance, measure));
+            links[pair.b].push((pair.a, pair.similarity, pair.distance, measure));
         }
     }
     let mut members_of: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -303,9 +349,13 @@ fn group(
                     ),
                 });
             }
-            if let Some(&(partner, similarity, distance)) =
+            if let Some(&(partner, similarity, distance, measure)) =
                 links[i].iter().max_by(|x, y| x.1.total_cmp(&y.1))
             {
+                let measured = match measure {
+                    Measure::Structure => "similarity",
+                    Measure::Embedding => "model embedding cosine",
+                };
                 findings.push(Finding {
                     example: i,
                     kind: IssueKind::NearDuplicate,
@@ -313,7 +363,7 @@ fn group(
                     group: Some(id),
                     partner: Some(partner),
                     detail: format!(
-                        "similarity {similarity:.3}, pHash distance {distance} to {}",
+                        "{measured} {similarity:.3}, pHash distance {distance} to {}",
                         path(partner)
                     ),
                 });
@@ -329,7 +379,12 @@ fn group(
                     .map(|j| (j, 1.0f32));
                 let linked = links[i]
                     .iter()
-                    .filter(|l| differs(l.0) && l.1 >= label_conflict_min_similarity)
+                    // Pixel evidence only: a model may embed two different pictures alike.
+                    .filter(|l| {
+                        l.3 == Measure::Structure
+                            && differs(l.0)
+                            && l.1 >= label_conflict_min_similarity
+                    })
                     .map(|l| (l.0, l.1));
                 if let Some((other, similarity)) =
                     identical.chain(linked).max_by(|x, y| x.1.total_cmp(&y.1))

@@ -6,13 +6,14 @@ use rayon::prelude::*;
 use super::duplicates::NearPair;
 use super::hamming::{self, HashPair, SplitMix64};
 use super::signature;
-use super::{MAX_CANDIDATE_PAIRS, ScanSettings};
-use crate::index::Index;
+use super::{MAX_CANDIDATE_PAIRS, ScanSettings, outliers};
 
 /// Random-hyperplane hash tables searched for candidate pairs. At a cosine of 0.9 two vectors
 /// differ in about 9 of 64 bits, within the default radius of most tables.
 const HASH_TABLES: usize = 8;
 const HASH_SEED: u64 = 0xE3BE_DD1E_5EED_0001;
+/// The neighbour a near-duplicate pair's distance is compared with (see `near_pairs`).
+const NEIGHBOURS: usize = 5;
 /// Dimensions a long embedding is randomly projected to for the kNN outlier search.
 pub const PROJECTED_DIM: usize = 64;
 
@@ -60,8 +61,8 @@ impl Embedding {
             .collect()
     }
 
-    /// `centred_unit_vectors`, randomly projected to `PROJECTED_DIM` when longer (distances keep
-    /// their order well enough to rank outliers).
+    /// `centred_unit_vectors`, randomly projected to `PROJECTED_DIM` when longer and normalised
+    /// again (angles keep their order well enough to rank neighbours).
     pub fn outlier_vectors(&self) -> Vec<Vec<f32>> {
         let unit = self.centred_unit_vectors();
         if self.dim <= PROJECTED_DIM {
@@ -74,36 +75,67 @@ impl Embedding {
             .collect();
         unit.par_iter()
             .map(|v| {
-                projection
+                let mut projected: Vec<f32> = projection
                     .chunks_exact(self.dim)
                     .map(|row| signature::dot(row, v))
-                    .collect()
+                    .collect();
+                signature::normalise(&mut projected);
+                projected
             })
             .collect()
     }
 }
 
-/// Pairs whose centred embeddings have a cosine of `embedding_min_cosine` or more, strongest
-/// first. Candidates come from random-hyperplane hashes within `near_duplicate_max_distance`
-/// bits, never from all pairs. `skip(i)` leaves an example out (an exact copy of another).
+/// Pairs that stand out from their neighbourhood in the model's embedding, strongest first.
+///
+/// A classifier's embedding puts every clear "7" close to every other, so a fixed cosine threshold
+/// flags look-alikes by the thousand. Instead a pair's distance is compared with how far each of its
+/// two images is from its `NEIGHBOURS`-th nearest neighbour: the same picture twice is much closer
+/// than anything else. That ratio is divided by its median over the dataset (nearest against
+/// `NEIGHBOURS`-th neighbour), so the rule adapts to the model; a pair is kept at
+/// `embedding_max_relative_distance` or below. Candidates come from random-hyperplane hashes within
+/// `near_duplicate_max_distance` bits, never from all pairs. `skip(i)` leaves an example out (an
+/// exact copy of another); `phash(i)` is an example's pHash, for the pairs' Hamming distance.
 pub fn near_pairs(
     embedding: &Embedding,
-    index: &Index,
+    phash: impl Fn(usize) -> u64 + Sync,
     settings: &ScanSettings,
     skip: impl Fn(usize) -> bool + Sync,
     warnings: &mut Vec<String>,
 ) -> Vec<NearPair> {
-    let unit = embedding.centred_unit_vectors();
+    let all = embedding.outlier_vectors();
     let kept: Vec<usize> = (0..embedding.len())
         .filter(|&p| !skip(embedding.examples[p]))
         .collect();
-    if kept.len() < 2 {
+    if kept.len() < NEIGHBOURS + 2 {
         return Vec::new();
     }
-    let views: Vec<&[f32]> = kept.iter().map(|&p| unit[p].as_slice()).collect();
+    let vectors: Vec<Vec<f32>> = kept.iter().map(|&p| all[p].clone()).collect();
+    // With a sample of references, the k-th nearest of the sample is about the
+    // (k·m/references)-th nearest of all: scale k down to keep the same neighbourhood.
+    let m = vectors.len();
+    let k = (NEIGHBOURS * outliers::reference_count(m))
+        .div_ceil(m)
+        .max(2);
+    let nearest = outliers::nearest_reference_distances(&vectors, k);
+    let reach: Vec<f32> = nearest.iter().map(|d| d[k - 1]).collect();
+    let mut typical: Vec<f32> = nearest
+        .iter()
+        .filter(|d| d[k - 1] > 0.0)
+        .map(|d| d[0] / d[k - 1])
+        .collect();
+    if typical.is_empty() {
+        return Vec::new();
+    }
+    let mid = typical.len() / 2;
+    let median_ratio = *typical.select_nth_unstable_by(mid, f32::total_cmp).1;
+    let max_ratio = settings.embedding_max_relative_distance * median_ratio;
+
+    let dim = vectors[0].len();
+    let views: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
     let d = settings.near_duplicate_max_distance;
     let mut keys: Vec<u64> = Vec::new();
-    for codes in signature::simhashes(&views, embedding.dim, HASH_TABLES, HASH_SEED) {
+    for codes in signature::simhashes(&views, dim, HASH_TABLES, HASH_SEED) {
         let (found, truncated) = hamming::near_pairs(&codes, d, MAX_CANDIDATE_PAIRS);
         if truncated {
             warnings.push(format!(
@@ -118,19 +150,20 @@ pub fn near_pairs(
         keys.sort_unstable();
         keys.dedup();
     }
-    let min_cosine = settings.embedding_min_cosine;
     let mut pairs: Vec<NearPair> = keys
         .par_iter()
         .filter_map(|&key| {
             let (pa, pb) = ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
             let cosine = signature::dot(views[pa], views[pb]);
-            (cosine >= min_cosine).then(|| {
+            let distance = (2.0 - 2.0 * cosine).max(0.0).sqrt();
+            let ratio = distance / reach[pa].min(reach[pb]);
+            (ratio <= max_ratio).then(|| {
                 let (a, b) = (embedding.examples[kept[pa]], embedding.examples[kept[pb]]);
                 NearPair {
                     a: a.min(b),
                     b: a.max(b),
                     similarity: cosine,
-                    distance: (index.records[a].phash ^ index.records[b].phash).count_ones(),
+                    distance: (phash(a) ^ phash(b)).count_ones(),
                 }
             })
         })
@@ -141,4 +174,94 @@ pub fn near_pairs(
             .then((x.a, x.b).cmp(&(y.a, y.b)))
     });
     pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `classes` tight clusters of `per_class` look-alikes (like a classifier's embedding of clear
+    /// digits), each vector a class centre plus noise of size `spread`; `planted` pairs are one
+    /// vector and a copy moved by a tenth of `spread`.
+    fn clustered(classes: usize, per_class: usize, spread: f32, planted: &[usize]) -> Embedding {
+        let dim = 16;
+        let mut rng = SplitMix64::new(7);
+        let centres: Vec<Vec<f32>> = (0..classes)
+            .map(|_| (0..dim).map(|_| rng.normal()).collect())
+            .collect();
+        let mut vectors = Vec::new();
+        for i in 0..classes * per_class {
+            let centre = &centres[i % classes];
+            vectors.extend(centre.iter().map(|c| (c + spread * rng.normal()).max(0.0)));
+        }
+        for &source in planted {
+            let copy: Vec<f32> = vectors[source * dim..(source + 1) * dim]
+                .iter()
+                .map(|v| (v + 0.1 * spread * rng.normal()).max(0.0))
+                .collect();
+            vectors.extend(copy);
+        }
+        let n = classes * per_class + planted.len();
+        Embedding {
+            source: "model.pt".into(),
+            examples: (0..n).collect(),
+            dim,
+            vectors,
+        }
+    }
+
+    #[test]
+    fn planted_copies_stand_out_among_tight_clusters_of_look_alikes() {
+        let planted = [3, 50, 222];
+        let embedding = clustered(10, 60, 0.15, &planted);
+        let pairs = near_pairs(
+            &embedding,
+            |_| 0,
+            &ScanSettings::default(),
+            |_| false,
+            &mut Vec::new(),
+        );
+        let found: Vec<(usize, usize)> = pairs.iter().map(|p| (p.a, p.b)).collect();
+        let expected: Vec<(usize, usize)> = planted
+            .iter()
+            .enumerate()
+            .map(|(k, &source)| (source, 600 + k))
+            .collect();
+        let mut strongest = found[..expected.len()].to_vec();
+        strongest.sort();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(strongest, expected, "{found:?}");
+        // Every look-alike in a cluster has a neighbour at a high cosine, yet only a few pairs
+        // (by chance) stand out like the copies do.
+        let unit = embedding.centred_unit_vectors();
+        let close = (0..600)
+            .filter(|&i| (0..600).any(|j| j != i && signature::dot(&unit[i], &unit[j]) > 0.9))
+            .count();
+        assert!(close > 300, "{close}");
+        assert!(found.len() <= 10, "{found:?}");
+    }
+
+    #[test]
+    fn skipped_examples_and_a_stricter_threshold_leave_pairs_out() {
+        let embedding = clustered(5, 40, 0.15, &[7]);
+        let find = |settings: &ScanSettings, skipped: Option<usize>| {
+            near_pairs(
+                &embedding,
+                |_| 0,
+                settings,
+                |i| Some(i) == skipped,
+                &mut Vec::new(),
+            )
+            .iter()
+            .any(|p| (p.a, p.b) == (7, 200))
+        };
+        assert!(find(&ScanSettings::default(), None));
+        assert!(!find(&ScanSettings::default(), Some(200)));
+        let strict = ScanSettings {
+            embedding_max_relative_distance: 0.0,
+            ..ScanSettings::default()
+        };
+        assert!(!find(&strict, None));
+    }
 }

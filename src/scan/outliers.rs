@@ -44,7 +44,45 @@ pub fn knn_outliers_in(
     if m < MIN_IMAGES.max(k + 2) {
         return Vec::new();
     }
-    let dim = embedded[0].len().max(1);
+    let scores: Vec<f64> = nearest_reference_distances(embedded, k)
+        .iter()
+        .map(|nearest| nearest.iter().map(|&d| f64::from(d)).sum::<f64>() / k as f64)
+        .collect();
+    let (q1, median, q3) = quartiles(&scores);
+    let fence = q3 + settings.outlier_iqr_factor * (q3 - q1);
+    let mut above: Vec<(usize, f64)> = (0..m)
+        .filter(|&q| scores[q] > fence)
+        .map(|q| (q, scores[q]))
+        .collect();
+    above.sort_by(|a, b| b.1.total_cmp(&a.1));
+    above.truncate((settings.outlier_top_fraction * m as f64).ceil() as usize);
+    above
+        .into_iter()
+        .map(|(q, score)| Finding {
+            example: ids[q],
+            kind: IssueKind::Outlier,
+            score,
+            group: None,
+            partner: None,
+            detail: format!("{space} distance to its {k} nearest images {score:.3} (median {median:.3}, fence {fence:.3})"),
+        })
+        .collect()
+}
+
+/// Reference vectors the nearest-neighbour distances are measured against: all of them up to
+/// `MAX_REFERENCES`, else a fixed random sample, which keeps the search linear in the count.
+pub fn reference_count(m: usize) -> usize {
+    m.min(MAX_REFERENCES)
+}
+
+/// Each vector's Euclidean distances to its `k` nearest reference vectors (itself excluded),
+/// ascending; see `reference_count`.
+pub fn nearest_reference_distances(embedded: &[Vec<f32>], k: usize) -> Vec<Vec<f32>> {
+    let m = embedded.len();
+    let k = k.max(1);
+    let Some(dim) = embedded.first().map(|v| v.len().max(1)) else {
+        return Vec::new();
+    };
     let references: Vec<usize> = if m <= MAX_REFERENCES {
         (0..m).collect()
     } else {
@@ -61,7 +99,7 @@ pub fn knn_outliers_in(
         .iter()
         .flat_map(|&r| embedded[r].iter().copied())
         .collect();
-    let scores: Vec<f64> = (0..m)
+    (0..m)
         .into_par_iter()
         .map(|q| {
             let query = &embedded[q];
@@ -87,26 +125,7 @@ pub fn knn_outliers_in(
                     nearest[slot] = d;
                 }
             }
-            nearest.iter().map(|d| f64::from(d.sqrt())).sum::<f64>() / k as f64
-        })
-        .collect();
-    let (q1, median, q3) = quartiles(&scores);
-    let fence = q3 + settings.outlier_iqr_factor * (q3 - q1);
-    let mut above: Vec<(usize, f64)> = (0..m)
-        .filter(|&q| scores[q] > fence)
-        .map(|q| (q, scores[q]))
-        .collect();
-    above.sort_by(|a, b| b.1.total_cmp(&a.1));
-    above.truncate((settings.outlier_top_fraction * m as f64).ceil() as usize);
-    above
-        .into_iter()
-        .map(|(q, score)| Finding {
-            example: ids[q],
-            kind: IssueKind::Outlier,
-            score,
-            group: None,
-            partner: None,
-            detail: format!("{space} distance to its {k} nearest images {score:.3} (median {median:.3}, fence {fence:.3})"),
+            nearest.iter().map(|d| d.sqrt()).collect()
         })
         .collect()
 }

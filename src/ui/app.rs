@@ -315,6 +315,14 @@ impl EyeballApp {
                 self.scan.settings = settings;
                 self.start_scan();
             }
+            Command::SetScanEmbedding(checkpoint) => {
+                self.scan.embedding = checkpoint;
+                if let Some(job) = &self.scan.running {
+                    job.cancel();
+                }
+                self.scan.running = None;
+                self.start_scan();
+            }
             Command::SetDecision(example, decision) => {
                 self.set_decision(example, decision, None, None)
             }
@@ -598,12 +606,55 @@ impl EyeballApp {
             return;
         };
         let settings = self.scan.settings.clone();
-        let label = format!("Scanning {} images for data issues", dataset.examples.len());
+        // The checkpoint whose embedding is used, with the TorchScript file a weights-only one
+        // is applied to, and the preprocessing.
+        let model = self.scan.embedding.as_ref().and_then(|name| {
+            let files = &self.checkpoints.files;
+            let file = files.iter().find(|f| &f.name == name)?.clone();
+            let template = files.iter().find(|f| f.is_runnable()).cloned();
+            let preprocess = self.checkpoints.summary.as_ref()?.preprocess.clone()?;
+            Some((file, template, preprocess))
+        });
+        if self.scan.embedding.is_some() && model.is_none() {
+            self.messages.push(
+                "Scan: the chosen checkpoint or its preprocessing is not loaded; scanning without a model embedding".into(),
+            );
+            self.scan.embedding = None;
+        }
+        let label = match &model {
+            Some((file, ..)) => format!(
+                "Embedding {} images with {}, then scanning",
+                dataset.examples.len(),
+                file.name
+            ),
+            None => format!("Scanning {} images for data issues", dataset.examples.len()),
+        };
         self.scan.running = Some(Job::spawn(
             label,
             Arc::clone(&self.repaint),
             move |progress| {
-                crate::scan::scan(&dataset, &index, &settings, progress).map_err(|e| e.to_string())
+                let embedding = match &model {
+                    Some((file, template, preprocess)) => {
+                        init_torch();
+                        let readable: Vec<usize> = (0..dataset.examples.len())
+                            .filter(|&i| index.records[i].is_readable())
+                            .collect();
+                        let embedding = crate::model::embedding::embed_examples(
+                            file,
+                            template.as_ref(),
+                            preprocess,
+                            &dataset,
+                            &readable,
+                            progress,
+                        )
+                        .map_err(|e| e.to_string())?;
+                        progress.start_stage(0);
+                        Some(embedding)
+                    }
+                    None => None,
+                };
+                crate::scan::scan_with(&dataset, &index, &settings, embedding.as_ref(), progress)
+                    .map_err(|e| e.to_string())
             },
         ));
     }

@@ -17,12 +17,16 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.label("Open a dataset to scan it.");
         return;
     }
+    embedding_ui(view, ui);
     settings_ui(view, ui);
     if let Some(job) = &view.scan.running {
         let (done, total) = job.progress();
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label(format!("Scanning... {done}/{total}"));
+            ui.label(format!("{}... {done}/{total}", job.label));
+            if ui.button("Cancel").clicked() {
+                job.cancel();
+            }
         });
     }
     let Some(report) = &view.scan.report else {
@@ -71,6 +75,52 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         });
 }
 
+/// Which embedding near duplicates and outliers are searched in: image hashes and thumbnails, or
+/// a loaded checkpoint's penultimate layer.
+fn embedding_ui(view: &ViewCtx, ui: &mut egui::Ui) {
+    let files = &view.checkpoints.files;
+    let has_preprocess = view
+        .checkpoints
+        .summary
+        .as_ref()
+        .is_some_and(|s| s.preprocess.is_some());
+    let has_runnable = files.iter().any(|f| f.is_runnable());
+    ui.horizontal(|ui| {
+        ui.label("Near duplicates and outliers in:");
+        if files.is_empty() || !has_preprocess || !has_runnable {
+            ui.label("image hashes and thumbnails (load checkpoints to also use a model's embedding)");
+            return;
+        }
+        let chosen = view.scan.embedding.clone();
+        let text = |choice: &Option<String>| match choice {
+            Some(name) => format!("image hashes + {name} penultimate layer"),
+            None => "image hashes and thumbnails".to_string(),
+        };
+        let mut picked = chosen.clone();
+        egui::ComboBox::from_id_salt("scan-embedding")
+            .selected_text(text(&chosen))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut picked, None, text(&None));
+                for file in files.iter().filter(|f| {
+                    f.is_runnable() || f.kind == crate::model::CheckpointKind::WeightsOnly
+                }) {
+                    let choice = Some(file.name.clone());
+                    ui.selectable_value(&mut picked, choice.clone(), text(&choice));
+                }
+            });
+        if picked != chosen {
+            view.send(Command::SetScanEmbedding(picked));
+        }
+    });
+    if let Some(report) = &view.scan.report
+        && let Some(source) = &report.embedding_source
+    {
+        ui.weak(format!(
+            "This report also used {source}'s embedding: near duplicates by how much closer a pair is than its neighbours, outliers by kNN distance in it."
+        ));
+    }
+}
+
 fn settings_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let memory_id = ui.scope_id().with("scan-settings-draft");
     let mut draft: ScanSettings = ui
@@ -96,6 +146,13 @@ fn settings_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                         ui,
                         "near duplicate: min similarity",
                         egui::DragValue::new(&mut draft.near_duplicate_min_similarity)
+                            .speed(0.01)
+                            .range(0.0..=1.0),
+                    );
+                    row(
+                        ui,
+                        "model embedding: max relative distance",
+                        egui::DragValue::new(&mut draft.embedding_max_relative_distance)
                             .speed(0.01)
                             .range(0.0..=1.0),
                     );

@@ -78,6 +78,9 @@ pub enum Command {
     SetPreprocess(crate::model::Preprocess),
     /// Scan the dataset for duplicates, outliers and quality problems with these settings.
     RunScan(crate::scan::ScanSettings),
+    /// Also search near duplicates and outliers in this checkpoint's penultimate-layer embedding
+    /// (its file name), or in image hashes and thumbnails only (`None`); then scan again.
+    SetScanEmbedding(Option<String>),
     /// Record (or, with `None`, clear) the user's decision about an example.
     SetDecision(usize, Option<crate::review::Decision>),
     /// Move the detail view by this many places in the current filtered, sorted order.
@@ -191,6 +194,8 @@ pub struct ScanState {
     pub running: Option<Job<Result<crate::scan::ScanReport, String>>>,
     /// The settings of the last scan started; the panel edits a copy.
     pub settings: crate::scan::ScanSettings,
+    /// File name of the checkpoint whose embedding the scan uses; `None`: hashes and thumbnails.
+    pub embedding: Option<String>,
 }
 
 /// One checkpoint's weights as the filters view shows them.

@@ -624,3 +624,37 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
     files.sort();
     files
 }
+
+#[test]
+fn the_issues_view_scans_again_in_a_chosen_checkpoints_embedding() {
+    let data = tempfile::tempdir().unwrap();
+    demo_subset_with_flipped_labels(data.path(), 12, 0);
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(
+        data.path().to_path_buf(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
+    assert_eq!(harness.state().scan_report().unwrap().embedding_source, None);
+    harness.get_by_label("Data issues").click();
+    run_until_idle(&mut harness);
+    harness
+        .get_by_role_and_label(
+            egui::accesskit::Role::ComboBox,
+            "Near duplicates and outliers in:",
+        )
+        .click();
+    run_until_idle(&mut harness);
+    harness
+        .get_by_label("image hashes + epoch_05.pt penultimate layer")
+        .click();
+    run_until_idle(&mut harness);
+    let report = harness.state().scan_report().unwrap();
+    assert_eq!(report.embedding_source.as_deref(), Some("epoch_05.pt"));
+    assert!(
+        harness.state().messages().is_empty(),
+        "{:?}",
+        harness.state().messages()
+    );
+    harness.get_by_label_contains("This report also used epoch_05.pt's embedding");
+}

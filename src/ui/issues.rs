@@ -86,7 +86,7 @@ fn embedding_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         .is_some_and(|s| s.preprocess.is_some());
     let has_runnable = files.iter().any(|f| f.is_runnable());
     ui.horizontal(|ui| {
-        ui.label("Near duplicates and outliers in:");
+        let label = ui.label("Near duplicates and outliers in:");
         if files.is_empty() || !has_preprocess || !has_runnable {
             ui.label("image hashes and thumbnails (load checkpoints to also use a model's embedding)");
             return;
@@ -97,7 +97,7 @@ fn embedding_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             None => "image hashes and thumbnails".to_string(),
         };
         let mut picked = chosen.clone();
-        egui::ComboBox::from_id_salt("scan-embedding")
+        let combo = egui::ComboBox::from_id_salt("scan-embedding")
             .selected_text(text(&chosen))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut picked, None, text(&None));
@@ -108,6 +108,7 @@ fn embedding_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                     ui.selectable_value(&mut picked, choice.clone(), text(&choice));
                 }
             });
+        combo.response.labelled_by(label.id);
         if picked != chosen {
             view.send(Command::SetScanEmbedding(picked));
         }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use super::embedding::Neighbourhood;
 use super::hamming::{self, HashPair};
 use super::signature::{self, Gradients, HOG_LEN, Signature};
 use super::{DuplicateGroup, Embedding, Finding, IssueKind, MAX_CANDIDATE_PAIRS, ScanSettings};
@@ -57,7 +58,7 @@ pub fn find(
     dataset: &Dataset,
     index: &Index,
     signatures: &[Option<Signature>],
-    embedding: Option<&Embedding>,
+    embedding: Option<(&Embedding, &Neighbourhood)>,
     settings: &ScanSettings,
     warnings: &mut Vec<String>,
 ) -> Duplicates {
@@ -77,12 +78,13 @@ pub fn find(
             .into_iter()
             .map(|p| (p, Measure::Structure))
             .collect();
-    if let Some(embedding) = embedding {
+    if let Some((embedding, neighbourhood)) = embedding {
         let known: std::collections::HashSet<(usize, usize)> =
             pairs.iter().map(|(p, _)| (p.a, p.b)).collect();
         let by_model =
             super::embedding::near_pairs(
             embedding,
+            neighbourhood,
             |i| index.records[i].phash,
             settings,
             |i| is_copy[i],

@@ -86,6 +86,41 @@ impl Embedding {
     }
 }
 
+/// An embedding as the scan uses it: projected unit vectors and each one's nearest reference
+/// distances, shared by the near-duplicate ratio test and the kNN outlier score.
+pub struct Neighbourhood {
+    pub vectors: Vec<Vec<f32>>,
+    /// Ascending distances to the nearest reference vectors; see `outliers::nearest_reference_distances`.
+    pub nearest: Vec<Vec<f32>>,
+    /// Which of `nearest` (1-based) a near-duplicate pair is compared with: about the
+    /// `NEIGHBOURS`-th nearest of all vectors.
+    reach_rank: usize,
+}
+
+impl Neighbourhood {
+    /// Measures `embedding`, with at least `knn_k` neighbours per vector for the outlier score.
+    pub fn of(embedding: &Embedding, knn_k: usize) -> Neighbourhood {
+        let vectors = embedding.outlier_vectors();
+        // With a sample of references, the k-th nearest of the sample is about the
+        // (k·m/references)-th nearest of all: scale k down to keep the same neighbourhood.
+        let m = vectors.len().max(1);
+        let reach_rank = (NEIGHBOURS * outliers::reference_count(m))
+            .div_ceil(m)
+            .max(2);
+        let nearest = outliers::nearest_reference_distances(&vectors, reach_rank.max(knn_k));
+        Neighbourhood {
+            vectors,
+            nearest,
+            reach_rank,
+        }
+    }
+
+    /// Distance of vector `p` to about its `NEIGHBOURS`-th nearest neighbour.
+    fn reach(&self, p: usize) -> f32 {
+        self.nearest[p][self.reach_rank - 1]
+    }
+}
+
 /// Pairs that stand out from their neighbourhood in the model's embedding, strongest first.
 ///
 /// A classifier's embedding puts every clear "7" close to every other, so a fixed cosine threshold
@@ -98,31 +133,21 @@ impl Embedding {
 /// exact copy of another); `phash(i)` is an example's pHash, for the pairs' Hamming distance.
 pub fn near_pairs(
     embedding: &Embedding,
+    neighbourhood: &Neighbourhood,
     phash: impl Fn(usize) -> u64 + Sync,
     settings: &ScanSettings,
     skip: impl Fn(usize) -> bool + Sync,
     warnings: &mut Vec<String>,
 ) -> Vec<NearPair> {
-    let all = embedding.outlier_vectors();
     let kept: Vec<usize> = (0..embedding.len())
         .filter(|&p| !skip(embedding.examples[p]))
         .collect();
     if kept.len() < NEIGHBOURS + 2 {
         return Vec::new();
     }
-    let vectors: Vec<Vec<f32>> = kept.iter().map(|&p| all[p].clone()).collect();
-    // With a sample of references, the k-th nearest of the sample is about the
-    // (k·m/references)-th nearest of all: scale k down to keep the same neighbourhood.
-    let m = vectors.len();
-    let k = (NEIGHBOURS * outliers::reference_count(m))
-        .div_ceil(m)
-        .max(2);
-    let nearest = outliers::nearest_reference_distances(&vectors, k);
-    let reach: Vec<f32> = nearest.iter().map(|d| d[k - 1]).collect();
-    let mut typical: Vec<f32> = nearest
-        .iter()
-        .filter(|d| d[k - 1] > 0.0)
-        .map(|d| d[0] / d[k - 1])
+    let mut typical: Vec<f32> = (0..embedding.len())
+        .filter(|&p| neighbourhood.reach(p) > 0.0)
+        .map(|p| neighbourhood.nearest[p][0] / neighbourhood.reach(p))
         .collect();
     if typical.is_empty() {
         return Vec::new();
@@ -130,9 +155,13 @@ pub fn near_pairs(
     let mid = typical.len() / 2;
     let median_ratio = *typical.select_nth_unstable_by(mid, f32::total_cmp).1;
     let max_ratio = settings.embedding_max_relative_distance * median_ratio;
-
+    let vectors: Vec<&[f32]> = kept
+        .iter()
+        .map(|&p| neighbourhood.vectors[p].as_slice())
+        .collect();
+    let reach: Vec<f32> = kept.iter().map(|&p| neighbourhood.reach(p)).collect();
     let dim = vectors[0].len();
-    let views: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+    let views = vectors;
     let d = settings.near_duplicate_max_distance;
     let mut keys: Vec<u64> = Vec::new();
     for codes in signature::simhashes(&views, dim, HASH_TABLES, HASH_SEED) {
@@ -216,6 +245,7 @@ mod tests {
         let embedding = clustered(10, 60, 0.15, &planted);
         let pairs = near_pairs(
             &embedding,
+            &Neighbourhood::of(&embedding, 5),
             |_| 0,
             &ScanSettings::default(),
             |_| false,
@@ -245,9 +275,11 @@ mod tests {
     #[test]
     fn skipped_examples_and_a_stricter_threshold_leave_pairs_out() {
         let embedding = clustered(5, 40, 0.15, &[7]);
+        let neighbourhood = Neighbourhood::of(&embedding, 5);
         let find = |settings: &ScanSettings, skipped: Option<usize>| {
             near_pairs(
                 &embedding,
+                &neighbourhood,
                 |_| 0,
                 settings,
                 |i| Some(i) == skipped,

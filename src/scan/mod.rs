@@ -366,16 +366,24 @@ pub fn scan_with(
         .collect();
 
     let mut warnings = Vec::new();
-    let duplicates = duplicates::find(dataset, index, &signatures, embedding, settings, &mut warnings);
+    let model = embedding.map(|e| (e, embedding::Neighbourhood::of(e, settings.knn_k)));
+    let duplicates = duplicates::find(
+        dataset,
+        index,
+        &signatures,
+        model.as_ref().map(|(e, n)| (*e, n)),
+        settings,
+        &mut warnings,
+    );
     progress.advance(n / 2);
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }
     let mut findings = duplicates.findings;
-    findings.extend(match embedding {
-        Some(embedding) => outliers::knn_outliers_in(
+    findings.extend(match &model {
+        Some((embedding, neighbourhood)) => outliers::knn_outliers_in(
             &embedding.examples,
-            &embedding.outlier_vectors(),
+            &neighbourhood.nearest,
             settings,
             &format!("{} embedding", embedding.source),
         ),

@@ -26,16 +26,17 @@ pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -
     if ids.len() < MIN_IMAGES.max(settings.knn_k.max(1) + 2) {
         return Vec::new();
     }
-    let embedded = embed(signatures, &ids);
-    knn_outliers_in(&ids, &embedded, settings, "colour thumbnail")
+    let nearest = nearest_reference_distances(&embed(signatures, &ids), settings.knn_k);
+    knn_outliers_in(&ids, &nearest, settings, "colour thumbnail")
 }
 
-/// `Outlier` findings: the mean distance to the `knn_k` nearest reference vectors, for examples
-/// above the fence `Q3 + outlier_iqr_factor·IQR` of that score, at most `outlier_top_fraction` of
-/// them, highest first. `ids[i]` is the example of `embedded[i]`; `space` names the embedding.
+/// `Outlier` findings: the mean distance to the `knn_k` nearest reference vectors (the first
+/// `knn_k` of each `nearest`, from `nearest_reference_distances`), for examples above the fence
+/// `Q3 + outlier_iqr_factor·IQR` of that score, at most `outlier_top_fraction` of them, highest
+/// first. `ids[i]` is the example of `nearest[i]`; `space` names the embedding.
 pub fn knn_outliers_in(
     ids: &[usize],
-    embedded: &[Vec<f32>],
+    nearest: &[Vec<f32>],
     settings: &ScanSettings,
     space: &str,
 ) -> Vec<Finding> {
@@ -44,9 +45,9 @@ pub fn knn_outliers_in(
     if m < MIN_IMAGES.max(k + 2) {
         return Vec::new();
     }
-    let scores: Vec<f64> = nearest_reference_distances(embedded, k)
+    let scores: Vec<f64> = nearest
         .iter()
-        .map(|nearest| nearest.iter().map(|&d| f64::from(d)).sum::<f64>() / k as f64)
+        .map(|d| d[..k].iter().map(|&d| f64::from(d)).sum::<f64>() / k as f64)
         .collect();
     let (q1, median, q3) = quartiles(&scores);
     let fence = q3 + settings.outlier_iqr_factor * (q3 - q1);

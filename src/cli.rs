@@ -555,7 +555,11 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
     use crate::scan::{IssueKind, ScanSettings, counts_text, scan_with, write_report};
 
     let ScanOptions {
-        path, out, fail_on, no_cache, ..
+        path,
+        out,
+        fail_on,
+        no_cache,
+        ..
     } = options;
     // Refuse bad arguments before minutes of decoding.
     crate::index::TableFormat::for_path(out)?;
@@ -586,7 +590,10 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
         settings.embedding_max_relative_distance = r;
     }
     let model = match &options.checkpoint {
-        Some(checkpoint) => Some(runnable_checkpoint(checkpoint, options.preprocess.as_deref())?),
+        Some(checkpoint) => Some(runnable_checkpoint(
+            checkpoint,
+            options.preprocess.as_deref(),
+        )?),
         None => None,
     };
 
@@ -623,6 +630,9 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
     let scan_s = started.elapsed().as_secs_f64() - index_s;
     for warning in &report.warnings {
         eprintln!("eyeball: warning: {warning}");
+    }
+    for note in &report.notes {
+        eprintln!("eyeball: note: {note}");
     }
     write_report(&report, &dataset, out)?;
     eprint!("{}", counts_text(&report));

@@ -719,20 +719,26 @@ fn embedding_a_dataset_skips_unreadable_images_and_follows_the_checkpoint() {
         .position(|e| e.path.ends_with("3.png"))
         .unwrap();
     let (_, preprocess) = demo();
-    let files = classify_checkpoints(&discover_checkpoints(&common::demo_checkpoints()).unwrap())
-        .unwrap();
+    let files =
+        classify_checkpoints(&discover_checkpoints(&common::demo_checkpoints()).unwrap()).unwrap();
     let all: Vec<usize> = (0..dataset.examples.len()).collect();
     let progress = Progress::default();
     let embed = |file, progress: &Progress| {
         eyeball::model::embedding::embed_examples(file, None, &preprocess, &dataset, &all, progress)
             .unwrap()
     };
-    let (first, last) = (embed(&files[0], &progress), embed(&files[5], &Progress::default()));
+    let (first, last) = (
+        embed(&files[0], &progress),
+        embed(&files[5], &Progress::default()),
+    );
     let readable: Vec<usize> = all.iter().copied().filter(|&i| i != broken).collect();
     assert_eq!(first.examples, readable);
     assert_eq!(first.dim, 32);
     assert_eq!(first.vectors.len(), 5 * 32);
     assert_eq!(progress.fraction_parts(), (6, 6));
-    assert_ne!(first.vectors, last.vectors, "training changes the embedding");
+    assert_ne!(
+        first.vectors, last.vectors,
+        "training changes the embedding"
+    );
     assert_eq!(last.source, "epoch_05.pt");
 }

@@ -327,7 +327,9 @@ fn scan_with_a_checkpoint_uses_its_embedding_and_finds_a_planted_copy() {
         .min()
         .unwrap();
     let mut dimmed = image::open(&source).unwrap().to_luma8();
-    dimmed.pixels_mut().for_each(|p| p.0[0] = (p.0[0] as f32 * 0.6) as u8);
+    dimmed
+        .pixels_mut()
+        .for_each(|p| p.0[0] = (p.0[0] as f32 * 0.6) as u8);
     dimmed.save(data.join("4").join("zz_copy.png")).unwrap();
 
     let csv = tmp.path().join("scan.csv");

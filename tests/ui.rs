@@ -635,7 +635,10 @@ fn the_issues_view_scans_again_in_a_chosen_checkpoints_embedding() {
         Some(common::demo_checkpoints()),
         cache.path(),
     ));
-    assert_eq!(harness.state().scan_report().unwrap().embedding_source, None);
+    assert_eq!(
+        harness.state().scan_report().unwrap().embedding_source,
+        None
+    );
     harness.get_by_label("Data issues").click();
     run_until_idle(&mut harness);
     harness

@@ -74,12 +74,13 @@ impl LoadedModel {
             path: path.to_path_buf(),
             message: format!("cannot find the penultimate layer: {message}"),
         })?;
-        let mut module = CModule::load_data_on_device(&mut archive.as_slice(), device).map_err(
-            |e| ModelError::Load {
-                path: path.to_path_buf(),
-                message: torch_message(&e.to_string()),
-            },
-        )?;
+        let mut module =
+            CModule::load_data_on_device(&mut archive.as_slice(), device).map_err(|e| {
+                ModelError::Load {
+                    path: path.to_path_buf(),
+                    message: torch_message(&e.to_string()),
+                }
+            })?;
         module.set_eval();
         Ok(LoadedModel {
             path: path.to_path_buf(),

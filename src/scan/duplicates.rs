@@ -2,6 +2,7 @@
 //! similarity), and the groups they form, with label conflicts and split leakage.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -31,6 +32,10 @@ pub struct Duplicates {
     pub near_pairs: usize,
     /// Of those, the pairs only the model embedding found.
     pub embedding_pairs: usize,
+    /// Structure similarity the near pairs were verified at (see `min_similarity_for`).
+    pub near_duplicate_threshold: f32,
+    /// Why the threshold is above the setting, when it is.
+    pub threshold_note: Option<String>,
 }
 
 /// A verified near-duplicate pair of examples.
@@ -73,16 +78,16 @@ pub fn find(
     let candidates: Vec<usize> = (0..index.records.len())
         .filter(|&i| !is_copy[i] && signatures[i].as_ref().is_some_and(|s| s.has_structure))
         .collect();
-    let mut pairs: Vec<(NearPair, Measure)> =
-        near_pairs(index, signatures, &candidates, settings, warnings)
-            .into_iter()
-            .map(|p| (p, Measure::Structure))
-            .collect();
+    let (structure_pairs, threshold, threshold_note) =
+        near_pairs(index, signatures, &candidates, settings, warnings);
+    let mut pairs: Vec<(NearPair, Measure)> = structure_pairs
+        .into_iter()
+        .map(|p| (p, Measure::Structure))
+        .collect();
     if let Some((embedding, neighbourhood)) = embedding {
         let known: std::collections::HashSet<(usize, usize)> =
             pairs.iter().map(|(p, _)| (p.a, p.b)).collect();
-        let by_model =
-            super::embedding::near_pairs(
+        let by_model = super::embedding::near_pairs(
             embedding,
             neighbourhood,
             |i| index.records[i].phash,
@@ -113,6 +118,8 @@ pub fn find(
             .iter()
             .filter(|(_, m)| *m == Measure::Embedding)
             .count(),
+        near_duplicate_threshold: threshold,
+        threshold_note,
     }
 }
 
@@ -130,16 +137,17 @@ pub fn exact_sets(index: &Index) -> Vec<Vec<usize>> {
 }
 
 /// Candidate pairs from the Hamming index (pHash, and each HOG hash table), verified by gradient
-/// histogram cosine and then structure similarity.
+/// histogram cosine and then structure similarity, at the setting or, where unrelated images are
+/// alike, at the higher bar of `min_similarity_for` (returned, with a note that explains it).
 fn near_pairs(
     index: &Index,
     signatures: &[Option<Signature>],
     candidates: &[usize],
     settings: &ScanSettings,
     warnings: &mut Vec<String>,
-) -> Vec<NearPair> {
+) -> (Vec<NearPair>, f32, Option<String>) {
     if candidates.len() < 2 {
-        return Vec::new();
+        return (Vec::new(), settings.near_duplicate_min_similarity, None);
     }
     let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");
     // Centre the histograms on the dataset's mean: raw histograms are all positive, so every pair
@@ -188,11 +196,13 @@ fn near_pairs(
         keys.sort_unstable();
         keys.dedup();
     }
-    let min_similarity = settings.near_duplicate_min_similarity;
+    let setting = settings.near_duplicate_min_similarity;
+    // Each searched image's two highest similarities to its candidates (see `keep_top_two`).
+    let top_two: Vec<AtomicU64> = (0..candidates.len()).map(|_| AtomicU64::new(0)).collect();
     // Keys are sorted, so pairs sharing their first image come together: its gradients are
     // computed once per run.
     let runs: Vec<&[u64]> = keys.chunk_by(|x, y| x >> 32 == y >> 32).collect();
-    let (centred, sig) = (&centred, &sig);
+    let (centred, sig, top_two) = (&centred, &sig, &top_two);
     let mut pairs: Vec<NearPair> = runs
         .par_iter()
         .flat_map_iter(|run| {
@@ -207,9 +217,19 @@ fn near_pairs(
                     }
                     let b = candidates[pb];
                     let ga = gradients_a.get_or_insert_with(|| Gradients::of(&sig(a).gray));
-                    let similarity =
-                        signature::similarity_of(ga, &Gradients::of(&sig(b).gray), min_similarity)?;
-                    (similarity >= min_similarity).then(|| NearPair {
+                    // Pairs clearly below the setting are only estimated: close enough for the
+                    // look-alike level.
+                    let measured = signature::similarity_or_estimate(
+                        ga,
+                        &Gradients::of(&sig(b).gray),
+                        setting,
+                    );
+                    let estimate = measured.unwrap_or_else(|estimate| estimate);
+                    for p in [pa, pb] {
+                        keep_top_two(&top_two[p], estimate);
+                    }
+                    let similarity = measured.ok()?;
+                    (similarity >= setting).then(|| NearPair {
                         a,
                         b,
                         similarity,
@@ -219,12 +239,70 @@ fn near_pairs(
                 .collect::<Vec<_>>()
         })
         .collect();
+    let (threshold, note) = match look_alike_level(top_two) {
+        Some(level) if min_similarity_for(setting, level) > setting => {
+            let threshold = min_similarity_for(setting, level);
+            let note = format!(
+                "near duplicates need similarity {threshold:.3} in this dataset, not {setting:.2}: \
+                 half of its images have a second look-alike at {level:.3} or more, so a lower \
+                 bar would flag look-alikes rather than copies"
+            );
+            pairs.retain(|p| p.similarity >= threshold);
+            (threshold, Some(note))
+        }
+        _ => (setting, None),
+    };
     pairs.sort_by(|x, y| {
         y.similarity
             .total_cmp(&x.similarity)
             .then((x.a, x.b).cmp(&(y.a, y.b)))
     });
-    pairs
+    (pairs, threshold, note)
+}
+
+/// Fewest searched images from which the look-alike level is taken; in a smaller set, a few
+/// pictures with several copies would make up half of it.
+const MIN_LOOK_ALIKE_IMAGES: usize = 50;
+
+/// Adds `similarity` to an image's two highest, packed as the bits of (similarity + 1), which
+/// order like the values (0: none), the highest in the upper half.
+fn keep_top_two(top_two: &AtomicU64, similarity: f32) {
+    let bits = (similarity + 1.0).max(0.0).to_bits();
+    let _ = top_two.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |packed| {
+        let (first, second) = ((packed >> 32) as u32, packed as u32);
+        let (first, second) = if bits > first {
+            (bits, first)
+        } else {
+            (first, second.max(bits))
+        };
+        Some((u64::from(first) << 32) | u64::from(second))
+    });
+}
+
+/// How alike unrelated images of the dataset are: the median, over searched images, of the
+/// similarity to their second most similar candidate (-1 without one). The second, because the
+/// most similar may be a copy, and few pictures have two. `None` for too few images.
+fn look_alike_level(top_two: &[AtomicU64]) -> Option<f32> {
+    if top_two.len() < MIN_LOOK_ALIKE_IMAGES {
+        return None;
+    }
+    let mut second: Vec<f32> = top_two
+        .iter()
+        .map(|t| f32::from_bits(t.load(Ordering::Relaxed) as u32) - 1.0)
+        .collect();
+    let middle = second.len() / 2;
+    Some(*second.select_nth_unstable_by(middle, f32::total_cmp).1)
+}
+
+/// The similarity a near duplicate must reach in a dataset whose look-alike level (see
+/// `look_alike_level`) is `level`: `setting`, or twice `level` on Fisher's z scale (`atanh`, on
+/// which correlations are compared) where that is higher. CIFAR-10's level is below 0.4 and
+/// the setting stands; MNIST's digits are at 0.82, and the bar rises to 0.98.
+pub(super) fn min_similarity_for(setting: f32, level: f32) -> f32 {
+    if level <= 0.0 {
+        return setting;
+    }
+    setting.max((2.0 * level.min(0.9999).atanh()).tanh())
 }
 
 /// Union-find with sizes.

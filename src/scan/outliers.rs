@@ -105,10 +105,7 @@ pub fn nearest_reference_distances(embedded: &[Vec<f32>], k: usize) -> Vec<Vec<f
         .map(|q| {
             let query = &embedded[q];
             let mut nearest = vec![f32::INFINITY; k];
-            for (&r, vector) in references
-                .iter()
-                .zip(reference_vectors.chunks_exact(dim))
-            {
+            for (&r, vector) in references.iter().zip(reference_vectors.chunks_exact(dim)) {
                 if r == q {
                     continue;
                 }

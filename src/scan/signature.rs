@@ -263,6 +263,12 @@ const COARSE_SLACK: f32 = 0.2;
 /// first estimated on every other pixel in both directions (the gradients are blurred, so
 /// neighbours are alike and the estimate is close); the best few are then measured in full.
 pub fn similarity_of(a: &Gradients, b: &Gradients, floor: f32) -> Option<f32> {
+    similarity_or_estimate(a, b, floor).ok()
+}
+
+/// `similarity_of`, with the coarse estimate as the error when it is clearly below `floor`: enough
+/// to tell how alike unrelated images are without measuring them in full.
+pub fn similarity_or_estimate(a: &Gradients, b: &Gradients, floor: f32) -> Result<f32, f32> {
     let mut estimates: Vec<(f32, i32, i32)> =
         Vec::with_capacity(((2 * MAX_SHIFT + 1) * (2 * MAX_SHIFT + 1)) as usize);
     for dy in -MAX_SHIFT..=MAX_SHIFT {
@@ -274,7 +280,7 @@ pub fn similarity_of(a: &Gradients, b: &Gradients, floor: f32) -> Option<f32> {
     }
     estimates.sort_by(|p, q| q.0.total_cmp(&p.0));
     if estimates[0].0 < floor - COARSE_SLACK {
-        return None;
+        return Err(estimates[0].0);
     }
     let best = estimates
         .iter()
@@ -284,7 +290,7 @@ pub fn similarity_of(a: &Gradients, b: &Gradients, floor: f32) -> Option<f32> {
                 .min(shifted_correlation(&a.y, &b.y, dx, dy, 1))
         })
         .fold(-1f32, f32::max);
-    Some(best)
+    Ok(best)
 }
 
 /// Pearson correlation of `a` and `b` shifted by `(dx, dy)` (a's pixel (x, y) against b's
@@ -352,6 +358,14 @@ mod tests {
         assert!(similarity(&a.gray, &Signature::of(&shifted).gray) > 0.8);
         let other = Signature::of(&pattern(64, 64, 9));
         assert!(similarity(&a.gray, &other.gray) < 0.5);
+        // Below the floor, only the coarse estimate, close to the full measurement.
+        let (ga, go) = (Gradients::of(&a.gray), Gradients::of(&other.gray));
+        let estimate = similarity_or_estimate(&ga, &go, 0.9).unwrap_err();
+        assert!((estimate - similarity(&a.gray, &other.gray)).abs() < 0.1);
+        assert_eq!(
+            similarity_or_estimate(&ga, &go, -1.0),
+            Ok(similarity(&a.gray, &other.gray))
+        );
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         report.near_pairs,
         report.groups.len()
     ));
+    for note in &report.notes {
+        ui.weak(note);
+    }
     ui.separator();
 
     let mut groups: Vec<&DuplicateGroup> = report.groups.iter().collect();
@@ -88,7 +91,9 @@ fn embedding_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let label = ui.label("Near duplicates and outliers in:");
         if files.is_empty() || !has_preprocess || !has_runnable {
-            ui.label("image hashes and thumbnails (load checkpoints to also use a model's embedding)");
+            ui.label(
+                "image hashes and thumbnails (load checkpoints to also use a model's embedding)",
+            );
             return;
         }
         let chosen = view.scan.embedding.clone();

@@ -210,6 +210,44 @@ pub fn texture(seed: u64, w: u32, h: u32) -> RgbImage {
     })
 }
 
+/// A handwritten-looking stroke: a bright, slightly bent bar on black, its slant, length, width,
+/// bend and place drawn from `seed` within narrow ranges, so that any two look alike (as one
+/// digit written by different hands does) without being the same picture.
+pub fn stroke(seed: u64, side: u32) -> RgbImage {
+    let mut rng = Rng::new(seed);
+    let mut between = |lo: f32, hi: f32| lo + (hi - lo) * rng.unit();
+    let angle = between(50.0, 85.0).to_radians();
+    let half_length = between(0.22, 0.38);
+    let half_width = between(0.035, 0.075);
+    let bend = between(-0.15, 0.15);
+    let (cx, cy) = (0.5 + between(-0.1, 0.1), 0.5 + between(-0.1, 0.1));
+    // Points along the bar, bent sideways by a parabola.
+    let (dx, dy) = (angle.cos(), -angle.sin());
+    let points: Vec<(f32, f32)> = (0..=48)
+        .map(|k| {
+            let t = k as f32 / 24.0 - 1.0;
+            let side_shift = bend * (1.0 - t * t);
+            (
+                cx + t * half_length * dx - side_shift * dy,
+                cy + t * half_length * dy + side_shift * dx,
+            )
+        })
+        .collect();
+    RgbImage::from_fn(side, side, |x, y| {
+        let (u, v) = (
+            (x as f32 + 0.5) / side as f32,
+            (y as f32 + 0.5) / side as f32,
+        );
+        let distance = points
+            .iter()
+            .map(|&(px, py)| ((u - px).powi(2) + (v - py).powi(2)).sqrt())
+            .fold(f32::MAX, f32::min);
+        // One pixel of anti-aliasing at the edge.
+        let cover = ((half_width - distance) * side as f32 + 0.5).clamp(0.0, 1.0);
+        Rgb([sat(255.0 * cover); 3])
+    })
+}
+
 /// Bilinear, smoothstepped interpolation of a `(cells+1)²` grid of 3-channel values at (u, v) in 0..1.
 fn smooth_noise(grid: &[f32], cells: usize, u: f32, v: f32, channel: usize) -> f32 {
     let (gx, gy) = (u * cells as f32, v * cells as f32);

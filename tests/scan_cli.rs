@@ -209,3 +209,48 @@ fn bench_near_duplicates_recovers_its_planted_pairs() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("planted recovered: 200/200"), "{text}");
 }
+
+#[test]
+fn among_dark_digits_only_a_blank_frame_is_flagged_dark() {
+    // Every MNIST digit is dark and low in entropy; a black frame (a pipeline bug) is not a digit.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("digits");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/data/train");
+    for class in ["0", "1", "2"] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(demo.join(class))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files.iter().take(60) {
+            std::fs::copy(file, data.join(class).join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    image::GrayImage::new(28, 28)
+        .save(data.join("1").join("blank.png"))
+        .unwrap();
+    let out = dir.path().join("issues.csv");
+    let output = scan(&data, &out, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("so that is how this dataset looks"),
+        "{}",
+        stderr(&output)
+    );
+    let df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(out))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let flagged: BTreeSet<(String, String)> = rows(&df)
+        .into_iter()
+        .filter(|(_, issue)| issue == "dark" || issue == "low_information")
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("1/blank.png".to_string(), "dark".to_string()),
+        ("1/blank.png".to_string(), "low_information".to_string()),
+    ]
+    .into();
+    assert_eq!(flagged, expected);
+}

@@ -239,7 +239,7 @@ pub struct ScanReport {
     /// or higher in a dataset of look-alikes (`notes` then says why).
     pub near_duplicate_threshold: f32,
     /// How the scan adapted to this dataset (a near-duplicate bar raised for a dataset of
-    /// look-alikes), to be shown beside the results.
+    /// look-alikes, quality thresholds that most of it passes), to be shown beside the results.
     pub notes: Vec<String>,
     pub settings: ScanSettings,
     /// Things the user should know about the scan itself (a search that hit its pair limit).
@@ -406,7 +406,8 @@ pub fn scan_with(
         None => outliers::knn_outliers(&signatures, settings),
     });
     findings.extend(outliers::stat_outliers(index, &usable, settings));
-    findings.extend(quality::flags(index, &truncated, settings));
+    let mut notes: Vec<String> = duplicates.threshold_note.into_iter().collect();
+    findings.extend(quality::flags(index, &truncated, settings, &mut notes));
     progress.advance(n - n / 2);
 
     findings.sort_by(|a, b| {
@@ -420,7 +421,7 @@ pub fn scan_with(
         groups: duplicates.groups,
         near_pairs: duplicates.near_pairs,
         near_duplicate_threshold: duplicates.near_duplicate_threshold,
-        notes: duplicates.threshold_note.into_iter().collect(),
+        notes,
         settings: settings.clone(),
         warnings,
         embedding_source: embedding.map(|e| e.source.clone()),

@@ -5,48 +5,76 @@ use super::outliers::quartiles;
 use super::{Finding, IssueKind, ScanSettings};
 use crate::index::Index;
 
-/// Largest share of a dataset that the absolute thresholds may flag as dark, bright or low
-/// information (at least `TAIL_MIN` images). A dataset whose typical image is past a threshold
-/// (MNIST digits are dark, with 1-2 bits of entropy) keeps only its most extreme images, so the
-/// list stays one worth reviewing; on photos the thresholds alone decide.
+/// Largest share of a dataset that the absolute thresholds of dark, bright and low information
+/// may flag on their own. Past it, the threshold describes the dataset rather than a few bad
+/// images (MNIST digits are dark, with 1-2 bits of entropy), and only images that are also extreme
+/// for this dataset stay flagged (see `keep_dataset_extremes`).
 const TAIL_SHARE: f64 = 0.02;
-const TAIL_MIN: usize = 10;
 
-/// Keeps the `cap` highest-scoring findings of each absolute-threshold kind.
-fn keep_extreme_tail(findings: &mut Vec<Finding>, examples: usize) {
-    let cap = ((examples as f64 * TAIL_SHARE).ceil() as usize).max(TAIL_MIN);
+/// The statistic behind an absolute-threshold kind, on a log scale that opens up its bad end:
+/// ln(1 + v) for brightness (gray levels), ln(1 + 255 - v) for its distance from white, and
+/// ln(0.1 + v) for entropy (bits: a constant image has 0, a binary digit about 1). Low values are
+/// extreme.
+fn extremeness(kind: IssueKind, record: &crate::index::ImageRecord) -> Option<f64> {
+    let brightness = f64::from(record.brightness).clamp(0.0, 255.0);
+    match kind {
+        IssueKind::Dark => Some(brightness.ln_1p()),
+        IssueKind::Bright => Some((255.0 - brightness).ln_1p()),
+        IssueKind::LowInformation => Some((0.1 + f64::from(record.entropy).max(0.0)).ln()),
+        _ => None,
+    }
+}
+
+/// For each absolute-threshold kind that flags more than `TAIL_SHARE` of the readable images,
+/// keeps only the images below the dataset's low Tukey fence (`Q1 - outlier_iqr_factor·IQR`) on
+/// the `extremeness` scale: a blank frame among dark digits stays, the digits go. Says so in `notes`.
+fn keep_dataset_extremes(
+    findings: &mut Vec<Finding>,
+    index: &Index,
+    readable: &[usize],
+    settings: &ScanSettings,
+    notes: &mut Vec<String>,
+) {
+    let cap = (readable.len() as f64 * TAIL_SHARE).ceil() as usize;
     for kind in [
         IssueKind::Dark,
         IssueKind::Bright,
         IssueKind::LowInformation,
     ] {
-        let mut scores: Vec<f64> = findings
-            .iter()
-            .filter(|f| f.kind == kind)
-            .map(|f| f.score)
-            .collect();
-        if scores.len() <= cap {
+        let flagged = findings.iter().filter(|f| f.kind == kind).count();
+        if flagged <= cap {
             continue;
         }
-        scores.sort_by(|a, b| b.total_cmp(a));
-        let cutoff = scores[cap - 1];
-        let above = scores.iter().filter(|&&s| s > cutoff).count();
-        let mut ties_left = cap - above;
+        let values: Vec<f64> = readable
+            .iter()
+            .filter_map(|&i| extremeness(kind, &index.records[i]))
+            .collect();
+        let (q1, _, q3) = quartiles(&values);
+        let fence = q1 - settings.outlier_iqr_factor * (q3 - q1);
         findings.retain(|f| {
-            if f.kind != kind || f.score > cutoff {
-                return true;
-            }
-            let keep = f.score == cutoff && ties_left > 0;
-            ties_left -= usize::from(keep);
-            keep
+            f.kind != kind
+                || extremeness(kind, &index.records[f.example]).is_some_and(|v| v < fence)
         });
+        let kept = findings.iter().filter(|f| f.kind == kind).count();
+        notes.push(format!(
+            "{}: {flagged} of {} images ({:.0}%) are past the threshold, so that is how this dataset looks; \
+             {kept} that are extreme even for it stay flagged",
+            kind.name(),
+            readable.len(),
+            100.0 * flagged as f64 / readable.len().max(1) as f64
+        ));
     }
 }
 
 /// Every quality finding; `truncated` holds problems found while decoding for the scan (a JPEG
 /// cut short decodes with gray rows and is reported as corrupt). Scores are 0..=1 (how far past the threshold, relative to it) except
 /// `Corrupt` and `GrayscaleAsRgb`, which are 1.
-pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSettings) -> Vec<Finding> {
+pub fn flags(
+    index: &Index,
+    truncated: &[Option<String>],
+    settings: &ScanSettings,
+    notes: &mut Vec<String>,
+) -> Vec<Finding> {
     let readable: Vec<usize> = (0..index.records.len())
         .filter(|&i| index.records[i].is_readable())
         .collect();
@@ -193,7 +221,7 @@ pub fn flags(index: &Index, truncated: &[Option<String>], settings: &ScanSetting
             }
         }
     }
-    keep_extreme_tail(&mut findings, index.records.len());
+    keep_dataset_extremes(&mut findings, index, &readable, settings, notes);
     findings
 }
 

@@ -3,7 +3,6 @@
 
 use std::ffi::{CString, c_char, c_int};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 use tch::{CModule, Device, Tensor};
@@ -74,20 +73,14 @@ impl LoadedModel {
             path: path.to_path_buf(),
             message: format!("cannot find the penultimate layer: {message}"),
         })?;
-        let mut module =
+        let module =
             CModule::load_data_on_device(&mut archive.as_slice(), device).map_err(|e| {
                 ModelError::Load {
                     path: path.to_path_buf(),
                     message: torch_message(&e.to_string()),
                 }
             })?;
-        module.set_eval();
-        Ok(LoadedModel {
-            path: path.to_path_buf(),
-            module,
-            device,
-            contiguous_only: AtomicBool::new(false),
-        })
+        Ok(LoadedModel::of(path, module, device))
     }
 
     /// Penultimate-layer embedding of a `[N, C, H, W]` batch as `[N, D]` float32 on the CPU.

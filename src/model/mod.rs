@@ -176,17 +176,22 @@ impl LoadedModel {
     /// Loads a TorchScript file; other formats get a message saying how to export one.
     pub fn load(path: &Path, device: Device) -> Result<LoadedModel, ModelError> {
         init_torch();
-        let mut module = CModule::load_on_device(path, device).map_err(|e| ModelError::Load {
+        let module = CModule::load_on_device(path, device).map_err(|e| ModelError::Load {
             path: path.to_path_buf(),
             message: explain_load_failure(path, &e.to_string()),
         })?;
+        Ok(LoadedModel::of(path, module, device))
+    }
+
+    /// `module` from `path`, in eval mode.
+    fn of(path: &Path, mut module: CModule, device: Device) -> LoadedModel {
         module.set_eval();
-        Ok(LoadedModel {
+        LoadedModel {
             path: path.to_path_buf(),
             module,
             device,
             contiguous_only: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Number of trainable scalars (buffers such as BatchNorm statistics excluded).

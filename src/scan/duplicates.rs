@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::embedding::Neighbourhood;
-use super::hamming::{self, HashPair};
+use super::hamming;
 use super::signature::{self, Gradients, HOG_LEN, Signature};
 use super::{DuplicateGroup, Embedding, Finding, IssueKind, MAX_CANDIDATE_PAIRS, ScanSettings};
 use crate::dataset::Dataset;
@@ -180,22 +180,13 @@ fn near_pairs(
         HOG_HASH_TABLES,
         HOG_HASH_SEED,
     ));
-    let mut keys: Vec<u64> = Vec::new();
-    for codes in &code_sets {
-        let (found, truncated) = hamming::near_pairs(codes, d, MAX_CANDIDATE_PAIRS);
-        if truncated {
-            warnings.push(format!(
-                "near-duplicate search stopped at {MAX_CANDIDATE_PAIRS} candidate pairs; lower the distance ({d}) to see them all"
-            ));
-        }
-        keys.extend(
-            found
-                .iter()
-                .map(|&HashPair { a, b, .. }| (u64::from(a) << 32) | u64::from(b)),
-        );
-        keys.sort_unstable();
-        keys.dedup();
-    }
+    let keys = hamming::candidate_keys(
+        &code_sets,
+        d,
+        MAX_CANDIDATE_PAIRS,
+        "near-duplicate search",
+        warnings,
+    );
     let setting = settings.near_duplicate_min_similarity;
     // Each searched image's two highest similarities to its candidates (see `keep_top_two`).
     let top_two: Vec<AtomicU64> = (0..candidates.len()).map(|_| AtomicU64::new(0)).collect();

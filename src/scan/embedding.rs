@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::duplicates::NearPair;
-use super::hamming::{self, HashPair, SplitMix64};
+use super::hamming::{self, SplitMix64};
 use super::signature;
 use super::{MAX_CANDIDATE_PAIRS, ScanSettings, outliers};
 
@@ -163,22 +163,13 @@ pub fn near_pairs(
     let dim = vectors[0].len();
     let views = vectors;
     let d = settings.near_duplicate_max_distance;
-    let mut keys: Vec<u64> = Vec::new();
-    for codes in signature::simhashes(&views, dim, HASH_TABLES, HASH_SEED) {
-        let (found, truncated) = hamming::near_pairs(&codes, d, MAX_CANDIDATE_PAIRS);
-        if truncated {
-            warnings.push(format!(
-                "model-embedding search stopped at {MAX_CANDIDATE_PAIRS} candidate pairs; lower the distance ({d}) to see them all"
-            ));
-        }
-        keys.extend(
-            found
-                .iter()
-                .map(|&HashPair { a, b, .. }| (u64::from(a) << 32) | u64::from(b)),
-        );
-        keys.sort_unstable();
-        keys.dedup();
-    }
+    let keys = hamming::candidate_keys(
+        &signature::simhashes(&views, dim, HASH_TABLES, HASH_SEED),
+        d,
+        MAX_CANDIDATE_PAIRS,
+        "model-embedding search",
+        warnings,
+    );
     let mut pairs: Vec<NearPair> = keys
         .par_iter()
         .filter_map(|&key| {

@@ -311,6 +311,35 @@ impl SplitMix64 {
     }
 }
 
+/// Candidate pairs from several code sets (one per hash table) within `max_distance` bits, as
+/// sorted, distinct keys `a << 32 | b` (`a < b`). A search that hits `max_pairs` is named in
+/// `warnings` (`search` says which).
+pub fn candidate_keys(
+    code_sets: &[Vec<u64>],
+    max_distance: u32,
+    max_pairs: usize,
+    search: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<u64> {
+    let mut keys: Vec<u64> = Vec::new();
+    for codes in code_sets {
+        let (found, truncated) = near_pairs(codes, max_distance, max_pairs);
+        if truncated {
+            warnings.push(format!(
+                "{search} stopped at {max_pairs} candidate pairs; lower the distance ({max_distance}) to see them all"
+            ));
+        }
+        keys.extend(
+            found
+                .iter()
+                .map(|&HashPair { a, b, .. }| (u64::from(a) << 32) | u64::from(b)),
+        );
+        keys.sort_unstable();
+        keys.dedup();
+    }
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -154,10 +154,10 @@ pub struct ScanOptions {
     /// Preprocessing sidecar for --checkpoint (default: preprocess.json beside it).
     #[arg(long, value_name = "FILE", requires = "checkpoint")]
     pub preprocess: Option<PathBuf>,
-    /// With --checkpoint: how much closer than usual (0..1, relative to the dataset's typical
-    /// nearest-neighbour ratio) two images' embeddings must be to count as near duplicates.
-    #[arg(long, value_name = "R", requires = "checkpoint")]
-    pub max_relative_distance: Option<f32>,
+    /// With --checkpoint: how far below the dataset's typical nearest-neighbour ratio (in median
+    /// absolute deviations of its log) two images' embeddings must be to count as near duplicates.
+    #[arg(long, value_name = "N", requires = "checkpoint")]
+    pub min_deviations: Option<f32>,
     /// Decode every file for the index, and neither read nor write the index cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -586,8 +586,8 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
     if let Some(s) = options.min_similarity {
         settings.near_duplicate_min_similarity = s;
     }
-    if let Some(r) = options.max_relative_distance {
-        settings.embedding_max_relative_distance = r;
+    if let Some(n) = options.min_deviations {
+        settings.embedding_min_deviations = n;
     }
     let model = match &options.checkpoint {
         Some(checkpoint) => Some(runnable_checkpoint(

@@ -390,3 +390,48 @@ fn scan_with_a_checkpoint_without_a_linear_layer_names_the_file() {
     assert!(stderr.contains("penultimate layer"), "{stderr}");
     assert!(!tmp.path().join("scan.csv").exists());
 }
+
+#[test]
+fn the_demo_digits_scanned_with_their_checkpoint_gain_no_look_alike_pairs() {
+    // A clear "1" lies close to every other "1" in the model's embedding; only pairs that stand
+    // out from that crowd count, and the demo has none.
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoint = common::demo_checkpoints().join("epoch_05.pt");
+    let out = eyeball(
+        &[
+            "scan",
+            text(&common::demo_data()),
+            "--out",
+            text(&tmp.path().join("scan.csv")),
+            "--checkpoint",
+            text(&checkpoint),
+        ],
+        tmp.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("(0 of the pairs found only by epoch_05.pt's penultimate-layer embedding"),
+        "{stderr}"
+    );
+    // A looser setting does find look-alikes, so the zero above is the rule at work.
+    let loose = eyeball(
+        &[
+            "scan",
+            text(&common::demo_data()),
+            "--out",
+            text(&tmp.path().join("loose.csv")),
+            "--checkpoint",
+            text(&checkpoint),
+            "--min-deviations",
+            "4",
+        ],
+        tmp.path(),
+    );
+    let loose_err = String::from_utf8_lossy(&loose.stderr);
+    assert!(loose.status.success(), "{loose_err}");
+    assert!(
+        !loose_err.contains("(0 of the pairs found only by"),
+        "{loose_err}"
+    );
+}

@@ -12,6 +12,12 @@ use super::{MAX_CANDIDATE_PAIRS, ScanSettings, outliers};
 /// differ in about 9 of 64 bits, within the default radius of most tables.
 const HASH_TABLES: usize = 8;
 const HASH_SEED: u64 = 0xE3BE_DD1E_5EED_0001;
+/// The median of `values` (reordered).
+fn median_of(values: &mut [f32]) -> f32 {
+    let mid = values.len() / 2;
+    *values.select_nth_unstable_by(mid, f32::total_cmp).1
+}
+
 /// The neighbour a near-duplicate pair's distance is compared with (see `near_pairs`).
 const NEIGHBOURS: usize = 5;
 /// Dimensions a long embedding is randomly projected to for the kNN outlier search.
@@ -126,9 +132,11 @@ impl Neighbourhood {
 /// A classifier's embedding puts every clear "7" close to every other, so a fixed cosine threshold
 /// flags look-alikes by the thousand. Instead a pair's distance is compared with how far each of its
 /// two images is from its `NEIGHBOURS`-th nearest neighbour: the same picture twice is much closer
-/// than anything else. That ratio is divided by its median over the dataset (nearest against
-/// `NEIGHBOURS`-th neighbour), so the rule adapts to the model; a pair is kept at
-/// `embedding_max_relative_distance` or below. Candidates come from random-hyperplane hashes within
+/// than anything else. The log of that ratio is compared with its spread over the dataset (each
+/// image's nearest against its `NEIGHBOURS`-th neighbour): a pair is kept when it lies at least
+/// `embedding_min_deviations` median absolute deviations below the median. So the rule adapts to
+/// the model: a compact 32-value digit embedding, where ratios vary widely, needs a much smaller
+/// ratio than a photo model's. Candidates come from random-hyperplane hashes within
 /// `near_duplicate_max_distance` bits, never from all pairs. `skip(i)` leaves an example out (an
 /// exact copy of another); `phash(i)` is an example's pHash, for the pairs' Hamming distance.
 pub fn near_pairs(
@@ -146,15 +154,16 @@ pub fn near_pairs(
         return Vec::new();
     }
     let mut typical: Vec<f32> = (0..embedding.len())
-        .filter(|&p| neighbourhood.reach(p) > 0.0)
-        .map(|p| neighbourhood.nearest[p][0] / neighbourhood.reach(p))
+        .filter(|&p| neighbourhood.nearest[p][0] > 0.0)
+        .map(|p| (neighbourhood.nearest[p][0] / neighbourhood.reach(p)).ln())
         .collect();
-    if typical.is_empty() {
+    if typical.len() < NEIGHBOURS + 2 {
         return Vec::new();
     }
-    let mid = typical.len() / 2;
-    let median_ratio = *typical.select_nth_unstable_by(mid, f32::total_cmp).1;
-    let max_ratio = settings.embedding_max_relative_distance * median_ratio;
+    let median = median_of(&mut typical);
+    let mut deviations: Vec<f32> = typical.iter().map(|x| (x - median).abs()).collect();
+    let spread = median_of(&mut deviations);
+    let max_ln_ratio = median - settings.embedding_min_deviations * spread;
     let vectors: Vec<&[f32]> = kept
         .iter()
         .map(|&p| neighbourhood.vectors[p].as_slice())
@@ -176,8 +185,8 @@ pub fn near_pairs(
             let (pa, pb) = ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
             let cosine = signature::dot(views[pa], views[pb]);
             let distance = (2.0 - 2.0 * cosine).max(0.0).sqrt();
-            let ratio = distance / reach[pa].min(reach[pb]);
-            (ratio <= max_ratio).then(|| {
+            let ln_ratio = (distance / reach[pa].min(reach[pb])).ln();
+            (ln_ratio <= max_ln_ratio).then(|| {
                 let (a, b) = (embedding.examples[kept[pa]], embedding.examples[kept[pb]]);
                 NearPair {
                     a: a.min(b),
@@ -282,7 +291,7 @@ mod tests {
         assert!(find(&ScanSettings::default(), None));
         assert!(!find(&ScanSettings::default(), Some(200)));
         let strict = ScanSettings {
-            embedding_max_relative_distance: 0.0,
+            embedding_min_deviations: 1000.0,
             ..ScanSettings::default()
         };
         assert!(!find(&strict, None));

@@ -85,12 +85,12 @@ pub struct ScanSettings {
     /// An image whose size (square root of its pixel count) differs from the dataset's median by
     /// this factor or more (either way) is `OddSize`.
     pub odd_size_factor: f32,
-    /// With a model embedding (`scan_with`), two examples are also near duplicates when their
-    /// distance, over each one's distance to its 5th nearest neighbour, is at most this fraction
-    /// of that ratio's median over the dataset (see `embedding::near_pairs`). Catches what the
-    /// hashes miss on small or recoloured images. On CIFAR-10's test set with a 75% CNN, pairs up
-    /// to about 0.6 were mostly the same photo; on MNIST digits the same rule finds look-alikes.
-    pub embedding_max_relative_distance: f32,
+    /// With a model embedding (`scan_with`), two examples are also near duplicates when they are
+    /// much closer to each other than to their other neighbours: the log of their distance over
+    /// each one's distance to its 5th nearest neighbour lies at least this many median absolute
+    /// deviations below that log-ratio's median over the dataset (see `embedding::near_pairs`).
+    /// Catches what the hashes miss on small or recoloured images.
+    pub embedding_min_deviations: f32,
 }
 
 impl Default for ScanSettings {
@@ -109,7 +109,7 @@ impl Default for ScanSettings {
             low_entropy_max: 2.0,
             odd_aspect_max_ratio: 2.0,
             odd_size_factor: 3.0,
-            embedding_max_relative_distance: 0.6,
+            embedding_min_deviations: 12.0,
         }
     }
 }

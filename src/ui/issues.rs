@@ -157,10 +157,10 @@ fn settings_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                     );
                     row(
                         ui,
-                        "model embedding: max relative distance",
-                        egui::DragValue::new(&mut draft.embedding_max_relative_distance)
-                            .speed(0.01)
-                            .range(0.0..=1.0),
+                        "model embedding: min deviations below typical",
+                        egui::DragValue::new(&mut draft.embedding_min_deviations)
+                            .speed(0.1)
+                            .range(0.0..=100.0),
                     );
                     row(
                         ui,

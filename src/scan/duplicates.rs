@@ -389,7 +389,8 @@ fn group(
             .all(|&i| index.records[i].content_hash == hash);
         let group_links = members.iter().flat_map(|&i| links[i].iter());
         let min_similarity = group_links.clone().map(|l| l.1).fold(1.0f32, f32::min);
-        let max_distance = group_links.map(|l| l.2).max().unwrap_or(0);
+        let max_distance = group_links.clone().map(|l| l.2).max().unwrap_or(0);
+        let by_embedding = group_links.clone().any(|l| l.3 == Measure::Embedding);
         let splits: Vec<Option<usize>> =
             members.iter().map(|&i| dataset.examples[i].split).collect();
         let labels: Vec<Option<usize>> =
@@ -508,6 +509,7 @@ fn group(
             spans_splits,
             max_distance,
             min_similarity,
+            by_embedding,
         });
     }
     (groups, findings)

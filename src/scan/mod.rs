@@ -225,6 +225,8 @@ pub struct DuplicateGroup {
     /// Weakest similarity over the pairs that joined the group (1.0 when exact): structure
     /// similarity, or the model-embedding cosine for pairs only the embedding found.
     pub min_similarity: f32,
+    /// Some pair of the group was found only by the model embedding (its similarity is a cosine).
+    pub by_embedding: bool,
 }
 
 /// Everything a scan found.

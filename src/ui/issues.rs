@@ -242,6 +242,8 @@ fn group_ui(view: &ViewCtx, ui: &mut egui::Ui, group: &DuplicateGroup) {
         ui.horizontal(|ui| {
             let kind = if group.exact {
                 "identical pixels".to_string()
+            } else if group.by_embedding {
+                "near duplicates (found in the model's embedding)".to_string()
             } else {
                 format!(
                     "near duplicates (similarity >= {:.2})",

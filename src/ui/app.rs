@@ -439,6 +439,7 @@ impl EyeballApp {
             Command::ToggleStatsPanel => {
                 self.settings.show_stats_panel = !self.settings.show_stats_panel
             }
+            Command::ShowMessage(message) => self.messages.push(message),
             Command::DismissMessage(i) => {
                 if i < self.messages.len() {
                     self.messages.remove(i);
@@ -769,6 +770,12 @@ impl EyeballApp {
             .add_filter("table", &["csv", "parquet"])
             .save_file()
         else {
+            // A cancel and a desktop without a file-dialog portal look the same from here.
+            self.messages.push(format!(
+                "Nothing exported: no file was chosen. If no dialog appeared, this desktop has no \
+                 xdg-desktop-portal; every decision is saved in {}",
+                store.file().display()
+            ));
             return;
         };
         let result = if corrected {
@@ -821,10 +828,18 @@ impl EyeballApp {
         let sender = self.async_commands.0.clone();
         let repaint = Arc::clone(&self.repaint);
         std::thread::spawn(move || {
-            if let Some(folder) = rfd::FileDialog::new().set_title(title).pick_folder() {
-                let _ = sender.send(then(folder));
-                repaint();
-            }
+            let command = match rfd::FileDialog::new().set_title(title).pick_folder() {
+                Some(folder) => then(folder),
+                // A cancel and a desktop without a file-dialog portal look the same from here.
+                None => Command::ShowMessage(
+                    "No folder was chosen. If no dialog appeared, this desktop has no \
+                     xdg-desktop-portal: drop the folder on the window, or pass it on the command \
+                     line (eyeball DATASET --checkpoints DIR)"
+                        .into(),
+                ),
+            };
+            let _ = sender.send(command);
+            repaint();
         });
     }
 

@@ -88,6 +88,8 @@ pub enum Command {
     CloseDetail,
     ToggleStatsPanel,
     DismissMessage(usize),
+    /// Show a notice to the user (from a worker thread, such as a file dialog's).
+    ShowMessage(String),
 }
 
 /// Whole-dataset facts the panels show every frame, computed once per dataset or index so

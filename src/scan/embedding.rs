@@ -1,5 +1,6 @@
 //! The model's view of the images: one vector per example (a checkpoint's penultimate layer),
-//! searched for near duplicates by cosine similarity and used as the kNN outlier embedding.
+//! searched for near duplicates (pairs much closer than their neighbours) and used as the kNN
+//! outlier embedding.
 
 use rayon::prelude::*;
 
@@ -12,15 +13,9 @@ use super::{MAX_CANDIDATE_PAIRS, ScanSettings, outliers};
 /// differ in about 9 of 64 bits, within the default radius of most tables.
 const HASH_TABLES: usize = 8;
 const HASH_SEED: u64 = 0xE3BE_DD1E_5EED_0001;
-/// The median of `values` (reordered).
-fn median_of(values: &mut [f32]) -> f32 {
-    let mid = values.len() / 2;
-    *values.select_nth_unstable_by(mid, f32::total_cmp).1
-}
-
 /// The neighbour a near-duplicate pair's distance is compared with (see `near_pairs`).
 const NEIGHBOURS: usize = 5;
-/// Dimensions a long embedding is randomly projected to for the kNN outlier search.
+/// Dimensions a long embedding is randomly projected to for the neighbour searches.
 pub const PROJECTED_DIM: usize = 64;
 
 /// One vector per example, from a model.
@@ -69,7 +64,7 @@ impl Embedding {
 
     /// `centred_unit_vectors`, randomly projected to `PROJECTED_DIM` when longer and normalised
     /// again (angles keep their order well enough to rank neighbours).
-    pub fn outlier_vectors(&self) -> Vec<Vec<f32>> {
+    pub fn projected_unit_vectors(&self) -> Vec<Vec<f32>> {
         let unit = self.centred_unit_vectors();
         if self.dim <= PROJECTED_DIM {
             return unit;
@@ -92,6 +87,12 @@ impl Embedding {
     }
 }
 
+/// The median of `values` (reordered).
+fn median_of(values: &mut [f32]) -> f32 {
+    let mid = values.len() / 2;
+    *values.select_nth_unstable_by(mid, f32::total_cmp).1
+}
+
 /// An embedding as the scan uses it: projected unit vectors and each one's nearest reference
 /// distances, shared by the near-duplicate ratio test and the kNN outlier score.
 pub struct Neighbourhood {
@@ -106,7 +107,7 @@ pub struct Neighbourhood {
 impl Neighbourhood {
     /// Measures `embedding`, with at least `knn_k` neighbours per vector for the outlier score.
     pub fn of(embedding: &Embedding, knn_k: usize) -> Neighbourhood {
-        let vectors = embedding.outlier_vectors();
+        let vectors = embedding.projected_unit_vectors();
         // With a sample of references, the k-th nearest of the sample is about the
         // (k·m/references)-th nearest of all: scale k down to keep the same neighbourhood.
         let m = vectors.len().max(1);

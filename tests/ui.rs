@@ -660,4 +660,39 @@ fn the_issues_view_scans_again_in_a_chosen_checkpoints_embedding() {
         harness.state().messages()
     );
     harness.get_by_label_contains("This report also used epoch_05.pt's embedding");
+
+    // Scanning again with other thresholds reuses the embedding instead of running the model.
+    let first = harness
+        .state()
+        .scan_model_embedding()
+        .unwrap()
+        .embedding
+        .clone();
+    let first_report = harness.state().scan_report().unwrap() as *const _;
+    harness.get_by_label("Scan thresholds").click();
+    run_until_idle(&mut harness);
+    harness
+        .get_by_label("Scan again with these thresholds")
+        .click();
+    run_until_idle(&mut harness);
+    let again = harness
+        .state()
+        .scan_model_embedding()
+        .unwrap()
+        .embedding
+        .clone();
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    assert!(
+        !std::ptr::eq(first_report, harness.state().scan_report().unwrap()),
+        "the scan ran again"
+    );
+    assert_eq!(
+        harness
+            .state()
+            .scan_report()
+            .unwrap()
+            .embedding_source
+            .as_deref(),
+        Some("epoch_05.pt")
+    );
 }

@@ -191,6 +191,11 @@ impl EyeballApp {
         &self.browse.filter
     }
 
+    /// The model embedding the last scans used, if any.
+    pub fn scan_model_embedding(&self) -> Option<&super::ModelEmbedding> {
+        self.scan.model_embedding.as_ref()
+    }
+
     /// The last scan report.
     pub fn scan_report(&self) -> Option<&crate::scan::ScanReport> {
         self.scan.report.as_deref()
@@ -614,7 +619,16 @@ impl EyeballApp {
             let file = files.iter().find(|f| &f.name == name)?.clone();
             let template = files.iter().find(|f| f.is_runnable()).cloned();
             let preprocess = self.checkpoints.summary.as_ref()?.preprocess.clone()?;
-            Some((file, template, preprocess))
+            let key = match (&template, file.is_runnable()) {
+                (Some(template), false) => format!("{}-{}", file.hash, template.hash),
+                _ => file.hash.clone(),
+            };
+            let cached = self
+                .scan
+                .model_embedding
+                .clone()
+                .filter(|cached| cached.key == key);
+            Some((file, template, preprocess, key, cached))
         });
         if self.scan.embedding.is_some() && model.is_none() {
             self.messages.push(
@@ -623,38 +637,44 @@ impl EyeballApp {
             self.scan.embedding = None;
         }
         let label = match &model {
-            Some((file, ..)) => format!(
+            Some((file, .., None)) => format!(
                 "Embedding {} images with {}, then scanning",
                 dataset.examples.len(),
                 file.name
             ),
-            None => format!("Scanning {} images for data issues", dataset.examples.len()),
+            _ => format!("Scanning {} images for data issues", dataset.examples.len()),
         };
         self.scan.running = Some(Job::spawn(
             label,
             Arc::clone(&self.repaint),
             move |progress| {
-                let embedding = match &model {
-                    Some((file, template, preprocess)) => {
+                let embedding = match model {
+                    Some((.., Some(cached))) => Some(cached),
+                    Some((file, template, preprocess, key, None)) => {
                         init_torch();
                         let readable: Vec<usize> = (0..dataset.examples.len())
                             .filter(|&i| index.records[i].is_readable())
                             .collect();
                         let embedding = crate::model::embedding::embed_examples(
-                            file,
+                            &file,
                             template.as_ref(),
-                            preprocess,
+                            &preprocess,
                             &dataset,
                             &readable,
                             progress,
                         )
                         .map_err(|e| e.to_string())?;
                         progress.start_stage(0);
-                        Some(embedding)
+                        Some(super::ModelEmbedding {
+                            key,
+                            embedding: Arc::new(embedding),
+                        })
                     }
                     None => None,
                 };
-                crate::scan::scan_with(&dataset, &index, &settings, embedding.as_ref(), progress)
+                let model_embedding = embedding.as_ref().map(|e| e.embedding.as_ref());
+                crate::scan::scan_with(&dataset, &index, &settings, model_embedding, progress)
+                    .map(|report| (report, embedding))
                     .map_err(|e| e.to_string())
             },
         ));
@@ -860,6 +880,7 @@ impl EyeballApp {
                     self.dataset.dataset = Some(Arc::clone(&dataset));
                     self.scan.report = None;
                     self.scan.running = None;
+                    self.scan.model_embedding = None;
                     self.checkpoints.pinned.clear();
                     self.label_review = LabelReviewState::default();
                     self.checkpoints.using_pinned = false;
@@ -983,9 +1004,12 @@ impl EyeballApp {
         if let Some(result) = self.scan.running.as_mut().and_then(|j| j.poll()) {
             self.scan.running = None;
             match result {
-                Ok(report) => {
+                Ok((report, embedding)) => {
                     self.messages.extend(report.warnings.iter().cloned());
                     self.scan.report = Some(Arc::new(report));
+                    if embedding.is_some() {
+                        self.scan.model_embedding = embedding;
+                    }
                 }
                 Err(message) => self.messages.push(format!("Scan: {message}")),
             }

@@ -189,11 +189,24 @@ impl Default for LabelReviewState {
     }
 }
 
+/// A model embedding of the open dataset, and which checkpoint made it.
+#[derive(Clone)]
+pub struct ModelEmbedding {
+    /// The checkpoint file's hash, and the TorchScript file's it was applied to (weights-only).
+    pub key: String,
+    pub embedding: Arc<crate::scan::Embedding>,
+}
+
+/// A scan's report, and the model embedding it computed (or reused).
+pub type ScanResult = (crate::scan::ScanReport, Option<ModelEmbedding>);
+
 /// The data-quality scan: its last report, and the job computing the next one.
 #[derive(Default)]
 pub struct ScanState {
     pub report: Option<Arc<crate::scan::ScanReport>>,
-    pub running: Option<Job<Result<crate::scan::ScanReport, String>>>,
+    pub running: Option<Job<Result<ScanResult, String>>>,
+    /// The last model embedding, reused by rescans with other thresholds.
+    pub model_embedding: Option<ModelEmbedding>,
     /// The settings of the last scan started; the panel edits a copy.
     pub settings: crate::scan::ScanSettings,
     /// File name of the checkpoint whose embedding the scan uses; `None`: hashes and thumbnails.

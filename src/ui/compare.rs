@@ -57,19 +57,7 @@ pub fn compare_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     });
     ui.separator();
 
-    let names = view
-        .checkpoints
-        .summary
-        .as_ref()
-        .and_then(|s| s.preprocess.as_ref())
-        .map(|p| p.class_names.clone())
-        .unwrap_or_default();
-    let name = |class: usize| {
-        names
-            .get(class)
-            .cloned()
-            .unwrap_or_else(|| class.to_string())
-    };
+    let name = |class: usize| view.model_class_name(class);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {

@@ -183,19 +183,7 @@ fn batch_grid_ui(view: &ViewCtx, ui: &mut egui::Ui, shown: &BatchPredictions) {
     let Some(dataset) = view.dataset() else {
         return;
     };
-    let names = view
-        .checkpoints
-        .summary
-        .as_ref()
-        .and_then(|s| s.preprocess.as_ref())
-        .map(|p| p.class_names.clone())
-        .unwrap_or_default();
-    let name = |class: usize| {
-        names
-            .get(class)
-            .cloned()
-            .unwrap_or_else(|| class.to_string())
-    };
+    let name = |class: usize| view.model_class_name(class);
     let columns = ((ui.available_width() / (CELL_W_PX + 6.0)).floor() as usize).max(1);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])

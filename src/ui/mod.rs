@@ -334,6 +334,16 @@ impl ViewCtx<'_> {
         self.commands.borrow_mut().push(command);
     }
 
+    /// Name of the model's output `class` (preprocess.json's class_names), else its number.
+    pub fn model_class_name(&self, class: usize) -> String {
+        self.checkpoints
+            .summary
+            .as_ref()
+            .and_then(|s| s.preprocess.as_ref())
+            .and_then(|p| p.class_names.get(class).cloned())
+            .unwrap_or_else(|| class.to_string())
+    }
+
     /// The open dataset, if any.
     pub fn dataset(&self) -> Option<&Dataset> {
         self.dataset.dataset.as_deref()

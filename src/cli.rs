@@ -414,34 +414,16 @@ pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
     } else {
         crate::model::predict::default_predictions_cache_dir()
     };
-    let progress = Progress::default();
     let started = Instant::now();
-    let evolution = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| {
-            run_evolution(
-                &files,
-                &preprocess,
-                &dataset,
-                &batch,
-                cache_dir.as_deref(),
-                &progress,
-            )
-        });
-        let live = std::io::stderr().is_terminal();
-        while !worker.is_finished() {
-            std::thread::sleep(Duration::from_millis(100));
-            if live {
-                let (done, total) = progress.fraction_parts();
-                eprint!("\rcheckpoint {done}/{total} on {} examples   ", batch.len());
-                let _ = std::io::stderr().flush();
-            }
-        }
-        if live {
-            eprint!("\r\x1b[K");
-        }
-        worker
-            .join()
-            .map_err(|_| anyhow::anyhow!("the prediction thread panicked"))
+    let evolution = with_progress("predicting", |progress| {
+        run_evolution(
+            &files,
+            &preprocess,
+            &dataset,
+            &batch,
+            cache_dir.as_deref(),
+            progress,
+        )
     })??;
     for (_, _, message) in &evolution.failures {
         eprintln!("eyeball: skipped {message}");
@@ -613,9 +595,7 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
     let index_s = started.elapsed().as_secs_f64();
     let embedding = match &model {
         Some((file, preprocess)) => {
-            let readable: Vec<usize> = (0..dataset.examples.len())
-                .filter(|&i| index.records[i].is_readable())
-                .collect();
+            let readable = index.readable_examples();
             Some(with_progress("embedding", |progress| {
                 crate::model::embedding::embed_examples(
                     file, None, preprocess, &dataset, &readable, progress,

@@ -46,7 +46,7 @@ fn main() {
     );
 
     let cache = tempfile::tempdir().unwrap();
-    let options = AppOptions {
+    let options = || AppOptions {
         dataset: Some(tmp.path().to_path_buf()),
         checkpoints: None,
         index_cache: IndexCache::At(cache.path().to_path_buf()),
@@ -56,7 +56,7 @@ fn main() {
     let opened = Instant::now();
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
-        .build_eframe(|cc| EyeballApp::new(cc, options));
+        .build_eframe(|cc| EyeballApp::new(cc, options()));
     while harness.state().is_busy() {
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
@@ -102,17 +102,10 @@ fn main() {
     drop(harness);
 
     // Reopen with the warm index cache: time to the first frame showing the grid, and until stats are ready.
-    let options = AppOptions {
-        dataset: Some(tmp.path().to_path_buf()),
-        checkpoints: None,
-        index_cache: IndexCache::At(cache.path().to_path_buf()),
-        predictions_cache: None,
-        review_dir: None,
-    };
     let reopened = Instant::now();
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
-        .build_eframe(|cc| EyeballApp::new(cc, options));
+        .build_eframe(|cc| EyeballApp::new(cc, options()));
     let mut first_grid_frame_s = None;
     while harness.state().is_busy() || first_grid_frame_s.is_none() {
         harness.step();

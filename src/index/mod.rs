@@ -227,6 +227,15 @@ pub struct Index {
     pub warnings: Vec<String>,
 }
 
+impl Index {
+    /// Positions of the records that decoded, ascending (aligned with `Dataset::examples`).
+    pub fn readable_examples(&self) -> Vec<usize> {
+        (0..self.records.len())
+            .filter(|&i| self.records[i].is_readable())
+            .collect()
+    }
+}
+
 /// Where `build_index` keeps its cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IndexCache {

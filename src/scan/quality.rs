@@ -75,9 +75,7 @@ pub fn flags(
     settings: &ScanSettings,
     notes: &mut Vec<String>,
 ) -> Vec<Finding> {
-    let readable: Vec<usize> = (0..index.records.len())
-        .filter(|&i| index.records[i].is_readable())
-        .collect();
+    let readable = index.readable_examples();
     let sizes: Vec<f64> = readable
         .iter()
         .map(|&i| size_of(index, i))

@@ -652,9 +652,7 @@ impl EyeballApp {
                     Some((.., Some(cached))) => Some(cached),
                     Some((file, template, preprocess, key, None)) => {
                         init_torch();
-                        let readable: Vec<usize> = (0..dataset.examples.len())
-                            .filter(|&i| index.records[i].is_readable())
-                            .collect();
+                        let readable = index.readable_examples();
                         let embedding = crate::model::embedding::embed_examples(
                             &file,
                             template.as_ref(),

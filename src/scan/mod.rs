@@ -352,7 +352,8 @@ pub fn scan_with(
             examples: n,
         });
     }
-    progress.set_total(2 * n);
+    // A stage of its own: a model embedding may have advanced the same progress before.
+    progress.start_stage(2 * n);
     let decoded: Vec<(Option<Signature>, Option<String>)> = dataset
         .examples
         .par_iter()

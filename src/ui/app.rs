@@ -662,7 +662,6 @@ impl EyeballApp {
                             progress,
                         )
                         .map_err(|e| e.to_string())?;
-                        progress.start_stage(0);
                         Some(super::ModelEmbedding {
                             key,
                             embedding: Arc::new(embedding),

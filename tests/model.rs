@@ -742,3 +742,56 @@ fn embedding_a_dataset_skips_unreadable_images_and_follows_the_checkpoint() {
     );
     assert_eq!(last.source, "epoch_05.pt");
 }
+
+/// The logits `tests/fixtures/make_models.py` recorded for `name` on its reference input.
+fn reference_logits(name: &str) -> Vec<f32> {
+    let text = std::fs::read_to_string(fixture("outputs_reference.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["models"][name]["logits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no reference for {name}"))
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter())
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn reference_input() -> tch::Tensor {
+    tch::Tensor::linspace(0.0, 1.0, 2 * 28 * 28, (tch::Kind::Float, Device::Cpu))
+        .view([2, 1, 28, 28])
+}
+
+#[test]
+fn models_returning_a_tuple_a_list_or_a_dict_give_their_logits() {
+    for name in [
+        "tuple_out.pt",
+        "list_out.pt",
+        "dict_out.pt",
+        "dict_single.pt",
+    ] {
+        let model = LoadedModel::load(&fixture(name), Device::Cpu).unwrap();
+        let logits = model
+            .checked_logits(&reference_input(), 10)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got: Vec<f32> = Vec::try_from(logits.flatten(0, -1)).unwrap();
+        let expected = reference_logits(name);
+        assert_eq!(got.len(), expected.len(), "{name}");
+        let max = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(max < 1e-5, "{name}: logits differ from PyTorch's by {max}");
+    }
+}
+
+#[test]
+fn a_dict_without_logits_is_refused_with_its_keys_named() {
+    let model = LoadedModel::load(&fixture("bad_out.pt"), Device::Cpu).unwrap();
+    let err = model.logits(&reference_input()).unwrap_err().to_string();
+    assert!(
+        err.contains("bad_out.pt") && err.contains("logits") && err.contains("a, b"),
+        "{err}"
+    );
+    assert!(!err.to_lowercase().contains("internal"), "{err}");
+}

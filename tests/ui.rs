@@ -696,3 +696,26 @@ fn the_issues_view_scans_again_in_a_chosen_checkpoints_embedding() {
         Some("epoch_05.pt")
     );
 }
+
+#[test]
+fn the_detail_view_shows_each_step_into_the_net_and_its_torchvision_pipeline() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(
+        common::demo_data(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
+    harness.key_press(egui::Key::ArrowRight);
+    run_until_idle(&mut harness);
+    harness.key_press(egui::Key::Enter);
+    run_until_idle(&mut harness);
+    assert_eq!(harness.state().detail_example(), Some(0));
+    harness.get_by_label("What goes into the net");
+    // The demo's digits are 28×28 PNGs and its sidecar asks for 28×28: opened, then the tensor.
+    harness.get_by_label("opened");
+    assert!(harness.query_all_by_label("28×28").next().is_some());
+    harness.get_by_label("tensor, de-normalised");
+    assert!(harness.query_by_label_contains("resized").is_none());
+    harness.get_by_label("Copy as torchvision").click();
+    harness.run_steps(2);
+}

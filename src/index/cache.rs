@@ -10,7 +10,8 @@ use super::ImageRecord;
 
 /// Bumped whenever the columns or the way a statistic is computed change; part of the file name,
 /// so an old cache is never read by a new eyeball.
-pub const CACHE_VERSION: u32 = 1;
+/// 2: JPEGs decode through libjpeg-turbo, large ones at reduced DCT scale.
+pub const CACHE_VERSION: u32 = 2;
 
 /// Reads a cache file into records by relative path. A missing file is an empty cache; anything
 /// else that is wrong with it is an error message (the caller ignores the file).

@@ -3,6 +3,7 @@
 
 mod bench;
 mod cache;
+pub mod jpeg;
 mod stats;
 mod table;
 
@@ -57,6 +58,8 @@ impl Thumbnail {
 pub struct Decoded {
     pub image: DynamicImage,
     pub format: ImageFormat,
+    /// Upright size of the stored image; larger than `image` when a JPEG decoded at reduced scale.
+    pub full_size: [u32; 2],
 }
 
 /// Decodes `path` (format guessed from its content), within `DECODE_MEMORY_LIMIT_BYTES`, and applies
@@ -78,6 +81,33 @@ pub fn decode_with_format(path: &Path) -> Result<Decoded, DecodeError> {
 
 /// Decodes the content `bytes` of the file `path` (named in errors only); see `decode`.
 pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_bytes_at_least(path, bytes, None)
+}
+
+/// Like `decode_bytes`, but a large JPEG may decode at 1/2, 1/4 or 1/8 scale (libjpeg-turbo's
+/// DCT scaling, much faster) as long as its longer side stays at least `min_long_side_px`.
+pub fn decode_bytes_at_least(
+    path: &Path,
+    bytes: &[u8],
+    min_long_side_px: Option<u32>,
+) -> Result<Decoded, DecodeError> {
+    let (mut image, format, full_size, orientation) = decode_stored(path, bytes, min_long_side_px)?;
+    image.apply_orientation(orientation);
+    let full_size = upright_size(full_size, orientation);
+    Ok(Decoded {
+        image,
+        format,
+        full_size,
+    })
+}
+
+/// The pixels as stored, before EXIF orientation: `(image, format, stored size, orientation)`.
+/// JPEGs go through libjpeg-turbo (`jpeg::decode_jpeg`), everything else through `image`.
+pub(crate) fn decode_stored(
+    path: &Path,
+    bytes: &[u8],
+    min_long_side_px: Option<u32>,
+) -> Result<(DynamicImage, ImageFormat, [u32; 2], Orientation), DecodeError> {
     let err = |message: String| DecodeError {
         path: path.to_path_buf(),
         message,
@@ -94,6 +124,12 @@ pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(DECODE_MEMORY_LIMIT_BYTES);
     reader.limits(limits);
+    if format == ImageFormat::Jpeg && jpeg::is_jpeg(bytes) {
+        let decoded = jpeg::decode_jpeg(bytes, min_long_side_px, DECODE_MEMORY_LIMIT_BYTES)
+            .map_err(|e| err(format!("cannot decode: {e}")))?;
+        let orientation = jpeg::exif_orientation(bytes).unwrap_or(Orientation::NoTransforms);
+        return Ok((decoded.image, format, decoded.full_size, orientation));
+    }
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| err(format!("cannot decode: {e}")))?;
@@ -109,16 +145,31 @@ pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<Decoded, DecodeError> {
     }
     // A broken EXIF block should not make otherwise good pixels unreadable.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image =
+    let image =
         DynamicImage::from_decoder(decoder).map_err(|e| err(format!("cannot decode: {e}")))?;
-    image.apply_orientation(orientation);
-    Ok(Decoded { image, format })
+    let size = [image.width(), image.height()];
+    Ok((image, format, size, orientation))
+}
+
+/// `[width, height]` after `orientation`: the sides swap for the four that turn by 90°.
+pub fn upright_size([width, height]: [u32; 2], orientation: Orientation) -> [u32; 2] {
+    use Orientation::*;
+    match orientation {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => [height, width],
+        _ => [width, height],
+    }
 }
 
 /// Decodes `path` and shrinks it so its longer side is at most `max_side_px`.
 pub fn thumbnail(path: &Path, max_side_px: u32) -> Result<Thumbnail, DecodeError> {
-    let image = decode(path)?;
-    let source_size = [image.width(), image.height()];
+    let bytes = std::fs::read(path).map_err(|e| DecodeError {
+        path: path.to_path_buf(),
+        message: format!("cannot open: {e}"),
+    })?;
+    let Decoded {
+        image, full_size, ..
+    } = decode_bytes_at_least(path, &bytes, Some(max_side_px))?;
+    let source_size = full_size;
     let small = if image.width() > max_side_px || image.height() > max_side_px {
         image.thumbnail(max_side_px, max_side_px)
     } else {
@@ -170,7 +221,7 @@ pub struct ImageRecord {
     /// differ in few bits. 0 when unreadable.
     pub phash: u64,
     /// xxh3-128 of the decoded pixels, their size and mode: equal for equal pixels however they are
-    /// encoded. 0 when unreadable.
+    /// encoded (JPEGs over `STATS_MAX_SIDE_PX`: of the reduced-scale decode). 0 when unreadable.
     pub content_hash: u128,
     /// Why the file could not be read (missing, empty, not an image, truncated, too large).
     pub decode_error: Option<String>,
@@ -416,7 +467,8 @@ fn index_file(path: &Path) -> (ImageRecord, bool) {
             );
         }
     };
-    let record = match decode_bytes(path, &bytes) {
+    // Statistics are taken at most STATS_MAX_SIDE_PX on the longer side anyway.
+    let record = match decode_bytes_at_least(path, &bytes, Some(STATS_MAX_SIDE_PX)) {
         Ok(decoded) => stats::describe(&decoded, key.bytes, key.mtime_ns),
         // Keep the format when the header was recognised (a truncated PNG is still a PNG).
         Err(e) => ImageRecord::unreadable(

@@ -26,8 +26,8 @@ pub fn describe(decoded: &Decoded, file_bytes: u64, mtime_ns: i64) -> ImageRecor
     let small = stats_gray.as_ref().unwrap_or(&gray);
     let stats = GrayStats::of(small);
     ImageRecord {
-        width: image.width(),
-        height: image.height(),
+        width: decoded.full_size[0],
+        height: decoded.full_size[1],
         channels: image.color().channel_count(),
         mode: mode_name(image.color()).to_string(),
         file_bytes,

@@ -65,6 +65,30 @@ fn exif_orientation_is_applied_to_decodes_and_thumbnails() {
 }
 
 #[test]
+fn a_large_rotated_jpeg_thumbnails_at_reduced_scale_and_upright() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("rotated.jpg");
+    // Stored 800×400, left half black; orientation 6 turns it to 400×800 with black on top.
+    let img = RgbImage::from_fn(800, 400, |x, _| Rgb([if x < 400 { 0 } else { 255 }; 3]));
+    let mut bytes = Vec::new();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90);
+    encoder.set_exif_metadata(exif_orientation(6)).unwrap();
+    encoder
+        .write_image(img.as_raw(), 800, 400, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+
+    let thumb = thumbnail(&path, 64).unwrap();
+    assert_eq!(thumb.source_size, [400, 800]);
+    assert_eq!((thumb.width, thumb.height), (32, 64));
+    let top = thumb.rgba[(4 * 32 + 16) * 4];
+    let bottom = thumb.rgba[(60 * 32 + 16) * 4];
+    assert!(top < 20 && bottom > 235, "top {top}, bottom {bottom}");
+    let (record, _) = index_file(&path);
+    assert_eq!((record.width, record.height), (400, 800));
+}
+
+#[test]
 fn a_constant_image_has_no_contrast_entropy_or_sharpness() {
     let stats = GrayStats::of(&GrayImage::from_pixel(40, 30, Luma([77])));
     assert_eq!(stats.brightness, 77.0);

@@ -92,13 +92,7 @@ pub fn bench_inference(
         values
             .par_chunks_mut(per_image)
             .zip(paths.par_iter())
-            .map(|(out, path)| match crate::index::decode(path) {
-                Ok(image) => {
-                    preprocess.write_values_hwc(&image, out);
-                    true
-                }
-                Err(_) => false,
-            })
+            .map(|(out, path)| preprocess.write_file_values_hwc(path, out).is_ok())
             .collect()
     });
     // Unreadable images are dropped, so both sides time the same number of forward passes.

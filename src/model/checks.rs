@@ -388,7 +388,11 @@ fn gradient_probe(
     // Grad mode is per thread, and the worker running this may hold a no-grad guard.
     tch::with_grad(|| {
         let x = input.contiguous().detach().set_requires_grad(true);
-        let logits = model.module.forward_ts(&[&x]).map_err(torch_err)?;
+        let output = model
+            .module
+            .forward_is(&[tch::IValue::Tensor(x.shallow_clone())])
+            .map_err(torch_err)?;
+        let logits = super::output_tensor(&model.path, output)?;
         check_logits(&model.path, &logits, input.size()[0], classes)?;
         let target = Tensor::from_slice(&targets[i..=i]).to_device(logits.device());
         let loss = logits

@@ -148,12 +148,14 @@ pub fn embed_examples(
         let decoded: Vec<Option<Vec<f32>>> = chunk
             .par_iter()
             .map(|&i| {
-                let image = crate::index::decode(&dataset.absolute_path(&dataset.examples[i]));
-                image.ok().map(|image| {
-                    let mut values = vec![0f32; per_image];
-                    preprocess.write_values_hwc(&image, &mut values);
-                    values
-                })
+                let mut values = vec![0f32; per_image];
+                preprocess
+                    .write_file_values_hwc(
+                        &dataset.absolute_path(&dataset.examples[i]),
+                        &mut values,
+                    )
+                    .ok()
+                    .map(|()| values)
             })
             .collect();
         let mut values = Vec::with_capacity(chunk.len() * per_image);

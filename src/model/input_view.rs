@@ -1,15 +1,38 @@
-//! "What goes into the net": the exact tensor preprocess.json makes from one image, its numbers,
-//! and the tensor turned back into an image.
+//! "What goes into the net": each step from file to tensor (opened, resized, cropped), the exact
+//! tensor preprocess.json makes, its numbers, and the tensor turned back into an image.
 
 use std::path::Path;
 
 use serde::Serialize;
 
+use super::pil::Pixels8;
 use super::{ModelError, Preprocess};
+
+/// Step images are shrunk to this longer side for display (their sizes are the real ones).
+const STEP_DISPLAY_MAX_PX: u32 = 512;
+
+/// One intermediate image on the way into the net.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InputStep {
+    /// "opened", "resized (shorter side 256, bilinear)", "center crop".
+    pub name: String,
+    /// The image's real `[width, height]` at this step.
+    pub size: [u32; 2],
+    /// `(width, height, rgba)` for display, at most `STEP_DISPLAY_MAX_PX` on the longer side.
+    #[serde(skip)]
+    pub display_rgba: (u32, u32, Vec<u8>),
+}
 
 /// The model's input for one example.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct InputView {
+    /// File to tensor, in order.
+    pub steps: Vec<InputStep>,
+    /// Set when the file's EXIF orientation turns it and the net sees it otherwise than the
+    /// (upright) grid and detail view show it.
+    pub orientation_note: Option<String>,
+    /// The equivalent torchvision pipeline.
+    pub torchvision: String,
     /// `[1, channels, height, width]`.
     pub shape: Vec<i64>,
     /// Element type of the tensor, as PyTorch names it (`float32`).
@@ -23,8 +46,62 @@ pub struct InputView {
 
 /// Decodes `path` and builds the view of what the model receives for it.
 pub fn input_view(preprocess: &Preprocess, path: &Path) -> Result<InputView, ModelError> {
-    let image = crate::index::decode(path).map_err(ModelError::Decode)?;
-    Ok(view_of_values(preprocess, &preprocess.image_values(&image)))
+    use image::metadata::Orientation;
+    let steps = preprocess.steps(path)?;
+    let mut view = view_of_values(preprocess, &preprocess.image_values(steps.last()));
+    let interpolation = preprocess.interpolation.name();
+    let resize_name = match preprocess.resize {
+        super::preprocess::ResizeMode::ShorterSide => format!(
+            "resized (shorter side {}, {interpolation})",
+            preprocess.resize_size.unwrap_or_default()
+        ),
+        _ => format!("resized ({interpolation})"),
+    };
+    let opened = if steps.opened.transposed {
+        "opened (EXIF orientation applied)"
+    } else {
+        "opened"
+    };
+    view.steps = [
+        Some((opened.to_string(), &steps.opened.pixels)),
+        steps.resized.as_ref().map(|p| (resize_name, p)),
+        steps
+            .cropped
+            .as_ref()
+            .map(|p| ("center crop".to_string(), p)),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|(name, pixels)| InputStep {
+        name,
+        size: pixels.size(),
+        display_rgba: display_rgba(pixels),
+    })
+    .collect();
+    view.orientation_note = (steps.opened.orientation != Orientation::NoTransforms
+        && !steps.opened.transposed)
+        .then(|| {
+            format!(
+                "the file's EXIF orientation ({:?}) turns it for viewing, but the net sees it as stored, \
+                 as torchvision's pil_loader does; set \"exif_transpose\": true in preprocess.json if \
+                 training called ImageOps.exif_transpose",
+                steps.opened.orientation
+            )
+        });
+    Ok(view)
+}
+
+fn display_rgba(pixels: &Pixels8) -> (u32, u32, Vec<u8>) {
+    let rgba = image::RgbaImage::from_raw(pixels.width, pixels.height, pixels.to_rgba())
+        .expect("4 bytes per pixel");
+    let rgba = if pixels.width.max(pixels.height) > STEP_DISPLAY_MAX_PX {
+        image::DynamicImage::ImageRgba8(rgba)
+            .thumbnail(STEP_DISPLAY_MAX_PX, STEP_DISPLAY_MAX_PX)
+            .to_rgba8()
+    } else {
+        rgba
+    };
+    (rgba.width(), rgba.height(), rgba.into_raw())
 }
 
 /// The view of `[channels, height, width]` values made by `Preprocess::image_values`.
@@ -55,6 +132,9 @@ pub fn view_of_values(preprocess: &Preprocess, values: &[f32]) -> InputView {
         }
     }
     InputView {
+        steps: Vec::new(),
+        orientation_note: None,
+        torchvision: preprocess.torchvision_compose(),
         shape: vec![1, channels as i64, height as i64, width as i64],
         dtype: "float32".into(),
         per_channel,

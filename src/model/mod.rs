@@ -7,6 +7,7 @@ pub mod checks;
 pub mod embedding;
 pub mod input_view;
 pub mod label_issues;
+pub mod pil;
 pub mod predict;
 pub mod preprocess;
 pub mod weights;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tch::{CModule, Device, Tensor};
+use tch::{CModule, Device, IValue, Tensor};
 
 pub use checkpoints::{CheckpointFile, CheckpointKind, EXPORT_HINT, classify_checkpoints};
 pub use checks::{CheckResult, Verdict, recipe_checks};
@@ -214,17 +215,29 @@ impl LoadedModel {
     fn run(&self, method: Option<&str>, input: &Tensor) -> Result<Tensor, ModelError> {
         let _no_grad = tch::no_grad_guard();
         let input = input.to_device(self.device);
-        let call = |input: &Tensor| match method {
-            None => self.module.forward_ts(&[input]),
-            Some(name) => self.module.method_ts(name, &[input]),
-        };
-        if !input.is_contiguous() && !self.contiguous_only.load(Ordering::Relaxed) {
-            match call(&input) {
-                Ok(output) => return Ok(output),
-                Err(_) => self.contiguous_only.store(true, Ordering::Relaxed),
+        let call = |input: &Tensor| {
+            let args = [IValue::Tensor(input.shallow_clone())];
+            match method {
+                None => self.module.forward_is(&args),
+                Some(name) => self.module.method_is(name, &args),
             }
-        }
-        call(&input.contiguous()).map_err(|e| self.forward_error(&input, &e))
+        };
+        let output = if !input.is_contiguous() && !self.contiguous_only.load(Ordering::Relaxed) {
+            match call(&input) {
+                Ok(output) => Some(output),
+                Err(_) => {
+                    self.contiguous_only.store(true, Ordering::Relaxed);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let output = match output {
+            Some(output) => output,
+            None => call(&input.contiguous()).map_err(|e| self.forward_error(&input, &e))?,
+        };
+        output_tensor(&self.path, output)
     }
 
     /// Logits for a `[N, C, H, W]` batch, checked: `[N, classes]`, float, every value finite.
@@ -256,6 +269,95 @@ impl LoadedModel {
             message: torch_message(&e.to_string()),
         }
     }
+}
+
+/// The logits in what a model returned: a tensor; else the first tensor of a tuple or list; else
+/// the `logits` entry of a dict, or its only tensor. Anything else is an error naming the file.
+pub fn output_tensor(path: &Path, output: IValue) -> Result<Tensor, ModelError> {
+    let bad = |message: String| ModelError::Output {
+        path: path.to_path_buf(),
+        message,
+    };
+    match output {
+        IValue::Tensor(t) => Ok(t),
+        IValue::TensorList(list) => list
+            .into_iter()
+            .next()
+            .ok_or_else(|| bad("the model returned an empty list of tensors".into())),
+        IValue::Tuple(items) | IValue::GenericList(items) => {
+            let described = describe_values(&items);
+            items
+                .into_iter()
+                .find_map(|item| match item {
+                    IValue::Tensor(t) => Some(t),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    bad(format!(
+                        "the model returned a tuple or list with no tensor in it ({described}); \
+                         return the logits as a tensor, or first in a tuple"
+                    ))
+                })
+        }
+        IValue::GenericDict(entries) => {
+            let keys: Vec<String> = entries.iter().map(|(k, _)| describe_key(k)).collect();
+            let mut tensors: Vec<(String, Tensor)> = entries
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    IValue::Tensor(t) => Some((describe_key(&k), t)),
+                    _ => None,
+                })
+                .collect();
+            if let Some(i) = tensors.iter().position(|(k, _)| k == "logits") {
+                return Ok(tensors.swap_remove(i).1);
+            }
+            if tensors.len() == 1 {
+                return Ok(tensors.remove(0).1);
+            }
+            Err(bad(format!(
+                "the model returned a dict with keys [{}] and none is named \"logits\"; \
+                 name the logits entry \"logits\" or return them as a tensor",
+                keys.join(", ")
+            )))
+        }
+        other => Err(bad(format!(
+            "the model returned {}, not a tensor of logits",
+            describe_values(std::slice::from_ref(&other))
+        ))),
+    }
+}
+
+fn describe_key(key: &IValue) -> String {
+    match key {
+        IValue::String(s) => s.clone(),
+        IValue::Int(i) => i.to_string(),
+        other => describe_values(std::slice::from_ref(other)),
+    }
+}
+
+/// Short names of TorchScript values for messages: "Tensor, int, str".
+fn describe_values(values: &[IValue]) -> String {
+    values
+        .iter()
+        .map(|v| match v {
+            IValue::None => "None",
+            IValue::Tensor(_) => "Tensor",
+            IValue::Double(_) => "float",
+            IValue::Int(_) => "int",
+            IValue::Bool(_) => "bool",
+            IValue::Tuple(_) => "tuple",
+            IValue::IntList(_) | IValue::DoubleList(_) | IValue::BoolList(_) => "list of numbers",
+            IValue::String(_) => "str",
+            IValue::StringList(_) => "list of str",
+            IValue::TensorList(_) => "list of Tensor",
+            IValue::GenericList(_) => "list",
+            IValue::GenericDict(_) => "dict",
+            IValue::Object(_) => "object",
+            IValue::Device(_) => "device",
+            _ => "value",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Checks that `logits` are `[n, classes]` and finite, with a message naming the file and shapes.

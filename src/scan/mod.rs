@@ -432,6 +432,10 @@ pub fn scan_with(
     })
 }
 
+/// Signatures are 32×32 area averages: a large JPEG decodes at the DCT scale that keeps at least
+/// this many pixels on its longer side, and other large images are shrunk to it first.
+const SIGNATURE_DECODE_PX: u32 = 512;
+
 /// Reads and decodes one file into its signature. A JPEG without its end-of-image marker decodes
 /// (the missing rows come out gray) but is truncated: then no signature, and the problem in words.
 fn sign(path: &Path) -> (Option<Signature>, Option<String>) {
@@ -441,7 +445,7 @@ fn sign(path: &Path) -> (Option<Signature>, Option<String>) {
     if let Some(problem) = jpeg_truncation(&bytes) {
         return (None, Some(problem));
     }
-    let signature = crate::index::decode_bytes(path, &bytes)
+    let signature = crate::index::decode_bytes_at_least(path, &bytes, Some(SIGNATURE_DECODE_PX))
         .ok()
         .map(|decoded| Signature::of(&decoded.image));
     (signature, None)

@@ -10,6 +10,8 @@ use super::hamming::SplitMix64;
 pub const THUMB_SIDE: usize = 32;
 /// Side of the colour thumbnail used as the outlier embedding.
 pub const EMBED_SIDE: usize = 8;
+/// Larger images are shrunk to this longer side (integer box filter) before their signature.
+const SIGNATURE_MAX_SIDE_PX: u32 = 1024;
 /// Length of the outlier embedding: `EMBED_SIDE²` RGB pixels.
 pub const EMBED_LEN: usize = EMBED_SIDE * EMBED_SIDE * 3;
 /// Pixels at the border of the thumbnail that similarity and HOG ignore: many datasets frame their
@@ -43,6 +45,14 @@ pub struct Signature {
 impl Signature {
     /// Computes the signature of a decoded image.
     pub fn of(image: &DynamicImage) -> Signature {
+        // Bounded memory: the float copies below are of at most 1024×1024 pixels.
+        let shrunk;
+        let image = if image.width().max(image.height()) > SIGNATURE_MAX_SIDE_PX {
+            shrunk = image.thumbnail(SIGNATURE_MAX_SIDE_PX, SIGNATURE_MAX_SIDE_PX);
+            &shrunk
+        } else {
+            image
+        };
         let rgb = image.to_rgb8();
         let (w, h) = (rgb.width() as usize, rgb.height() as usize);
         let raw = rgb.as_raw();

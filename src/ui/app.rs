@@ -8,8 +8,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use super::thumbnails::ThumbnailCache;
 use super::{
     BrowseState, CentralView, CheckpointState, CheckpointWeights, Command, DatasetState,
-    DetailImages, DetailState, LabelReviewState, LoadedCheckpoints, LoadedWeights, ScanState,
-    ViewCtx, ViewSettings,
+    DetailImages, DetailState, InputShown, LabelReviewState, LoadedCheckpoints, LoadedWeights,
+    ScanState, ViewCtx, ViewSettings,
 };
 use crate::browse::{Filter, StatColumns, find_matches};
 use crate::dataset::Dataset;
@@ -1033,17 +1033,28 @@ impl EyeballApp {
                     detail.error = Some(message);
                 }
             }
+            let example = detail.example;
             detail.input = result.input.map(|input| {
                 input.map(|view| {
-                    let (w, h, rgba) = &view.denormalised_rgba;
-                    let image =
-                        egui::ColorImage::from_rgba_unmultiplied([*w as usize, *h as usize], rgba);
-                    let texture = ctx.load_texture(
-                        format!("input-{}", detail.example),
-                        image,
-                        egui::TextureOptions::NEAREST,
-                    );
-                    (view, texture)
+                    let upload = |name: String, (w, h, rgba): &(u32, u32, Vec<u8>)| {
+                        let image = egui::ColorImage::from_rgba_unmultiplied(
+                            [*w as usize, *h as usize],
+                            rgba,
+                        );
+                        ctx.load_texture(name, image, egui::TextureOptions::NEAREST)
+                    };
+                    let steps = view
+                        .steps
+                        .iter()
+                        .enumerate()
+                        .map(|(i, step)| upload(format!("input-{example}-{i}"), &step.display_rgba))
+                        .collect();
+                    let tensor = upload(format!("input-{example}"), &view.denormalised_rgba);
+                    InputShown {
+                        view,
+                        steps,
+                        tensor,
+                    }
                 })
             });
         }

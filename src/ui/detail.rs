@@ -248,30 +248,38 @@ fn fields_ui(view: &ViewCtx, detail: &DetailState, ui: &mut egui::Ui) {
     }
 }
 
-/// "What goes into the net": the raw image beside the exact input tensor, de-normalised back to
-/// an image, with its shape, dtype and per-channel min/max/mean.
+/// "What goes into the net": each step from file to tensor with its size (opened, resized,
+/// cropped), the tensor de-normalised back to an image, its shape, dtype and per-channel
+/// min/max/mean, and the torchvision pipeline that makes the same tensor, one click to copy.
 fn input_ui(detail: &DetailState, ui: &mut egui::Ui) {
     let Some(input) = &detail.input else { return };
     ui.add_space(8.0);
     ui.heading("What goes into the net");
-    let (view, texture) = match input {
-        Ok(pair) => pair,
+    let shown = match input {
+        Ok(shown) => shown,
         Err(message) => {
             ui.colored_label(ui.visuals().error_fg_color, message);
             return;
         }
     };
-    let side = 128.0;
-    ui.horizontal(|ui| {
-        if let Some(raw) = &detail.image {
+    let view = &shown.view;
+    if let Some(note) = &view.orientation_note {
+        ui.colored_label(ui.visuals().warn_fg_color, note);
+    }
+    let side = 112.0;
+    ui.horizontal_wrapped(|ui| {
+        for (step, texture) in view.steps.iter().zip(&shown.steps) {
             ui.vertical(|ui| {
-                ui.add(egui::Image::new(raw).fit_to_exact_size(egui::vec2(side, side)));
-                ui.label("file");
+                ui.add(egui::Image::new(texture).fit_to_exact_size(egui::vec2(side, side)));
+                ui.label(&step.name);
+                ui.weak(format!("{}×{}", step.size[0], step.size[1]));
             });
+            ui.label("→");
         }
         ui.vertical(|ui| {
-            ui.add(egui::Image::new(texture).fit_to_exact_size(egui::vec2(side, side)));
+            ui.add(egui::Image::new(&shown.tensor).fit_to_exact_size(egui::vec2(side, side)));
             ui.label("tensor, de-normalised");
+            ui.weak(format!("{:?}", view.shape));
         });
     });
     egui::Grid::new("input-tensor")
@@ -293,4 +301,11 @@ fn input_ui(detail: &DetailState, ui: &mut egui::Ui) {
                 ui.end_row();
             }
         });
+    if ui
+        .button("Copy as torchvision")
+        .on_hover_text(&view.torchvision)
+        .clicked()
+    {
+        ui.ctx().copy_text(view.torchvision.clone());
+    }
 }

@@ -282,8 +282,17 @@ pub struct DetailState {
     pub image: Option<egui::TextureHandle>,
     pub error: Option<String>,
     /// "What goes into the net", when checkpoints with a preprocessing sidecar are loaded.
-    pub input: Option<Result<(InputView, egui::TextureHandle), String>>,
+    pub input: Option<Result<InputShown, String>>,
     pub loading: Option<Job<DetailImages>>,
+}
+
+/// "What goes into the net" with its images uploaded.
+pub struct InputShown {
+    pub view: InputView,
+    /// One texture per `view.steps`.
+    pub steps: Vec<egui::TextureHandle>,
+    /// The tensor, de-normalised.
+    pub tensor: egui::TextureHandle,
 }
 
 /// What the detail view's worker decodes: the image, and the model's input for it.

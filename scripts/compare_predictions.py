@@ -31,7 +31,7 @@ def main():
             dp = abs(float(ours["p_label"]) - float(theirs["p_label"]))
             if dp > max_dp:
                 max_dp, worst = dp, path
-            argmax_diff += ours["predicted"] != theirs["predicted"]
+            argmax_diff += ours.get("predicted_name", ours["predicted"]) != theirs["predicted"]
         print(
             f"{checkpoint}: {len(rows.keys() & reference.keys())} examples, "
             f"max |dp(label)| {max_dp:.3g} ({worst}), arg-max differences {argmax_diff}, "

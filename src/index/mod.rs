@@ -188,7 +188,8 @@ pub fn thumbnail(path: &Path, max_side_px: u32) -> Result<Thumbnail, DecodeError
 ///
 /// Statistics are computed on the gray (Rec. 709 luma) image; images whose longer side is over
 /// `STATS_MAX_SIDE_PX` are first shrunk to that by area averaging, which keeps brightness and
-/// roughly keeps contrast and entropy, but lowers sharpness (it measures detail per pixel).
+/// roughly keeps contrast and entropy, but lowers sharpness (it measures detail per pixel). Large
+/// JPEGs decode at the libjpeg DCT scale (1/2, 1/4, 1/8) that keeps at least half that side.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageRecord {
     /// Size in pixels, after EXIF orientation; 0 when unreadable.
@@ -467,8 +468,9 @@ fn index_file(path: &Path) -> (ImageRecord, bool) {
             );
         }
     };
-    // Statistics are taken at most STATS_MAX_SIDE_PX on the longer side anyway.
-    let record = match decode_bytes_at_least(path, &bytes, Some(STATS_MAX_SIDE_PX)) {
+    // Statistics are taken at most STATS_MAX_SIDE_PX on the longer side anyway, so a large JPEG
+    // decodes at the DCT scale that keeps at least half of that (4000 px: 1/4, 1000 px).
+    let record = match decode_bytes_at_least(path, &bytes, Some(STATS_MAX_SIDE_PX / 2)) {
         Ok(decoded) => stats::describe(&decoded, key.bytes, key.mtime_ns),
         // Keep the format when the header was recognised (a truncated PNG is still a PNG).
         Err(e) => ImageRecord::unreadable(

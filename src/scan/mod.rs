@@ -434,7 +434,7 @@ pub fn scan_with(
 
 /// Signatures are 32×32 area averages: a large JPEG decodes at the DCT scale that keeps at least
 /// this many pixels on its longer side, and other large images are shrunk to it first.
-const SIGNATURE_DECODE_PX: u32 = 512;
+const SIGNATURE_DECODE_PX: u32 = 256;
 
 /// Reads and decodes one file into its signature. A JPEG without its end-of-image marker decodes
 /// (the missing rows come out gray) but is truncated: then no signature, and the problem in words.

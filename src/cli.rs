@@ -268,13 +268,14 @@ impl InfoReport {
             out += &format!("imbalance (largest/smallest class): {ratio:.2}\n");
         }
         out += &format!("classes:  {}\n", self.classes.len());
+        // Long names (a label table may hold anything) are cut, so the table stays a table.
         let name_width = self
             .classes
             .iter()
-            .map(|c| c.name.len())
+            .map(|c| c.name.chars().count())
             .max()
             .unwrap_or(5)
-            .max(5);
+            .clamp(5, MAX_CLASS_NAME_WIDTH);
         let mut header = format!("  {:<name_width$}", "class");
         for split in &self.splits {
             header += &format!(" {:>8}", split.name);
@@ -282,7 +283,7 @@ impl InfoReport {
         header += &format!(" {:>8}\n", "total");
         out += &header;
         for class in &self.classes {
-            let mut row = format!("  {:<name_width$}", class.name);
+            let mut row = format!("  {:<name_width$}", fit_width(&class.name, name_width));
             for count in &class.by_split {
                 row += &format!(" {count:>8}");
             }
@@ -291,6 +292,19 @@ impl InfoReport {
         }
         out
     }
+}
+
+/// Widest class name column `eyeball info` prints; longer names end in "…".
+const MAX_CLASS_NAME_WIDTH: usize = 60;
+
+/// `text` cut to `width` characters, the last one "…" when cut.
+fn fit_width(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 /// Runs `eyeball info`.
@@ -478,7 +492,14 @@ pub fn run_check(
     let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
     let device = default_device();
-    let results = recipe_checks(&files, &preprocess, &dataset, &batch, device)?;
+    let results = recipe_checks(
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        device,
+        &Progress::default(),
+    )?;
     let text = if json {
         serde_json::to_string_pretty(&results)? + "\n"
     } else {

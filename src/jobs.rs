@@ -1,5 +1,6 @@
 //! Background work: every long task runs here, reports progress, can be cancelled,
-//! and hands its result back over a channel. The UI polls jobs once per frame.
+//! and hands its result back over a channel. The UI polls jobs once per frame. Every job ends:
+//! with its result, cancelled (its result says so), or failed, a worker panic included.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -48,7 +49,31 @@ impl Progress {
     }
 }
 
-/// A running background task producing one `T`.
+/// A job's result type: how a worker that panicked reports it, so the job ends as failed with
+/// the panic's message instead of running forever.
+pub trait JobOutput: Send + 'static {
+    /// The value of a job whose worker panicked with `message`.
+    fn from_panic(message: String) -> Self;
+}
+
+impl<T: Send + 'static> JobOutput for Result<T, String> {
+    fn from_panic(message: String) -> Self {
+        Err(message)
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("the worker crashed: {detail}")
+}
+
+/// A running background task producing one `T`. Dropping it (a new job replacing it, the app
+/// closing) cancels it.
 pub struct Job<T> {
     /// What the job does, for the status bar ("Loading checkpoints").
     pub label: String,
@@ -57,8 +82,9 @@ pub struct Job<T> {
     result: Receiver<T>,
 }
 
-impl<T: Send + 'static> Job<T> {
-    /// Runs `work` on a new thread; `notify` is called once the result is ready.
+impl<T: JobOutput> Job<T> {
+    /// Runs `work` on a new thread; `notify` is called once the result is ready. A panic in
+    /// `work` becomes `T::from_panic` with its message.
     pub fn spawn(
         label: impl Into<String>,
         notify: Notify,
@@ -71,7 +97,9 @@ impl<T: Send + 'static> Job<T> {
         std::thread::Builder::new()
             .name(format!("job: {label}"))
             .spawn(move || {
-                let value = work(&worker_progress);
+                let run = std::panic::AssertUnwindSafe(|| work(&worker_progress));
+                let value = std::panic::catch_unwind(run)
+                    .unwrap_or_else(|payload| T::from_panic(panic_text(payload.as_ref())));
                 // The receiver may be gone if the job was replaced; nothing to do then.
                 let _ = sender.send(value);
                 notify();
@@ -94,7 +122,9 @@ impl<T: Send + 'static> Job<T> {
     pub fn wait(self) -> Option<T> {
         self.result.recv().ok()
     }
+}
 
+impl<T> Job<T> {
     /// Progress as `(done, total)`.
     pub fn progress(&self) -> (usize, usize) {
         self.progress.fraction_parts()
@@ -116,6 +146,12 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
+impl<T> Drop for Job<T> {
+    fn drop(&mut self) {
+        self.progress.cancel();
+    }
+}
+
 /// A fixed pool of worker threads that serves requests newest first, so what the user looks at
 /// now is done before what scrolled away. Stale requests can be dropped with `retain`.
 pub struct WorkerPool<K, V> {
@@ -129,8 +165,9 @@ struct PoolShared<K> {
     shutdown: AtomicBool,
 }
 
-impl<K: Clone + Send + 'static, V: Send + 'static> WorkerPool<K, V> {
-    /// Starts `threads` workers running `work` on each request; `notify` after each result.
+impl<K: Clone + Send + 'static, V: JobOutput> WorkerPool<K, V> {
+    /// Starts `threads` workers running `work` on each request; `notify` after each result. A
+    /// request whose work panics gets `V::from_panic`, and its worker goes on serving.
     pub fn new(
         name: &str,
         threads: usize,
@@ -155,7 +192,9 @@ impl<K: Clone + Send + 'static, V: Send + 'static> WorkerPool<K, V> {
                 .name(format!("{name} {i}"))
                 .spawn(move || {
                     while let Some(key) = next_request(&shared) {
-                        let value = work(&key);
+                        let run = std::panic::AssertUnwindSafe(|| work(&key));
+                        let value = std::panic::catch_unwind(run)
+                            .unwrap_or_else(|payload| V::from_panic(panic_text(payload.as_ref())));
                         if sender.send((key, value)).is_err() {
                             return;
                         }
@@ -232,10 +271,10 @@ mod tests {
             Arc::new(move || flag.store(true, Ordering::SeqCst)),
             |p| {
                 p.set_total(10);
-                (0..10).inspect(|_| p.advance(1)).sum::<i32>()
+                Ok::<i32, String>((0..10).inspect(|_| p.advance(1)).sum::<i32>())
             },
         );
-        assert_eq!(job.wait(), Some(45));
+        assert_eq!(job.wait(), Some(Ok(45)));
         // `notify` runs just after the result is sent, so give the worker a moment.
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         while !notified.load(Ordering::SeqCst) && Instant::now() < deadline {
@@ -253,11 +292,48 @@ mod tests {
             while !p.is_cancelled() && steps < 1_000_000 {
                 steps += 1;
             }
-            steps
+            Ok::<i32, String>(steps)
         });
         job.cancel();
         go.send(()).unwrap();
-        assert_eq!(job.wait(), Some(0));
+        assert_eq!(job.wait(), Some(Ok(0)));
+    }
+
+    #[test]
+    fn a_worker_that_panics_ends_its_job_as_failed_with_the_message() {
+        let job: Job<Result<u32, String>> = Job::spawn("crash", Arc::new(|| {}), |_| {
+            let bad: Option<u32> = None;
+            Ok(bad.expect("the index had no rows"))
+        });
+        let result = job.wait().expect("a result, not a hang");
+        let message = result.unwrap_err();
+        assert!(
+            message.contains("crashed") && message.contains("the index had no rows"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn dropping_a_job_cancels_it_while_it_runs() {
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let (stopped_tx, stopped) = std::sync::mpsc::channel::<usize>();
+        let job: Job<Result<(), String>> = Job::spawn("loop", Arc::new(|| {}), move |p| {
+            started_tx.send(()).unwrap();
+            let mut steps = 0;
+            while !p.is_cancelled() {
+                steps += 1;
+                std::thread::yield_now();
+            }
+            stopped_tx.send(steps).unwrap();
+            Ok(())
+        });
+        started.recv().unwrap();
+        // Mid-run: the worker is looping when the job is replaced.
+        drop(job);
+        let steps = stopped
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the worker stopped");
+        assert!(steps > 0);
     }
 
     #[test]
@@ -268,7 +344,7 @@ mod tests {
             if *k == 0 {
                 lock(&gate).recv().unwrap();
             }
-            k * k
+            Ok::<u32, String>(k * k)
         });
         pool.request(0); // occupies the only worker until the gate opens
         while pool.queued() > 0 {
@@ -282,7 +358,7 @@ mod tests {
         let mut order = Vec::new();
         while order.len() < 4 {
             if let Some((k, v)) = pool.try_recv() {
-                assert_eq!(v, k * k);
+                assert_eq!(v, Ok(k * k));
                 order.push(k);
             }
         }

@@ -110,3 +110,28 @@ fn info_on_the_bundled_demo_counts_its_digits() {
         .collect();
     assert_eq!(splits, vec!["train", "val"]);
 }
+
+#[test]
+fn info_on_a_table_with_a_two_megabyte_label_prints_a_cut_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    image::RgbImage::from_pixel(4, 4, image::Rgb([9, 9, 9]))
+        .save(tmp.path().join("a.png"))
+        .unwrap();
+    image::RgbImage::from_pixel(4, 4, image::Rgb([200, 9, 9]))
+        .save(tmp.path().join("b.png"))
+        .unwrap();
+    let long = "x".repeat(2 * 1024 * 1024);
+    std::fs::write(
+        tmp.path().join("labels.csv"),
+        format!("file,label\na.png,{long}\nb.png,short\n"),
+    )
+    .unwrap();
+    let out = eyeball(&["info", tmp.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("examples: 2"), "{text}");
+    let row = text.lines().find(|l| l.contains('…')).expect("a cut name");
+    assert!(row.chars().count() < 100, "{row}");
+}

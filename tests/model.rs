@@ -37,7 +37,15 @@ fn demo() -> (Dataset, Preprocess) {
 fn checks_on_demo(files: &[CheckpointFile]) -> Vec<CheckResult> {
     let (dataset, preprocess) = demo();
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
-    recipe_checks(files, &preprocess, &dataset, &batch, Device::Cpu).unwrap()
+    recipe_checks(
+        files,
+        &preprocess,
+        &dataset,
+        &batch,
+        Device::Cpu,
+        &Progress::default(),
+    )
+    .unwrap()
 }
 
 fn check<'a>(results: &'a [CheckResult], name: &str) -> &'a CheckResult {
@@ -794,4 +802,22 @@ fn a_dict_without_logits_is_refused_with_its_keys_named() {
         "{err}"
     );
     assert!(!err.to_lowercase().contains("internal"), "{err}");
+}
+
+#[test]
+fn cancelled_recipe_checks_stop_with_cancelled() {
+    let (dataset, preprocess) = demo();
+    let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
+    let files = classify_checkpoints(&[common::demo_checkpoints()]).unwrap();
+    let progress = Progress::default();
+    progress.cancel();
+    let result = recipe_checks(
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        Device::Cpu,
+        &progress,
+    );
+    assert!(matches!(result, Err(ModelError::Cancelled)), "{result:?}");
 }

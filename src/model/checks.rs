@@ -8,6 +8,7 @@ use super::checkpoints::CheckpointFile;
 use super::predict::{BatchPredictions, ClassMap, FixedBatch};
 use super::{LoadedModel, ModelError, Preprocess, check_logits, torch_message};
 use crate::dataset::Dataset;
+use crate::jobs::Progress;
 
 /// Loss at init passes within this fraction of ln(C) ...
 pub const INIT_LOSS_PASS: f64 = 0.10;
@@ -88,7 +89,16 @@ pub fn recipe_checks(
     dataset: &Dataset,
     batch: &FixedBatch,
     device: Device,
+    progress: &Progress,
 ) -> Result<Vec<CheckResult>, ModelError> {
+    progress.start_stage(3);
+    let cancelled = || {
+        if progress.is_cancelled() {
+            Err(ModelError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
     let runnable: Vec<&CheckpointFile> = files.iter().filter(|f| f.is_runnable()).collect();
     let (Some(first), Some(last)) = (runnable.first(), runnable.last()) else {
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
@@ -121,21 +131,27 @@ pub fn recipe_checks(
     };
     let last_model = last_model.as_ref().unwrap_or(&first_model);
 
+    cancelled()?;
     let init = match &first_model {
         Ok(model) => loss_at_init(model, &input, &classes, batch)
             .unwrap_or_else(|e| CheckResult::failed(LOSS_AT_INIT, &e)),
         Err(e) => CheckResult::failed(LOSS_AT_INIT, e),
     };
+    progress.advance(1);
+    cancelled()?;
     let baseline = match last_model {
         Ok(model) => input_independent_baseline(model, &input, &classes, batch)
             .unwrap_or_else(|e| CheckResult::failed(BASELINE, &e)),
         Err(e) => CheckResult::failed(BASELINE, e),
     };
+    progress.advance(1);
+    cancelled()?;
     let independence = match last_model {
         Ok(model) => batch_independence(model, &input, &targets, classes.outputs)
             .unwrap_or_else(|e| CheckResult::failed(BATCH_INDEPENDENCE, &e)),
         Err(e) => CheckResult::failed(BATCH_INDEPENDENCE, e),
     };
+    progress.advance(1);
     Ok(vec![init, baseline, independence])
 }
 

@@ -522,7 +522,15 @@ impl EyeballApp {
             self.browse.querying = Some(Job::spawn(
                 "Filtering",
                 Arc::clone(&self.repaint),
-                move |_| find_matches(&dataset, stats.as_deref(), &filter, &sort, HISTOGRAM_BINS),
+                move |_| {
+                    Ok(find_matches(
+                        &dataset,
+                        stats.as_deref(),
+                        &filter,
+                        &sort,
+                        HISTOGRAM_BINS,
+                    ))
+                },
             ));
         }
     }
@@ -596,10 +604,17 @@ impl EyeballApp {
         self.checkpoints.checking = Some(Job::spawn(
             "Running recipe checks",
             Arc::clone(&self.repaint),
-            move |_| {
+            move |progress| {
                 init_torch();
-                recipe_checks(&files, &preprocess, &dataset, &batch, default_device())
-                    .map_err(|e| e.to_string())
+                recipe_checks(
+                    &files,
+                    &preprocess,
+                    &dataset,
+                    &batch,
+                    default_device(),
+                    progress,
+                )
+                .map_err(|e| e.to_string())
             },
         ));
     }
@@ -619,9 +634,14 @@ impl EyeballApp {
             let file = files.iter().find(|f| &f.name == name)?.clone();
             let template = files.iter().find(|f| f.is_runnable()).cloned();
             let preprocess = self.checkpoints.summary.as_ref()?.preprocess.clone()?;
+            // The same weights under other preprocessing embed differently.
+            let preprocessing = serde_json::to_string(&preprocess).unwrap_or_default();
+            let preprocessing = xxhash_rust::xxh3::xxh3_64(preprocessing.as_bytes());
             let key = match (&template, file.is_runnable()) {
-                (Some(template), false) => format!("{}-{}", file.hash, template.hash),
-                _ => file.hash.clone(),
+                (Some(template), false) => {
+                    format!("{}-{}-{preprocessing:016x}", file.hash, template.hash)
+                }
+                _ => format!("{}-{preprocessing:016x}", file.hash),
             };
             let cached = self
                 .scan
@@ -904,9 +924,12 @@ impl EyeballApp {
                 Err(message) => self.messages.push(format!("Indexing failed: {message}")),
             }
         }
-        if let Some(matches) = self.browse.querying.as_mut().and_then(|j| j.poll()) {
+        if let Some(result) = self.browse.querying.as_mut().and_then(|j| j.poll()) {
             self.browse.querying = None;
-            self.browse.matches = Arc::new(matches);
+            match result {
+                Ok(matches) => self.browse.matches = Arc::new(matches),
+                Err(message) => self.messages.push(format!("Filtering failed: {message}")),
+            }
         }
         if let Some(result) = self.checkpoints.loading.as_mut().and_then(|j| j.poll()) {
             self.checkpoints.loading = None;

@@ -274,7 +274,7 @@ fn input_ui(detail: &DetailState, ui: &mut egui::Ui) {
                 ui.label(&step.name);
                 ui.weak(format!("{}×{}", step.size[0], step.size[1]));
             });
-            ui.label("→");
+            ui.label(">");
         }
         ui.vertical(|ui| {
             ui.add(egui::Image::new(&shown.tensor).fit_to_exact_size(egui::vec2(side, side)));

@@ -148,7 +148,7 @@ pub struct BrowseState {
     /// Examples passing the filter, in sort order, with their histograms. Kept on screen
     /// while a new query runs.
     pub matches: Arc<Matches>,
-    pub querying: Option<Job<Matches>>,
+    pub querying: Option<Job<Result<Matches, String>>>,
 }
 
 /// What the central area shows.
@@ -299,6 +299,15 @@ pub struct InputShown {
 pub struct DetailImages {
     pub image: Result<egui::ColorImage, String>,
     pub input: Option<Result<InputView, String>>,
+}
+
+impl crate::jobs::JobOutput for DetailImages {
+    fn from_panic(message: String) -> Self {
+        DetailImages {
+            image: Err(message),
+            input: None,
+        }
+    }
 }
 
 /// View settings the user changes with widgets.

@@ -1,5 +1,6 @@
 //! ImageFolder discovery: `ROOT/<class>/*` or `ROOT/<split>/<class>/*`, as torchvision lays it out.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::{Dataset, DatasetError, Example, Layout, SPLIT_NAMES, is_image_path, natural_cmp};
@@ -7,33 +8,71 @@ use super::{Dataset, DatasetError, Example, Layout, SPLIT_NAMES, is_image_path, 
 /// Class folders with their images' paths (relative to the class folder).
 type ClassFolders = Vec<(String, Vec<PathBuf>)>;
 
+/// Folders already walked, by their real path, so that a symlink leading back (`dog/loop -> .`)
+/// or to a folder listed elsewhere is walked once; the links skipped become warnings.
+#[derive(Default)]
+pub(super) struct WalkedFolders {
+    seen: HashSet<PathBuf>,
+    skipped: Vec<PathBuf>,
+}
+
+impl WalkedFolders {
+    /// Records `dir`; false when it (or the folder a link in it points to) was walked already.
+    pub(super) fn enter(&mut self, dir: &Path) -> bool {
+        let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if self.seen.insert(real) {
+            true
+        } else {
+            self.skipped.push(dir.to_path_buf());
+            false
+        }
+    }
+
+    /// One warning per skipped link, naming it.
+    pub(super) fn warnings(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .map(|dir| {
+                format!(
+                    "{}: leads to a folder already listed (a symlink loop or a second link); its images are listed once",
+                    dir.display()
+                )
+            })
+            .collect()
+    }
+}
+
 /// Returns the dataset if `root` is an ImageFolder (with or without splits), `None` if it is not.
 pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
     let top_dirs = subdirectories(root)?;
+    let mut walked = WalkedFolders::default();
+    walked.enter(root);
 
     let mut split_dirs: Vec<(String, ClassFolders)> = Vec::new();
     for split in SPLIT_NAMES {
         let Some(dir) = top_dirs.iter().find(|d| d.eq_ignore_ascii_case(split)) else {
             continue;
         };
-        let classes = class_folders(&root.join(dir))?;
+        let classes = class_folders(&root.join(dir), &mut walked)?;
         if !classes.is_empty() {
             split_dirs.push((dir.clone(), classes));
         }
     }
     if !split_dirs.is_empty() {
-        return Ok(Some(build(root, Layout::ImageFolderSplits, split_dirs)));
+        let mut dataset = build(root, Layout::ImageFolderSplits, split_dirs);
+        dataset.warnings = walked.warnings();
+        return Ok(Some(dataset));
     }
 
-    let classes = class_folders(root)?;
+    let mut walked = WalkedFolders::default();
+    walked.enter(root);
+    let classes = class_folders(root, &mut walked)?;
     if classes.is_empty() {
         return Ok(None);
     }
-    Ok(Some(build(
-        root,
-        Layout::ImageFolder,
-        vec![(String::new(), classes)],
-    )))
+    let mut dataset = build(root, Layout::ImageFolder, vec![(String::new(), classes)]);
+    dataset.warnings = walked.warnings();
+    Ok(Some(dataset))
 }
 
 /// Assembles the dataset from `(split folder, [(class, relative image paths)])`.
@@ -85,11 +124,11 @@ fn build(root: &Path, layout: Layout, groups: Vec<(String, ClassFolders)>) -> Da
 
 /// Subfolders of `dir` that hold at least one image (at any depth), with their images'
 /// paths relative to the subfolder, in natural order.
-fn class_folders(dir: &Path) -> Result<ClassFolders, DatasetError> {
+fn class_folders(dir: &Path, walked: &mut WalkedFolders) -> Result<ClassFolders, DatasetError> {
     let mut classes = Vec::new();
     for name in subdirectories(dir)? {
         let mut files = Vec::new();
-        collect_images(&dir.join(&name), Path::new(""), &mut files)?;
+        collect_images(&dir.join(&name), Path::new(""), &mut files, walked)?;
         if !files.is_empty() {
             files.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
             classes.push((name, files));
@@ -98,13 +137,17 @@ fn class_folders(dir: &Path) -> Result<ClassFolders, DatasetError> {
     Ok(classes)
 }
 
-/// Appends the images under `dir` (any depth, hidden entries skipped) to `out`, as paths
-/// relative to `dir` joined onto `relative`.
+/// Appends the images under `dir` (any depth, hidden entries skipped, each folder once) to
+/// `out`, as paths relative to `dir` joined onto `relative`.
 pub(super) fn collect_images(
     dir: &Path,
     relative: &Path,
     out: &mut Vec<PathBuf>,
+    walked: &mut WalkedFolders,
 ) -> Result<(), DatasetError> {
+    if !walked.enter(dir) {
+        return Ok(());
+    }
     for entry in read_dir(dir)? {
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
@@ -112,7 +155,7 @@ pub(super) fn collect_images(
         }
         let path = entry.path();
         if path.is_dir() {
-            collect_images(&path, &relative.join(&name), out)?;
+            collect_images(&path, &relative.join(&name), out, walked)?;
         } else if is_image_path(&path) {
             out.push(relative.join(&name));
         }
@@ -153,6 +196,29 @@ mod tests {
         let path = root.join(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, b"not decoded during discovery").unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_loop_is_followed_once_and_named_in_a_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        for i in 0..3 {
+            touch(tmp.path(), &format!("dog/{i}.png"));
+            touch(tmp.path(), &format!("cat/{i}.png"));
+        }
+        std::os::unix::fs::symlink(".", tmp.path().join("dog/loop")).unwrap();
+        std::os::unix::fs::symlink("..", tmp.path().join("cat/up")).unwrap();
+        let dataset = Dataset::open(tmp.path()).unwrap();
+        assert_eq!(dataset.examples.len(), 6, "{:?}", dataset.examples);
+        assert_eq!(dataset.warnings.len(), 2, "{:?}", dataset.warnings);
+        assert!(
+            dataset
+                .warnings
+                .iter()
+                .any(|w| w.contains("loop") && w.contains("symlink")),
+            "{:?}",
+            dataset.warnings
+        );
     }
 
     #[test]

@@ -38,7 +38,14 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
     let mut used_classes = BTreeSet::new();
     for (index, group) in groups.iter().enumerate() {
         let mut files = Vec::new();
-        collect_images(&root.join(&group.images), Path::new(""), &mut files)?;
+        let mut walked = super::imagefolder::WalkedFolders::default();
+        collect_images(
+            &root.join(&group.images),
+            Path::new(""),
+            &mut files,
+            &mut walked,
+        )?;
+        warnings.extend(walked.warnings());
         if !files.is_empty() && !root.join(&group.labels).is_dir() {
             let (labels, images) = (group.labels.display(), group.images.display());
             warnings.push(format!(

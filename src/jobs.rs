@@ -301,9 +301,9 @@ mod tests {
 
     #[test]
     fn a_worker_that_panics_ends_its_job_as_failed_with_the_message() {
-        let job: Job<Result<u32, String>> = Job::spawn("crash", Arc::new(|| {}), |_| {
-            let bad: Option<u32> = None;
-            Ok(bad.expect("the index had no rows"))
+        let rows: Vec<u32> = Vec::new();
+        let job: Job<Result<u32, String>> = Job::spawn("crash", Arc::new(|| {}), move |_| {
+            Ok(*rows.first().expect("the index had no rows"))
         });
         let result = job.wait().expect("a result, not a hang");
         let message = result.unwrap_err();
@@ -318,22 +318,24 @@ mod tests {
         let (started_tx, started) = std::sync::mpsc::channel::<()>();
         let (stopped_tx, stopped) = std::sync::mpsc::channel::<usize>();
         let job: Job<Result<(), String>> = Job::spawn("loop", Arc::new(|| {}), move |p| {
-            started_tx.send(()).unwrap();
             let mut steps = 0;
             while !p.is_cancelled() {
                 steps += 1;
+                if steps == 1000 {
+                    started_tx.send(()).unwrap();
+                }
                 std::thread::yield_now();
             }
             stopped_tx.send(steps).unwrap();
             Ok(())
         });
         started.recv().unwrap();
-        // Mid-run: the worker is looping when the job is replaced.
+        // Mid-run: the worker has done 1,000 steps and is looping when the job is replaced.
         drop(job);
         let steps = stopped
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("the worker stopped");
-        assert!(steps > 0);
+        assert!(steps >= 1000);
     }
 
     #[test]

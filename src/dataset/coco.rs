@@ -18,8 +18,10 @@ use super::{
 struct CocoFile {
     images: Vec<CocoImage>,
     // Test-set files (image_info_test*.json) have no annotations; their images still open.
+    // Read one by one (`CocoAnnotation`), so that a box with a string or null coordinate is
+    // a warning naming it, and the rest of the file opens.
     #[serde(default)]
-    annotations: Vec<CocoAnnotation>,
+    annotations: Vec<serde_json::Value>,
     categories: Vec<CocoCategory>,
 }
 
@@ -380,7 +382,14 @@ fn add_source(
         });
     }
 
-    for (k, annotation) in source.coco.annotations.iter().enumerate() {
+    for (k, value) in source.coco.annotations.iter().enumerate() {
+        let annotation = match CocoAnnotation::deserialize(value) {
+            Ok(annotation) => annotation,
+            Err(e) => {
+                warnings.push(format!("{file} annotation {}: {e}", k + 1));
+                continue;
+            }
+        };
         let what = match &annotation.id {
             Some(id) => format!("{file} annotation {} (id {id})", k + 1),
             None => format!("{file} annotation {}", k + 1),
@@ -513,7 +522,8 @@ mod tests {
                 {{"id": 6, "image_id": 1, "category_id": 42, "bbox": [0, 0, 1, 1]}},
                 {{"id": 7, "image_id": 2, "category_id": 1, "bbox": [0, 0, 1, 1]}},
                 {{"image_id": 1, "category_id": 1, "bbox": [0, 0]}},
-                {{"id": 9, "image_id": 1, "category_id": 3, "bbox": [0, 0, 2, 3]}}],
+                {{"id": 9, "image_id": 1, "category_id": 3, "bbox": [0, 0, 2, 3]}},
+                {{"id": 10, "image_id": 1, "category_id": 3, "bbox": [0, "3", 2, null]}}],
               "categories": {CATEGORIES}}}"#
         );
         write(root, "annotations/instances.json", &json);
@@ -528,6 +538,7 @@ mod tests {
                 "annotations/instances.json annotation 1 (id 5): image_id 9 is not in images",
                 "annotations/instances.json annotation 2 (id 6): category_id 42 is not in categories",
                 "annotations/instances.json annotation 4: bbox is not [x, y, width, height]",
+                "annotations/instances.json annotation 6: invalid type: string \"3\", expected f64",
             ]
         );
     }

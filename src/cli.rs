@@ -98,8 +98,9 @@ pub enum Command {
     /// and image-quality problems; write one row per (example, issue): path, issue, score, group,
     /// partner, detail. Exits with status 2 when an issue named by --fail-on is found.
     Scan(ScanOptions),
-    /// Rank examples by how likely their label is wrong, from one checkpoint's probabilities or
-    /// imported ones; write ranked rows: path, given, predicted, score, rank (1 = most suspect).
+    /// Rank examples by how likely their label is wrong, from one checkpoint's probabilities,
+    /// imported ones, or how every checkpoint of a folder learned them; write ranked rows: path,
+    /// given, predicted, score, rank (1 = most suspect), and with --checkpoints the dynamics too.
     LabelIssues {
         /// Dataset folder.
         path: PathBuf,
@@ -107,21 +108,47 @@ pub enum Command {
         #[arg(
             long,
             value_name = "FILE",
-            required_unless_present = "probs",
-            conflicts_with = "probs"
+            required_unless_present_any = ["probs", "checkpoints"],
+            conflicts_with_all = ["probs", "checkpoints"]
         )]
         checkpoint: Option<PathBuf>,
         /// Probabilities made elsewhere: .csv/.parquet with `path` and one column per class, or an
         /// N×C .npy in the dataset's order.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "checkpoints")]
         probs: Option<PathBuf>,
-        /// loss, margin or cl (confident learning: only the flagged examples).
-        #[arg(long, value_name = "METHOD", default_value = "loss")]
-        method: String,
+        /// Folder of per-epoch checkpoints: rank by training dynamics (aum, confidence, forgetting).
+        #[arg(long, value_name = "DIR")]
+        checkpoints: Option<PathBuf>,
+        /// With --checkpoints: only the examples of this split (e.g. train).
+        #[arg(long, value_name = "SPLIT", requires = "checkpoints")]
+        split: Option<String>,
+        /// loss, margin or cl (confident learning: only the flagged examples); with --checkpoints
+        /// aum (default), confidence or forgetting.
+        #[arg(long, value_name = "METHOD")]
+        method: Option<String>,
         /// Table to write: .csv or .parquet.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Preprocessing sidecar (default: preprocess.json beside the checkpoint).
+        #[arg(long, value_name = "FILE")]
+        preprocess: Option<PathBuf>,
+    },
+    /// Run every checkpoint of a folder over a split and write how each example was learned:
+    /// path, given, predicted (last checkpoint), confidence, variability, correctness, aum,
+    /// forgetting, learned_from.
+    Dynamics {
+        /// Dataset folder.
+        path: PathBuf,
+        /// Folder of per-epoch checkpoints (with preprocess.json).
+        #[arg(long, value_name = "DIR")]
+        checkpoints: PathBuf,
+        /// Only the examples of this split (e.g. train).
+        #[arg(long, value_name = "SPLIT")]
+        split: Option<String>,
+        /// Table to write: .csv or .parquet.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Preprocessing sidecar (default: preprocess.json beside the checkpoints).
         #[arg(long, value_name = "FILE")]
         preprocess: Option<PathBuf>,
     },
@@ -724,11 +751,67 @@ pub fn run_bench_near_duplicates(n: usize, max_distance: u32) -> anyhow::Result<
 
 /// Runs `eyeball label-issues`: scores the dataset with the checkpoint (cached by checkpoint hash)
 /// or imports probabilities, ranks, writes the table. Rows that did not match go to stderr.
+/// Where `eyeball label-issues` gets its scores from.
+pub enum LabelIssuesSource<'a> {
+    Checkpoint(&'a Path),
+    Probs(&'a Path),
+    /// A folder of per-epoch checkpoints, and the split to rank.
+    Checkpoints(&'a Path, Option<&'a str>),
+}
+
+/// Runs `eyeball dynamics`.
+pub fn run_dynamics(
+    path: &Path,
+    checkpoints: &Path,
+    split: Option<&str>,
+    out: &Path,
+    preprocess: Option<&Path>,
+) -> anyhow::Result<()> {
+    use crate::model::dynamics::dynamics_table;
+    crate::index::TableFormat::for_path(out)?;
+    let started = Instant::now();
+    let (dataset, dynamics) = checkpoint_dynamics(path, checkpoints, split, preprocess)?;
+    let order: Vec<usize> = (0..dynamics.examples.len()).collect();
+    let mut table = dynamics_table(&dynamics, &order, &dataset);
+    write_table(&mut table, out)?;
+    eprintln!(
+        "{} examples over {} checkpoints in {:.1} s; wrote {}",
+        dynamics.examples.len(),
+        dynamics.checkpoints.len(),
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Opens the dataset and runs every checkpoint of `checkpoints` over it, with progress.
+fn checkpoint_dynamics(
+    path: &Path,
+    checkpoints: &Path,
+    split: Option<&str>,
+    preprocess: Option<&Path>,
+) -> anyhow::Result<(Dataset, crate::model::dynamics::Dynamics)> {
+    let dataset = Dataset::open(path)?;
+    let preprocess = crate::model::Preprocess::for_checkpoints(checkpoints, preprocess)?;
+    let cache_dir = crate::model::predict::default_predictions_cache_dir();
+    let dynamics = with_progress("running checkpoints", |progress| {
+        crate::model::dynamics::dynamics_of_checkpoints(
+            &dataset,
+            checkpoints,
+            &preprocess,
+            split,
+            cache_dir.as_deref(),
+            progress,
+        )
+    })??;
+    Ok((dataset, dynamics))
+}
+
+/// Runs `eyeball label-issues`.
 pub fn run_label_issues(
     path: &Path,
-    checkpoint: Option<&Path>,
-    probs: Option<&Path>,
-    method: &str,
+    source: LabelIssuesSource<'_>,
+    method: Option<&str>,
     out: &Path,
     preprocess: Option<&Path>,
 ) -> anyhow::Result<()> {
@@ -737,8 +820,20 @@ pub fn run_label_issues(
     use crate::model::run_evolution;
 
     crate::index::TableFormat::for_path(out)?;
-    let method = RankMethod::from_name(method)
-        .ok_or_else(|| anyhow::anyhow!("unknown method {method:?}; use loss, margin or cl"))?;
+    if let LabelIssuesSource::Checkpoints(dir, split) = source {
+        return run_dynamics_label_issues(path, dir, split, method, out, preprocess);
+    }
+    let (checkpoint, probs) = match source {
+        LabelIssuesSource::Checkpoint(file) => (Some(file), None),
+        LabelIssuesSource::Probs(file) => (None, Some(file)),
+        LabelIssuesSource::Checkpoints(..) => (None, None),
+    };
+    let method = method.unwrap_or("loss");
+    let method = RankMethod::from_name(method).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown method {method:?}; use loss, margin or cl (aum, confidence and forgetting need --checkpoints DIR)"
+        )
+    })?;
     let dataset = Dataset::open(path)?;
     let started = Instant::now();
     let scores = match (checkpoint, probs) {
@@ -778,7 +873,7 @@ pub fn run_label_issues(
                 .ok_or_else(|| anyhow::anyhow!("{}: did not run", checkpoint.display()))?;
             Scores::from_predictions(&dataset, predictions, &ClassMap::new(&dataset, &preprocess))
         }
-        (None, None) => anyhow::bail!("give --checkpoint FILE or --probs FILE"),
+        (None, None) => anyhow::bail!("give --checkpoint FILE, --checkpoints DIR or --probs FILE"),
     };
     anyhow::ensure!(!scores.is_empty(), "no example could be scored");
     let ranked = rank(&scores, method);
@@ -789,6 +884,60 @@ pub fn run_label_issues(
         ranked.len(),
         scores.len(),
         method.name(),
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `eyeball label-issues --checkpoints DIR`: ranked by training dynamics, every dynamics column
+/// beside the usual ones.
+fn run_dynamics_label_issues(
+    path: &Path,
+    checkpoints: &Path,
+    split: Option<&str>,
+    method: Option<&str>,
+    out: &Path,
+    preprocess: Option<&Path>,
+) -> anyhow::Result<()> {
+    use crate::model::dynamics::{DynamicsRank, dynamics_table, rank_dynamics};
+    let method = method.unwrap_or("aum");
+    let method = DynamicsRank::from_name(method).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown method {method:?} with --checkpoints; use aum, confidence or forgetting"
+        )
+    })?;
+    let started = Instant::now();
+    let (dataset, dynamics) = checkpoint_dynamics(path, checkpoints, split, preprocess)?;
+    let order = rank_dynamics(&dynamics, method);
+    let mut table = dynamics_table(&dynamics, &order, &dataset);
+    let t = dynamics.checkpoints.len();
+    let scores: Vec<f64> = order
+        .iter()
+        .map(|&i| method.score(&dynamics.examples[i], t))
+        .collect();
+    let ranks: Vec<u64> = (1..=order.len() as u64).collect();
+    table.with_column(polars::prelude::Column::new("score".into(), scores))?;
+    table.with_column(polars::prelude::Column::new("rank".into(), ranks))?;
+    let mut table = table.select([
+        "path",
+        "given",
+        "predicted",
+        "score",
+        "rank",
+        "aum",
+        "confidence",
+        "variability",
+        "correctness",
+        "forgetting",
+        "learned_from",
+    ])?;
+    write_table(&mut table, out)?;
+    eprintln!(
+        "ranked {} examples by {} over {} checkpoints in {:.1} s; wrote {}",
+        order.len(),
+        method.name(),
+        t,
         started.elapsed().as_secs_f64(),
         out.display()
     );

@@ -2,9 +2,9 @@
 
 use clap::Parser;
 use eyeball::cli::{
-    BenchCommand, Cli, Command, PredictArgs, demo_checkpoints_dir, demo_dataset_dir,
-    run_bench_index, run_bench_inference, run_bench_near_duplicates, run_check, run_index,
-    run_info, run_label_issues, run_predict, run_scan,
+    BenchCommand, Cli, Command, LabelIssuesSource, PredictArgs, demo_checkpoints_dir,
+    demo_dataset_dir, run_bench_index, run_bench_inference, run_bench_near_duplicates, run_check,
+    run_dynamics, run_index, run_info, run_label_issues, run_predict, run_scan,
 };
 use eyeball::ui::app::{AppOptions, run_native};
 
@@ -64,14 +64,36 @@ fn main() -> std::process::ExitCode {
             path,
             checkpoint,
             probs,
+            checkpoints,
+            split,
             method,
             out,
             preprocess,
-        }) => run_label_issues(
+        }) => {
+            let source = match (&checkpoint, &probs, &checkpoints) {
+                (_, Some(probs), _) => LabelIssuesSource::Probs(probs),
+                (_, _, Some(dir)) => LabelIssuesSource::Checkpoints(dir, split.as_deref()),
+                (Some(file), ..) => LabelIssuesSource::Checkpoint(file),
+                (None, None, None) => unreachable!("clap requires one of them"),
+            };
+            run_label_issues(
+                &path,
+                source,
+                method.as_deref(),
+                &out,
+                preprocess.as_deref(),
+            )
+        }
+        Some(Command::Dynamics {
+            path,
+            checkpoints,
+            split,
+            out,
+            preprocess,
+        }) => run_dynamics(
             &path,
-            checkpoint.as_deref(),
-            probs.as_deref(),
-            &method,
+            &checkpoints,
+            split.as_deref(),
             &out,
             preprocess.as_deref(),
         ),

@@ -278,3 +278,112 @@ fn imported_npy_probabilities_follow_dataset_order() {
         String::from_utf8_lossy(&out.stderr).contains("shape [4, 2], but the dataset needs [6, 2]")
     );
 }
+
+#[test]
+fn flipped_labels_rank_first_by_every_dynamics_method_over_all_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let flipped = flipped_demo_subset(&data);
+    let flipped_paths: HashSet<&str> = flipped.iter().map(|(p, _)| p.as_str()).collect();
+    let checkpoints = common::demo_checkpoints();
+    for method in ["aum", "confidence", "forgetting"] {
+        let out_path = tmp.path().join(format!("{method}.csv"));
+        let args = [
+            "label-issues",
+            text(&data),
+            "--checkpoints",
+            text(&checkpoints),
+            "--method",
+            method,
+            "--out",
+            text(&out_path),
+        ];
+        let out = eyeball(&args, tmp.path());
+        assert!(
+            out.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let df = read_csv(&out_path);
+        let columns: Vec<&str> = df.get_column_names().iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            columns,
+            [
+                "path",
+                "given",
+                "predicted",
+                "score",
+                "rank",
+                "aum",
+                "confidence",
+                "variability",
+                "correctness",
+                "forgetting",
+                "learned_from"
+            ]
+        );
+        assert_eq!(df.height(), 300);
+        let paths = strings(&df, "path");
+        let top: Vec<&str> = paths.iter().take(12).map(String::as_str).collect();
+        let found = top.iter().filter(|p| flipped_paths.contains(*p)).count();
+        // The demo's checkpoints learned the true labels, so every one votes against a flip;
+        // forgetting ranks never-learned examples first, and a flip is never learned.
+        assert!(
+            found >= 9,
+            "{method}: top 12 holds {found} of 10 flipped: {top:?}"
+        );
+    }
+
+    // `eyeball dynamics` writes the same per-example numbers, in dataset order.
+    let table = tmp.path().join("dynamics.csv");
+    let out = eyeball(
+        &[
+            "dynamics",
+            text(&data),
+            "--checkpoints",
+            text(&checkpoints),
+            "--out",
+            text(&table),
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let df = read_csv(&table);
+    assert_eq!(df.height(), 300);
+    let paths = strings(&df, "path");
+    let correctness = strings(&df, "correctness");
+    let row = paths.iter().position(|p| p == &flipped[0].0).unwrap();
+    assert_eq!(
+        correctness[row], "0.0",
+        "a flip is never predicted as its folder"
+    );
+}
+
+#[test]
+fn dynamics_of_a_split_that_does_not_exist_names_the_splits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_path = tmp.path().join("x.csv");
+    let out = eyeball(
+        &[
+            "dynamics",
+            text(&common::demo_data()),
+            "--checkpoints",
+            text(&common::demo_checkpoints()),
+            "--split",
+            "tarin",
+            "--out",
+            text(&out_path),
+        ],
+        tmp.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tarin") && stderr.contains("train, val"),
+        "{stderr}"
+    );
+}

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod checkpoints;
 pub mod checks;
+pub mod dynamics;
 pub mod embedding;
 pub mod input_view;
 pub mod label_issues;

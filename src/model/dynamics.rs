@@ -1,0 +1,364 @@
+//! Training dynamics: how each example was learned across a folder of per-epoch checkpoints.
+//! Confidence and variability of p(given) (dataset cartography, Swayamdipta et al. 2020), area
+//! under the margin (Pleiss et al. 2020), forgetting events (Toneva et al. 2019).
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::label_issues::Scores;
+use super::predict::{ClassMap, FixedBatch};
+use super::{ModelError, Preprocess, classify_checkpoints, run_evolution};
+use crate::dataset::Dataset;
+use crate::index::relative_path_text;
+use crate::jobs::Progress;
+
+/// Smallest probability taken into a log, so a margin stays finite when a float32 softmax
+/// rounded a class to 0.
+const MIN_PROB: f64 = 1e-30;
+
+/// How one example was learned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExampleDynamics {
+    /// Index into `Dataset::examples`.
+    pub example: usize,
+    /// Given label, an index into `Dataset::classes`.
+    pub given: usize,
+    /// Arg-max class at the last checkpoint.
+    pub predicted_last: usize,
+    /// Mean p(given) over checkpoints.
+    pub confidence: f64,
+    /// Standard deviation of p(given) over checkpoints (population, as in the paper).
+    pub variability: f64,
+    /// Fraction of checkpoints whose arg-max is the given label.
+    pub correctness: f64,
+    /// Area under the margin: mean over checkpoints of logit[given] − largest other logit,
+    /// computed as the same difference of log-probabilities.
+    pub aum: f64,
+    /// Checkpoints at which the example was right while the next one got it wrong.
+    pub forgetting: usize,
+    /// First checkpoint (0-based, in order) from which it stays right to the end; `None` when the
+    /// last checkpoint gets it wrong.
+    pub learned_from: Option<usize>,
+    /// p(given) at each checkpoint, in order.
+    pub p_given: Vec<f32>,
+}
+
+/// Every example's dynamics over the same checkpoints.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dynamics {
+    /// Checkpoint file names, in order.
+    pub checkpoints: Vec<String>,
+    pub examples: Vec<ExampleDynamics>,
+}
+
+/// The dynamics of the examples `per_checkpoint` scored, in checkpoint order. Every `Scores`
+/// must cover the same examples in the same order (as `run_evolution` on one batch gives).
+pub fn dynamics(checkpoints: Vec<String>, per_checkpoint: &[Scores]) -> Result<Dynamics, String> {
+    let Some(first) = per_checkpoint.first() else {
+        return Err("no checkpoint ran, so there are no dynamics".into());
+    };
+    if let Some(other) = per_checkpoint.iter().find(|s| s.examples != first.examples) {
+        return Err(format!(
+            "checkpoints scored different examples ({} and {})",
+            first.len(),
+            other.len()
+        ));
+    }
+    let t = per_checkpoint.len() as f64;
+    let examples = (0..first.len())
+        .map(|i| {
+            let given = first.labels[i];
+            let p_given: Vec<f32> = per_checkpoint.iter().map(|s| s.p_given(i)).collect();
+            let correct: Vec<bool> = per_checkpoint
+                .iter()
+                .map(|s| s.predicted(i) == given)
+                .collect();
+            let margins = per_checkpoint.iter().map(|s| {
+                let log_p = |p: f32| (p as f64).max(MIN_PROB).ln();
+                let other = s.probs[i]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != given)
+                    .map(|(_, &p)| p)
+                    .fold(0f32, f32::max);
+                log_p(s.p_given(i)) - log_p(other)
+            });
+            let confidence = p_given.iter().map(|&p| p as f64).sum::<f64>() / t;
+            let variance = p_given
+                .iter()
+                .map(|&p| (p as f64 - confidence).powi(2))
+                .sum::<f64>()
+                / t;
+            let last_wrong = correct.iter().rposition(|&c| !c);
+            ExampleDynamics {
+                example: first.examples[i],
+                given,
+                predicted_last: per_checkpoint[per_checkpoint.len() - 1].predicted(i),
+                confidence,
+                variability: variance.sqrt(),
+                correctness: correct.iter().filter(|&&c| c).count() as f64 / t,
+                aum: margins.sum::<f64>() / t,
+                forgetting: correct.windows(2).filter(|w| w[0] && !w[1]).count(),
+                learned_from: match last_wrong {
+                    None => Some(0),
+                    Some(k) if k + 1 < correct.len() => Some(k + 1),
+                    Some(_) => None,
+                },
+                p_given,
+            }
+        })
+        .collect();
+    Ok(Dynamics {
+        checkpoints,
+        examples,
+    })
+}
+
+/// Rankings from dynamics, most suspect label first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DynamicsRank {
+    /// Lowest area under the margin first: examples the net kept voting against their label.
+    Aum,
+    /// Lowest mean p(given) first: hard to learn.
+    Confidence,
+    /// Most forgetting events first; never-learned examples count as forgotten at every step,
+    /// as in Toneva et al.; ties go to the lower confidence.
+    Forgetting,
+}
+
+impl DynamicsRank {
+    /// `aum`, `confidence` or `forgetting`.
+    pub fn from_name(name: &str) -> Option<DynamicsRank> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "aum" => Some(DynamicsRank::Aum),
+            "confidence" => Some(DynamicsRank::Confidence),
+            "forgetting" => Some(DynamicsRank::Forgetting),
+            _ => None,
+        }
+    }
+
+    /// The name `from_name` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            DynamicsRank::Aum => "aum",
+            DynamicsRank::Confidence => "confidence",
+            DynamicsRank::Forgetting => "forgetting",
+        }
+    }
+
+    /// The ranking's score of `d`: lower means more suspect.
+    pub fn score(self, d: &ExampleDynamics, checkpoints: usize) -> f64 {
+        match self {
+            DynamicsRank::Aum => d.aum,
+            DynamicsRank::Confidence => d.confidence,
+            DynamicsRank::Forgetting => {
+                let never_learned = d.correctness == 0.0;
+                let events = if never_learned {
+                    checkpoints
+                } else {
+                    d.forgetting
+                };
+                -(events as f64)
+            }
+        }
+    }
+}
+
+/// Positions into `dynamics.examples`, most suspect first (ties: lower confidence, then dataset
+/// order).
+pub fn rank_dynamics(dynamics: &Dynamics, method: DynamicsRank) -> Vec<usize> {
+    let t = dynamics.checkpoints.len();
+    let mut order: Vec<usize> = (0..dynamics.examples.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (da, db) = (&dynamics.examples[a], &dynamics.examples[b]);
+        method
+            .score(da, t)
+            .total_cmp(&method.score(db, t))
+            .then(da.confidence.total_cmp(&db.confidence))
+            .then(da.example.cmp(&db.example))
+    });
+    order
+}
+
+/// Runs every checkpoint in `checkpoints` (a folder, or files) over the labelled examples of
+/// `split` (all when `None`) and computes their dynamics. A checkpoint that fails is an error:
+/// dynamics with a checkpoint missing would read as learned or forgotten.
+pub fn dynamics_of_checkpoints(
+    dataset: &Dataset,
+    checkpoints: &Path,
+    preprocess: &Preprocess,
+    split: Option<&str>,
+    cache_dir: Option<&Path>,
+    progress: &Progress,
+) -> Result<Dynamics, ModelError> {
+    let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
+    let batch = match split {
+        None => FixedBatch::all(dataset),
+        Some(name) => {
+            let Some(split) = dataset.splits.iter().position(|s| s == name) else {
+                return Err(ModelError::Dataset {
+                    root: dataset.root.clone(),
+                    message: format!(
+                        "no split named {name:?}; the splits are [{}]",
+                        dataset.splits.join(", ")
+                    ),
+                });
+            };
+            FixedBatch::from_examples(
+                dataset,
+                (0..dataset.examples.len()).filter(|&i| dataset.examples[i].split == Some(split)),
+            )
+        }
+    };
+    if batch.is_empty() {
+        return Err(ModelError::Dataset {
+            root: dataset.root.clone(),
+            message: "no labelled examples to run the checkpoints on".into(),
+        });
+    }
+    let evolution = run_evolution(&files, preprocess, dataset, &batch, cache_dir, progress)?;
+    if let Some((_, _, message)) = evolution.failures.first() {
+        return Err(ModelError::Output {
+            path: checkpoints.to_path_buf(),
+            message: message.clone(),
+        });
+    }
+    let classes = ClassMap::new(dataset, preprocess);
+    let scores: Vec<Scores> = evolution
+        .predictions
+        .iter()
+        .map(|p| Scores::from_predictions(dataset, p, &classes))
+        .collect();
+    let names = evolution
+        .predictions
+        .iter()
+        .map(|p| p.checkpoint.clone())
+        .collect();
+    dynamics(names, &scores).map_err(|message| ModelError::Dataset {
+        root: dataset.root.clone(),
+        message,
+    })
+}
+
+/// One row per example in `order` (positions into `dynamics.examples`): `path`, `given`,
+/// `predicted` (at the last checkpoint), then `confidence`, `variability`, `correctness`, `aum`,
+/// `forgetting`, `learned_from` (empty when not learned by the end).
+pub fn dynamics_table(dynamics: &Dynamics, order: &[usize], dataset: &Dataset) -> DataFrame {
+    let name = |class: usize| {
+        dataset
+            .classes
+            .get(class)
+            .cloned()
+            .unwrap_or_else(|| class.to_string())
+    };
+    let rows: Vec<&ExampleDynamics> = order.iter().map(|&i| &dynamics.examples[i]).collect();
+    let f = |get: fn(&ExampleDynamics) -> f64| rows.iter().map(|d| get(d)).collect::<Vec<f64>>();
+    let columns: Vec<Column> = vec![
+        Series::new(
+            "path".into(),
+            rows.iter()
+                .map(|d| relative_path_text(&dataset.examples[d.example].path))
+                .collect::<Vec<_>>(),
+        )
+        .into_column(),
+        Series::new(
+            "given".into(),
+            rows.iter().map(|d| name(d.given)).collect::<Vec<_>>(),
+        )
+        .into_column(),
+        Series::new(
+            "predicted".into(),
+            rows.iter()
+                .map(|d| name(d.predicted_last))
+                .collect::<Vec<_>>(),
+        )
+        .into_column(),
+        Series::new("confidence".into(), f(|d| d.confidence)).into_column(),
+        Series::new("variability".into(), f(|d| d.variability)).into_column(),
+        Series::new("correctness".into(), f(|d| d.correctness)).into_column(),
+        Series::new("aum".into(), f(|d| d.aum)).into_column(),
+        Series::new(
+            "forgetting".into(),
+            rows.iter().map(|d| d.forgetting as u64).collect::<Vec<_>>(),
+        )
+        .into_column(),
+        Series::new(
+            "learned_from".into(),
+            rows.iter()
+                .map(|d| d.learned_from.map(|k| k as u64))
+                .collect::<Vec<_>>(),
+        )
+        .into_column(),
+    ];
+    DataFrame::new(rows.len(), columns).expect("dynamics columns have equal lengths")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three examples of two classes over four checkpoints.
+    fn scores(p_class0: [[f32; 3]; 4]) -> Vec<Scores> {
+        p_class0
+            .iter()
+            .map(|row| Scores {
+                examples: vec![0, 1, 2],
+                labels: vec![0, 0, 1],
+                probs: row.iter().map(|&p| vec![p, 1.0 - p]).collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dynamics_follow_their_definitions() {
+        // Example 0 (label 0) is learned at checkpoint 1 and kept; example 1 (label 0) is learned,
+        // forgotten and learned again; example 2 (label 1) is always voted against (p0 high).
+        let d = dynamics(
+            vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            &scores([
+                [0.4, 0.6, 0.9],
+                [0.7, 0.3, 0.8],
+                [0.8, 0.7, 0.9],
+                [0.9, 0.8, 0.7],
+            ]),
+        )
+        .unwrap();
+        let [e0, e1, e2] = [&d.examples[0], &d.examples[1], &d.examples[2]];
+        assert!((e0.confidence - 0.7).abs() < 1e-6, "{}", e0.confidence);
+        assert_eq!(e0.learned_from, Some(1));
+        assert_eq!(e0.forgetting, 0);
+        assert_eq!(e0.correctness, 0.75);
+        assert_eq!(e1.forgetting, 1);
+        assert_eq!(e1.learned_from, Some(2));
+        assert_eq!(e2.correctness, 0.0);
+        assert_eq!(e2.learned_from, None);
+        // AUM of example 2: mean of ln(p1 / p0).
+        let expected = [0.9f64, 0.8, 0.9, 0.7]
+            .iter()
+            .map(|&p0| ((1.0 - p0) / p0).ln())
+            .sum::<f64>()
+            / 4.0;
+        assert!((e2.aum - expected).abs() < 1e-5, "{} vs {expected}", e2.aum);
+        let variance = [0.1f64, 0.2, 0.1, 0.3]
+            .iter()
+            .map(|p| (p - e2.confidence).powi(2))
+            .sum::<f64>()
+            / 4.0;
+        assert!((e2.variability - variance.sqrt()).abs() < 1e-6);
+        for method in [
+            DynamicsRank::Aum,
+            DynamicsRank::Confidence,
+            DynamicsRank::Forgetting,
+        ] {
+            assert_eq!(rank_dynamics(&d, method)[0], 2, "{method:?}");
+        }
+    }
+
+    #[test]
+    fn checkpoints_that_scored_other_examples_are_refused() {
+        let mut s = scores([[0.5; 3]; 4]);
+        s[2].examples = vec![0, 1, 5];
+        assert!(dynamics(vec!["x".into(); 4], &s).is_err());
+    }
+}

@@ -108,7 +108,7 @@ pub enum Command {
         #[arg(
             long,
             value_name = "FILE",
-            required_unless_present_any = ["probs", "checkpoints"],
+            required_unless_present_any = ["probs", "checkpoints", "predictions"],
             conflicts_with_all = ["probs", "checkpoints"]
         )]
         checkpoint: Option<PathBuf>,
@@ -117,10 +117,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE", conflicts_with = "checkpoints")]
         probs: Option<PathBuf>,
         /// Folder of per-epoch checkpoints: rank by training dynamics (aum, confidence, forgetting).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "predictions")]
         checkpoints: Option<PathBuf>,
-        /// With --checkpoints: only the examples of this split (e.g. train).
-        #[arg(long, value_name = "SPLIT", requires = "checkpoints")]
+        /// Folder of per-epoch predictions from any framework (see `eyeball dynamics`), ranked like
+        /// --checkpoints.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["probs", "checkpoint"])]
+        predictions: Option<PathBuf>,
+        /// With --checkpoints or --predictions: only the examples of this split (e.g. train).
+        #[arg(long, value_name = "SPLIT")]
         split: Option<String>,
         /// loss, margin or cl (confident learning: only the flagged examples); with --checkpoints
         /// aum (default), confidence or forgetting.
@@ -140,8 +144,17 @@ pub enum Command {
         /// Dataset folder.
         path: PathBuf,
         /// Folder of per-epoch checkpoints (with preprocess.json).
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "predictions",
+            conflicts_with = "predictions"
+        )]
+        checkpoints: Option<PathBuf>,
+        /// Folder of per-epoch predictions from any framework instead: .npy (N×C logits or
+        /// probabilities in the dataset's order), or .csv/.parquet with `path` and one column per class.
         #[arg(long, value_name = "DIR")]
-        checkpoints: PathBuf,
+        predictions: Option<PathBuf>,
         /// Only the examples of this split (e.g. train).
         #[arg(long, value_name = "SPLIT")]
         split: Option<String>,
@@ -755,14 +768,23 @@ pub fn run_bench_near_duplicates(n: usize, max_distance: u32) -> anyhow::Result<
 pub enum LabelIssuesSource<'a> {
     Checkpoint(&'a Path),
     Probs(&'a Path),
-    /// A folder of per-epoch checkpoints, and the split to rank.
-    Checkpoints(&'a Path, Option<&'a str>),
+    /// Per-epoch checkpoints or predictions, and the split to rank.
+    Dynamics(DynamicsSource<'a>, Option<&'a str>),
+}
+
+/// Where training dynamics come from.
+#[derive(Clone, Copy)]
+pub enum DynamicsSource<'a> {
+    /// A folder (or files) of TorchScript checkpoints, run by eyeball.
+    Checkpoints(&'a Path),
+    /// A folder of per-epoch prediction files made by any framework.
+    Predictions(&'a Path),
 }
 
 /// Runs `eyeball dynamics`.
 pub fn run_dynamics(
     path: &Path,
-    checkpoints: &Path,
+    source: DynamicsSource<'_>,
     split: Option<&str>,
     out: &Path,
     preprocess: Option<&Path>,
@@ -770,7 +792,7 @@ pub fn run_dynamics(
     use crate::model::dynamics::dynamics_table;
     crate::index::TableFormat::for_path(out)?;
     let started = Instant::now();
-    let (dataset, dynamics) = checkpoint_dynamics(path, checkpoints, split, preprocess)?;
+    let (dataset, dynamics) = load_dynamics(path, source, split, preprocess)?;
     let order: Vec<usize> = (0..dynamics.examples.len()).collect();
     let mut table = dynamics_table(&dynamics, &order, &dataset);
     write_table(&mut table, out)?;
@@ -784,14 +806,26 @@ pub fn run_dynamics(
     Ok(())
 }
 
-/// Opens the dataset and runs every checkpoint of `checkpoints` over it, with progress.
-fn checkpoint_dynamics(
+/// Opens the dataset and gets its dynamics: every checkpoint run over it (with progress), or
+/// the prediction files read (their problems on stderr).
+fn load_dynamics(
     path: &Path,
-    checkpoints: &Path,
+    source: DynamicsSource<'_>,
     split: Option<&str>,
     preprocess: Option<&Path>,
 ) -> anyhow::Result<(Dataset, crate::model::dynamics::Dynamics)> {
     let dataset = Dataset::open(path)?;
+    let checkpoints = match source {
+        DynamicsSource::Checkpoints(dir) => dir,
+        DynamicsSource::Predictions(dir) => {
+            let (dynamics, problems) =
+                crate::model::dynamics::dynamics_of_predictions(&dataset, dir, split)?;
+            for problem in &problems {
+                eprintln!("eyeball: {problem}");
+            }
+            return Ok((dataset, dynamics));
+        }
+    };
     let preprocess = crate::model::Preprocess::for_checkpoints(checkpoints, preprocess)?;
     let cache_dir = crate::model::predict::default_predictions_cache_dir();
     let dynamics = with_progress("running checkpoints", |progress| {
@@ -820,13 +854,13 @@ pub fn run_label_issues(
     use crate::model::run_evolution;
 
     crate::index::TableFormat::for_path(out)?;
-    if let LabelIssuesSource::Checkpoints(dir, split) = source {
-        return run_dynamics_label_issues(path, dir, split, method, out, preprocess);
+    if let LabelIssuesSource::Dynamics(dynamics, split) = source {
+        return run_dynamics_label_issues(path, dynamics, split, method, out, preprocess);
     }
     let (checkpoint, probs) = match source {
         LabelIssuesSource::Checkpoint(file) => (Some(file), None),
         LabelIssuesSource::Probs(file) => (None, Some(file)),
-        LabelIssuesSource::Checkpoints(..) => (None, None),
+        LabelIssuesSource::Dynamics(..) => (None, None),
     };
     let method = method.unwrap_or("loss");
     let method = RankMethod::from_name(method).ok_or_else(|| {
@@ -894,7 +928,7 @@ pub fn run_label_issues(
 /// beside the usual ones.
 fn run_dynamics_label_issues(
     path: &Path,
-    checkpoints: &Path,
+    source: DynamicsSource<'_>,
     split: Option<&str>,
     method: Option<&str>,
     out: &Path,
@@ -908,7 +942,7 @@ fn run_dynamics_label_issues(
         )
     })?;
     let started = Instant::now();
-    let (dataset, dynamics) = checkpoint_dynamics(path, checkpoints, split, preprocess)?;
+    let (dataset, dynamics) = load_dynamics(path, source, split, preprocess)?;
     let order = rank_dynamics(&dynamics, method);
     let mut table = dynamics_table(&dynamics, &order, &dataset);
     let t = dynamics.checkpoints.len();

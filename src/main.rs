@@ -2,9 +2,10 @@
 
 use clap::Parser;
 use eyeball::cli::{
-    BenchCommand, Cli, Command, LabelIssuesSource, PredictArgs, demo_checkpoints_dir,
-    demo_dataset_dir, run_bench_index, run_bench_inference, run_bench_near_duplicates, run_check,
-    run_dynamics, run_index, run_info, run_label_issues, run_predict, run_scan,
+    BenchCommand, Cli, Command, DynamicsSource, LabelIssuesSource, PredictArgs,
+    demo_checkpoints_dir, demo_dataset_dir, run_bench_index, run_bench_inference,
+    run_bench_near_duplicates, run_check, run_dynamics, run_index, run_info, run_label_issues,
+    run_predict, run_scan,
 };
 use eyeball::ui::app::{AppOptions, run_native};
 
@@ -65,16 +66,22 @@ fn main() -> std::process::ExitCode {
             checkpoint,
             probs,
             checkpoints,
+            predictions,
             split,
             method,
             out,
             preprocess,
         }) => {
-            let source = match (&checkpoint, &probs, &checkpoints) {
-                (_, Some(probs), _) => LabelIssuesSource::Probs(probs),
-                (_, _, Some(dir)) => LabelIssuesSource::Checkpoints(dir, split.as_deref()),
+            let source = match (&checkpoint, &probs, &checkpoints, &predictions) {
+                (_, Some(probs), ..) => LabelIssuesSource::Probs(probs),
+                (_, _, Some(dir), _) => {
+                    LabelIssuesSource::Dynamics(DynamicsSource::Checkpoints(dir), split.as_deref())
+                }
+                (.., Some(dir)) => {
+                    LabelIssuesSource::Dynamics(DynamicsSource::Predictions(dir), split.as_deref())
+                }
                 (Some(file), ..) => LabelIssuesSource::Checkpoint(file),
-                (None, None, None) => unreachable!("clap requires one of them"),
+                (None, None, None, None) => unreachable!("clap requires one of them"),
             };
             run_label_issues(
                 &path,
@@ -87,16 +94,18 @@ fn main() -> std::process::ExitCode {
         Some(Command::Dynamics {
             path,
             checkpoints,
+            predictions,
             split,
             out,
             preprocess,
-        }) => run_dynamics(
-            &path,
-            &checkpoints,
-            split.as_deref(),
-            &out,
-            preprocess.as_deref(),
-        ),
+        }) => {
+            let source = match (&checkpoints, &predictions) {
+                (Some(dir), _) => DynamicsSource::Checkpoints(dir),
+                (None, Some(dir)) => DynamicsSource::Predictions(dir),
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            run_dynamics(&path, source, split.as_deref(), &out, preprocess.as_deref())
+        }
         Some(Command::Bench(BenchCommand::NearDuplicates { n, max_distance })) => {
             run_bench_near_duplicates(n, max_distance)
         }

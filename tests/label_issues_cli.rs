@@ -387,3 +387,78 @@ fn dynamics_of_a_split_that_does_not_exist_names_the_splits() {
         "{stderr}"
     );
 }
+
+#[test]
+fn per_epoch_logits_dumped_as_npy_give_the_same_dynamics_as_the_checkpoints() {
+    use eyeball::model::{LoadedModel, Preprocess};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    flipped_demo_subset(&data);
+    // What a training loop would dump: each epoch's logits over the dataset, in its order.
+    let dataset = eyeball::dataset::Dataset::open(&data).unwrap();
+    let paths: Vec<PathBuf> = dataset
+        .examples
+        .iter()
+        .map(|e| dataset.absolute_path(e))
+        .collect();
+    let preprocess = Preprocess::for_checkpoints(&common::demo_checkpoints(), None).unwrap();
+    let input = preprocess.batch(&paths).unwrap();
+    let dumps = tmp.path().join("logits");
+    std::fs::create_dir_all(&dumps).unwrap();
+    for epoch in 0..6 {
+        let file = common::demo_checkpoints().join(format!("epoch_{epoch:02}.pt"));
+        let model = LoadedModel::load(&file, tch::Device::Cpu).unwrap();
+        let logits = model.checked_logits(&input, 10).unwrap();
+        // Unpadded numbers, so the files sort by the number in their names, not as text.
+        logits
+            .write_npy(dumps.join(format!("epoch{epoch}.npy")))
+            .unwrap();
+    }
+    let run = |flag: &str, dir: &Path, out: &str| {
+        let out_path = tmp.path().join(out);
+        let output = eyeball(
+            &[
+                "dynamics",
+                text(&data),
+                flag,
+                text(dir),
+                "--out",
+                text(&out_path),
+            ],
+            tmp.path(),
+        );
+        assert!(
+            output.status.success(),
+            "{flag}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        read_csv(&out_path)
+    };
+    let from_checkpoints = run("--checkpoints", &common::demo_checkpoints(), "a.csv");
+    let from_npy = run("--predictions", &dumps, "b.csv");
+    assert_eq!(from_checkpoints.height(), 300);
+    for name in ["path", "given", "predicted", "forgetting", "learned_from"] {
+        assert_eq!(
+            strings(&from_checkpoints, name),
+            strings(&from_npy, name),
+            "{name}"
+        );
+    }
+    for name in ["aum", "confidence", "variability", "correctness"] {
+        let (a, b) = (
+            from_checkpoints
+                .column(name)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .clone(),
+            from_npy.column(name).unwrap().f64().unwrap().clone(),
+        );
+        let max = a
+            .into_no_null_iter()
+            .zip(b.into_no_null_iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f64, f64::max);
+        assert!(max < 1e-4, "{name} differs by {max}");
+    }
+}

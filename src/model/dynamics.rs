@@ -241,6 +241,93 @@ pub fn dynamics_of_checkpoints(
     })
 }
 
+/// Dynamics from per-epoch predictions made by any framework: every `.npy` (N×C logits or
+/// probabilities, one row per example in the dataset's order), `.csv` or `.parquet` (`path` plus
+/// one column per class) in `dir`, in the order of the number in their names. Rows that do not
+/// match the dataset come back as problems; a file that leaves out examples another has is an error.
+pub fn dynamics_of_predictions(
+    dataset: &Dataset,
+    dir: &Path,
+    split: Option<&str>,
+) -> Result<(Dynamics, Vec<String>), ModelError> {
+    use super::label_issues::{Values, import_scores};
+    let io = |source| ModelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension().is_some_and(|e| {
+                    matches!(
+                        e.to_string_lossy().to_ascii_lowercase().as_str(),
+                        "npy" | "csv" | "parquet"
+                    )
+                })
+        })
+        .collect();
+    files.sort_by(|a, b| crate::dataset::natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
+    if files.is_empty() {
+        return Err(ModelError::Dataset {
+            root: dir.to_path_buf(),
+            message: "no .npy, .csv or .parquet predictions in this folder".into(),
+        });
+    }
+    let split = match split {
+        None => None,
+        Some(name) => Some(
+            dataset
+                .splits
+                .iter()
+                .position(|s| s == name)
+                .ok_or_else(|| ModelError::Dataset {
+                    root: dataset.root.clone(),
+                    message: format!(
+                        "no split named {name:?}; the splits are [{}]",
+                        dataset.splits.join(", ")
+                    ),
+                })?,
+        ),
+    };
+    let mut problems = Vec::new();
+    let mut per_file = Vec::with_capacity(files.len());
+    for file in &files {
+        let (scores, found) = import_scores(dataset, file, Values::ProbabilitiesOrLogits)?;
+        problems.extend(found);
+        let mut rows: Vec<usize> = (0..scores.len())
+            .filter(|&i| split.is_none() || dataset.examples[scores.examples[i]].split == split)
+            .collect();
+        rows.sort_by_key(|&i| scores.examples[i]);
+        per_file.push(Scores {
+            examples: rows.iter().map(|&i| scores.examples[i]).collect(),
+            labels: rows.iter().map(|&i| scores.labels[i]).collect(),
+            probs: rows.iter().map(|&i| scores.probs[i].clone()).collect(),
+        });
+    }
+    if let Some(k) = per_file
+        .iter()
+        .position(|s| s.examples != per_file[0].examples)
+    {
+        return Err(ModelError::Sidecar {
+            path: files[k].clone(),
+            message: format!(
+                "scores {} examples where {} scores {}; every epoch's file must cover the same examples",
+                per_file[k].len(),
+                super::file_name(&files[0]),
+                per_file[0].len()
+            ),
+        });
+    }
+    let names = files.iter().map(|f| super::file_name(f)).collect();
+    let dynamics = dynamics(names, &per_file).map_err(|message| ModelError::Dataset {
+        root: dir.to_path_buf(),
+        message,
+    })?;
+    Ok((dynamics, problems))
+}
+
 /// One row per example in `order` (positions into `dynamics.examples`): `path`, `given`,
 /// `predicted` (at the last checkpoint), then `confidence`, `variability`, `correctness`, `aum`,
 /// `forgetting`, `learned_from` (empty when not learned by the end).

@@ -314,13 +314,30 @@ fn argmax(row: &[f32]) -> usize {
 /// `Dataset::examples` order. Errors when nothing can be matched (unreadable file, a class column
 /// missing, an array of the wrong shape).
 pub fn import_probs(dataset: &Dataset, path: &Path) -> Result<(Scores, Vec<String>), ModelError> {
+    import_scores(dataset, path, Values::Probabilities)
+}
+
+/// What the numbers of an imported file are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Values {
+    Probabilities,
+    /// Probabilities when every row is one (in 0..1, summing to 1), else logits, softmaxed.
+    ProbabilitiesOrLogits,
+}
+
+/// `import_probs`, with the file's numbers read as `values` say.
+pub fn import_scores(
+    dataset: &Dataset,
+    path: &Path,
+    values: Values,
+) -> Result<(Scores, Vec<String>), ModelError> {
     let extension = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     match extension.as_str() {
-        "npy" => import_npy(dataset, path),
-        "csv" | "parquet" => import_table(dataset, path, extension == "parquet"),
+        "npy" => import_npy(dataset, path, values),
+        "csv" | "parquet" => import_table(dataset, path, extension == "parquet", values),
         other => Err(ModelError::Sidecar {
             path: path.to_path_buf(),
             message: format!("unknown probabilities format '.{other}': use .csv, .parquet or .npy"),
@@ -362,7 +379,32 @@ fn check_row(
     Ok((label, probs.iter().map(|&p| p as f32).collect()))
 }
 
-fn import_npy(dataset: &Dataset, path: &Path) -> Result<(Scores, Vec<String>), ModelError> {
+/// True when `rows` (each `c` values, missing ones as `None`) are all probability vectors.
+fn are_probabilities<'a>(rows: impl Iterator<Item = &'a [f64]>) -> bool {
+    rows.into_iter().all(|row| {
+        row.iter().all(|p| (0.0..=1.0 + SUM_TOLERANCE).contains(p))
+            && (row.iter().sum::<f64>() - 1.0).abs() <= SUM_TOLERANCE
+    })
+}
+
+/// The softmax of a row of logits, in place.
+fn softmax(row: &mut [f64]) {
+    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut total = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        total += *v;
+    }
+    for v in row.iter_mut() {
+        *v /= total;
+    }
+}
+
+fn import_npy(
+    dataset: &Dataset,
+    path: &Path,
+    kind: Values,
+) -> Result<(Scores, Vec<String>), ModelError> {
     let bad = |message: String| ModelError::Sidecar {
         path: path.to_path_buf(),
         message,
@@ -388,8 +430,14 @@ fn import_npy(dataset: &Dataset, path: &Path) -> Result<(Scores, Vec<String>), M
             tensor.kind()
         )));
     }
-    let values = Vec::<f64>::try_from(tensor.to_kind(tch::Kind::Double).flatten(0, -1))
+    let mut values = Vec::<f64>::try_from(tensor.to_kind(tch::Kind::Double).flatten(0, -1))
         .map_err(|e| bad(format!("cannot read the values: {e}")))?;
+    if kind == Values::ProbabilitiesOrLogits
+        && !are_probabilities(values.chunks_exact(c.max(1)))
+        && values.iter().all(|v| v.is_finite())
+    {
+        values.chunks_exact_mut(c.max(1)).for_each(softmax);
+    }
     let mut scores = Scores::default();
     let mut problems = Vec::new();
     for (example, row) in values.chunks_exact(c.max(1)).enumerate() {
@@ -413,6 +461,7 @@ fn import_table(
     dataset: &Dataset,
     path: &Path,
     parquet: bool,
+    kind: Values,
 ) -> Result<(Scores, Vec<String>), ModelError> {
     let bad = |message: String| ModelError::Sidecar {
         path: path.to_path_buf(),
@@ -526,6 +575,12 @@ fn import_table(
         .enumerate()
         .map(|(i, e)| (relative_path_text(&e.path), i))
         .collect();
+    let row_values =
+        |i: usize| -> Option<Vec<f64>> { class_values.iter().map(|c| c.get(i)).collect() };
+    let logits = kind == Values::ProbabilitiesOrLogits && {
+        let rows: Vec<Vec<f64>> = (0..df.height()).filter_map(row_values).collect();
+        !are_probabilities(rows.iter().map(Vec::as_slice))
+    };
     let mut seen: HashMap<usize, usize> = HashMap::new();
     let mut scores = Scores::default();
     for i in 0..df.height() {
@@ -550,8 +605,7 @@ fn import_table(
             report(format!("{text:?} repeats row {first}"));
             continue;
         }
-        let values: Option<Vec<f64>> = class_values.iter().map(|c| c.get(i)).collect();
-        let Some(values) = values else {
+        let Some(mut values) = row_values(i) else {
             let empty: Vec<&str> = dataset
                 .classes
                 .iter()
@@ -566,6 +620,9 @@ fn import_table(
             ));
             continue;
         };
+        if logits && values.iter().all(|v| v.is_finite()) {
+            softmax(&mut values);
+        }
         match check_row(dataset, example, &values) {
             Ok((label, probs)) => {
                 seen.insert(example, row);

@@ -719,3 +719,49 @@ fn the_detail_view_shows_each_step_into_the_net_and_its_torchvision_pipeline() {
     harness.get_by_label("Copy as torchvision").click();
     harness.run_steps(2);
 }
+
+#[test]
+fn the_label_review_ranks_by_every_checkpoint_and_draws_p_given_over_them() {
+    let data = tempfile::tempdir().unwrap();
+    let flipped = demo_subset_with_flipped_labels(data.path(), 15, 4);
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(
+        data.path().to_path_buf(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
+    harness.get_by_label("Label review").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Score with every checkpoint").click();
+    run_until_idle(&mut harness);
+    let state = harness.state().label_review();
+    let dynamics = state.dynamics.as_ref().expect("dynamics computed");
+    assert_eq!(dynamics.checkpoints.len(), 6);
+    assert_eq!(dynamics.examples.len(), 150);
+    // Choose the AUM ranking from the menu.
+    harness.get_by_label("rank by").click();
+    run_until_idle(&mut harness);
+    harness
+        .get_by_label("area under the margin (every checkpoint)")
+        .click();
+    run_until_idle(&mut harness);
+    assert_eq!(
+        harness.state().label_review().method,
+        eyeball::ui::ReviewRanking::Dynamics(eyeball::model::dynamics::DynamicsRank::Aum)
+    );
+    let dataset = harness.state().dataset().unwrap().clone();
+    let mut top: Vec<String> = harness
+        .state()
+        .label_review()
+        .ranked
+        .iter()
+        .take(4)
+        .map(|r| eyeball::index::relative_path_text(&dataset.examples[r.example].path))
+        .collect();
+    top.sort();
+    let mut expected = flipped.clone();
+    expected.sort();
+    assert_eq!(top, expected);
+    harness.get_by_label_contains("p(given) over 6 checkpoints");
+    harness.get_by_label_contains("memorised the labels");
+}

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::label_issues::Scores;
+use super::checkpoints::CheckpointFile;
+use super::label_issues::{Ranked, Scores};
 use super::predict::{ClassMap, FixedBatch};
 use super::{ModelError, Preprocess, classify_checkpoints, run_evolution};
 use crate::dataset::Dataset;
@@ -181,6 +182,26 @@ pub fn rank_dynamics(dynamics: &Dynamics, method: DynamicsRank) -> Vec<usize> {
     order
 }
 
+/// The examples ranked by `method` as `Ranked` rows (score: the method's, lower = more suspect;
+/// predicted: at the last checkpoint), for the label review and tables alike.
+pub fn ranked_by_dynamics(dynamics: &Dynamics, method: DynamicsRank) -> Vec<Ranked> {
+    let t = dynamics.checkpoints.len();
+    rank_dynamics(dynamics, method)
+        .into_iter()
+        .enumerate()
+        .map(|(k, i)| {
+            let d = &dynamics.examples[i];
+            Ranked {
+                example: d.example,
+                given: d.given,
+                predicted: d.predicted_last,
+                score: method.score(d, t),
+                rank: k + 1,
+            }
+        })
+        .collect()
+}
+
 /// Runs every checkpoint in `checkpoints` (a folder, or files) over the labelled examples of
 /// `split` (all when `None`) and computes their dynamics. A checkpoint that fails is an error:
 /// dynamics with a checkpoint missing would read as learned or forgotten.
@@ -193,6 +214,18 @@ pub fn dynamics_of_checkpoints(
     progress: &Progress,
 ) -> Result<Dynamics, ModelError> {
     let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
+    dynamics_of_files(&files, dataset, preprocess, split, cache_dir, progress).map(|(d, _)| d)
+}
+
+/// `dynamics_of_checkpoints` over classified files, also returning the last checkpoint's scores.
+pub fn dynamics_of_files(
+    files: &[CheckpointFile],
+    dataset: &Dataset,
+    preprocess: &Preprocess,
+    split: Option<&str>,
+    cache_dir: Option<&Path>,
+    progress: &Progress,
+) -> Result<(Dynamics, Scores), ModelError> {
     let batch = match split {
         None => FixedBatch::all(dataset),
         Some(name) => {
@@ -217,10 +250,13 @@ pub fn dynamics_of_checkpoints(
             message: "no labelled examples to run the checkpoints on".into(),
         });
     }
-    let evolution = run_evolution(&files, preprocess, dataset, &batch, cache_dir, progress)?;
-    if let Some((_, _, message)) = evolution.failures.first() {
+    let evolution = run_evolution(files, preprocess, dataset, &batch, cache_dir, progress)?;
+    if let Some((order, _, message)) = evolution.failures.first() {
         return Err(ModelError::Output {
-            path: checkpoints.to_path_buf(),
+            path: files
+                .get(*order)
+                .map(|f| f.path.clone())
+                .unwrap_or_default(),
             message: message.clone(),
         });
     }
@@ -235,10 +271,12 @@ pub fn dynamics_of_checkpoints(
         .iter()
         .map(|p| p.checkpoint.clone())
         .collect();
-    dynamics(names, &scores).map_err(|message| ModelError::Dataset {
+    let dynamics = dynamics(names, &scores).map_err(|message| ModelError::Dataset {
         root: dataset.root.clone(),
         message,
-    })
+    })?;
+    let last = scores.into_iter().next_back().unwrap_or_default();
+    Ok((dynamics, last))
 }
 
 /// Dynamics from per-epoch predictions made by any framework: every `.npy` (N×C logits or

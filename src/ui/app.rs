@@ -9,7 +9,7 @@ use super::thumbnails::ThumbnailCache;
 use super::{
     BrowseState, CentralView, CheckpointState, CheckpointWeights, Command, DatasetState,
     DetailImages, DetailState, InputShown, LabelReviewState, LoadedCheckpoints, LoadedWeights,
-    ScanState, ViewCtx, ViewSettings,
+    ReviewRanking, ScanState, ViewCtx, ViewSettings,
 };
 use crate::browse::{Filter, StatColumns, find_matches};
 use crate::dataset::Dataset;
@@ -242,6 +242,7 @@ impl EyeballApp {
             || self.checkpoints.checking.is_some()
             || self.scan.running.is_some()
             || self.label_review.scoring.is_some()
+            || self.label_review.dynamics_job.is_some()
             || self.detail.as_ref().is_some_and(|d| d.loading.is_some())
     }
 
@@ -332,8 +333,14 @@ impl EyeballApp {
                 self.set_decision(example, decision, None, None)
             }
             Command::ScoreDataset(file) => self.start_scoring(file),
+            Command::ScoreDynamics => self.start_dynamics(),
             Command::SetRankMethod(method) => {
                 self.label_review.method = method;
+                let needs_dynamics = matches!(method, ReviewRanking::Dynamics(_))
+                    && self.label_review.dynamics.is_none();
+                if needs_dynamics && self.label_review.dynamics_job.is_none() {
+                    self.start_dynamics();
+                }
                 self.rerank();
             }
             Command::ReviewStep(step) => {
@@ -783,12 +790,57 @@ impl EyeballApp {
         ));
     }
 
+    /// Runs every checkpoint over the labelled examples, for the dynamics rankings.
+    fn start_dynamics(&mut self) {
+        let (Some(dataset), Some(summary)) = (
+            self.dataset.dataset.clone(),
+            self.checkpoints.summary.as_ref(),
+        ) else {
+            return;
+        };
+        let Some(preprocess) = summary.preprocess.clone() else {
+            return;
+        };
+        let (files, cache) = (
+            self.checkpoints.files.clone(),
+            self.predictions_cache.clone(),
+        );
+        let label = format!(
+            "Running {} checkpoints over {} examples",
+            files.iter().filter(|f| f.is_runnable()).count(),
+            dataset.examples.len()
+        );
+        self.label_review.dynamics_job = Some(Job::spawn(
+            label,
+            Arc::clone(&self.repaint),
+            move |progress| {
+                init_torch();
+                crate::model::dynamics::dynamics_of_files(
+                    &files,
+                    &dataset,
+                    &preprocess,
+                    None,
+                    cache.as_deref(),
+                    progress,
+                )
+                .map_err(|e| e.to_string())
+            },
+        ));
+    }
+
     fn rerank(&mut self) {
-        if let Some(scores) = &self.label_review.scores {
-            self.label_review.ranked =
-                crate::model::label_issues::rank(scores, self.label_review.method);
-            self.label_review.position = 0;
-        }
+        let state = &mut self.label_review;
+        let ranked = match (state.method, &state.scores, &state.dynamics) {
+            (ReviewRanking::OneCheckpoint(method), Some(scores), _) => {
+                crate::model::label_issues::rank(scores, method)
+            }
+            (ReviewRanking::Dynamics(method), _, Some(dynamics)) => {
+                crate::model::dynamics::ranked_by_dynamics(dynamics, method)
+            }
+            _ => return,
+        };
+        state.ranked = ranked;
+        state.position = 0;
     }
 
     /// Asks where to save, then writes the decisions or the corrected labels (.csv or .parquet).
@@ -1009,6 +1061,27 @@ impl EyeballApp {
                     self.start_checks();
                 }
                 Err(message) => self.messages.push(message),
+            }
+        }
+        if let Some(result) = self
+            .label_review
+            .dynamics_job
+            .as_mut()
+            .and_then(|j| j.poll())
+        {
+            self.label_review.dynamics_job = None;
+            match result {
+                Ok((dynamics, last)) => {
+                    self.label_review.scored_with = format!(
+                        "every checkpoint ({}; probabilities of {})",
+                        dynamics.checkpoints.len(),
+                        dynamics.checkpoints.last().map_or("", String::as_str)
+                    );
+                    self.label_review.dynamics = Some(Arc::new(dynamics));
+                    self.label_review.scores = Some(Arc::new(last));
+                    self.rerank();
+                }
+                Err(message) => self.messages.push(format!("Dynamics: {message}")),
             }
         }
         if let Some(result) = self.label_review.scoring.as_mut().and_then(|j| j.poll()) {

@@ -64,7 +64,9 @@ pub enum Command {
     UsePinnedBatch(bool),
     /// Score every labelled example with checkpoint `files[i]`, for the label review.
     ScoreDataset(usize),
-    SetRankMethod(crate::model::label_issues::RankMethod),
+    /// Run every checkpoint over the labelled examples, for the dynamics rankings.
+    ScoreDynamics,
+    SetRankMethod(ReviewRanking),
     /// Move the label review by this many places in the ranking.
     ReviewStep(i64),
     /// Jump the label review to this position in the ranking.
@@ -170,7 +172,10 @@ pub struct LabelReviewState {
     pub scoring: Option<Job<Result<crate::model::label_issues::Scores, String>>>,
     /// Name of the checkpoint that produced `scores`.
     pub scored_with: String,
-    pub method: crate::model::label_issues::RankMethod,
+    /// How every checkpoint learned each example, once computed.
+    pub dynamics: Option<Arc<crate::model::dynamics::Dynamics>>,
+    pub dynamics_job: Option<Job<Result<DynamicsResult, String>>>,
+    pub method: ReviewRanking,
     pub ranked: Vec<crate::model::label_issues::Ranked>,
     /// Position in `ranked` under review.
     pub position: usize,
@@ -182,11 +187,27 @@ impl Default for LabelReviewState {
             scores: None,
             scoring: None,
             scored_with: String::new(),
-            method: crate::model::label_issues::RankMethod::Loss,
+            dynamics: None,
+            dynamics_job: None,
+            method: ReviewRanking::OneCheckpoint(crate::model::label_issues::RankMethod::Loss),
             ranked: Vec::new(),
             position: 0,
         }
     }
+}
+
+/// The dynamics of every labelled example, and the last checkpoint's scores.
+pub type DynamicsResult = (
+    crate::model::dynamics::Dynamics,
+    crate::model::label_issues::Scores,
+);
+
+/// How the label review ranks: by one checkpoint's probabilities, or by how every checkpoint
+/// learned the example.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReviewRanking {
+    OneCheckpoint(crate::model::label_issues::RankMethod),
+    Dynamics(crate::model::dynamics::DynamicsRank),
 }
 
 /// A model embedding of the open dataset, and which checkpoint made it.

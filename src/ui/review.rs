@@ -1,10 +1,15 @@
-//! Label review: score the dataset with a checkpoint, rank examples by how likely their label is
-//! wrong (loss, margin, confident learning), and decide about each one with the keyboard.
-//! Every decision is saved to the review file at once.
+//! Label review: score the dataset with a checkpoint, or with every checkpoint, rank examples by
+//! how likely their label is wrong (loss, margin, confident learning; area under the margin,
+//! confidence, forgetting), and decide about each one with the keyboard. Every decision is saved
+//! to the review file at once.
 
 use super::thumbnails::{ThumbState, paint_fitted};
-use super::{Command, ViewCtx, class_color};
+use super::{Command, ReviewRanking, ViewCtx, class_color};
+use crate::model::dynamics::DynamicsRank;
 use crate::model::label_issues::{RankMethod, confusion_matrix};
+
+/// Why the dynamics rankings exist, in one sentence.
+const LATE_CHECKPOINT_NOTE: &str = "On its own training data a late checkpoint has memorised the labels, wrong ones too, so its p(given) looks confident; the rankings over every checkpoint see which labels were learned late, never, or forgotten.";
 use crate::review::Decision;
 
 const STRIP_PX: f32 = 56.0;
@@ -55,7 +60,22 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         {
             view.send(Command::ScoreDataset(chosen));
         }
-        if let Some(job) = &state.scoring {
+        if ui
+            .add_enabled(
+                state.dynamics_job.is_none() && files.len() > 1,
+                egui::Button::new("Score with every checkpoint"),
+            )
+            .on_hover_text(LATE_CHECKPOINT_NOTE)
+            .clicked()
+        {
+            view.send(Command::ScoreDynamics);
+        }
+        for job in state.scoring.iter() {
+            let (done, total) = job.progress();
+            ui.spinner();
+            ui.label(format!("{done}/{total}"));
+        }
+        for job in state.dynamics_job.iter() {
             let (done, total) = job.progress();
             ui.spinner();
             ui.label(format!("{done}/{total}"));
@@ -66,6 +86,16 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             .selected_text(method_text(method))
             .show_ui(ui, |ui| {
                 for m in RankMethod::ALL {
+                    let m = ReviewRanking::OneCheckpoint(m);
+                    ui.selectable_value(&mut method, m, method_text(m));
+                }
+                ui.separator();
+                for m in [
+                    DynamicsRank::Aum,
+                    DynamicsRank::Confidence,
+                    DynamicsRank::Forgetting,
+                ] {
+                    let m = ReviewRanking::Dynamics(m);
                     ui.selectable_value(&mut method, m, method_text(m));
                 }
             });
@@ -73,6 +103,9 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             view.send(Command::SetRankMethod(method));
         }
     });
+    if matches!(state.method, ReviewRanking::Dynamics(_)) || state.dynamics.is_some() {
+        ui.label(egui::RichText::new(LATE_CHECKPOINT_NOTE).weak());
+    }
     let Some(scores) = &state.scores else {
         ui.label("Score the dataset with a checkpoint to rank its examples by how suspect their labels are.");
         return;
@@ -122,12 +155,59 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     });
 }
 
-fn method_text(method: RankMethod) -> &'static str {
+fn method_text(method: ReviewRanking) -> &'static str {
     match method {
-        RankMethod::Loss => "loss (self-confidence)",
-        RankMethod::Margin => "normalized margin",
-        RankMethod::ConfidentLearning => "confident learning",
+        ReviewRanking::OneCheckpoint(RankMethod::Loss) => "loss (self-confidence)",
+        ReviewRanking::OneCheckpoint(RankMethod::Margin) => "normalized margin",
+        ReviewRanking::OneCheckpoint(RankMethod::ConfidentLearning) => "confident learning",
+        ReviewRanking::Dynamics(DynamicsRank::Aum) => "area under the margin (every checkpoint)",
+        ReviewRanking::Dynamics(DynamicsRank::Confidence) => "hard to learn (every checkpoint)",
+        ReviewRanking::Dynamics(DynamicsRank::Forgetting) => "forgetting events (every checkpoint)",
     }
+}
+
+/// p(given) of the example at each checkpoint, as a small line.
+fn p_given_line_ui(view: &ViewCtx, ui: &mut egui::Ui, example: usize) {
+    let Some(dynamics) = &view.label_review.dynamics else {
+        return;
+    };
+    let Ok(i) = dynamics
+        .examples
+        .binary_search_by_key(&example, |d| d.example)
+    else {
+        return;
+    };
+    let d = &dynamics.examples[i];
+    let points: egui_plot::PlotPoints = d
+        .p_given
+        .iter()
+        .enumerate()
+        .map(|(t, &p)| [t as f64, p as f64])
+        .collect();
+    ui.label(format!(
+        "p(given) over {} checkpoints: AUM {:.2}, confidence {:.2}, variability {:.2}, {} forgotten, {}",
+        d.p_given.len(),
+        d.aum,
+        d.confidence,
+        d.variability,
+        d.forgetting,
+        match d.learned_from {
+            Some(k) => format!("learned from {}", dynamics.checkpoints[k]),
+            None => "not learned by the last".into(),
+        }
+    ));
+    egui_plot::Plot::new(("p-given", example))
+        .height(70.0)
+        .width(260.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show_axes([false, true])
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            plot.line(egui_plot::Line::new("p(given)", points))
+        });
 }
 
 /// The class a digit key relabels to: the class named by that digit if there is one, else
@@ -235,6 +315,7 @@ fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 "score {:.4}  (margin {margin:.3}, entropy {entropy:.3} nats)",
                 ranked.score
             ));
+            p_given_line_ui(view, ui, ranked.example);
             let path = crate::index::relative_path_text(&example.path);
             match view.review.and_then(|r| r.get(&path)) {
                 Some(entry) => {

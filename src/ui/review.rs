@@ -107,7 +107,7 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.label(egui::RichText::new(LATE_CHECKPOINT_NOTE).weak());
     }
     let Some(scores) = &state.scores else {
-        ui.label("Score the dataset with a checkpoint to rank its examples by how suspect their labels are.");
+        ui.label("Score the dataset with a checkpoint, or with every checkpoint, to rank its examples by how suspect their labels are.");
         return;
     };
     let reviewed = state

@@ -226,23 +226,12 @@ pub fn dynamics_of_files(
     cache_dir: Option<&Path>,
     progress: &Progress,
 ) -> Result<(Dynamics, Scores), ModelError> {
-    let batch = match split {
+    let batch = match split_index(dataset, split)? {
         None => FixedBatch::all(dataset),
-        Some(name) => {
-            let Some(split) = dataset.splits.iter().position(|s| s == name) else {
-                return Err(ModelError::Dataset {
-                    root: dataset.root.clone(),
-                    message: format!(
-                        "no split named {name:?}; the splits are [{}]",
-                        dataset.splits.join(", ")
-                    ),
-                });
-            };
-            FixedBatch::from_examples(
-                dataset,
-                (0..dataset.examples.len()).filter(|&i| dataset.examples[i].split == Some(split)),
-            )
-        }
+        Some(split) => FixedBatch::from_examples(
+            dataset,
+            (0..dataset.examples.len()).filter(|&i| dataset.examples[i].split == Some(split)),
+        ),
     };
     if batch.is_empty() {
         return Err(ModelError::Dataset {
@@ -313,22 +302,7 @@ pub fn dynamics_of_predictions(
             message: "no .npy, .csv or .parquet predictions in this folder".into(),
         });
     }
-    let split = match split {
-        None => None,
-        Some(name) => Some(
-            dataset
-                .splits
-                .iter()
-                .position(|s| s == name)
-                .ok_or_else(|| ModelError::Dataset {
-                    root: dataset.root.clone(),
-                    message: format!(
-                        "no split named {name:?}; the splits are [{}]",
-                        dataset.splits.join(", ")
-                    ),
-                })?,
-        ),
-    };
+    let split = split_index(dataset, split)?;
     let mut problems = Vec::new();
     let mut per_file = Vec::with_capacity(files.len());
     for file in &files {
@@ -364,6 +338,22 @@ pub fn dynamics_of_predictions(
         message,
     })?;
     Ok((dynamics, problems))
+}
+
+/// The position of the split named `name` in `Dataset::splits`; an unknown name is an error
+/// that lists the splits.
+fn split_index(dataset: &Dataset, name: Option<&str>) -> Result<Option<usize>, ModelError> {
+    let Some(name) = name else { return Ok(None) };
+    match dataset.splits.iter().position(|s| s == name) {
+        Some(split) => Ok(Some(split)),
+        None => Err(ModelError::Dataset {
+            root: dataset.root.clone(),
+            message: format!(
+                "no split named {name:?}; the splits are [{}]",
+                dataset.splits.join(", ")
+            ),
+        }),
+    }
 }
 
 /// One row per example in `order` (positions into `dynamics.examples`): `path`, `given`,

@@ -593,15 +593,16 @@ impl EyeballApp {
         ));
     }
 
+    /// The open dataset and the loaded checkpoints' preprocessing, when both are there.
+    fn dataset_with_preprocess(&self) -> Option<(Arc<Dataset>, crate::model::Preprocess)> {
+        let dataset = self.dataset.dataset.clone()?;
+        let preprocess = self.checkpoints.summary.as_ref()?.preprocess.clone()?;
+        Some((dataset, preprocess))
+    }
+
     /// Runs the recipe's sanity checks on the fixed batch.
     fn start_checks(&mut self) {
-        let (Some(dataset), Some(summary)) = (
-            self.dataset.dataset.clone(),
-            self.checkpoints.summary.as_ref(),
-        ) else {
-            return;
-        };
-        let Some(preprocess) = summary.preprocess.clone() else {
+        let Some((dataset, preprocess)) = self.dataset_with_preprocess() else {
             return;
         };
         let (files, batch) = (
@@ -792,13 +793,7 @@ impl EyeballApp {
 
     /// Runs every checkpoint over the labelled examples, for the dynamics rankings.
     fn start_dynamics(&mut self) {
-        let (Some(dataset), Some(summary)) = (
-            self.dataset.dataset.clone(),
-            self.checkpoints.summary.as_ref(),
-        ) else {
-            return;
-        };
-        let Some(preprocess) = summary.preprocess.clone() else {
+        let Some((dataset, preprocess)) = self.dataset_with_preprocess() else {
             return;
         };
         let (files, cache) = (

@@ -360,13 +360,7 @@ fn split_index(dataset: &Dataset, name: Option<&str>) -> Result<Option<usize>, M
 /// `predicted` (at the last checkpoint), then `confidence`, `variability`, `correctness`, `aum`,
 /// `forgetting`, `learned_from` (empty when not learned by the end).
 pub fn dynamics_table(dynamics: &Dynamics, order: &[usize], dataset: &Dataset) -> DataFrame {
-    let name = |class: usize| {
-        dataset
-            .classes
-            .get(class)
-            .cloned()
-            .unwrap_or_else(|| class.to_string())
-    };
+    let name = |class: usize| super::label_issues::class_name(dataset, class);
     let rows: Vec<&ExampleDynamics> = order.iter().map(|&i| &dynamics.examples[i]).collect();
     let f = |get: fn(&ExampleDynamics) -> f64| rows.iter().map(|d| get(d)).collect::<Vec<f64>>();
     let columns: Vec<Column> = vec![

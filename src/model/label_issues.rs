@@ -254,16 +254,19 @@ pub fn confusion_matrix(scores: &Scores) -> Vec<Vec<usize>> {
     matrix
 }
 
+/// The name of class `class` of `dataset`, or its number when the dataset has no such class.
+pub(crate) fn class_name(dataset: &Dataset, class: usize) -> String {
+    dataset
+        .classes
+        .get(class)
+        .cloned()
+        .unwrap_or_else(|| class.to_string())
+}
+
 /// The ranked rows as a table: `path` (relative to the dataset root), `given`, `predicted` (class
 /// names), `score`, `rank`.
 pub fn ranked_table(ranked: &[Ranked], dataset: &Dataset) -> DataFrame {
-    let name = |class: usize| {
-        dataset
-            .classes
-            .get(class)
-            .cloned()
-            .unwrap_or_else(|| class.to_string())
-    };
+    let name = |class: usize| class_name(dataset, class);
     let columns: Vec<Column> = vec![
         column(
             "path",

@@ -765,3 +765,76 @@ fn the_label_review_ranks_by_every_checkpoint_and_draws_p_given_over_them() {
     harness.get_by_label_contains("p(given) over 6 checkpoints");
     harness.get_by_label_contains("memorised the labels");
 }
+
+#[test]
+fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
+    let data = tempfile::tempdir().unwrap();
+    let flipped = demo_subset_with_flipped_labels(data.path(), 15, 4);
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = open(options(
+        data.path().to_path_buf(),
+        Some(common::demo_checkpoints()),
+        cache.path(),
+    ));
+    harness.get_by_label("Hide stats").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Data map").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Score with every checkpoint").click();
+    run_until_idle(&mut harness);
+    // The plot lies between the header line and the hover line under it.
+    let header = harness
+        .get_by_label_contains("150 examples over 6 checkpoints")
+        .rect();
+    let below = harness
+        .get_by_label("Hover a point to see its example.")
+        .rect();
+    let (left, right) = (header.left() + 70.0, header.right() - 10.0);
+    let (top, bottom) = (header.bottom() + 10.0, below.top() - 40.0);
+    // A box over the low-confidence corner, where examples the net never learned sit.
+    let start = egui::pos2(left, bottom);
+    let end = egui::pos2(left + (right - left) * 0.5, bottom - (bottom - top) * 0.45);
+    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    harness.event(egui::Event::PointerMoved(start));
+    harness.run_steps(1);
+    harness.event(press(start, true));
+    harness.run_steps(1);
+    for step in 1..=10 {
+        harness.event(egui::Event::PointerMoved(
+            start + (end - start) * (step as f32 / 10.0),
+        ));
+        harness.run_steps(1);
+    }
+    harness.event(press(end, false));
+    run_until_idle(&mut harness);
+
+    let only = harness
+        .state()
+        .filter()
+        .only
+        .clone()
+        .expect("the box became the grid's filter");
+    let dataset = harness.state().dataset().unwrap().clone();
+    let shown: Vec<String> = only
+        .iter()
+        .map(|&i| eyeball::index::relative_path_text(&dataset.examples[i].path))
+        .collect();
+    assert!(
+        flipped.iter().all(|f| shown.contains(f)),
+        "flipped {flipped:?} not all in {shown:?}"
+    );
+    assert!(only.len() < 150, "{} selected", only.len());
+    let dynamics = harness.state().label_review().dynamics.clone().unwrap();
+    let low = dynamics
+        .examples
+        .iter()
+        .filter(|d| only.contains(&d.example))
+        .all(|d| d.confidence < 0.6);
+    assert!(low, "a selected example has high confidence");
+    assert_eq!(harness.state().visible().len(), only.len());
+}

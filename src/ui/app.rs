@@ -1297,6 +1297,7 @@ impl eframe::App for EyeballApp {
                 (CentralView::Checks, _) => super::checks::checks_ui(&view, ui),
                 (CentralView::Issues, _) => super::issues::issues_ui(&view, ui),
                 (CentralView::Review, _) => super::review::review_ui(&view, ui),
+                (CentralView::DataMap, _) => super::datamap::datamap_ui(&view, ui),
             }
         });
         self.thumbnails.end_frame();

@@ -23,6 +23,7 @@ pub fn view_tabs_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             (CentralView::Filters, "First-layer filters"),
             (CentralView::Checks, "Recipe checks"),
             (CentralView::Review, "Label review"),
+            (CentralView::DataMap, "Data map"),
         ];
         for (tab, name) in tabs {
             if ui

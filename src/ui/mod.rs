@@ -5,6 +5,7 @@ pub mod app;
 mod checkpoints;
 mod checks;
 mod compare;
+mod datamap;
 mod detail;
 mod evolution;
 mod filters;
@@ -164,6 +165,7 @@ pub enum CentralView {
     Checks,
     Issues,
     Review,
+    DataMap,
 }
 
 /// Ranking the dataset by how likely each label is wrong, and reviewing it with the keyboard.

@@ -1,0 +1,189 @@
+//! The data map (dataset cartography): for every example, the variability (x) against the
+//! confidence (y) of p(given) across checkpoints, coloured by correctness. Drag a box to show its
+//! examples in the grid; scroll zooms, double-click resets.
+
+use egui_plot::{Plot, PlotPoint, PlotPoints, PlotResponse, Points, Polygon, Text};
+
+use super::thumbnails::{ThumbState, paint_fitted};
+use super::{Command, ViewCtx};
+use crate::model::dynamics::Dynamics;
+
+/// Correctness bins, as in the paper's figures: the fraction of checkpoints that got it right.
+const CORRECTNESS_BINS: usize = 5;
+
+/// Draws the data map of the label review's dynamics.
+pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
+    let Some(dynamics) = &view.label_review.dynamics else {
+        ui.label(
+            "The data map needs every checkpoint's predictions: run them over the dataset first.",
+        );
+        if ui
+            .add_enabled(
+                view.label_review.dynamics_job.is_none()
+                    && view
+                        .checkpoints
+                        .files
+                        .iter()
+                        .filter(|f| f.is_runnable())
+                        .count()
+                        > 1,
+                egui::Button::new("Score with every checkpoint"),
+            )
+            .clicked()
+        {
+            view.send(Command::ScoreDynamics);
+        }
+        return;
+    };
+    ui.label(format!(
+        "{} examples over {} checkpoints. Easy to learn: top left; ambiguous: right; hard to learn \
+         (often mislabelled): bottom left. Drag a box to show its examples in the grid.",
+        dynamics.examples.len(),
+        dynamics.checkpoints.len()
+    ));
+    let drag_id = ui.scope_id().with("datamap-drag");
+    let drag_start: Option<PlotPoint> = ui
+        .data(|d| d.get_temp::<[f64; 2]>(drag_id))
+        .map(|[x, y]| PlotPoint::new(x, y));
+    let series = correctness_series(dynamics);
+    let mut hovered: Option<usize> = None;
+    let PlotResponse {
+        response,
+        transform,
+        ..
+    } = Plot::new("data-map")
+        .height((ui.available_height() - 90.0).max(200.0))
+        .x_axis_label("variability (std of p(given))")
+        .y_axis_label("confidence (mean p(given))")
+        .include_x(0.0)
+        .include_x(0.5)
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_drag(false)
+        .allow_boxed_zoom(false)
+        .legend(egui_plot::Legend::default())
+        .show(ui, |plot| {
+            for (bin, points) in series.into_iter().enumerate() {
+                let lo = bin as f64 / CORRECTNESS_BINS as f64;
+                plot.points(
+                    Points::new(format!("correctness ≥ {lo:.1}"), PlotPoints::new(points))
+                        .radius(1.5)
+                        .color(bin_color(bin)),
+                );
+            }
+            // Unnamed items stay out of the legend.
+            let weak = |text: &str, x: f64, y: f64| {
+                Text::new("", PlotPoint::new(x, y), egui::RichText::new(text).weak())
+            };
+            plot.text(weak("easy to learn", 0.05, 0.97));
+            plot.text(weak("ambiguous", 0.42, 0.5));
+            plot.text(weak("hard to learn", 0.05, 0.03));
+            if let (Some(start), Some(now)) = (drag_start, plot.pointer_coordinate()) {
+                plot.polygon(
+                    Polygon::new(
+                        "",
+                        PlotPoints::new(vec![
+                            [start.x, start.y],
+                            [now.x, start.y],
+                            [now.x, now.y],
+                            [start.x, now.y],
+                        ]),
+                    )
+                    .fill_color(egui::Color32::from_white_alpha(24)),
+                );
+            }
+            if let Some(at) = plot.pointer_coordinate() {
+                hovered = nearest(dynamics, at, plot.plot_bounds());
+            }
+        });
+    let pointer = response
+        .interact_pointer_pos()
+        .map(|p| transform.value_from_position(p));
+    if response.drag_started() {
+        if let Some(p) = pointer {
+            ui.data_mut(|d| d.insert_temp(drag_id, [p.x, p.y]));
+        }
+    } else if response.drag_stopped() {
+        if let (Some(start), Some(end)) = (drag_start, pointer) {
+            let examples = in_box(dynamics, start, end);
+            if !examples.is_empty() {
+                view.send(Command::ShowOnlyInGrid(examples));
+            }
+        }
+        ui.data_mut(|d| d.remove::<[f64; 2]>(drag_id));
+    }
+    hover_ui(view, ui, dynamics, hovered);
+}
+
+/// `[variability, confidence]` points per correctness bin.
+fn correctness_series(dynamics: &Dynamics) -> Vec<Vec<[f64; 2]>> {
+    let mut series = vec![Vec::new(); CORRECTNESS_BINS];
+    for d in &dynamics.examples {
+        let bin = ((d.correctness * CORRECTNESS_BINS as f64) as usize).min(CORRECTNESS_BINS - 1);
+        series[bin].push([d.variability, d.confidence]);
+    }
+    series
+}
+
+/// Red (never right) to green (always right).
+fn bin_color(bin: usize) -> egui::Color32 {
+    let t = bin as f32 / (CORRECTNESS_BINS - 1) as f32;
+    egui::Color32::from_rgb(
+        (230.0 * (1.0 - t) + 40.0 * t) as u8,
+        (60.0 * (1.0 - t) + 200.0 * t) as u8,
+        (60.0 * (1.0 - t) + 90.0 * t) as u8,
+    )
+}
+
+/// Dataset indices of the examples inside the box from `a` to `b`.
+pub fn in_box(dynamics: &Dynamics, a: PlotPoint, b: PlotPoint) -> Vec<usize> {
+    let (x0, x1) = (a.x.min(b.x), a.x.max(b.x));
+    let (y0, y1) = (a.y.min(b.y), a.y.max(b.y));
+    dynamics
+        .examples
+        .iter()
+        .filter(|d| (x0..=x1).contains(&d.variability) && (y0..=y1).contains(&d.confidence))
+        .map(|d| d.example)
+        .collect()
+}
+
+/// The example nearest `at` on screen scale, within 2% of the visible range.
+fn nearest(dynamics: &Dynamics, at: PlotPoint, bounds: egui_plot::PlotBounds) -> Option<usize> {
+    let (w, h) = (bounds.width().max(1e-9), bounds.height().max(1e-9));
+    dynamics
+        .examples
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let dx = (d.variability - at.x) / w;
+            let dy = (d.confidence - at.y) / h;
+            (i, dx * dx + dy * dy)
+        })
+        .filter(|&(_, dist)| dist < 0.02 * 0.02)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+fn hover_ui(view: &ViewCtx, ui: &mut egui::Ui, dynamics: &Dynamics, hovered: Option<usize>) {
+    let (Some(i), Some(dataset)) = (hovered, view.dataset()) else {
+        ui.weak("Hover a point to see its example.");
+        return;
+    };
+    let d = &dynamics.examples[i];
+    ui.horizontal(|ui| {
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(64.0, 64.0), egui::Sense::hover());
+        if let ThumbState::Ready(texture) = view.thumbnail(d.example) {
+            paint_fitted(ui.painter(), &texture, rect);
+        }
+        ui.label(format!(
+            "{}\ngiven {}, last predicted {}\nconfidence {:.2}, variability {:.2}, correctness {:.2}, AUM {:.2}",
+            crate::index::relative_path_text(&dataset.examples[d.example].path),
+            dataset.classes[d.given],
+            dataset.classes[d.predicted_last],
+            d.confidence,
+            d.variability,
+            d.correctness,
+            d.aum
+        ));
+    });
+}

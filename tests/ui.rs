@@ -782,7 +782,14 @@ fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
     run_until_idle(&mut harness);
     harness.get_by_label("Score with every checkpoint").click();
     run_until_idle(&mut harness);
-    // The plot lies between the header line and the hover line under it.
+    // With the curves folded away, the map lies between their header and the hover line.
+    harness
+        .get_by_label("Loss and accuracy per checkpoint (whole split)")
+        .click();
+    run_until_idle(&mut harness);
+    let folded = harness
+        .get_by_label("Loss and accuracy per checkpoint (whole split)")
+        .rect();
     let header = harness
         .get_by_label_contains("150 examples over 6 checkpoints")
         .rect();
@@ -790,7 +797,7 @@ fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
         .get_by_label("Hover a point to see its example.")
         .rect();
     let (left, right) = (header.left() + 70.0, header.right() - 10.0);
-    let (top, bottom) = (header.bottom() + 10.0, below.top() - 40.0);
+    let (top, bottom) = (folded.bottom() + 10.0, below.top() - 40.0);
     // A box over the low-confidence corner, where examples the net never learned sit.
     let start = egui::pos2(left, bottom);
     let end = egui::pos2(left + (right - left) * 0.5, bottom - (bottom - top) * 0.45);

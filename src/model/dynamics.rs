@@ -43,6 +43,8 @@ pub struct ExampleDynamics {
     pub learned_from: Option<usize>,
     /// p(given) at each checkpoint, in order.
     pub p_given: Vec<f32>,
+    /// Whether each checkpoint's arg-max is the given label, in order.
+    pub correct: Vec<bool>,
 }
 
 /// Every example's dynamics over the same checkpoints.
@@ -107,6 +109,7 @@ pub fn dynamics(checkpoints: Vec<String>, per_checkpoint: &[Scores]) -> Result<D
                     Some(_) => None,
                 },
                 p_given,
+                correct,
             }
         })
         .collect();
@@ -114,6 +117,59 @@ pub fn dynamics(checkpoints: Vec<String>, per_checkpoint: &[Scores]) -> Result<D
         checkpoints,
         examples,
     })
+}
+
+/// Loss and accuracy of every checkpoint over the examples, overall and per class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SplitCurves {
+    /// Mean cross-entropy (-ln p(given)) per checkpoint.
+    pub loss: Vec<f64>,
+    /// Accuracy per checkpoint.
+    pub accuracy: Vec<f64>,
+    /// `[class][checkpoint]` accuracy; empty for a class without examples.
+    pub class_accuracy: Vec<Vec<f64>>,
+}
+
+impl Dynamics {
+    /// Loss and accuracy per checkpoint over every example, and accuracy per class (of
+    /// `classes` classes).
+    pub fn curves(&self, classes: usize) -> SplitCurves {
+        let t = self.checkpoints.len();
+        let n = self.examples.len().max(1) as f64;
+        let mut loss = vec![0.0; t];
+        let mut right = vec![0.0; t];
+        let mut class_right = vec![vec![0.0; t]; classes];
+        let mut class_count = vec![0.0; classes];
+        for d in &self.examples {
+            if let Some(count) = class_count.get_mut(d.given) {
+                *count += 1.0;
+            }
+            for k in 0..t {
+                loss[k] -= (d.p_given[k] as f64).max(MIN_PROB).ln();
+                if d.correct[k] {
+                    right[k] += 1.0;
+                    if let Some(row) = class_right.get_mut(d.given) {
+                        row[k] += 1.0;
+                    }
+                }
+            }
+        }
+        SplitCurves {
+            loss: loss.iter().map(|l| l / n).collect(),
+            accuracy: right.iter().map(|r| r / n).collect(),
+            class_accuracy: class_right
+                .into_iter()
+                .zip(class_count)
+                .map(|(row, count)| {
+                    if count == 0.0 {
+                        Vec::new()
+                    } else {
+                        row.iter().map(|r| r / count).collect()
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Rankings from dynamics, most suspect label first.
@@ -462,6 +518,30 @@ mod tests {
         ] {
             assert_eq!(rank_dynamics(&d, method)[0], 2, "{method:?}");
         }
+    }
+
+    #[test]
+    fn curves_average_loss_and_accuracy_per_checkpoint_and_class() {
+        let d = dynamics(
+            vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            &scores([
+                [0.4, 0.6, 0.9],
+                [0.7, 0.3, 0.8],
+                [0.8, 0.7, 0.9],
+                [0.9, 0.8, 0.7],
+            ]),
+        )
+        .unwrap();
+        let curves = d.curves(2);
+        // Checkpoint 0: example 1 right only; checkpoint 3: examples 0 and 1.
+        assert_eq!(
+            curves.accuracy,
+            vec![1.0 / 3.0, 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0]
+        );
+        assert_eq!(curves.class_accuracy[0], vec![0.5, 0.5, 1.0, 1.0]);
+        assert_eq!(curves.class_accuracy[1], vec![0.0; 4]);
+        let loss0 = -((0.4f64).ln() + (0.6f64).ln() + (0.1f64).ln()) / 3.0;
+        assert!((curves.loss[0] - loss0).abs() < 1e-6);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The data map (dataset cartography): for every example, the variability (x) against the
 //! confidence (y) of p(given) across checkpoints, coloured by correctness. Drag a box to show its
-//! examples in the grid; scroll zooms, double-click resets.
+//! examples in the grid; scroll zooms, double-click resets. Above it, loss and accuracy of every
+//! checkpoint on the whole split, overall and per class (click a legend entry to hide a line).
 
 use egui_plot::{Plot, PlotPoint, PlotPoints, PlotResponse, Points, Polygon, Text};
 
 use super::thumbnails::{ThumbState, paint_fitted};
-use super::{Command, ViewCtx};
+use super::{Command, ViewCtx, class_color};
 use crate::model::dynamics::Dynamics;
 
 /// Correctness bins, as in the paper's figures: the fraction of checkpoints that got it right.
@@ -41,6 +42,11 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         dynamics.examples.len(),
         dynamics.checkpoints.len()
     ));
+    if let Some(dataset) = view.dataset() {
+        egui::CollapsingHeader::new("Loss and accuracy per checkpoint (whole split)")
+            .default_open(true)
+            .show(ui, |ui| curves_ui(ui, dynamics, &dataset.classes));
+    }
     let drag_id = ui.scope_id().with("datamap-drag");
     let drag_start: Option<PlotPoint> = ui
         .data(|d| d.get_temp::<[f64; 2]>(drag_id))
@@ -113,6 +119,53 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.data_mut(|d| d.remove::<[f64; 2]>(drag_id));
     }
     hover_ui(view, ui, dynamics, hovered);
+}
+
+/// Accuracy (overall and a line per class) and loss over checkpoints, side by side.
+fn curves_ui(ui: &mut egui::Ui, dynamics: &Dynamics, classes: &[String]) {
+    let curves = dynamics.curves(classes.len());
+    let line = |values: &[f64]| -> PlotPoints<'static> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| [k as f64, v])
+            .collect()
+    };
+    let width = (ui.available_width() / 2.0 - 8.0).max(200.0);
+    ui.horizontal(|ui| {
+        Plot::new("split-accuracy")
+            .height(170.0)
+            .width(width)
+            .include_y(0.0)
+            .include_y(1.0)
+            .x_axis_label("checkpoint")
+            .y_axis_label("accuracy")
+            .legend(
+                egui_plot::Legend::default()
+                    .text_style(egui::TextStyle::Small)
+                    .position(egui_plot::Corner::RightBottom),
+            )
+            .show(ui, |plot| {
+                plot.line(egui_plot::Line::new("all", line(&curves.accuracy)).width(2.5));
+                for (class, values) in curves.class_accuracy.iter().enumerate() {
+                    if !values.is_empty() {
+                        plot.line(
+                            egui_plot::Line::new(classes[class].clone(), line(values))
+                                .color(class_color(class)),
+                        );
+                    }
+                }
+            });
+        Plot::new("split-loss")
+            .height(170.0)
+            .width(width)
+            .include_y(0.0)
+            .x_axis_label("checkpoint")
+            .y_axis_label("mean loss")
+            .show(ui, |plot| {
+                plot.line(egui_plot::Line::new("loss", line(&curves.loss)).width(2.5));
+            });
+    });
 }
 
 /// `[variability, confidence]` points per correctness bin.

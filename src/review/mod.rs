@@ -1,5 +1,6 @@
-//! The user's decisions about examples (relabels, flags, keep/exclude of duplicates): saved to
-//! disk atomically after every change, reloaded when the dataset is reopened, never lost.
+//! The user's decisions about examples (relabels, flags, keep/exclude of duplicates): each change
+//! appended to a journal and synced at once, folded into an atomically written snapshot now and
+//! then, reloaded when the dataset is reopened, never lost.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -82,13 +83,29 @@ pub enum ReviewError {
     Export(#[from] IndexError),
 }
 
-/// All decisions for one dataset, backed by one file in the user's data folder.
+/// Journal lines after which the journal is folded into the snapshot.
+const COMPACT_AFTER_LINES: usize = 1000;
+
+/// One change, as a journal line.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Change {
+    Set(ReviewEntry),
+    Clear(String),
+}
+
+/// All decisions for one dataset, backed by a snapshot file in the user's data folder and a
+/// journal of the changes since (`<snapshot>.journal`, one JSON line per change).
 pub struct ReviewStore {
     file: PathBuf,
     dataset_root: String,
     entries: BTreeMap<String, ReviewEntry>,
     /// For undo: the path changed and its previous entry.
     history: Vec<(String, Option<ReviewEntry>)>,
+    /// Lines in the journal now.
+    journal_lines: usize,
+    /// A change could not be journaled (disk full): the next save writes a whole snapshot.
+    unsaved: bool,
 }
 
 /// Where review files live: `$XDG_DATA_HOME/eyeball/reviews` (`~/.local/share/eyeball/reviews`).
@@ -130,36 +147,83 @@ impl ReviewStore {
             dataset_root: dataset_root.display().to_string(),
             entries: BTreeMap::new(),
             history: Vec::new(),
+            journal_lines: 0,
+            unsaved: false,
         };
-        let text = match std::fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((store, None)),
+        let mut problem = None;
+        match std::fs::read_to_string(&file) {
+            Ok(text) => match serde_json::from_str::<ReviewFile>(&text) {
+                Ok(saved) => {
+                    store.entries = saved
+                        .entries
+                        .into_iter()
+                        .map(|e| (e.path.clone(), e))
+                        .collect();
+                }
+                Err(e) => {
+                    let aside = file.with_extension(format!("corrupt-{}", now_ms()));
+                    let _ = std::fs::rename(&file, &aside);
+                    problem = Some(ReviewError::Corrupt {
+                        path: file.clone(),
+                        message: format!("{e}; moved to {}", aside.display()),
+                    });
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(ReviewError::Write {
                     path: file,
                     source: e,
                 });
             }
-        };
-        match serde_json::from_str::<ReviewFile>(&text) {
-            Ok(saved) => {
-                store.entries = saved
-                    .entries
-                    .into_iter()
-                    .map(|e| (e.path.clone(), e))
-                    .collect();
-                Ok((store, None))
+        }
+        let journal = store.journal();
+        match std::fs::read_to_string(&journal) {
+            Ok(text) => {
+                let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+                let mut unreadable = 0;
+                for (k, line) in lines.iter().enumerate() {
+                    match serde_json::from_str::<Change>(line) {
+                        Ok(change) => store.apply(change),
+                        // A kill during the last append leaves half a line: that change was
+                        // never confirmed. Anything else unreadable is reported.
+                        Err(_) if k + 1 == lines.len() => {}
+                        Err(_) => unreadable += 1,
+                    }
+                }
+                store.journal_lines = lines.len();
+                if unreadable > 0 && problem.is_none() {
+                    problem = Some(ReviewError::Corrupt {
+                        path: journal,
+                        message: format!("{unreadable} unreadable lines were skipped"),
+                    });
+                }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                let aside = file.with_extension(format!("corrupt-{}", now_ms()));
-                let _ = std::fs::rename(&file, &aside);
-                Ok((
-                    store,
-                    Some(ReviewError::Corrupt {
-                        path: file,
-                        message: format!("{e}; moved to {}", aside.display()),
-                    }),
-                ))
+                return Err(ReviewError::Write {
+                    path: journal,
+                    source: e,
+                });
+            }
+        }
+        Ok((store, problem))
+    }
+
+    /// The journal of changes since the snapshot.
+    fn journal(&self) -> PathBuf {
+        let mut name = self.file.clone().into_os_string();
+        name.push(".journal");
+        PathBuf::from(name)
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::Set(entry) => {
+                self.entries.insert(entry.path.clone(), entry);
+            }
+            Change::Clear(path) => {
+                self.entries.remove(&path);
             }
         }
     }
@@ -206,8 +270,8 @@ impl ReviewStore {
             entry.timestamp_ms = now_ms();
         }
         let previous = self.entries.insert(entry.path.clone(), entry.clone());
-        self.history.push((entry.path, previous));
-        self.save()
+        self.history.push((entry.path.clone(), previous));
+        self.save(Change::Set(entry))
     }
 
     /// Removes the decision about `path` and saves.
@@ -215,7 +279,7 @@ impl ReviewStore {
         if let Some(previous) = self.entries.remove(path) {
             self.history.push((path.to_string(), Some(previous)));
         }
-        self.save()
+        self.save(Change::Clear(path.to_string()))
     }
 
     /// Undoes the last `record` or `clear`; returns the path it touched.
@@ -223,16 +287,75 @@ impl ReviewStore {
         let Some((path, previous)) = self.history.pop() else {
             return Ok(None);
         };
-        match previous {
-            Some(entry) => self.entries.insert(path.clone(), entry),
-            None => self.entries.remove(&path),
+        let change = match previous {
+            Some(entry) => Change::Set(entry),
+            None => Change::Clear(path.clone()),
         };
-        self.save()?;
+        self.apply(change.clone());
+        self.save(change)?;
         Ok(Some(path))
     }
 
+    /// Makes `change` durable: one line appended to the journal and synced, so a keypress costs
+    /// the same however many decisions there are. Every `COMPACT_AFTER_LINES` lines, or after a
+    /// failed append, the whole state is written as the snapshot and the journal starts anew.
+    fn save(&mut self, change: Change) -> Result<(), ReviewError> {
+        if self.unsaved || self.journal_lines >= COMPACT_AFTER_LINES {
+            return self.compact();
+        }
+        let journal = self.journal();
+        let err = |source| ReviewError::Write {
+            path: journal.clone(),
+            source,
+        };
+        let append = || -> std::io::Result<()> {
+            use std::io::Write;
+            if let Some(dir) = journal.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut line = serde_json::to_vec(&change).map_err(std::io::Error::other)?;
+            line.push(b'\n');
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&journal)?;
+            file.write_all(&line)?;
+            file.sync_data()
+        };
+        match append() {
+            Ok(()) => {
+                self.journal_lines += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.unsaved = true;
+                Err(err(e))
+            }
+        }
+    }
+
+    /// Writes every decision as the snapshot (temporary file, fsync, rename), then empties the
+    /// journal. A crash between the two only replays changes the snapshot already holds.
+    fn compact(&mut self) -> Result<(), ReviewError> {
+        self.write_snapshot()?;
+        let journal = self.journal();
+        match std::fs::remove_file(&journal) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(ReviewError::Write {
+                    path: journal,
+                    source,
+                });
+            }
+        }
+        self.journal_lines = 0;
+        self.unsaved = false;
+        Ok(())
+    }
+
     /// Writes every decision: temporary file in the same folder, fsync, rename.
-    fn save(&self) -> Result<(), ReviewError> {
+    fn write_snapshot(&self) -> Result<(), ReviewError> {
         let err = |source| ReviewError::Write {
             path: self.file.clone(),
             source,
@@ -382,6 +505,74 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "temporary files left behind");
+    }
+
+    #[test]
+    fn a_torn_last_journal_line_is_dropped_and_every_confirmed_change_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let (mut store, _) = ReviewStore::open(dir.path(), &root).unwrap();
+        store
+            .record(entry("a.png", Decision::FlagWrong, None))
+            .unwrap();
+        store
+            .record(entry("b.png", Decision::Relabel, Some("dog")))
+            .unwrap();
+        store.clear("a.png").unwrap();
+        let journal = store.journal();
+        // A kill -9 in the middle of the next append.
+        let mut text = std::fs::read(&journal).unwrap();
+        text.extend_from_slice(br#"{"set":{"path":"c.png","giv"#);
+        std::fs::write(&journal, text).unwrap();
+        let (store, problem) = ReviewStore::open(dir.path(), &root).unwrap();
+        assert!(problem.is_none(), "{problem:?}");
+        let paths: Vec<&str> = store.entries().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["b.png"]);
+        assert_eq!(
+            store.get("b.png").unwrap().new_label.as_deref(),
+            Some("dog")
+        );
+    }
+
+    #[test]
+    fn the_journal_is_folded_into_the_snapshot_and_stays_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let (mut store, _) = ReviewStore::open(dir.path(), &root).unwrap();
+        let n = COMPACT_AFTER_LINES + 5;
+        for i in 0..n {
+            store
+                .record(entry(&format!("{i:05}.png"), Decision::NotAnError, None))
+                .unwrap();
+        }
+        assert!(store.file().is_file(), "a snapshot was written");
+        let lines = std::fs::read_to_string(store.journal())
+            .unwrap_or_default()
+            .lines()
+            .count();
+        assert!(lines < COMPACT_AFTER_LINES, "{lines} journal lines");
+        let (reopened, _) = ReviewStore::open(dir.path(), &root).unwrap();
+        assert_eq!(reopened.len(), n);
+    }
+
+    #[test]
+    fn a_failed_save_keeps_the_decision_and_the_next_save_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let (mut store, _) = ReviewStore::open(dir.path(), &root).unwrap();
+        // The journal cannot be appended to: its name is taken by a folder.
+        std::fs::create_dir_all(store.journal()).unwrap();
+        let err = store
+            .record(entry("a.png", Decision::FlagWrong, None))
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot save"), "{err}");
+        assert!(store.get("a.png").is_some(), "kept in memory");
+        std::fs::remove_dir(store.journal()).unwrap();
+        store
+            .record(entry("b.png", Decision::FlagWrong, None))
+            .unwrap();
+        let (reopened, _) = ReviewStore::open(dir.path(), &root).unwrap();
+        assert_eq!(reopened.len(), 2);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct ExampleDynamics {
     pub p_given: Vec<f32>,
     /// Whether each checkpoint's arg-max is the given label, in order.
     pub correct: Vec<bool>,
+    /// Each checkpoint's arg-max class, in order.
+    pub predicted: Vec<usize>,
 }
 
 /// Every example's dynamics over the same checkpoints.
@@ -73,10 +75,8 @@ pub fn dynamics(checkpoints: Vec<String>, per_checkpoint: &[Scores]) -> Result<D
         .map(|i| {
             let given = first.labels[i];
             let p_given: Vec<f32> = per_checkpoint.iter().map(|s| s.p_given(i)).collect();
-            let correct: Vec<bool> = per_checkpoint
-                .iter()
-                .map(|s| s.predicted(i) == given)
-                .collect();
+            let predicted: Vec<usize> = per_checkpoint.iter().map(|s| s.predicted(i)).collect();
+            let correct: Vec<bool> = predicted.iter().map(|&p| p == given).collect();
             let margins = per_checkpoint.iter().map(|s| {
                 let log_p = |p: f32| (p as f64).max(MIN_PROB).ln();
                 let other = s.probs[i]
@@ -110,6 +110,7 @@ pub fn dynamics(checkpoints: Vec<String>, per_checkpoint: &[Scores]) -> Result<D
                 },
                 p_given,
                 correct,
+                predicted,
             }
         })
         .collect();
@@ -131,6 +132,30 @@ pub struct SplitCurves {
 }
 
 impl Dynamics {
+    /// `[given][predicted]` counts at checkpoint `k` (0-based), over `classes` classes.
+    pub fn confusion(&self, k: usize, classes: usize) -> Vec<Vec<usize>> {
+        let mut matrix = vec![vec![0; classes]; classes];
+        for d in &self.examples {
+            if let Some(cell) = d
+                .predicted
+                .get(k)
+                .and_then(|&p| matrix.get_mut(d.given).and_then(|row| row.get_mut(p)))
+            {
+                *cell += 1;
+            }
+        }
+        matrix
+    }
+
+    /// Dataset indices of the examples given `given` and predicted `predicted` at checkpoint `k`.
+    pub fn cell_examples(&self, k: usize, given: usize, predicted: usize) -> Vec<usize> {
+        self.examples
+            .iter()
+            .filter(|d| d.given == given && d.predicted.get(k) == Some(&predicted))
+            .map(|d| d.example)
+            .collect()
+    }
+
     /// Loss and accuracy per checkpoint over every example, and accuracy per class (of
     /// `classes` classes).
     pub fn curves(&self, classes: usize) -> SplitCurves {
@@ -533,6 +558,9 @@ mod tests {
         )
         .unwrap();
         let curves = d.curves(2);
+        // Checkpoint 0: example 0 (label 0) predicted 1, example 1 right, example 2 (label 1) wrong.
+        assert_eq!(d.confusion(0, 2), vec![vec![1, 1], vec![1, 0]]);
+        assert_eq!(d.cell_examples(0, 1, 0), vec![2]);
         // Checkpoint 0: example 1 right only; checkpoint 3: examples 0 and 1.
         assert_eq!(
             curves.accuracy,

@@ -46,6 +46,11 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         egui::CollapsingHeader::new("Loss and accuracy per checkpoint (whole split)")
             .default_open(true)
             .show(ui, |ui| curves_ui(ui, dynamics, &dataset.classes));
+        egui::CollapsingHeader::new("Confusion matrix at a checkpoint (whole split)")
+            .default_open(false)
+            .show(ui, |ui| {
+                split_confusion_ui(view, ui, dynamics, dataset.classes.len())
+            });
     }
     let drag_id = ui.scope_id().with("datamap-drag");
     let drag_start: Option<PlotPoint> = ui
@@ -165,6 +170,23 @@ fn curves_ui(ui: &mut egui::Ui, dynamics: &Dynamics, classes: &[String]) {
             .show(ui, |plot| {
                 plot.line(egui_plot::Line::new("loss", line(&curves.loss)).width(2.5));
             });
+    });
+}
+
+/// The confusion matrix of the whole split at the checkpoint the slider picks; a cell click
+/// shows its examples in the grid.
+fn split_confusion_ui(view: &ViewCtx, ui: &mut egui::Ui, dynamics: &Dynamics, classes: usize) {
+    let last = dynamics.checkpoints.len().saturating_sub(1);
+    let id = ui.scope_id().with("split-confusion-checkpoint");
+    let mut k: usize = ui.data(|d| d.get_temp(id)).unwrap_or(last).min(last);
+    ui.horizontal(|ui| {
+        ui.add(egui::Slider::new(&mut k, 0..=last).text("checkpoint"));
+        ui.label(&dynamics.checkpoints[k]);
+    });
+    ui.data_mut(|d| d.insert_temp(id, k));
+    let matrix = dynamics.confusion(k, classes);
+    super::review::confusion_grid_ui(view, ui, "split-confusion", &matrix, &|given, predicted| {
+        dynamics.cell_examples(k, given, predicted)
     });
 }
 

@@ -428,53 +428,67 @@ fn strip_ui(view: &ViewCtx, ui: &mut egui::Ui, position: usize) {
 
 /// Given label against predicted label; clicking a cell shows its examples in the grid.
 fn confusion_ui(view: &ViewCtx, ui: &mut egui::Ui, scores: &crate::model::label_issues::Scores) {
+    ui.strong("Confusion: given (rows) x predicted (columns)");
+    let matrix = confusion_matrix(scores);
+    confusion_grid_ui(
+        view,
+        ui,
+        "confusion-matrix",
+        &matrix,
+        &|given, predicted| {
+            (0..scores.len())
+                .filter(|&i| scores.labels[i] == given && scores.predicted(i) == predicted)
+                .map(|i| scores.examples[i])
+                .collect()
+        },
+    );
+}
+
+/// A `[given][predicted]` count matrix as buttons shaded by count; clicking one shows
+/// `examples_of(given, predicted)` in the grid.
+pub(super) fn confusion_grid_ui(
+    view: &ViewCtx,
+    ui: &mut egui::Ui,
+    id: &str,
+    matrix: &[Vec<usize>],
+    examples_of: &dyn Fn(usize, usize) -> Vec<usize>,
+) {
     let Some(dataset) = view.dataset() else {
         return;
     };
-    ui.strong("Confusion: given (rows) x predicted (columns)");
-    let matrix = confusion_matrix(scores);
     let max = matrix.iter().flatten().copied().max().unwrap_or(1).max(1);
-    egui::ScrollArea::both().show(ui, |ui| {
-        egui::Grid::new("confusion-matrix")
-            .spacing([2.0, 2.0])
-            .show(ui, |ui| {
-                ui.label("");
-                for name in &dataset.classes {
-                    ui.label(egui::RichText::new(name).small());
+    egui::ScrollArea::both().id_salt(id).show(ui, |ui| {
+        egui::Grid::new(id).spacing([2.0, 2.0]).show(ui, |ui| {
+            ui.label("");
+            for name in &dataset.classes {
+                ui.label(egui::RichText::new(name).small());
+            }
+            ui.end_row();
+            for (given, row) in matrix.iter().enumerate() {
+                ui.label(egui::RichText::new(&dataset.classes[given]).small());
+                for (predicted, &count) in row.iter().enumerate() {
+                    let strength = count as f32 / max as f32;
+                    let fill = if given == predicted {
+                        egui::Color32::from_rgb(40, (60.0 + 140.0 * strength) as u8, 60)
+                    } else {
+                        egui::Color32::from_rgb((60.0 + 180.0 * strength.sqrt()) as u8, 50, 50)
+                    };
+                    let button = egui::Button::new(egui::RichText::new(count.to_string()).small())
+                        .fill(fill)
+                        .min_size(egui::vec2(28.0, 18.0));
+                    if ui
+                        .add(button)
+                        .on_hover_text(format!(
+                            "given {}, predicted {}",
+                            dataset.classes[given], dataset.classes[predicted]
+                        ))
+                        .clicked()
+                    {
+                        view.send(Command::ShowOnlyInGrid(examples_of(given, predicted)));
+                    }
                 }
                 ui.end_row();
-                for (given, row) in matrix.iter().enumerate() {
-                    ui.label(egui::RichText::new(&dataset.classes[given]).small());
-                    for (predicted, &count) in row.iter().enumerate() {
-                        let strength = count as f32 / max as f32;
-                        let fill = if given == predicted {
-                            egui::Color32::from_rgb(40, (60.0 + 140.0 * strength) as u8, 60)
-                        } else {
-                            egui::Color32::from_rgb((60.0 + 180.0 * strength.sqrt()) as u8, 50, 50)
-                        };
-                        let button =
-                            egui::Button::new(egui::RichText::new(count.to_string()).small())
-                                .fill(fill)
-                                .min_size(egui::vec2(28.0, 18.0));
-                        if ui
-                            .add(button)
-                            .on_hover_text(format!(
-                                "given {}, predicted {}",
-                                dataset.classes[given], dataset.classes[predicted]
-                            ))
-                            .clicked()
-                        {
-                            let examples: Vec<usize> = (0..scores.len())
-                                .filter(|&i| {
-                                    scores.labels[i] == given && scores.predicted(i) == predicted
-                                })
-                                .map(|i| scores.examples[i])
-                                .collect();
-                            view.send(Command::ShowOnlyInGrid(examples));
-                        }
-                    }
-                    ui.end_row();
-                }
-            });
+            }
+        });
     });
 }

@@ -924,8 +924,8 @@ pub fn run_label_issues(
     Ok(())
 }
 
-/// `eyeball label-issues --checkpoints DIR`: ranked by training dynamics, every dynamics column
-/// beside the usual ones.
+/// `eyeball label-issues --checkpoints DIR | --predictions DIR`: ranked by training dynamics,
+/// every dynamics column beside the usual ones.
 fn run_dynamics_label_issues(
     path: &Path,
     source: DynamicsSource<'_>,
@@ -934,44 +934,22 @@ fn run_dynamics_label_issues(
     out: &Path,
     preprocess: Option<&Path>,
 ) -> anyhow::Result<()> {
-    use crate::model::dynamics::{DynamicsRank, dynamics_table, rank_dynamics};
+    use crate::model::dynamics::{DynamicsRank, ranked_dynamics_table};
     let method = method.unwrap_or("aum");
     let method = DynamicsRank::from_name(method).ok_or_else(|| {
         anyhow::anyhow!(
-            "unknown method {method:?} with --checkpoints; use aum, confidence or forgetting"
+            "unknown method {method:?} with --checkpoints or --predictions; use aum, confidence or forgetting"
         )
     })?;
     let started = Instant::now();
     let (dataset, dynamics) = load_dynamics(path, source, split, preprocess)?;
-    let order = rank_dynamics(&dynamics, method);
-    let mut table = dynamics_table(&dynamics, &order, &dataset);
-    let t = dynamics.checkpoints.len();
-    let scores: Vec<f64> = order
-        .iter()
-        .map(|&i| method.score(&dynamics.examples[i], t))
-        .collect();
-    let ranks: Vec<u64> = (1..=order.len() as u64).collect();
-    table.with_column(polars::prelude::Column::new("score".into(), scores))?;
-    table.with_column(polars::prelude::Column::new("rank".into(), ranks))?;
-    let mut table = table.select([
-        "path",
-        "given",
-        "predicted",
-        "score",
-        "rank",
-        "aum",
-        "confidence",
-        "variability",
-        "correctness",
-        "forgetting",
-        "learned_from",
-    ])?;
+    let mut table = ranked_dynamics_table(&dynamics, method, &dataset)?;
     write_table(&mut table, out)?;
     eprintln!(
         "ranked {} examples by {} over {} checkpoints in {:.1} s; wrote {}",
-        order.len(),
+        dynamics.examples.len(),
         method.name(),
-        t,
+        dynamics.checkpoints.len(),
         started.elapsed().as_secs_f64(),
         out.display()
     );

@@ -340,6 +340,28 @@ fn the_recipe_checks_pass_for_the_demo_and_the_filters_show() {
     assert_eq!(harness.state().visible().len(), flips.len());
 }
 
+/// Presses the primary button at `from`, moves to `to` in ten steps, releases, and waits.
+fn drag(harness: &mut Harness<'_, EyeballApp>, from: egui::Pos2, to: egui::Pos2) {
+    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    harness.event(egui::Event::PointerMoved(from));
+    harness.run_steps(1);
+    harness.event(press(from, true));
+    harness.run_steps(1);
+    for step in 1..=10 {
+        harness.event(egui::Event::PointerMoved(
+            from + (to - from) * (step as f32 / 10.0),
+        ));
+        harness.run_steps(1);
+    }
+    harness.event(press(to, false));
+    run_until_idle(harness);
+}
+
 #[test]
 fn dragging_across_a_histogram_filters_to_that_range() {
     let tmp = tempfile::tempdir().unwrap();
@@ -359,25 +381,7 @@ fn dragging_across_a_histogram_filters_to_that_range() {
     // The histogram's plot sits just under its title and spans the stats panel.
     let y = title.bottom() + 35.0;
     let (x0, x1) = (title.left() + 60.0, title.left() + 150.0);
-    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed,
-        modifiers: egui::Modifiers::NONE,
-    };
-    harness.event(egui::Event::PointerMoved(egui::pos2(x0, y)));
-    harness.run_steps(1);
-    harness.event(press(egui::pos2(x0, y), true));
-    harness.run_steps(1);
-    for step in 1..=10 {
-        harness.event(egui::Event::PointerMoved(egui::pos2(
-            x0 + (x1 - x0) * step as f32 / 10.0,
-            y,
-        )));
-        harness.run_steps(1);
-    }
-    harness.event(press(egui::pos2(x1, y), false));
-    run_until_idle(&mut harness);
+    drag(&mut harness, egui::pos2(x0, y), egui::pos2(x1, y));
 
     let (lo, hi) = *harness
         .state()
@@ -801,24 +805,7 @@ fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
     // A box over the low-confidence corner, where examples the net never learned sit.
     let start = egui::pos2(left, bottom);
     let end = egui::pos2(left + (right - left) * 0.5, bottom - (bottom - top) * 0.45);
-    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed,
-        modifiers: egui::Modifiers::NONE,
-    };
-    harness.event(egui::Event::PointerMoved(start));
-    harness.run_steps(1);
-    harness.event(press(start, true));
-    harness.run_steps(1);
-    for step in 1..=10 {
-        harness.event(egui::Event::PointerMoved(
-            start + (end - start) * (step as f32 / 10.0),
-        ));
-        harness.run_steps(1);
-    }
-    harness.event(press(end, false));
-    run_until_idle(&mut harness);
+    drag(&mut harness, start, end);
 
     let only = harness
         .state()

@@ -70,13 +70,16 @@ pub fn decode(path: &Path) -> Result<DynamicImage, DecodeError> {
 
 /// Like `decode`, also telling which format the file was in.
 pub fn decode_with_format(path: &Path) -> Result<Decoded, DecodeError> {
-    // One read, then decode from memory: dataset images are small, and this is faster than a
-    // buffered reader's many small reads.
-    let bytes = std::fs::read(path).map_err(|e| DecodeError {
+    decode_bytes(path, &read_image_file(path)?)
+}
+
+/// The whole file, read at once: dataset images are small, and decoding from memory is faster
+/// than a buffered reader's many small reads.
+pub(crate) fn read_image_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
+    std::fs::read(path).map_err(|e| DecodeError {
         path: path.to_path_buf(),
         message: format!("cannot open: {e}"),
-    })?;
-    decode_bytes(path, &bytes)
+    })
 }
 
 /// Decodes the content `bytes` of the file `path` (named in errors only); see `decode`.
@@ -162,13 +165,9 @@ pub fn upright_size([width, height]: [u32; 2], orientation: Orientation) -> [u32
 
 /// Decodes `path` and shrinks it so its longer side is at most `max_side_px`.
 pub fn thumbnail(path: &Path, max_side_px: u32) -> Result<Thumbnail, DecodeError> {
-    let bytes = std::fs::read(path).map_err(|e| DecodeError {
-        path: path.to_path_buf(),
-        message: format!("cannot open: {e}"),
-    })?;
     let Decoded {
         image, full_size, ..
-    } = decode_bytes_at_least(path, &bytes, Some(max_side_px))?;
+    } = decode_bytes_at_least(path, &read_image_file(path)?, Some(max_side_px))?;
     let source_size = full_size;
     let small = if image.width() > max_side_px || image.height() > max_side_px {
         image.thumbnail(max_side_px, max_side_px)

@@ -25,8 +25,6 @@ pub struct ExampleDynamics {
     pub example: usize,
     /// Given label, an index into `Dataset::classes`.
     pub given: usize,
-    /// Arg-max class at the last checkpoint.
-    pub predicted_last: usize,
     /// Mean p(given) over checkpoints.
     pub confidence: f64,
     /// Standard deviation of p(given) over checkpoints (population, as in the paper).
@@ -43,10 +41,15 @@ pub struct ExampleDynamics {
     pub learned_from: Option<usize>,
     /// p(given) at each checkpoint, in order.
     pub p_given: Vec<f32>,
-    /// Whether each checkpoint's arg-max is the given label, in order.
-    pub correct: Vec<bool>,
-    /// Each checkpoint's arg-max class, in order.
+    /// Each checkpoint's arg-max class, in order (never empty).
     pub predicted: Vec<usize>,
+}
+
+impl ExampleDynamics {
+    /// Arg-max class at the last checkpoint.
+    pub fn predicted_last(&self) -> usize {
+        self.predicted.last().copied().unwrap_or(self.given)
+    }
 }
 
 /// Every example's dynamics over the same checkpoints.
@@ -97,7 +100,6 @@ pub fn dynamics(checkpoints: Vec<String>, per_checkpoint: &[Scores]) -> Result<D
             ExampleDynamics {
                 example: first.examples[i],
                 given,
-                predicted_last: per_checkpoint[per_checkpoint.len() - 1].predicted(i),
                 confidence,
                 variability: variance.sqrt(),
                 correctness: correct.iter().filter(|&&c| c).count() as f64 / t,
@@ -109,7 +111,6 @@ pub fn dynamics(checkpoints: Vec<String>, per_checkpoint: &[Scores]) -> Result<D
                     Some(_) => None,
                 },
                 p_given,
-                correct,
                 predicted,
             }
         })
@@ -171,7 +172,7 @@ impl Dynamics {
             }
             for k in 0..t {
                 loss[k] -= (d.p_given[k] as f64).max(MIN_PROB).ln();
-                if d.correct[k] {
+                if d.predicted[k] == d.given {
                     right[k] += 1.0;
                     if let Some(row) = class_right.get_mut(d.given) {
                         row[k] += 1.0;
@@ -275,7 +276,7 @@ pub fn ranked_by_dynamics(dynamics: &Dynamics, method: DynamicsRank) -> Vec<Rank
             Ranked {
                 example: d.example,
                 given: d.given,
-                predicted: d.predicted_last,
+                predicted: d.predicted_last(),
                 score: method.score(d, t),
                 rank: k + 1,
             }
@@ -460,7 +461,7 @@ pub fn dynamics_table(dynamics: &Dynamics, order: &[usize], dataset: &Dataset) -
         Series::new(
             "predicted".into(),
             rows.iter()
-                .map(|d| name(d.predicted_last))
+                .map(|d| name(d.predicted_last()))
                 .collect::<Vec<_>>(),
         )
         .into_column(),
@@ -484,6 +485,39 @@ pub fn dynamics_table(dynamics: &Dynamics, order: &[usize], dataset: &Dataset) -
     DataFrame::new(rows.len(), columns).expect("dynamics columns have equal lengths")
 }
 
+/// The examples ranked by `method`, most suspect first: `path`, `given`, `predicted`, `score`
+/// (the method's, lower = more suspect), `rank` (1 = most suspect), then the columns of
+/// `dynamics_table` from `aum` on.
+pub fn ranked_dynamics_table(
+    dynamics: &Dynamics,
+    method: DynamicsRank,
+    dataset: &Dataset,
+) -> PolarsResult<DataFrame> {
+    let order = rank_dynamics(dynamics, method);
+    let t = dynamics.checkpoints.len();
+    let scores: Vec<f64> = order
+        .iter()
+        .map(|&i| method.score(&dynamics.examples[i], t))
+        .collect();
+    let ranks: Vec<u64> = (1..=order.len() as u64).collect();
+    let mut table = dynamics_table(dynamics, &order, dataset);
+    table.with_column(Column::new("score".into(), scores))?;
+    table.with_column(Column::new("rank".into(), ranks))?;
+    table.select([
+        "path",
+        "given",
+        "predicted",
+        "score",
+        "rank",
+        "aum",
+        "confidence",
+        "variability",
+        "correctness",
+        "forgetting",
+        "learned_from",
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,11 +534,10 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn dynamics_follow_their_definitions() {
-        // Example 0 (label 0) is learned at checkpoint 1 and kept; example 1 (label 0) is learned,
-        // forgotten and learned again; example 2 (label 1) is always voted against (p0 high).
-        let d = dynamics(
+    /// Example 0 (label 0) is learned at checkpoint 1 and kept; example 1 (label 0) is learned,
+    /// forgotten and learned again; example 2 (label 1) is always voted against (p0 high).
+    fn four_checkpoints() -> Dynamics {
+        dynamics(
             vec!["a".into(), "b".into(), "c".into(), "d".into()],
             &scores([
                 [0.4, 0.6, 0.9],
@@ -513,7 +546,12 @@ mod tests {
                 [0.9, 0.8, 0.7],
             ]),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn dynamics_follow_their_definitions() {
+        let d = four_checkpoints();
         let [e0, e1, e2] = [&d.examples[0], &d.examples[1], &d.examples[2]];
         assert!((e0.confidence - 0.7).abs() < 1e-6, "{}", e0.confidence);
         assert_eq!(e0.learned_from, Some(1));
@@ -547,16 +585,7 @@ mod tests {
 
     #[test]
     fn curves_average_loss_and_accuracy_per_checkpoint_and_class() {
-        let d = dynamics(
-            vec!["a".into(), "b".into(), "c".into(), "d".into()],
-            &scores([
-                [0.4, 0.6, 0.9],
-                [0.7, 0.3, 0.8],
-                [0.8, 0.7, 0.9],
-                [0.9, 0.8, 0.7],
-            ]),
-        )
-        .unwrap();
+        let d = four_checkpoints();
         let curves = d.curves(2);
         // Checkpoint 0: example 0 (label 0) predicted 1, example 1 right, example 2 (label 1) wrong.
         assert_eq!(d.confusion(0, 2), vec![vec![1, 1], vec![1, 0]]);

@@ -62,10 +62,7 @@ pub struct Opened {
 /// through libjpeg-turbo with PIL's settings. The EXIF orientation is applied only when
 /// `exif_transpose` is set, as `pil_loader` ignores it.
 pub fn open(path: &Path, channels: usize, exif_transpose: bool) -> Result<Opened, DecodeError> {
-    let bytes = std::fs::read(path).map_err(|e| DecodeError {
-        path: path.to_path_buf(),
-        message: format!("cannot open: {e}"),
-    })?;
+    let bytes = crate::index::read_image_file(path)?;
     let (mut image, _, _, orientation) = crate::index::decode_stored(path, &bytes, None)?;
     if exif_transpose {
         image.apply_orientation(orientation);

@@ -742,14 +742,8 @@ impl EyeballApp {
 
     /// Scores every labelled example with one checkpoint, on a worker, with progress and cancel.
     fn start_scoring(&mut self, file: usize) {
-        let (Some(dataset), Some(summary)) = (
-            self.dataset.dataset.clone(),
-            self.checkpoints.summary.as_ref(),
-        ) else {
-            return;
-        };
-        let (Some(preprocess), Some(file)) = (
-            summary.preprocess.clone(),
+        let (Some((dataset, preprocess)), Some(file)) = (
+            self.dataset_with_preprocess(),
             self.checkpoints.files.get(file).cloned(),
         ) else {
             return;
@@ -1072,6 +1066,8 @@ impl EyeballApp {
                         dynamics.checkpoints.len(),
                         dynamics.checkpoints.last().map_or("", String::as_str)
                     );
+                    let classes = self.dataset.dataset.as_ref().map_or(0, |d| d.classes.len());
+                    self.label_review.curves = Some(Arc::new(dynamics.curves(classes)));
                     self.label_review.dynamics = Some(Arc::new(dynamics));
                     self.label_review.scores = Some(Arc::new(last));
                     self.rerank();

@@ -7,7 +7,7 @@ use egui_plot::{Plot, PlotPoint, PlotPoints, PlotResponse, Points, Polygon, Text
 
 use super::thumbnails::{ThumbState, paint_fitted};
 use super::{Command, ViewCtx, class_color};
-use crate::model::dynamics::Dynamics;
+use crate::model::dynamics::{Dynamics, SplitCurves};
 
 /// Correctness bins, as in the paper's figures: the fraction of checkpoints that got it right.
 const CORRECTNESS_BINS: usize = 5;
@@ -18,22 +18,7 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.label(
             "The data map needs every checkpoint's predictions: run them over the dataset first.",
         );
-        if ui
-            .add_enabled(
-                view.label_review.dynamics_job.is_none()
-                    && view
-                        .checkpoints
-                        .files
-                        .iter()
-                        .filter(|f| f.is_runnable())
-                        .count()
-                        > 1,
-                egui::Button::new("Score with every checkpoint"),
-            )
-            .clicked()
-        {
-            view.send(Command::ScoreDynamics);
-        }
+        super::review::score_with_every_checkpoint_ui(view, ui);
         return;
     };
     ui.label(format!(
@@ -42,10 +27,10 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         dynamics.examples.len(),
         dynamics.checkpoints.len()
     ));
-    if let Some(dataset) = view.dataset() {
+    if let (Some(dataset), Some(curves)) = (view.dataset(), &view.label_review.curves) {
         egui::CollapsingHeader::new("Loss and accuracy per checkpoint (whole split)")
             .default_open(true)
-            .show(ui, |ui| curves_ui(ui, dynamics, &dataset.classes));
+            .show(ui, |ui| curves_ui(ui, curves, &dataset.classes));
         egui::CollapsingHeader::new("Confusion matrix at a checkpoint (whole split)")
             .default_open(false)
             .show(ui, |ui| {
@@ -127,8 +112,7 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
 }
 
 /// Accuracy (overall and a line per class) and loss over checkpoints, side by side.
-fn curves_ui(ui: &mut egui::Ui, dynamics: &Dynamics, classes: &[String]) {
-    let curves = dynamics.curves(classes.len());
+fn curves_ui(ui: &mut egui::Ui, curves: &SplitCurves, classes: &[String]) {
     let line = |values: &[f64]| -> PlotPoints<'static> {
         values
             .iter()
@@ -254,7 +238,7 @@ fn hover_ui(view: &ViewCtx, ui: &mut egui::Ui, dynamics: &Dynamics, hovered: Opt
             "{}\ngiven {}, last predicted {}\nconfidence {:.2}, variability {:.2}, correctness {:.2}, AUM {:.2}",
             crate::index::relative_path_text(&dataset.examples[d.example].path),
             dataset.classes[d.given],
-            dataset.classes[d.predicted_last],
+            dataset.classes[d.predicted_last()],
             d.confidence,
             d.variability,
             d.correctness,

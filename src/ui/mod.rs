@@ -176,6 +176,8 @@ pub struct LabelReviewState {
     pub scored_with: String,
     /// How every checkpoint learned each example, once computed.
     pub dynamics: Option<Arc<crate::model::dynamics::Dynamics>>,
+    /// Loss and accuracy of every checkpoint over `dynamics`, computed once when it arrives.
+    pub curves: Option<Arc<crate::model::dynamics::SplitCurves>>,
     pub dynamics_job: Option<Job<Result<DynamicsResult, String>>>,
     pub method: ReviewRanking,
     pub ranked: Vec<crate::model::label_issues::Ranked>,
@@ -190,6 +192,7 @@ impl Default for LabelReviewState {
             scoring: None,
             scored_with: String::new(),
             dynamics: None,
+            curves: None,
             dynamics_job: None,
             method: ReviewRanking::OneCheckpoint(crate::model::label_issues::RankMethod::Loss),
             ranked: Vec::new(),

@@ -60,16 +60,7 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         {
             view.send(Command::ScoreDataset(chosen));
         }
-        if ui
-            .add_enabled(
-                state.dynamics_job.is_none() && files.len() > 1,
-                egui::Button::new("Score with every checkpoint"),
-            )
-            .on_hover_text(LATE_CHECKPOINT_NOTE)
-            .clicked()
-        {
-            view.send(Command::ScoreDynamics);
-        }
+        score_with_every_checkpoint_ui(view, ui);
         for job in state.scoring.iter() {
             let (done, total) = job.progress();
             ui.spinner();
@@ -153,6 +144,25 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         keys(view, ui, &dataset.classes);
         current_ui(view, ui);
     });
+}
+
+/// The button that runs every checkpoint over the dataset, for the dynamics rankings and the
+/// data map; enabled with two runnable checkpoints or more and no such run going on.
+pub(super) fn score_with_every_checkpoint_ui(view: &ViewCtx, ui: &mut egui::Ui) {
+    let runnable = view
+        .checkpoints
+        .files
+        .iter()
+        .filter(|f| f.is_runnable())
+        .count();
+    let enabled = view.label_review.dynamics_job.is_none() && runnable > 1;
+    if ui
+        .add_enabled(enabled, egui::Button::new("Score with every checkpoint"))
+        .on_hover_text(LATE_CHECKPOINT_NOTE)
+        .clicked()
+    {
+        view.send(Command::ScoreDynamics);
+    }
 }
 
 fn method_text(method: ReviewRanking) -> &'static str {

@@ -184,18 +184,19 @@ pub struct ScanOptions {
     /// Hamming radius (bits of 64) for near-duplicate candidates.
     #[arg(long, value_name = "N")]
     pub max_distance: Option<u32>,
-    /// Structure similarity (-1..1) a near duplicate must reach.
-    #[arg(long, value_name = "S")]
-    pub min_similarity: Option<f32>,
+    /// Count a mirrored copy as the same shot (off by default).
+    #[arg(long)]
+    pub mirror: bool,
     /// TorchScript checkpoint whose penultimate layer (the input of its last linear layer) is the
-    /// embedding: near duplicates are also found by its cosine similarity, and outliers in it.
+    /// embedding: its nearest neighbours are also compared (by the same same-shot rule), and
+    /// outliers are measured in it.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
     /// Preprocessing sidecar for --checkpoint (default: preprocess.json beside it).
     #[arg(long, value_name = "FILE", requires = "checkpoint")]
     pub preprocess: Option<PathBuf>,
     /// With --checkpoint: how far below the dataset's typical nearest-neighbour ratio (in median
-    /// absolute deviations of its log) two images' embeddings must be to count as near duplicates.
+    /// absolute deviations of its log) two images' embeddings must be to be compared.
     #[arg(long, value_name = "N", requires = "checkpoint")]
     pub min_deviations: Option<f32>,
     /// Decode every file for the index, and neither read nor write the index cache.
@@ -206,6 +207,24 @@ pub struct ScanOptions {
 /// What `eyeball bench` measures.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The scan on a folder with planted near duplicates and look-alike negatives (see
+    /// scripts/plant_duplicates.py): recall per transform, negatives flagged, time per stage.
+    Duplicates {
+        /// Dataset folder.
+        path: PathBuf,
+        /// Answer key: CSV with a, b, kind, strength (paths relative to the folder).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Count a mirrored copy as the same shot.
+        #[arg(long)]
+        mirror: bool,
+        /// Write the verified pairs (a, b, confidence, detail), most certain first.
+        #[arg(long, value_name = "FILE")]
+        pairs_out: Option<PathBuf>,
+        /// Write the key with every pair's comparison (tone, detail, regions, alignment).
+        #[arg(long, value_name = "FILE")]
+        key_out: Option<PathBuf>,
+    },
     /// Decode-only time, index time without cache, their ratio, and warm-cache reopen time.
     Index {
         /// Dataset folder.
@@ -626,9 +645,7 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
         );
         settings.near_duplicate_max_distance = d;
     }
-    if let Some(s) = options.min_similarity {
-        settings.near_duplicate_min_similarity = s;
-    }
+    settings.near_duplicate_mirror = options.mirror;
     if let Some(n) = options.min_deviations {
         settings.embedding_min_deviations = n;
     }
@@ -677,6 +694,7 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
     }
     write_report(&report, &dataset, out)?;
     eprint!("{}", counts_text(&report));
+    eprint!("{}", crate::scan::leakage_text(&report, &dataset));
     eprintln!(
         "scanned {} images (index {index_s:.1} s, scan {scan_s:.1} s); wrote {} rows to {}",
         dataset.examples.len(),
@@ -750,6 +768,40 @@ fn with_progress<T: Send>(
             .join()
             .map_err(|_| anyhow::anyhow!("the {what} thread panicked"))
     })
+}
+
+/// Runs `eyeball bench duplicates`.
+pub fn run_bench_duplicates(
+    path: &Path,
+    key: &Path,
+    mirror: bool,
+    pairs_out: Option<&Path>,
+    key_out: Option<&Path>,
+) -> anyhow::Result<()> {
+    for out in pairs_out.iter().chain(&key_out) {
+        crate::index::TableFormat::for_path(out)?;
+    }
+    let dataset = Dataset::open(path)?;
+    let key = crate::scan::read_key(key)?;
+    let settings = crate::scan::ScanSettings {
+        near_duplicate_mirror: mirror,
+        ..Default::default()
+    };
+    let (bench, report) = crate::scan::bench_duplicates(&dataset, &key, &settings)?;
+    print!("{}", bench.to_text());
+    if let Some(out) = pairs_out {
+        write_table(&mut crate::scan::pairs_table(&report, &dataset), out)?;
+        println!(
+            "wrote {} pairs to {}",
+            report.near_pairs.len(),
+            out.display()
+        );
+    }
+    if let Some(out) = key_out {
+        write_table(&mut crate::scan::key_table(&key, &bench), out)?;
+        println!("wrote the key's comparisons to {}", out.display());
+    }
+    Ok(())
 }
 
 /// Runs `eyeball bench near-duplicates`.

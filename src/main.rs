@@ -3,9 +3,9 @@
 use clap::Parser;
 use eyeball::cli::{
     BenchCommand, Cli, Command, DynamicsSource, LabelIssuesSource, PredictArgs,
-    demo_checkpoints_dir, demo_dataset_dir, run_bench_index, run_bench_inference,
-    run_bench_near_duplicates, run_check, run_dynamics, run_index, run_info, run_label_issues,
-    run_predict, run_scan,
+    demo_checkpoints_dir, demo_dataset_dir, run_bench_duplicates, run_bench_index,
+    run_bench_inference, run_bench_near_duplicates, run_check, run_dynamics, run_index, run_info,
+    run_label_issues, run_predict, run_scan,
 };
 use eyeball::ui::app::{AppOptions, run_native};
 
@@ -106,6 +106,19 @@ fn main() -> std::process::ExitCode {
             };
             run_dynamics(&path, source, split.as_deref(), &out, preprocess.as_deref())
         }
+        Some(Command::Bench(BenchCommand::Duplicates {
+            path,
+            key,
+            mirror,
+            pairs_out,
+            key_out,
+        })) => run_bench_duplicates(
+            &path,
+            &key,
+            mirror,
+            pairs_out.as_deref(),
+            key_out.as_deref(),
+        ),
         Some(Command::Bench(BenchCommand::NearDuplicates { n, max_distance })) => {
             run_bench_near_duplicates(n, max_distance)
         }

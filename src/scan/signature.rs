@@ -17,9 +17,6 @@ pub const EMBED_LEN: usize = EMBED_SIDE * EMBED_SIDE * 3;
 /// Pixels at the border of the thumbnail that similarity and HOG ignore: many datasets frame their
 /// images, and a frame's strong edges would make unrelated framed images look alike.
 const MARGIN: usize = 3;
-/// Largest shift, in thumbnail pixels (of 32), tried when aligning two images: finds crops and
-/// translations of a few percent of the image.
-const MAX_SHIFT: i32 = 2;
 /// HOG layout: 4×4 cells of 8×8 pixels, 8 signed orientations.
 const HOG_CELLS: usize = 4;
 const HOG_BINS: usize = 8;
@@ -40,11 +37,14 @@ pub struct Signature {
     pub embed: Vec<u8>,
     /// False for flat images, which are left out of near-duplicate search.
     pub has_structure: bool,
+    /// The shorter side of the decoded image, in pixels: how much detail the thumbnail holds.
+    pub source_side: u32,
 }
 
 impl Signature {
     /// Computes the signature of a decoded image.
     pub fn of(image: &DynamicImage) -> Signature {
+        let source_side = image.width().min(image.height());
         // Bounded memory: the float copies below are of at most 1024×1024 pixels.
         let shrunk;
         let image = if image.width().max(image.height()) > SIGNATURE_MAX_SIDE_PX {
@@ -76,6 +76,7 @@ impl Signature {
                 .map(|&v| v.round().clamp(0.0, 255.0) as u8)
                 .collect(),
             has_structure: structure >= MIN_STRUCTURE,
+            source_side,
         }
     }
 }
@@ -182,7 +183,61 @@ impl Gradients {
 /// HOG of the thumbnail inside the margin: per 8×8 cell, gradient magnitude summed into 8 signed
 /// orientation bins (linear between neighbouring bins), square-rooted and L2-normalised. Also
 /// returns the mean gradient magnitude, the image's amount of structure.
-fn hog(gray: &[u8]) -> (Vec<f32>, f32) {
+pub fn hog(gray: &[u8]) -> (Vec<f32>, f32) {
+    let (mut hist, structure) = cell_histograms(gray);
+    for v in &mut hist {
+        *v = v.sqrt();
+    }
+    normalise(&mut hist);
+    (hist, structure)
+}
+
+/// Largest translation `recentred` applies, in thumbnail pixels.
+const MAX_RECENTRING_PX: f32 = 8.0;
+
+/// The thumbnail translated (edge pixels repeated) so that the centroid of its gradient magnitude
+/// lies at the centre. A shifted or cropped copy moves its content and that centroid alike, so
+/// the two recentred thumbnails are aligned to within a pixel or two, where `hog` stays close.
+pub fn recentred(gray: &[u8]) -> Vec<u8> {
+    let n = THUMB_SIDE;
+    let Gradients { x: gx, y: gy } = Gradients::of(gray);
+    let (mut total, mut sx, mut sy) = (0f32, 0f32, 0f32);
+    for y in MARGIN..n - MARGIN {
+        for x in MARGIN..n - MARGIN {
+            let magnitude = (gx[y * n + x].powi(2) + gy[y * n + x].powi(2)).sqrt();
+            total += magnitude;
+            sx += magnitude * x as f32;
+            sy += magnitude * y as f32;
+        }
+    }
+    if total <= 0.0 {
+        return gray.to_vec();
+    }
+    let centre = (n - 1) as f32 / 2.0;
+    let offset = |c: f32| {
+        (c / total - centre)
+            .round()
+            .clamp(-MAX_RECENTRING_PX, MAX_RECENTRING_PX) as i32
+    };
+    let (dx, dy) = (offset(sx), offset(sy));
+    let clamp = |v: i32| v.clamp(0, n as i32 - 1) as usize;
+    (0..n * n)
+        .map(|p| {
+            let (x, y) = ((p % n) as i32, (p / n) as i32);
+            gray[clamp(y + dy) * n + clamp(x + dx)]
+        })
+        .collect()
+}
+
+/// A `THUMB_SIDE²` thumbnail mirrored left to right.
+pub fn mirrored(gray: &[u8]) -> Vec<u8> {
+    gray.chunks_exact(THUMB_SIDE)
+        .flat_map(|row| row.iter().rev().copied())
+        .collect()
+}
+
+/// Per-cell orientation histograms (raw sums) and the mean gradient magnitude.
+fn cell_histograms(gray: &[u8]) -> (Vec<f32>, f32) {
     let n = THUMB_SIDE;
     let cell = n / HOG_CELLS;
     let Gradients { x: gx, y: gy } = Gradients::of(gray);
@@ -207,10 +262,6 @@ fn hog(gray: &[u8]) -> (Vec<f32>, f32) {
             hist[base + (bin + 1) % HOG_BINS] += magnitude * frac;
         }
     }
-    for v in &mut hist {
-        *v = v.sqrt();
-    }
-    normalise(&mut hist);
     (hist, total / count.max(1) as f32)
 }
 
@@ -254,87 +305,6 @@ pub fn simhashes(vectors: &[&[f32]], dim: usize, count: usize, seed: u64) -> Vec
         .collect()
 }
 
-/// Structure similarity of two thumbnails, -1..=1: the correlation of their gradient fields,
-/// taken separately for horizontal and vertical gradients and the smaller of the two kept (a
-/// shared horizon alone does not make two photos alike), at the best alignment within
-/// ±`MAX_SHIFT` pixels (crops and translations). Brightness, contrast and colour changes leave it
-/// unchanged; a rescale changes it little.
-pub fn similarity(a: &[u8], b: &[u8]) -> f32 {
-    similarity_of(&Gradients::of(a), &Gradients::of(b), -1.0).unwrap_or(-1.0)
-}
-
-/// Shifts whose coarse estimate is measured in full.
-const REFINED_SHIFTS: usize = 3;
-/// How far a coarse estimate may fall below the true value; estimates lower than `floor` minus
-/// this are rejected without the full measurement.
-const COARSE_SLACK: f32 = 0.2;
-
-/// `similarity` of precomputed gradients, or `None` when it is clearly below `floor`. Every shift is
-/// first estimated on every other pixel in both directions (the gradients are blurred, so
-/// neighbours are alike and the estimate is close); the best few are then measured in full.
-pub fn similarity_of(a: &Gradients, b: &Gradients, floor: f32) -> Option<f32> {
-    similarity_or_estimate(a, b, floor).ok()
-}
-
-/// `similarity_of`, with the coarse estimate as the error when it is clearly below `floor`: enough
-/// to tell how alike unrelated images are without measuring them in full.
-pub fn similarity_or_estimate(a: &Gradients, b: &Gradients, floor: f32) -> Result<f32, f32> {
-    let mut estimates: Vec<(f32, i32, i32)> =
-        Vec::with_capacity(((2 * MAX_SHIFT + 1) * (2 * MAX_SHIFT + 1)) as usize);
-    for dy in -MAX_SHIFT..=MAX_SHIFT {
-        for dx in -MAX_SHIFT..=MAX_SHIFT {
-            let cx = shifted_correlation(&a.x, &b.x, dx, dy, 2);
-            let cy = shifted_correlation(&a.y, &b.y, dx, dy, 2);
-            estimates.push((cx.min(cy), dx, dy));
-        }
-    }
-    estimates.sort_by(|p, q| q.0.total_cmp(&p.0));
-    if estimates[0].0 < floor - COARSE_SLACK {
-        return Err(estimates[0].0);
-    }
-    let best = estimates
-        .iter()
-        .take(REFINED_SHIFTS)
-        .map(|&(_, dx, dy)| {
-            shifted_correlation(&a.x, &b.x, dx, dy, 1)
-                .min(shifted_correlation(&a.y, &b.y, dx, dy, 1))
-        })
-        .fold(-1f32, f32::max);
-    Ok(best)
-}
-
-/// Pearson correlation of `a` and `b` shifted by `(dx, dy)` (a's pixel (x, y) against b's
-/// (x − dx, y − dy)), over the overlap inside the margin, on every `step`-th row and column.
-fn shifted_correlation(a: &[f32], b: &[f32], dx: i32, dy: i32, step: usize) -> f32 {
-    let n = THUMB_SIDE as i32;
-    let m = MARGIN as i32;
-    let (x0, x1) = ((m + dx).max(m) as usize, (n - m + dx).min(n - m) as usize);
-    let (y0, y1) = ((m + dy).max(m) as usize, (n - m + dy).min(n - m) as usize);
-    let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f32, 0f32, 0f32, 0f32, 0f32);
-    let mut count = 0usize;
-    let n = n as usize;
-    for y in (y0..y1).step_by(step) {
-        let row_a = &a[y * n + x0..y * n + x1];
-        let start_b = (y as i32 - dy) as usize * n + (x0 as i32 - dx) as usize;
-        let row_b = &b[start_b..start_b + (x1 - x0)];
-        for (&va, &vb) in row_a.iter().step_by(step).zip(row_b.iter().step_by(step)) {
-            sa += va;
-            sb += vb;
-            saa += va * va;
-            sbb += vb * vb;
-            sab += va * vb;
-            count += 1;
-        }
-    }
-    if count == 0 {
-        return 0.0;
-    }
-    let count = count as f32;
-    let cov = sab - sa * sb / count;
-    let var = (saa - sa * sa / count) * (sbb - sb * sb / count);
-    if var <= 1e-6 { 0.0 } else { cov / var.sqrt() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,30 +322,6 @@ mod tests {
         assert!(((out[0] + out[1]) / 2.0 - mean_in).abs() < 1e-4);
         let up = area_resize(&[1.0, 3.0], 1, 2, 1, 4, 2);
         assert_eq!(up, vec![1.0, 1.0, 3.0, 3.0, 1.0, 1.0, 3.0, 3.0]);
-    }
-
-    #[test]
-    fn similarity_ignores_brightness_and_finds_shifts() {
-        let a = Signature::of(&pattern(64, 64, 1));
-        assert!((similarity(&a.gray, &a.gray) - 1.0).abs() < 1e-4);
-        let brighter = pattern(64, 64, 1).brighten(30);
-        assert!(similarity(&a.gray, &Signature::of(&brighter).gray) > 0.95);
-        let shifted = pattern(64, 64, 1).crop_imm(2, 2, 62, 62).resize_exact(
-            64,
-            64,
-            image::imageops::FilterType::Triangle,
-        );
-        assert!(similarity(&a.gray, &Signature::of(&shifted).gray) > 0.8);
-        let other = Signature::of(&pattern(64, 64, 9));
-        assert!(similarity(&a.gray, &other.gray) < 0.5);
-        // Below the floor, only the coarse estimate, close to the full measurement.
-        let (ga, go) = (Gradients::of(&a.gray), Gradients::of(&other.gray));
-        let estimate = similarity_or_estimate(&ga, &go, 0.9).unwrap_err();
-        assert!((estimate - similarity(&a.gray, &other.gray)).abs() < 0.1);
-        assert_eq!(
-            similarity_or_estimate(&ga, &go, -1.0),
-            Ok(similarity(&a.gray, &other.gray))
-        );
     }
 
     #[test]

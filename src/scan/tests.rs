@@ -120,16 +120,160 @@ fn findings_are_ranked_counted_and_tabled() {
     }
 }
 
+/// Scans the folder `root` with `settings`; the paths flagged as near duplicates.
+fn near_duplicates_in(root: &std::path::Path, settings: &ScanSettings) -> BTreeSet<String> {
+    let dataset = Dataset::open(root).unwrap();
+    let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();
+    let report = scan(&dataset, &index, settings, &Progress::default()).unwrap();
+    report
+        .examples_with(IssueKind::NearDuplicate)
+        .into_iter()
+        .map(|i| relative_path_text(&dataset.examples[i].path))
+        .collect()
+}
+
+/// Copies of one picture by every kind of transform the same-shot rule allows, named after it.
+fn transformed_copies(original: &image::RgbImage) -> Vec<(&'static str, image::DynamicImage)> {
+    use image::imageops::FilterType;
+    let photo = image::DynamicImage::ImageRgb8(original.clone());
+    let (w, h) = (original.width(), original.height());
+    let shifted = {
+        // 8% of the side to the right, the uncovered strip repeating the edge column.
+        let dx = w * 8 / 100;
+        image::RgbImage::from_fn(w, h, |x, y| *original.get_pixel(x.saturating_sub(dx), y))
+    };
+    let mut jpeg = Vec::new();
+    photo
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut jpeg, 30,
+        ))
+        .unwrap();
+    vec![
+        ("shift_8", image::DynamicImage::ImageRgb8(shifted)),
+        (
+            "crop_10",
+            photo
+                .crop_imm(w * 7 / 100, h * 3 / 100, w * 90 / 100, h * 90 / 100)
+                .resize_exact(w, h, FilterType::CatmullRom),
+        ),
+        (
+            "half_size",
+            photo.resize_exact(w / 2, h / 2, FilterType::CatmullRom),
+        ),
+        (
+            "double_size",
+            photo.resize_exact(w * 2, h * 2, FilterType::CatmullRom),
+        ),
+        ("darker_flatter", photo.brighten(-30).adjust_contrast(-30.0)),
+        (
+            "gray",
+            image::DynamicImage::ImageRgb8(photo.grayscale().to_rgb8()),
+        ),
+        ("jpeg_30", image::load_from_memory(&jpeg).unwrap()),
+    ]
+}
+
 #[test]
-fn a_stricter_similarity_drops_the_weaker_near_duplicates() {
-    let strict = ScanSettings {
-        near_duplicate_min_similarity: 0.999,
+fn planted_copies_of_every_transform_kind_are_found() {
+    // Each kind of copy made from its own picture, among unrelated ones.
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for k in 0..40 {
+        fixture::texture(300 + k, 64, 64)
+            .save(photos.join(format!("{k:02}.png")))
+            .unwrap();
+    }
+    let kinds: Vec<&str> = transformed_copies(&fixture::texture(300, 64, 64))
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    for (k, name) in kinds.iter().enumerate() {
+        let (_, copy) = transformed_copies(&fixture::texture(300 + k as u64, 64, 64))
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap();
+        copy.to_rgb8()
+            .save(photos.join(format!("copy_{name}_of_{k:02}.png")))
+            .unwrap();
+    }
+    let flagged = near_duplicates_in(dir.path(), &ScanSettings::default());
+    for (k, name) in kinds.iter().enumerate() {
+        for file in [
+            format!("photos/copy_{name}_of_{k:02}.png"),
+            format!("photos/{k:02}.png"),
+        ] {
+            assert!(
+                flagged.contains(&file),
+                "{file} not found; flagged: {flagged:?}"
+            );
+        }
+    }
+    // Only the originals and their copies.
+    assert_eq!(flagged.len(), 2 * kinds.len(), "{flagged:?}");
+}
+
+#[test]
+fn a_mirrored_copy_counts_only_when_mirrors_are_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for k in 0..20 {
+        fixture::texture(500 + k, 64, 64)
+            .save(photos.join(format!("{k:02}.png")))
+            .unwrap();
+    }
+    image::imageops::flip_horizontal(&fixture::texture(500, 64, 64))
+        .save(photos.join("mirrored_00.png"))
+        .unwrap();
+    assert!(near_duplicates_in(dir.path(), &ScanSettings::default()).is_empty());
+    let mirrors = ScanSettings {
+        near_duplicate_mirror: true,
         ..ScanSettings::default()
     };
-    let (_dir, _dataset, report) = scan_fixture(&strict);
-    assert_eq!(report.near_pairs, 0);
-    assert!(report.examples_with(IssueKind::NearDuplicate).is_empty());
-    assert_eq!(report.examples_with(IssueKind::ExactDuplicate).len(), 2);
+    assert_eq!(
+        near_duplicates_in(dir.path(), &mirrors),
+        BTreeSet::from([
+            "photos/00.png".to_string(),
+            "photos/mirrored_00.png".to_string()
+        ])
+    );
+}
+
+#[test]
+fn the_same_pairs_are_found_in_a_ten_times_larger_dataset() {
+    let write_fixture = |root: &std::path::Path, extra: u64| {
+        let photos = root.join("photos");
+        std::fs::create_dir_all(&photos).unwrap();
+        for k in 0..30 {
+            fixture::texture(700 + k, 64, 64)
+                .save(photos.join(format!("{k:02}.png")))
+                .unwrap();
+        }
+        for (name, copy) in transformed_copies(&fixture::texture(701, 64, 64)) {
+            copy.to_rgb8()
+                .save(photos.join(format!("copy_{name}.png")))
+                .unwrap();
+        }
+        let more = root.join("more");
+        std::fs::create_dir_all(&more).unwrap();
+        for k in 0..extra {
+            fixture::texture(5000 + k, 64, 64)
+                .save(more.join(format!("{k:04}.png")))
+                .unwrap();
+        }
+    };
+    let (small, large) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_fixture(small.path(), 0);
+    write_fixture(large.path(), 330);
+    let settings = ScanSettings::default();
+    let in_small = near_duplicates_in(small.path(), &settings);
+    assert!(in_small.contains("photos/01.png"), "{in_small:?}");
+    let in_large: BTreeSet<String> = near_duplicates_in(large.path(), &settings)
+        .into_iter()
+        .filter(|p| p.starts_with("photos/"))
+        .collect();
+    assert_eq!(in_small, in_large);
 }
 
 #[test]
@@ -160,9 +304,8 @@ fn a_cancelled_scan_stops() {
 }
 
 #[test]
-fn a_dataset_of_look_alikes_raises_the_bar_and_keeps_its_copies() {
-    // 150 strokes, alike as one digit written by different hands (of which 475 pairs reach the
-    // setting), and three planted copies.
+fn a_dataset_of_look_alikes_flags_only_its_copies() {
+    // 150 strokes, alike as one digit written by different hands, and three planted copies.
     let dir = tempfile::tempdir().unwrap();
     let (strokes, photos) = (dir.path().join("strokes"), dir.path().join("photos"));
     std::fs::create_dir_all(&strokes).unwrap();
@@ -191,103 +334,117 @@ fn a_dataset_of_look_alikes_raises_the_bar_and_keeps_its_copies() {
         .save(photos.join("photo_brighter.png"))
         .unwrap();
 
-    // At the setting alone, the strokes would come out as a flood of near duplicates.
-    let signatures: Vec<Signature> = look_alikes
+    // The strokes are look-alikes: many pairs correlate highly, pixel for pixel.
+    let gray: Vec<Vec<f32>> = look_alikes
         .iter()
-        .map(|s| Signature::of(&image::DynamicImage::ImageRgb8(s.clone())))
-        .collect();
-    let settings = ScanSettings::default();
-    let alike_pairs = (0..signatures.len())
-        .flat_map(|i| (0..i).map(move |j| (i, j)))
-        .filter(|&(i, j)| {
-            signature::similarity(&signatures[i].gray, &signatures[j].gray)
-                >= settings.near_duplicate_min_similarity
+        .map(|s| {
+            Signature::of(&image::DynamicImage::ImageRgb8(s.clone()))
+                .gray
+                .iter()
+                .map(|&v| f32::from(v))
+                .collect()
         })
+        .collect();
+    let correlation = |a: &[f32], b: &[f32]| {
+        let n = a.len() as f32;
+        let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
+        let cov: f32 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+        let va: f32 = a.iter().map(|x| (x - ma).powi(2)).sum();
+        let vb: f32 = b.iter().map(|y| (y - mb).powi(2)).sum();
+        cov / (va * vb).sqrt()
+    };
+    let alike_pairs = (0..gray.len())
+        .flat_map(|i| (0..i).map(move |j| (i, j)))
+        .filter(|&(i, j)| correlation(&gray[i], &gray[j]) >= 0.8)
         .count();
     assert!(alike_pairs >= 150, "only {alike_pairs} look-alike pairs");
 
     let dataset = Dataset::open(dir.path()).unwrap();
     let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();
-    let report = scan(&dataset, &index, &settings, &Progress::default()).unwrap();
-    // Twice the look-alike level (about 0.85) on Fisher's z scale: above every pair of strokes
-    // (the closest is at 0.981), below the copies (the rescaled one is at 0.997).
+    let report = scan(
+        &dataset,
+        &index,
+        &ScanSettings::default(),
+        &Progress::default(),
+    )
+    .unwrap();
+    let path = |i: usize| relative_path_text(&dataset.examples[i].path);
+    let planted = [
+        ("strokes/00.png", "strokes/copy_of_00.png"),
+        ("strokes/01.png", "strokes/copy_of_01.png"),
+        ("photos/photo.png", "photos/photo_brighter.png"),
+    ];
+    let is_planted = |p: &NearPair| {
+        let pair = (path(p.a.min(p.b)), path(p.a.max(p.b)));
+        planted
+            .iter()
+            .any(|&(a, b)| pair == (a.to_string(), b.to_string()))
+    };
+    // Every copy is found, and ranks above every pair of look-alikes: the top of the list is right.
+    let found = report.near_pairs.iter().filter(|p| is_planted(p)).count();
+    assert_eq!(found, planted.len(), "{:?}", report.near_pairs);
+    let first_look_alike = report.near_pairs.iter().position(|p| !is_planted(p));
     assert!(
-        report.near_duplicate_threshold > 0.95,
-        "threshold {}",
-        report.near_duplicate_threshold
-    );
-    assert!(
-        report.notes.iter().any(|w| w.contains("look-alike")),
+        first_look_alike.is_none_or(|k| k >= planted.len()),
         "{:?}",
-        report.notes
+        report.near_pairs
     );
-    let flagged: BTreeSet<String> = report
-        .examples_with(IssueKind::NearDuplicate)
-        .into_iter()
-        .map(|i| relative_path_text(&dataset.examples[i].path))
+    // And look-alikes that crowd one another are held to a stricter bar: far fewer pairs than
+    // the same-shot rule alone accepts among the strokes.
+    let views: Vec<verify::View> = gray_u8(&look_alikes)
+        .iter()
+        .map(|g| verify::View::of(g, 28))
         .collect();
-    let planted: BTreeSet<String> = [
-        "strokes/00.png",
-        "strokes/copy_of_00.png",
-        "strokes/01.png",
-        "strokes/copy_of_01.png",
-        "photos/photo.png",
-        "photos/photo_brighter.png",
-    ]
-    .map(String::from)
-    .into();
-    assert_eq!(flagged, planted);
+    let tolerance = verify::Tolerance { mirror: false };
+    let accepted_alone = (0..views.len())
+        .flat_map(|i| (0..i).map(move |j| (i, j)))
+        .filter(|&(i, j)| {
+            verify::compare(&views[i], &views[j], tolerance).is_some_and(|c| c.is_same_shot())
+        })
+        .count();
+    let flagged_look_alikes = report.near_pairs.len() - planted.len();
+    assert!(
+        flagged_look_alikes * 10 <= accepted_alone,
+        "{flagged_look_alikes} look-alike pairs flagged, {accepted_alone} accepted by the rule alone"
+    );
+}
+
+fn gray_u8(images: &[image::RgbImage]) -> Vec<Vec<u8>> {
+    images
+        .iter()
+        .map(|s| Signature::of(&image::DynamicImage::ImageRgb8(s.clone())).gray)
+        .collect()
 }
 
 #[test]
-fn varied_pictures_keep_the_setting() {
-    // Sixty unrelated pictures and a cropped copy of one (similarity 0.93).
-    let dir = tempfile::tempdir().unwrap();
-    let photos = dir.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    for k in 0..60 {
-        fixture::texture(200 + k, 64, 64)
-            .save(photos.join(format!("{k:02}.png")))
-            .unwrap();
+fn leakage_is_reported_per_pair_of_splits() {
+    let (_dir, dataset, report) = scan_fixture(&ScanSettings::default());
+    let leakage = report.leakage(&dataset);
+    assert!(!leakage.is_empty());
+    for leak in &leakage {
+        assert_ne!(leak.split, leak.other);
+        for &(example, partner, _) in &leak.examples {
+            assert_eq!(dataset.examples[example].split, Some(leak.split));
+            assert_eq!(dataset.examples[partner].split, Some(leak.other));
+        }
+        assert!(leak.examples.windows(2).all(|w| w[0].2 >= w[1].2));
     }
-    let cropped =
-        image::imageops::crop_imm(&fixture::texture(200, 64, 64), 3, 2, 61, 62).to_image();
-    image::imageops::resize(&cropped, 64, 64, image::imageops::FilterType::Triangle)
-        .save(photos.join("copy_of_00.png"))
-        .unwrap();
-    let dataset = Dataset::open(dir.path()).unwrap();
-    let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();
-    let settings = ScanSettings::default();
-    let report = scan(&dataset, &index, &settings, &Progress::default()).unwrap();
-    assert_eq!(
-        report.near_duplicate_threshold,
-        settings.near_duplicate_min_similarity
+    // The shifted copy across train and test leaks both ways.
+    let names = |l: &Leakage| {
+        (
+            dataset.splits[l.split].clone(),
+            dataset.splits[l.other].clone(),
+        )
+    };
+    let pairs: BTreeSet<(String, String)> = leakage.iter().map(names).collect();
+    assert!(
+        pairs.contains(&("train".into(), "test".into())),
+        "{pairs:?}"
     );
-    assert!(report.notes.is_empty(), "{:?}", report.notes);
-    let flagged: Vec<String> = report
-        .examples_with(IssueKind::NearDuplicate)
-        .into_iter()
-        .map(|i| relative_path_text(&dataset.examples[i].path))
-        .collect();
-    assert_eq!(flagged.len(), 2, "{flagged:?}");
-    assert!(flagged.contains(&"photos/copy_of_00.png".to_string()));
-}
-
-#[test]
-fn the_bar_rises_only_where_unrelated_images_are_alike() {
-    use duplicates::min_similarity_for;
-    // Photos: unrelated images are far apart, and the setting stands.
-    assert_eq!(min_similarity_for(0.8, -1.0), 0.8);
-    assert_eq!(min_similarity_for(0.8, 0.35), 0.8);
-    assert_eq!(min_similarity_for(0.8, 0.5), 0.8);
-    // Digits: twice the level on Fisher's z scale.
-    let digits = min_similarity_for(0.8, 0.82);
-    assert!((digits - (2.0 * 0.82f32.atanh()).tanh()).abs() < 1e-6);
-    assert!(digits > 0.979 && digits < 0.982, "{digits}");
-    assert!(min_similarity_for(0.8, 0.9) > digits);
-    // A stricter setting than the dataset's bar still counts.
-    assert_eq!(min_similarity_for(0.99, 0.82), 0.99);
-    // Where every image has a twin, the bar is all but identity, and still a number.
-    let twins = min_similarity_for(0.8, 1.0);
-    assert!(twins > 0.999 && twins <= 1.0, "{twins}");
+    assert!(
+        pairs.contains(&("test".into(), "train".into())),
+        "{pairs:?}"
+    );
+    let text = leakage_text(&report, &dataset);
+    assert!(text.contains("have the same shot in"), "{text}");
 }

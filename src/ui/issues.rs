@@ -52,17 +52,43 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     });
     ui.label(format!(
         "{} near-duplicate pairs verified, in {} groups.",
-        report.near_pairs,
+        report.near_pairs.len(),
         report.groups.len()
     ));
+    if let Some(dataset) = view.dataset() {
+        for leak in report.leakage(dataset) {
+            let text = format!(
+                "{}: {} images have the same shot in {}",
+                dataset.splits[leak.split],
+                leak.examples.len(),
+                dataset.splits[leak.other]
+            );
+            if ui
+                .button(text)
+                .on_hover_text("Show them in the grid, most certain first")
+                .clicked()
+            {
+                let examples = leak.examples.iter().map(|e| e.0).collect();
+                view.send(Command::ShowOnlyInGrid(examples));
+            }
+        }
+    }
     for note in &report.notes {
         ui.weak(note);
     }
     ui.separator();
 
     let mut groups: Vec<&DuplicateGroup> = report.groups.iter().collect();
-    // What most needs a decision first: conflicting labels, then leakage, then the rest.
-    groups.sort_by_key(|g| (!g.labels_differ, !g.spans_splits, !g.exact, g.id));
+    // Most certain first; among equally certain, conflicting labels, then leakage.
+    groups.sort_by(|a, b| {
+        b.confidence.total_cmp(&a.confidence).then(
+            (!a.labels_differ, !a.spans_splits, a.id).cmp(&(
+                !b.labels_differ,
+                !b.spans_splits,
+                b.id,
+            )),
+        )
+    });
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
@@ -148,26 +174,16 @@ fn settings_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                         "near duplicate: hash radius (bits)",
                         egui::DragValue::new(&mut draft.near_duplicate_max_distance).range(0..=24),
                     );
-                    row(
-                        ui,
-                        "near duplicate: min similarity",
-                        egui::DragValue::new(&mut draft.near_duplicate_min_similarity)
-                            .speed(0.01)
-                            .range(0.0..=1.0),
-                    );
+                    let label = ui.label("near duplicate: a mirrored copy counts");
+                    ui.checkbox(&mut draft.near_duplicate_mirror, "")
+                        .labelled_by(label.id);
+                    ui.end_row();
                     row(
                         ui,
                         "model embedding: min deviations below typical",
                         egui::DragValue::new(&mut draft.embedding_min_deviations)
                             .speed(0.1)
                             .range(0.0..=100.0),
-                    );
-                    row(
-                        ui,
-                        "label conflict: min similarity",
-                        egui::DragValue::new(&mut draft.label_conflict_min_similarity)
-                            .speed(0.01)
-                            .range(0.0..=1.0),
                     );
                     row(
                         ui,
@@ -227,7 +243,7 @@ fn settings_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                     view.send(Command::RunScan(draft.clone()));
                 }
                 if ui.button("Defaults").clicked() {
-                    draft = ScanSettings::default();
+                    draft = super::app_scan_settings();
                 }
             });
         });
@@ -242,13 +258,13 @@ fn group_ui(view: &ViewCtx, ui: &mut egui::Ui, group: &DuplicateGroup) {
         ui.horizontal(|ui| {
             let kind = if group.exact {
                 "identical pixels".to_string()
-            } else if group.by_embedding {
-                "near duplicates (found in the model's embedding)".to_string()
             } else {
-                format!(
-                    "near duplicates (similarity >= {:.2})",
-                    group.min_similarity
-                )
+                let proposed = if group.by_embedding {
+                    ", some proposed by the model's embedding"
+                } else {
+                    ""
+                };
+                format!("same shot, confidence {:.2}{proposed}", group.confidence)
             };
             ui.strong(format!(
                 "Group {}: {} images, {kind}",

@@ -227,7 +227,6 @@ pub struct ModelEmbedding {
 pub type ScanResult = (crate::scan::ScanReport, Option<ModelEmbedding>);
 
 /// The data-quality scan: its last report, and the job computing the next one.
-#[derive(Default)]
 pub struct ScanState {
     pub report: Option<Arc<crate::scan::ScanReport>>,
     pub running: Option<Job<Result<ScanResult, String>>>,
@@ -237,6 +236,27 @@ pub struct ScanState {
     pub settings: crate::scan::ScanSettings,
     /// File name of the checkpoint whose embedding the scan uses; `None`: hashes and thumbnails.
     pub embedding: Option<String>,
+}
+
+impl Default for ScanState {
+    fn default() -> Self {
+        ScanState {
+            report: None,
+            running: None,
+            model_embedding: None,
+            settings: app_scan_settings(),
+            embedding: None,
+        }
+    }
+}
+
+/// The app's scan defaults: the CLI's, with mirrored copies counted as the same shot (a user
+/// looking at pictures sees a mirror as the same photo; the CLI keeps the stricter rule).
+pub fn app_scan_settings() -> crate::scan::ScanSettings {
+    crate::scan::ScanSettings {
+        near_duplicate_mirror: true,
+        ..Default::default()
+    }
 }
 
 /// One checkpoint's weights as the filters view shows them.

@@ -1,0 +1,528 @@
+//! Whether two images are the same shot. The second is aligned onto the first (a shift of up to
+//! `MAX_SHIFT` of a side, a rescale within `MAX_SCALE`, optionally a mirror) and the two are then
+//! compared pixel by pixel: tone, detail and every region must agree, by correlations that ignore
+//! brightness, contrast and colour. The rule is fixed: it does not depend on the dataset.
+
+use super::signature::{THUMB_SIDE, area_resize};
+
+/// Largest shift between two shots of one picture, as a fraction of the side (crops and
+/// translations).
+pub const MAX_SHIFT: f32 = 0.16;
+/// Largest rescale of the content between two shots (either way): a 15% crop resized back is
+/// 1.18×.
+pub const MAX_SCALE: f32 = 1.22;
+/// Coarsest side compared: smaller images are compared upsampled to it.
+const MIN_SIDE: usize = 16;
+/// Least share of the first image's inner area that the aligned second must cover.
+pub const MIN_OVERLAP: f32 = 0.5;
+/// Correlation of the gray levels, after alignment, at or above which the tone agrees.
+pub const MIN_TONE: f32 = 0.9;
+/// Correlation of the fine detail (gray minus its 3×3 mean) at or above which the detail agrees.
+pub const MIN_DETAIL: f32 = 0.7;
+/// Correlation of the gray levels in every region with content (3×3 regions of the overlap) at or
+/// above which each region agrees: two photos that share a frame or a sky agree only there.
+pub const MIN_REGION: f32 = 0.6;
+/// A region counts when its variance is at least this share of the overlap's mean region variance.
+const REGION_MIN_VARIANCE_SHARE: f32 = 0.1;
+/// Pairs whose best coarse alignment correlates less than this are rejected unrefined: the coarse
+/// images are smoother and correlate more than the full ones, which must reach `MIN_TONE`.
+const COARSE_GATE: f32 = 0.75;
+
+/// How the second image maps onto the first: a pixel `p` of the first corresponds to
+/// `scale · (p − centre) + centre + shift` of the second (then mirrored when `mirrored`). Shifts
+/// are fractions of the side.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Alignment {
+    pub mirrored: bool,
+    pub scale: f32,
+    pub shift_x: f32,
+    pub shift_y: f32,
+}
+
+/// The comparison of an aligned pair.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    pub alignment: Alignment,
+    /// Correlation of the gray levels over the overlap.
+    pub tone: f32,
+    /// Correlation of the fine detail over the overlap.
+    pub detail: f32,
+    /// Lowest gray-level correlation over the regions with content.
+    pub weakest_region: f32,
+    /// Share of the first image's inner area the second covers.
+    pub overlap: f32,
+}
+
+impl Comparison {
+    /// The fixed rule: enough overlap, and tone, detail and every region agree.
+    pub fn is_same_shot(&self) -> bool {
+        self.overlap >= MIN_OVERLAP
+            && self.tone >= MIN_TONE
+            && self.detail >= MIN_DETAIL
+            && self.weakest_region >= MIN_REGION
+    }
+
+    /// One number to rank pairs by, 0..=1: the weakest of the three correlations.
+    pub fn confidence(&self) -> f32 {
+        self.tone.min(self.detail).min(self.weakest_region).max(0.0)
+    }
+
+    /// What the comparison found, in words: "same shot after a 6% shift and 1.10× scale; tone
+    /// correlation 0.98, detail 0.91, weakest region 0.93".
+    pub fn describe(&self) -> String {
+        let a = self.alignment;
+        let mut changes = Vec::new();
+        let shift = (a.shift_x.powi(2) + a.shift_y.powi(2)).sqrt();
+        if shift >= 0.015 {
+            changes.push(format!("a {:.0}% shift", shift * 100.0));
+        }
+        if (a.scale - 1.0).abs() >= 0.02 {
+            changes.push(format!("{:.2}× scale", a.scale));
+        }
+        if a.mirrored {
+            changes.push("a mirror".to_string());
+        }
+        let verdict = if self.is_same_shot() {
+            "same shot"
+        } else {
+            "not the same shot"
+        };
+        let after = if changes.is_empty() {
+            String::new()
+        } else {
+            format!(" after {}", changes.join(" and "))
+        };
+        format!(
+            "{verdict}{after}; tone correlation {:.2}, detail {:.2}, weakest region {:.2}",
+            self.tone, self.detail, self.weakest_region
+        )
+    }
+}
+
+/// What may differ between two shots.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    pub mirror: bool,
+}
+
+/// A gray thumbnail prepared for comparison at `side`.
+pub struct View {
+    side: usize,
+    gray: Vec<f32>,
+    detail: Vec<f32>,
+    /// `gray` at half the side, for the coarse alignment.
+    half: Vec<f32>,
+    /// `half` at each coarse scale, made when the view is first compared as the first image.
+    scaled_halves: std::cell::OnceCell<ScaledHalves>,
+}
+
+/// The side two images are compared at: their smaller source side, within `MIN_SIDE..=THUMB_SIDE`
+/// (a half-size copy has lost the finest detail; comparing at its size keeps it a copy).
+pub fn comparison_side(source_side_a: u32, source_side_b: u32) -> usize {
+    (source_side_a.min(source_side_b) as usize).clamp(MIN_SIDE, THUMB_SIDE)
+}
+
+impl View {
+    pub fn side(&self) -> usize {
+        self.side
+    }
+
+    /// `gray` is a `THUMB_SIDE²` thumbnail.
+    pub fn of(gray: &[u8], side: usize) -> View {
+        let full: Vec<f32> = gray.iter().map(|&v| f32::from(v)).collect();
+        let gray = if side == THUMB_SIDE {
+            full
+        } else {
+            area_resize(&full, 1, THUMB_SIDE, THUMB_SIDE, side, side)
+        };
+        let blurred = box3(&gray, side);
+        let detail = gray.iter().zip(&blurred).map(|(g, b)| g - b).collect();
+        let half = area_resize(&gray, 1, side, side, side / 2, side / 2);
+        View {
+            side,
+            gray,
+            detail,
+            half,
+            scaled_halves: std::cell::OnceCell::new(),
+        }
+    }
+}
+
+/// 3×3 mean with edge pixels repeated.
+fn box3(image: &[f32], side: usize) -> Vec<f32> {
+    let mut rows = vec![0f32; side * side];
+    for y in 0..side {
+        for x in 0..side {
+            let (l, r) = (x.saturating_sub(1), (x + 1).min(side - 1));
+            rows[y * side + x] = image[y * side + l] + image[y * side + x] + image[y * side + r];
+        }
+    }
+    let mut out = vec![0f32; side * side];
+    for y in 0..side {
+        let (u, d) = (y.saturating_sub(1), (y + 1).min(side - 1));
+        for x in 0..side {
+            out[y * side + x] =
+                (rows[u * side + x] + rows[y * side + x] + rows[d * side + x]) / 9.0;
+        }
+    }
+    out
+}
+
+/// Pixels at the border of a side-`side` image left out of every comparison (frames).
+fn margin(side: usize) -> usize {
+    (side * 3).div_ceil(THUMB_SIDE)
+}
+
+/// Running sums of a correlation.
+#[derive(Default, Clone, Copy)]
+struct Sums {
+    n: f32,
+    a: f32,
+    b: f32,
+    aa: f32,
+    bb: f32,
+    ab: f32,
+}
+
+impl Sums {
+    fn add(&mut self, a: f32, b: f32) {
+        self.n += 1.0;
+        self.a += a;
+        self.b += b;
+        self.aa += a * a;
+        self.bb += b * b;
+        self.ab += a * b;
+    }
+
+    fn variance_a(&self) -> f32 {
+        if self.n < 1.0 {
+            return 0.0;
+        }
+        (self.aa - self.a * self.a / self.n) / self.n
+    }
+
+    fn correlation(&self) -> f32 {
+        if self.n < 2.0 {
+            return 0.0;
+        }
+        let cov = self.ab - self.a * self.b / self.n;
+        let var = (self.aa - self.a * self.a / self.n) * (self.bb - self.b * self.b / self.n);
+        if var <= 1e-6 { 0.0 } else { cov / var.sqrt() }
+    }
+}
+
+/// Bilinear sample of a `side²` image at (x, y), which must lie inside it.
+fn sample(image: &[f32], side: usize, x: f32, y: f32) -> f32 {
+    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(side - 1), (y0 + 1).min(side - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let top = image[y0 * side + x0] * (1.0 - fx) + image[y0 * side + x1] * fx;
+    let bottom = image[y1 * side + x0] * (1.0 - fx) + image[y1 * side + x1] * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+/// Visits every inner pixel of the first image (every `step`-th) whose aligned position lies
+/// inside the second's inner area: `visit(p_index, q_x, q_y)`.
+fn for_each_aligned(
+    side: usize,
+    alignment: &Alignment,
+    step: usize,
+    mut visit: impl FnMut(usize, usize, f32, f32),
+) {
+    let m = margin(side);
+    let (lo, hi) = (m as f32, (side - 1 - m) as f32);
+    let centre = (side - 1) as f32 / 2.0;
+    let (tx, ty) = (
+        alignment.shift_x * side as f32,
+        alignment.shift_y * side as f32,
+    );
+    for y in (m..side - m).step_by(step) {
+        let qy = alignment.scale * (y as f32 - centre) + centre + ty;
+        if qy < lo || qy > hi {
+            continue;
+        }
+        for x in (m..side - m).step_by(step) {
+            let mut qx = alignment.scale * (x as f32 - centre) + centre + tx;
+            if alignment.mirrored {
+                qx = (side - 1) as f32 - qx;
+            }
+            if qx < lo || qx > hi {
+                continue;
+            }
+            visit(x, y, qx, qy);
+        }
+    }
+}
+
+/// Gray-level correlation of `a` and the aligned `b` (both `side²`), and the share of a's inner
+/// area covered.
+fn correlate(a: &[f32], b: &[f32], side: usize, alignment: &Alignment, step: usize) -> (f32, f32) {
+    let mut sums = Sums::default();
+    for_each_aligned(side, alignment, step, |x, y, qx, qy| {
+        sums.add(a[y * side + x], sample(b, side, qx, qy));
+    });
+    let inner = (side - 2 * margin(side)).div_ceil(step).pow(2) as f32;
+    (sums.correlation(), sums.n / inner)
+}
+
+/// Scales of the coarse search; the refinement reaches `MAX_SCALE` from them.
+const COARSE_SCALES: [f32; 3] = [1.0 / 1.15, 1.0, 1.15];
+
+/// Coarse alignments refined at full resolution.
+const REFINED: usize = 2;
+
+/// The first image's half-resolution gray resampled for each of `COARSE_SCALES`: at (integer)
+/// r, the level at `(r − c) / s + c`, and whether that lies inside its inner area. Correlating it
+/// with the second image at integer shifts tries every coarse alignment without resampling.
+struct ScaledHalves {
+    levels: Vec<Vec<f32>>,
+    inside: Vec<Vec<bool>>,
+}
+
+impl ScaledHalves {
+    fn of(view: &View) -> ScaledHalves {
+        let hs = view.side / 2;
+        let m = margin(hs) as f32;
+        let (lo, hi) = (m, (hs - 1) as f32 - m);
+        let centre = (hs - 1) as f32 / 2.0;
+        let mut levels = Vec::new();
+        let mut inside = Vec::new();
+        for scale in COARSE_SCALES {
+            let (mut level, mut valid) = (vec![0f32; hs * hs], vec![false; hs * hs]);
+            for r in 0..hs * hs {
+                let x = ((r % hs) as f32 - centre) / scale + centre;
+                let y = ((r / hs) as f32 - centre) / scale + centre;
+                if (lo..=hi).contains(&x) && (lo..=hi).contains(&y) {
+                    level[r] = sample(&view.half, hs, x, y);
+                    valid[r] = true;
+                }
+            }
+            levels.push(level);
+            inside.push(valid);
+        }
+        ScaledHalves { levels, inside }
+    }
+}
+
+/// Every coarse alignment (scale, integer half-resolution shift, mirror when allowed) with the
+/// correlation it reaches, for those that cover `MIN_OVERLAP` of the second image.
+fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f32, Alignment)> {
+    let hs = b.side / 2;
+    let m = margin(hs);
+    let max_shift = (MAX_SHIFT * hs as f32).ceil() as i32;
+    let inner = ((hs - 2 * m) * (hs - 2 * m)) as f32;
+    let mirrored_half: Vec<f32>;
+    let mut halves: Vec<(bool, &[f32])> = vec![(false, &b.half)];
+    if tolerance.mirror {
+        mirrored_half = b
+            .half
+            .chunks_exact(hs)
+            .flat_map(|row| row.iter().rev().copied())
+            .collect();
+        halves.push((true, &mirrored_half));
+    }
+    let mut found = Vec::new();
+    for &(mirrored, half) in &halves {
+        for (k, &scale) in COARSE_SCALES.iter().enumerate() {
+            let (level, inside) = (&a.levels[k], &a.inside[k]);
+            for ty in -max_shift..=max_shift {
+                for tx in -max_shift..=max_shift {
+                    let mut sums = Sums::default();
+                    for qy in m..hs - m {
+                        let ry = qy as i32 - ty;
+                        if ry < 0 || ry >= hs as i32 {
+                            continue;
+                        }
+                        for qx in m..hs - m {
+                            let rx = qx as i32 - tx;
+                            if rx < 0 || rx >= hs as i32 {
+                                continue;
+                            }
+                            let r = ry as usize * hs + rx as usize;
+                            if inside[r] {
+                                sums.add(level[r], half[qy * hs + qx]);
+                            }
+                        }
+                    }
+                    if sums.n >= MIN_OVERLAP * inner {
+                        found.push((
+                            sums.correlation(),
+                            Alignment {
+                                mirrored,
+                                scale,
+                                shift_x: tx as f32 / hs as f32,
+                                shift_y: ty as f32 / hs as f32,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Aligns `b` onto `a` and compares them, or `None` when no coarse alignment comes close.
+pub fn compare(a: &View, b: &View, tolerance: Tolerance) -> Option<Comparison> {
+    debug_assert_eq!(a.side, b.side);
+    let scaled = a.scaled_halves.get_or_init(|| ScaledHalves::of(a));
+    let mut coarse = coarse_alignments(scaled, b, tolerance);
+    coarse.sort_by(|x, y| y.0.total_cmp(&x.0));
+    if coarse.first().is_none_or(|c| c.0 < COARSE_GATE) {
+        return None;
+    }
+    // The runner-up too when it is nearly as good (two alignments that explain the pair alike).
+    let best = coarse
+        .iter()
+        .take(REFINED)
+        .take_while(|c| c.0 >= coarse[0].0 - 0.05)
+        .map(|&(_, start)| refine(a, b, start))
+        .max_by(|x, y| x.0.total_cmp(&y.0))?;
+    Some(measure(a, b, best.1))
+}
+
+/// Local search from `start` over scale and shift, maximising the full-resolution gray
+/// correlation; returns it and the alignment.
+fn refine(a: &View, b: &View, start: Alignment) -> (f32, Alignment) {
+    let side = a.side as f32;
+    let score = |al: &Alignment| {
+        let (r, overlap) = correlate(&a.gray, &b.gray, a.side, al, 2);
+        if overlap < MIN_OVERLAP { -1.0 } else { r }
+    };
+    let (mut best, mut best_score) = (start, score(&start));
+    let (mut step_scale, mut step_shift) = (0.04f32, 1.0 / side);
+    let max_shift = MAX_SHIFT + 1.0 / side;
+    while step_shift >= 0.2 / side {
+        let moves = [
+            (step_scale, 0.0, 0.0),
+            (-step_scale, 0.0, 0.0),
+            (0.0, step_shift, 0.0),
+            (0.0, -step_shift, 0.0),
+            (0.0, 0.0, step_shift),
+            (0.0, 0.0, -step_shift),
+        ];
+        let improved = moves
+            .iter()
+            .filter_map(|&(ds, dx, dy)| {
+                let candidate = Alignment {
+                    scale: (best.scale + ds).clamp(1.0 / MAX_SCALE, MAX_SCALE),
+                    shift_x: (best.shift_x + dx).clamp(-max_shift, max_shift),
+                    shift_y: (best.shift_y + dy).clamp(-max_shift, max_shift),
+                    ..best
+                };
+                let s = score(&candidate);
+                (s > best_score).then_some((s, candidate))
+            })
+            .max_by(|x, y| x.0.total_cmp(&y.0));
+        match improved {
+            Some((s, candidate)) => (best_score, best) = (s, candidate),
+            None => {
+                step_scale /= 2.0;
+                step_shift /= 2.0;
+            }
+        }
+    }
+    (best_score, best)
+}
+
+/// Tone, detail and region correlations of `b` aligned onto `a`.
+fn measure(a: &View, b: &View, alignment: Alignment) -> Comparison {
+    let side = a.side;
+    let m = margin(side);
+    let inner = side - 2 * m;
+    let mut tone = Sums::default();
+    let mut detail = Sums::default();
+    let mut regions = [Sums::default(); 9];
+    for_each_aligned(side, &alignment, 1, |x, y, qx, qy| {
+        let (ga, gb) = (a.gray[y * side + x], sample(&b.gray, side, qx, qy));
+        tone.add(ga, gb);
+        detail.add(a.detail[y * side + x], sample(&b.detail, side, qx, qy));
+        let region = ((y - m) * 3 / inner) * 3 + (x - m) * 3 / inner;
+        regions[region].add(ga, gb);
+    });
+    let region_pixels = (inner * inner) as f32 / 9.0;
+    let counted: Vec<&Sums> = regions
+        .iter()
+        .filter(|r| r.n >= region_pixels / 2.0)
+        .collect();
+    let mean_variance =
+        counted.iter().map(|r| r.variance_a()).sum::<f32>() / counted.len().max(1) as f32;
+    let weakest_region = counted
+        .iter()
+        .filter(|r| r.variance_a() >= REGION_MIN_VARIANCE_SHARE * mean_variance)
+        .map(|r| r.correlation())
+        .fold(1.0f32, f32::min);
+    Comparison {
+        alignment,
+        tone: tone.correlation(),
+        detail: detail.correlation(),
+        weakest_region,
+        overlap: tone.n / (inner * inner) as f32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::signature::Signature;
+    use image::DynamicImage;
+
+    fn photo(seed: u64) -> image::RgbImage {
+        crate::scan::tests::fixture::texture(seed, 64, 64)
+    }
+
+    fn view(image: &image::RgbImage) -> View {
+        View::of(
+            &Signature::of(&DynamicImage::ImageRgb8(image.clone())).gray,
+            THUMB_SIDE,
+        )
+    }
+
+    const STRICT: Tolerance = Tolerance { mirror: false };
+
+    #[test]
+    fn a_shifted_rescaled_recoloured_copy_is_the_same_shot_and_says_how() {
+        let original = photo(3);
+        // 12% crop from the top left, resized back (a 1.14× zoom and a shift), darker.
+        let copy = DynamicImage::ImageRgb8(original.clone())
+            .crop_imm(8, 8, 56, 56)
+            .resize_exact(64, 64, image::imageops::FilterType::CatmullRom)
+            .brighten(-25)
+            .adjust_contrast(-20.0)
+            .to_rgb8();
+        let comparison = compare(&view(&original), &view(&copy), STRICT).expect("aligned");
+        assert!(comparison.is_same_shot(), "{comparison:?}");
+        assert!(
+            (comparison.alignment.scale - 64.0 / 56.0).abs() < 0.05,
+            "{comparison:?}"
+        );
+        let text = comparison.describe();
+        assert!(text.starts_with("same shot after a"), "{text}");
+        assert!(text.contains("1.1") && text.contains("× scale"), "{text}");
+    }
+
+    #[test]
+    fn different_photos_are_not_the_same_shot_even_when_framed_alike() {
+        let framed = |seed| {
+            let mut image = photo(seed);
+            for (x, y, p) in image.enumerate_pixels_mut() {
+                if !(6..58).contains(&x) || !(6..58).contains(&y) {
+                    *p = image::Rgb([255, 255, 255]);
+                }
+            }
+            image
+        };
+        let (a, b) = (view(&framed(1)), view(&framed(2)));
+        assert!(compare(&a, &b, STRICT).is_none_or(|c| !c.is_same_shot()));
+    }
+
+    #[test]
+    fn a_mirror_is_the_same_shot_only_when_allowed() {
+        let original = photo(5);
+        let mirrored = image::imageops::flip_horizontal(&original);
+        let (a, b) = (view(&original), view(&mirrored));
+        assert!(compare(&a, &b, STRICT).is_none_or(|c| !c.is_same_shot()));
+        let allowed = compare(&a, &b, Tolerance { mirror: true }).expect("aligned");
+        assert!(allowed.is_same_shot() && allowed.alignment.mirrored);
+    }
+}

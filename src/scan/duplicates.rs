@@ -119,22 +119,18 @@ pub fn find(
                 .filter_map(|&(a, b)| {
                     let (sa, sb) = (signatures[a].as_ref()?, signatures[b].as_ref()?);
                     let side = verify::comparison_side(sa.source_side, sb.source_side);
-                    let comparison = verify::compare(
+                    let pair = Proposed {
+                        a,
+                        b,
+                        found_by: Measure::Embedding,
+                    };
+                    pair.verify(
                         &View::of(&sa.gray, side),
                         &View::of(&sb.gray, side),
                         tolerance,
-                    )?;
-                    crowd.record(a, b, comparison.confidence());
-                    if !comparison.is_same_shot() {
-                        return None;
-                    }
-                    Some(NearPair {
-                        a,
-                        b,
-                        distance: (index.records[a].phash ^ index.records[b].phash).count_ones(),
-                        comparison,
-                        found_by: Measure::Embedding,
-                    })
+                        &crowd,
+                        index,
+                    )
                 })
                 .collect::<Vec<_>>(),
         );
@@ -155,6 +151,36 @@ pub fn find(
             .filter(|p| p.found_by == Measure::Embedding)
             .count(),
         near_pairs: pairs,
+    }
+}
+
+/// A candidate pair, before the same-shot comparison.
+struct Proposed {
+    a: usize,
+    b: usize,
+    found_by: Measure,
+}
+
+impl Proposed {
+    /// Compares the views of `a` and `b` (recording the result in `crowd`): the pair when it is
+    /// the same shot.
+    fn verify(
+        self,
+        view_a: &View,
+        view_b: &View,
+        tolerance: Tolerance,
+        crowd: &Crowd,
+        index: &Index,
+    ) -> Option<NearPair> {
+        let comparison = verify::compare(view_a, view_b, tolerance)?;
+        crowd.record(self.a, self.b, comparison.confidence());
+        comparison.is_same_shot().then(|| NearPair {
+            a: self.a,
+            b: self.b,
+            distance: (index.records[self.a].phash ^ index.records[self.b].phash).count_ones(),
+            comparison,
+            found_by: self.found_by,
+        })
     }
 }
 
@@ -336,19 +362,18 @@ fn near_pairs(
                         view_a = Some(View::of(&sig(a).gray, side));
                     }
                     let view_a = view_a.as_ref().expect("just prepared");
-                    let comparison =
-                        verify::compare(view_a, &View::of(&sig(b).gray, side), tolerance)?;
-                    crowd.record(a, b, comparison.confidence());
-                    if !comparison.is_same_shot() {
-                        return None;
-                    }
-                    Some(NearPair {
+                    let pair = Proposed {
                         a,
                         b,
-                        distance: (index.records[a].phash ^ index.records[b].phash).count_ones(),
-                        comparison,
                         found_by: Measure::Structure,
-                    })
+                    };
+                    pair.verify(
+                        view_a,
+                        &View::of(&sig(b).gray, side),
+                        tolerance,
+                        crowd,
+                        index,
+                    )
                 })
                 .collect::<Vec<_>>()
         })

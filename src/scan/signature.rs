@@ -141,6 +141,27 @@ fn axis_weights(len: usize, new_len: usize) -> Vec<Vec<(usize, f32)>> {
         .collect()
 }
 
+/// 3×3 mean of a `side²` image, edge pixels repeated (separable: sums of 3 along rows, then of
+/// 3 rows).
+pub fn box_blur3(image: &[f32], side: usize) -> Vec<f32> {
+    let mut rows = vec![0f32; side * side];
+    for y in 0..side {
+        for x in 0..side {
+            let (l, r) = (x.saturating_sub(1), (x + 1).min(side - 1));
+            rows[y * side + x] = image[y * side + l] + image[y * side + x] + image[y * side + r];
+        }
+    }
+    let mut out = vec![0f32; side * side];
+    for y in 0..side {
+        let (u, d) = (y.saturating_sub(1), (y + 1).min(side - 1));
+        for x in 0..side {
+            out[y * side + x] =
+                (rows[u * side + x] + rows[y * side + x] + rows[d * side + x]) / 9.0;
+        }
+    }
+    out
+}
+
 /// Central-difference gradients of the 3×3 box-blurred thumbnail (edge pixels repeated); the blur
 /// keeps JPEG noise from dominating. Zero on the outermost row and column.
 #[derive(Clone, Debug)]
@@ -152,23 +173,8 @@ pub struct Gradients {
 impl Gradients {
     pub fn of(gray: &[u8]) -> Gradients {
         let n = THUMB_SIDE;
-        // Separable box blur: sums of 3 along rows, then of 3 rows.
-        let mut rows = vec![0f32; n * n];
-        for y in 0..n {
-            let line = &gray[y * n..(y + 1) * n];
-            for x in 0..n {
-                let (l, r) = (x.saturating_sub(1), (x + 1).min(n - 1));
-                rows[y * n + x] = f32::from(line[l]) + f32::from(line[x]) + f32::from(line[r]);
-            }
-        }
-        let mut blurred = vec![0f32; n * n];
-        for y in 0..n {
-            let (up, down) = (y.saturating_sub(1), (y + 1).min(n - 1));
-            for x in 0..n {
-                blurred[y * n + x] =
-                    (rows[up * n + x] + rows[y * n + x] + rows[down * n + x]) / 9.0;
-            }
-        }
+        let gray: Vec<f32> = gray.iter().map(|&v| f32::from(v)).collect();
+        let blurred = box_blur3(&gray, n);
         let (mut gx, mut gy) = (vec![0f32; n * n], vec![0f32; n * n]);
         for y in 1..n - 1 {
             for x in 1..n - 1 {

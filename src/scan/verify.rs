@@ -3,7 +3,7 @@
 //! compared pixel by pixel: tone, detail and every region must agree, by correlations that ignore
 //! brightness, contrast and colour. The rule is fixed: it does not depend on the dataset.
 
-use super::signature::{THUMB_SIDE, area_resize};
+use super::signature::{THUMB_SIDE, area_resize, box_blur3};
 
 /// Largest shift between two shots of one picture, as a fraction of the side (crops and
 /// translations).
@@ -135,7 +135,7 @@ impl View {
         } else {
             area_resize(&full, 1, THUMB_SIDE, THUMB_SIDE, side, side)
         };
-        let blurred = box3(&gray, side);
+        let blurred = box_blur3(&gray, side);
         let detail = gray.iter().zip(&blurred).map(|(g, b)| g - b).collect();
         let half = area_resize(&gray, 1, side, side, side / 2, side / 2);
         View {
@@ -146,26 +146,6 @@ impl View {
             scaled_halves: std::cell::OnceCell::new(),
         }
     }
-}
-
-/// 3×3 mean with edge pixels repeated.
-fn box3(image: &[f32], side: usize) -> Vec<f32> {
-    let mut rows = vec![0f32; side * side];
-    for y in 0..side {
-        for x in 0..side {
-            let (l, r) = (x.saturating_sub(1), (x + 1).min(side - 1));
-            rows[y * side + x] = image[y * side + l] + image[y * side + x] + image[y * side + r];
-        }
-    }
-    let mut out = vec![0f32; side * side];
-    for y in 0..side {
-        let (u, d) = (y.saturating_sub(1), (y + 1).min(side - 1));
-        for x in 0..side {
-            out[y * side + x] =
-                (rows[u * side + x] + rows[y * side + x] + rows[d * side + x]) / 9.0;
-        }
-    }
-    out
 }
 
 /// Pixels at the border of a side-`side` image left out of every comparison (frames).

@@ -61,6 +61,16 @@ impl BenchReport {
     }
 }
 
+/// Seconds to read and decode every file of `paths` on the rayon pool, and nothing else: the
+/// baseline a pipeline over the same files is compared with.
+pub fn decode_only_seconds(paths: &[std::path::PathBuf]) -> f64 {
+    let started = Instant::now();
+    paths.par_iter().for_each(|p| {
+        let _ = decode(p);
+    });
+    started.elapsed().as_secs_f64()
+}
+
 /// Benchmarks indexing the first `limit` examples of `dataset` (all when `None`). The cache goes to
 /// a temporary folder that is removed afterwards.
 pub fn bench_index(dataset: &Dataset, limit: Option<usize>) -> Result<BenchReport, IndexError> {
@@ -80,11 +90,7 @@ pub fn bench_index(dataset: &Dataset, limit: Option<usize>) -> Result<BenchRepor
     });
     let read_s = started.elapsed().as_secs_f64();
 
-    let started = Instant::now();
-    paths.par_iter().for_each(|p| {
-        let _ = decode(p);
-    });
-    let decode_s = started.elapsed().as_secs_f64();
+    let decode_s = decode_only_seconds(&paths);
 
     let started = Instant::now();
     build_index(&dataset, IndexCache::None, &Progress::default())?;

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::dataset::Dataset;
 use crate::jobs::Progress;
 
-pub use bench::{BenchReport, bench_index};
+pub use bench::{BenchReport, bench_index, decode_only_seconds};
 pub use stats::phash_distance;
 pub(crate) use table::write_atomically;
 pub use table::{TableFormat, write_table};

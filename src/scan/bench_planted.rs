@@ -9,7 +9,7 @@ use std::time::Instant;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::verify::{self, Comparison, Tolerance, View};
+use super::verify::{self, Comparison, Tolerance};
 use super::{ScanReport, ScanSettings, scan};
 use crate::dataset::Dataset;
 use crate::index::{IndexCache, build_index, relative_path_text};
@@ -171,13 +171,7 @@ pub fn bench_duplicates(
         .iter()
         .map(|e| dataset.absolute_path(e))
         .collect();
-    let started = Instant::now();
-    paths.par_iter().for_each(|p| {
-        if let Ok(bytes) = std::fs::read(p) {
-            let _ = crate::index::decode_bytes_at_least(p, &bytes, None);
-        }
-    });
-    let decode_only_s = started.elapsed().as_secs_f64();
+    let decode_only_s = crate::index::decode_only_seconds(&paths);
 
     let started = Instant::now();
     let index = build_index(dataset, IndexCache::None, &Progress::default())?;
@@ -206,12 +200,7 @@ pub fn bench_duplicates(
         .map(|pair| {
             let (&a, &b) = (position.get(&pair.a)?, position.get(&pair.b)?);
             let (sa, sb) = (super::sign(&paths[a]).0?, super::sign(&paths[b]).0?);
-            let side = verify::comparison_side(sa.source_side, sb.source_side);
-            let comparison = verify::compare(
-                &View::of(&sa.gray, side),
-                &View::of(&sb.gray, side),
-                tolerance,
-            );
+            let comparison = verify::compare_signatures(&sa, &sb, tolerance);
             let grouped = group_of[a] != usize::MAX && group_of[a] == group_of[b];
             Some((comparison, grouped))
         })

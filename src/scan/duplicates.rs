@@ -1,5 +1,5 @@
-//! Exact duplicates (equal pixel hashes), near duplicates (hash candidates verified by structure
-//! similarity), and the groups they form, with label conflicts and split leakage.
+//! Exact duplicates (equal pixel hashes), near duplicates (hash candidates verified the same shot,
+//! see `verify`), and the groups they form, with label conflicts and split leakage.
 
 use std::collections::HashMap;
 
@@ -15,8 +15,8 @@ use crate::index::{Index, relative_path_text};
 
 /// Random-hyperplane hash tables of the gradient histogram. Each table finds a different share
 /// of the recoloured, shifted and rescaled pairs: on CIFAR-10's test set, against a brute-force
-/// search, one table finds about half of the pairs verified at 0.8, twelve find 97%. At 60,000
-/// images a table costs a fraction of a second.
+/// search, one table found about half of the pairs the earlier structure check verified, twelve
+/// found 97%.
 const HOG_HASH_TABLES: usize = 12;
 /// Seed of the hyperplanes, fixed so scans are reproducible.
 const HOG_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_1000;
@@ -24,8 +24,8 @@ const HOG_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_1000;
 /// (`signature::recentred`), which find the shifted and cropped pairs the others miss.
 const RECENTRED_HASH_TABLES: usize = 8;
 const RECENTRED_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_2000;
-/// Cosine of the (mean-centred) gradient histograms, fine or coarse, below which a candidate is
-/// dropped before the costlier same-shot comparison.
+/// Cosine of the (mean-centred) gradient histograms, as they are or recentred, below which a
+/// candidate is dropped before the costlier same-shot comparison.
 const HOG_COSINE_GATE: f32 = 0.5;
 
 /// What the duplicate checks found.
@@ -118,16 +118,13 @@ pub fn find(
                 .par_iter()
                 .filter_map(|&(a, b)| {
                     let (sa, sb) = (signatures[a].as_ref()?, signatures[b].as_ref()?);
-                    let side = verify::comparison_side(sa.source_side, sb.source_side);
                     let pair = Proposed {
                         a,
                         b,
                         found_by: Measure::Embedding,
                     };
-                    pair.verify(
-                        &View::of(&sa.gray, side),
-                        &View::of(&sb.gray, side),
-                        tolerance,
+                    pair.judge(
+                        verify::compare_signatures(sa, sb, tolerance)?,
                         &crowd,
                         index,
                     )
@@ -162,17 +159,8 @@ struct Proposed {
 }
 
 impl Proposed {
-    /// Compares the views of `a` and `b` (recording the result in `crowd`): the pair when it is
-    /// the same shot.
-    fn verify(
-        self,
-        view_a: &View,
-        view_b: &View,
-        tolerance: Tolerance,
-        crowd: &Crowd,
-        index: &Index,
-    ) -> Option<NearPair> {
-        let comparison = verify::compare(view_a, view_b, tolerance)?;
+    /// Records the pair's comparison in `crowd`; the pair when it is the same shot.
+    fn judge(self, comparison: Comparison, crowd: &Crowd, index: &Index) -> Option<NearPair> {
         crowd.record(self.a, self.b, comparison.confidence());
         comparison.is_same_shot().then(|| NearPair {
             a: self.a,
@@ -201,7 +189,8 @@ const DISTINCT_FACTOR: f32 = 0.25;
 /// Photos rarely have that many close candidates, so this only makes the rule stricter where
 /// look-alikes crowd; it never accepts a pair the same-shot rule rejects.
 pub struct Crowd {
-    top: Vec<std::sync::Mutex<Vec<f32>>>,
+    /// Per image, (confidence, partner), highest first, one entry per partner.
+    top: Vec<std::sync::Mutex<Vec<(f32, usize)>>>,
 }
 
 impl Crowd {
@@ -213,12 +202,16 @@ impl Crowd {
         }
     }
 
-    /// Adds the comparison of `a` and `b`.
+    /// Adds the comparison of `a` and `b`; a pair compared again (proposed by both the hashes
+    /// and the model) counts once.
     pub fn record(&self, a: usize, b: usize, confidence: f32) {
-        for i in [a, b] {
+        for (i, partner) in [(a, b), (b, a)] {
             let mut top = self.top[i].lock().expect("no panic while held");
-            top.push(confidence);
-            top.sort_by(|x, y| y.total_cmp(x));
+            if top.iter().any(|&(_, p)| p == partner) {
+                continue;
+            }
+            top.push((confidence, partner));
+            top.sort_by(|x, y| y.0.total_cmp(&x.0));
             top.truncate(DISTINCT_RANK + 1);
         }
     }
@@ -229,7 +222,7 @@ impl Crowd {
         [pair.a, pair.b].iter().all(|&i| {
             let top = self.top[i].lock().expect("no panic while held");
             top.get(DISTINCT_RANK)
-                .is_none_or(|&crowd| residual <= DISTINCT_FACTOR * (1.0 - crowd))
+                .is_none_or(|&(crowd, _)| residual <= DISTINCT_FACTOR * (1.0 - crowd))
         })
     }
 }
@@ -269,12 +262,18 @@ fn near_pairs(
         .par_iter()
         .map(|&i| {
             let gray = &sig(i).gray;
-            let mirror = tolerance.mirror.then(|| signature::mirrored(gray));
+            let mirror = tolerance
+                .mirror
+                .then(|| signature::mirrored(gray, signature::THUMB_SIDE));
             let grays: Vec<&[u8]> = std::iter::once(gray.as_slice())
                 .chain(mirror.as_deref())
                 .collect();
+            // The signature's HOG is the first view's; the mirror's is computed here.
+            let hogs = std::iter::once(sig(i).hog.clone())
+                .chain(mirror.as_deref().map(|g| signature::hog(g).0))
+                .collect();
             [
-                grays.iter().map(|g| signature::hog(g).0).collect(),
+                hogs,
                 grays
                     .iter()
                     .map(|g| signature::hog(&signature::recentred(g)).0)
@@ -367,10 +366,8 @@ fn near_pairs(
                         b,
                         found_by: Measure::Structure,
                     };
-                    pair.verify(
-                        view_a,
-                        &View::of(&sig(b).gray, side),
-                        tolerance,
+                    pair.judge(
+                        verify::compare(view_a, &View::of(&sig(b).gray, side), tolerance)?,
                         crowd,
                         index,
                     )

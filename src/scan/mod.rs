@@ -222,6 +222,8 @@ pub struct ScanReport {
     /// Sorted by kind (`IssueKind::ALL` order), then score (highest first), then example.
     pub findings: Vec<Finding>,
     pub groups: Vec<DuplicateGroup>,
+    /// Train/test leakage per ordered pair of splits (see `Leakage`).
+    pub leakage: Vec<Leakage>,
     /// Verified near-duplicate pairs (before grouping), most certain first.
     pub near_pairs: Vec<NearPair>,
     /// How the scan adapted to this dataset (quality thresholds that most of it passes), to be
@@ -249,10 +251,44 @@ pub struct Leakage {
 /// (example in the split, its same shot in the other, confidence).
 pub type LeakedExample = (usize, usize, f64);
 
+/// Train/test leakage per ordered pair of splits, from the `SplitLeakage` findings: the images of
+/// one split with the same shot in another, most certain first. Pairs of splits without any are
+/// left out.
+fn leakage_of(findings: &[Finding], dataset: &Dataset) -> Vec<Leakage> {
+    let mut by_splits: std::collections::BTreeMap<(usize, usize), Vec<LeakedExample>> =
+        Default::default();
+    for f in findings
+        .iter()
+        .filter(|f| f.kind == IssueKind::SplitLeakage)
+    {
+        let Some(partner) = f.partner else { continue };
+        if let (Some(split), Some(other)) = (
+            dataset.examples[f.example].split,
+            dataset.examples[partner].split,
+        ) {
+            by_splits
+                .entry((split, other))
+                .or_default()
+                .push((f.example, partner, f.score));
+        }
+    }
+    by_splits
+        .into_iter()
+        .map(|((split, other), mut examples)| {
+            examples.sort_by(|x, y| y.2.total_cmp(&x.2).then(x.0.cmp(&y.0)));
+            Leakage {
+                split,
+                other,
+                examples,
+            }
+        })
+        .collect()
+}
+
 /// Lines for the terminal: per pair of splits, how many images leak, and the most certain few.
 pub fn leakage_text(report: &ScanReport, dataset: &Dataset) -> String {
     let mut out = String::new();
-    for leak in report.leakage(dataset) {
+    for leak in &report.leakage {
         out += &format!(
             "  leakage: {} images of {} have the same shot in {}\n",
             leak.examples.len(),
@@ -301,40 +337,6 @@ impl ScanReport {
             .iter()
             .filter(|f| f.kind == kind)
             .map(|f| f.example)
-            .collect()
-    }
-
-    /// Train/test leakage per ordered pair of splits: the images of one split with the same shot in
-    /// another, most certain first. Pairs of splits without any are left out.
-    pub fn leakage(&self, dataset: &Dataset) -> Vec<Leakage> {
-        let mut by_splits: std::collections::BTreeMap<(usize, usize), Vec<LeakedExample>> =
-            Default::default();
-        for f in self
-            .findings
-            .iter()
-            .filter(|f| f.kind == IssueKind::SplitLeakage)
-        {
-            let Some(partner) = f.partner else { continue };
-            if let (Some(split), Some(other)) = (
-                dataset.examples[f.example].split,
-                dataset.examples[partner].split,
-            ) {
-                by_splits
-                    .entry((split, other))
-                    .or_default()
-                    .push((f.example, partner, f.score));
-            }
-        }
-        by_splits
-            .into_iter()
-            .map(|((split, other), mut examples)| {
-                examples.sort_by(|x, y| y.2.total_cmp(&x.2).then(x.0.cmp(&y.0)));
-                Leakage {
-                    split,
-                    other,
-                    examples,
-                }
-            })
             .collect()
     }
 
@@ -471,6 +473,7 @@ pub fn scan_with(
             .then(a.example.cmp(&b.example))
     });
     Ok(ScanReport {
+        leakage: leakage_of(&findings, dataset),
         findings,
         groups: duplicates.groups,
         near_pairs: duplicates.near_pairs,

@@ -235,9 +235,10 @@ pub fn recentred(gray: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// A `THUMB_SIDE²` thumbnail mirrored left to right.
-pub fn mirrored(gray: &[u8]) -> Vec<u8> {
-    gray.chunks_exact(THUMB_SIDE)
+/// A `side`-wide image mirrored left to right.
+pub fn mirrored<T: Copy>(image: &[T], side: usize) -> Vec<T> {
+    image
+        .chunks_exact(side)
         .flat_map(|row| row.iter().rev().copied())
         .collect()
 }

@@ -132,6 +132,17 @@ fn near_duplicates_in(root: &std::path::Path, settings: &ScanSettings) -> BTreeS
         .collect()
 }
 
+/// Writes `count` unrelated 64×64 pictures (seeds from `first_seed`) into `folder` as `00.png`,
+/// `01.png`, ...
+fn write_textures(folder: &std::path::Path, first_seed: u64, count: u64) {
+    std::fs::create_dir_all(folder).unwrap();
+    for k in 0..count {
+        fixture::texture(first_seed + k, 64, 64)
+            .save(folder.join(format!("{k:02}.png")))
+            .unwrap();
+    }
+}
+
 /// Copies of one picture by every kind of transform the same-shot rule allows, named after it.
 fn transformed_copies(original: &image::RgbImage) -> Vec<(&'static str, image::DynamicImage)> {
     use image::imageops::FilterType;
@@ -178,21 +189,15 @@ fn planted_copies_of_every_transform_kind_are_found() {
     // Each kind of copy made from its own picture, among unrelated ones.
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    for k in 0..40 {
-        fixture::texture(300 + k, 64, 64)
-            .save(photos.join(format!("{k:02}.png")))
-            .unwrap();
-    }
+    write_textures(&photos, 300, 40);
     let kinds: Vec<&str> = transformed_copies(&fixture::texture(300, 64, 64))
         .iter()
         .map(|(name, _)| *name)
         .collect();
     for (k, name) in kinds.iter().enumerate() {
-        let (_, copy) = transformed_copies(&fixture::texture(300 + k as u64, 64, 64))
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .unwrap();
+        // The k-th kind of copy, of the k-th picture.
+        let (_, copy) =
+            transformed_copies(&fixture::texture(300 + k as u64, 64, 64)).swap_remove(k);
         copy.to_rgb8()
             .save(photos.join(format!("copy_{name}_of_{k:02}.png")))
             .unwrap();
@@ -217,12 +222,7 @@ fn planted_copies_of_every_transform_kind_are_found() {
 fn a_mirrored_copy_counts_only_when_mirrors_are_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    for k in 0..20 {
-        fixture::texture(500 + k, 64, 64)
-            .save(photos.join(format!("{k:02}.png")))
-            .unwrap();
-    }
+    write_textures(&photos, 500, 20);
     image::imageops::flip_horizontal(&fixture::texture(500, 64, 64))
         .save(photos.join("mirrored_00.png"))
         .unwrap();
@@ -244,24 +244,13 @@ fn a_mirrored_copy_counts_only_when_mirrors_are_allowed() {
 fn the_same_pairs_are_found_in_a_ten_times_larger_dataset() {
     let write_fixture = |root: &std::path::Path, extra: u64| {
         let photos = root.join("photos");
-        std::fs::create_dir_all(&photos).unwrap();
-        for k in 0..30 {
-            fixture::texture(700 + k, 64, 64)
-                .save(photos.join(format!("{k:02}.png")))
-                .unwrap();
-        }
+        write_textures(&photos, 700, 30);
         for (name, copy) in transformed_copies(&fixture::texture(701, 64, 64)) {
             copy.to_rgb8()
                 .save(photos.join(format!("copy_{name}.png")))
                 .unwrap();
         }
-        let more = root.join("more");
-        std::fs::create_dir_all(&more).unwrap();
-        for k in 0..extra {
-            fixture::texture(5000 + k, 64, 64)
-                .save(more.join(format!("{k:04}.png")))
-                .unwrap();
-        }
+        write_textures(&root.join("more"), 5000, extra);
     };
     let (small, large) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     write_fixture(small.path(), 0);
@@ -419,9 +408,9 @@ fn gray_u8(images: &[image::RgbImage]) -> Vec<Vec<u8>> {
 #[test]
 fn leakage_is_reported_per_pair_of_splits() {
     let (_dir, dataset, report) = scan_fixture(&ScanSettings::default());
-    let leakage = report.leakage(&dataset);
+    let leakage = &report.leakage;
     assert!(!leakage.is_empty());
-    for leak in &leakage {
+    for leak in leakage {
         assert_ne!(leak.split, leak.other);
         for &(example, partner, _) in &leak.examples {
             assert_eq!(dataset.examples[example].split, Some(leak.split));

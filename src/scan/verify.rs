@@ -3,7 +3,7 @@
 //! compared pixel by pixel: tone, detail and every region must agree, by correlations that ignore
 //! brightness, contrast and colour. The rule is fixed: it does not depend on the dataset.
 
-use super::signature::{THUMB_SIDE, area_resize, box_blur3};
+use super::signature::{self, Signature, THUMB_SIDE, area_resize, box_blur3};
 
 /// Largest shift between two shots of one picture, as a fraction of the side (crops and
 /// translations).
@@ -294,11 +294,7 @@ fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f
     let mirrored_half: Vec<f32>;
     let mut halves: Vec<(bool, &[f32])> = vec![(false, &b.half)];
     if tolerance.mirror {
-        mirrored_half = b
-            .half
-            .chunks_exact(hs)
-            .flat_map(|row| row.iter().rev().copied())
-            .collect();
+        mirrored_half = signature::mirrored(&b.half, hs);
         halves.push((true, &mirrored_half));
     }
     let mut found = Vec::new();
@@ -340,6 +336,20 @@ fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f
         }
     }
     found
+}
+
+/// `compare` of two images' signatures, at the side `comparison_side` picks for them.
+pub fn compare_signatures(
+    a: &Signature,
+    b: &Signature,
+    tolerance: Tolerance,
+) -> Option<Comparison> {
+    let side = comparison_side(a.source_side, b.source_side);
+    compare(
+        &View::of(&a.gray, side),
+        &View::of(&b.gray, side),
+        tolerance,
+    )
 }
 
 /// Aligns `b` onto `a` and compares them, or `None` when no coarse alignment comes close.

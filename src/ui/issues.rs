@@ -56,7 +56,7 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         report.groups.len()
     ));
     if let Some(dataset) = view.dataset() {
-        for leak in report.leakage(dataset) {
+        for leak in &report.leakage {
             let text = format!(
                 "{}: {} images have the same shot in {}",
                 dataset.splits[leak.split],

@@ -511,6 +511,18 @@ fn pinned_examples_become_the_fixed_batch() {
 }
 
 /// A copy of part of the demo's val split, with `flips` images moved into the wrong class.
+/// `demo_subset_with_flipped_labels` (15 per class, 4 flipped) in `data`, opened with the demo's
+/// checkpoints; the harness and the flipped files.
+fn open_flipped_demo(data: &Path, cache: &Path) -> (Harness<'static, EyeballApp>, Vec<String>) {
+    let flipped = demo_subset_with_flipped_labels(data, 15, 4);
+    let harness = open(options(
+        data.to_path_buf(),
+        Some(common::demo_checkpoints()),
+        cache,
+    ));
+    (harness, flipped)
+}
+
 fn demo_subset_with_flipped_labels(root: &Path, per_class: usize, flips: usize) -> Vec<String> {
     let val = common::demo_data().join("val");
     let mut flipped = Vec::new();
@@ -726,14 +738,8 @@ fn the_detail_view_shows_each_step_into_the_net_and_its_torchvision_pipeline() {
 
 #[test]
 fn the_label_review_ranks_by_every_checkpoint_and_draws_p_given_over_them() {
-    let data = tempfile::tempdir().unwrap();
-    let flipped = demo_subset_with_flipped_labels(data.path(), 15, 4);
-    let cache = tempfile::tempdir().unwrap();
-    let mut harness = open(options(
-        data.path().to_path_buf(),
-        Some(common::demo_checkpoints()),
-        cache.path(),
-    ));
+    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut harness, flipped) = open_flipped_demo(data.path(), cache.path());
     harness.get_by_label("Label review").click();
     run_until_idle(&mut harness);
     harness.get_by_label("Score with every checkpoint").click();
@@ -772,14 +778,8 @@ fn the_label_review_ranks_by_every_checkpoint_and_draws_p_given_over_them() {
 
 #[test]
 fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
-    let data = tempfile::tempdir().unwrap();
-    let flipped = demo_subset_with_flipped_labels(data.path(), 15, 4);
-    let cache = tempfile::tempdir().unwrap();
-    let mut harness = open(options(
-        data.path().to_path_buf(),
-        Some(common::demo_checkpoints()),
-        cache.path(),
-    ));
+    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut harness, flipped) = open_flipped_demo(data.path(), cache.path());
     harness.get_by_label("Hide stats").click();
     run_until_idle(&mut harness);
     harness.get_by_label("Data map").click();

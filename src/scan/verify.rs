@@ -193,7 +193,8 @@ impl Sums {
 
 /// Bilinear sample of a `side²` image at (x, y), which must lie inside it.
 fn sample(image: &[f32], side: usize, x: f32, y: f32) -> f32 {
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    // Truncation is the floor for the non-negative coordinates inside.
+    let (x0, y0) = (x as usize, y as usize);
     let (x1, y1) = ((x0 + 1).min(side - 1), (y0 + 1).min(side - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
     let top = image[y0 * side + x0] * (1.0 - fx) + image[y0 * side + x1] * fx;
@@ -201,35 +202,94 @@ fn sample(image: &[f32], side: usize, x: f32, y: f32) -> f32 {
     top * (1.0 - fy) + bottom * fy
 }
 
+/// Where one coordinate of the first image falls in the second: the two neighbouring pixels and
+/// the weight of the second.
+#[derive(Clone, Copy)]
+struct Tap {
+    at: usize,
+    low: usize,
+    high: usize,
+    weight: f32,
+}
+
+impl Tap {
+    /// Bilinear sample of a `side²` image at the taps of a column `x` and a row `y`.
+    #[inline]
+    fn sample(image: &[f32], side: usize, x: Tap, y: Tap) -> f32 {
+        let (top, bottom) = (&image[y.low * side..], &image[y.high * side..]);
+        let top = top[x.low] + (top[x.high] - top[x.low]) * x.weight;
+        let bottom = bottom[x.low] + (bottom[x.high] - bottom[x.low]) * x.weight;
+        top + (bottom - top) * y.weight
+    }
+}
+
+/// The taps of one axis (every `step`-th inner coordinate) that map inside the second image's
+/// inner area: `q = scale · (p − centre) + centre + shift`, reversed when `mirrored`. An
+/// alignment maps the axes separately, so the pixels it compares are the rows' taps times the
+/// columns'.
+fn axis_taps(side: usize, scale: f32, shift: f32, mirrored: bool, step: usize) -> Taps {
+    let m = margin(side);
+    let (lo, hi) = (m as f32, (side - 1 - m) as f32);
+    let centre = (side - 1) as f32 / 2.0;
+    let mut taps = Taps {
+        taps: [Tap {
+            at: 0,
+            low: 0,
+            high: 0,
+            weight: 0.0,
+        }; THUMB_SIDE],
+        len: 0,
+    };
+    for p in (m..side - m).step_by(step) {
+        let mut q = scale * (p as f32 - centre) + centre + shift * side as f32;
+        if mirrored {
+            q = (side - 1) as f32 - q;
+        }
+        if (lo..=hi).contains(&q) {
+            // Truncation is the floor for the non-negative coordinates inside.
+            taps.taps[taps.len] = Tap {
+                at: p,
+                low: q as usize,
+                high: (q as usize + 1).min(side - 1),
+                weight: q - (q as usize) as f32,
+            };
+            taps.len += 1;
+        }
+    }
+    taps
+}
+
+/// The taps of one axis, at most `THUMB_SIDE` (sides compared are at most that).
+struct Taps {
+    taps: [Tap; THUMB_SIDE],
+    len: usize,
+}
+
+impl Taps {
+    fn as_slice(&self) -> &[Tap] {
+        &self.taps[..self.len]
+    }
+}
+
 /// Visits every inner pixel of the first image (every `step`-th) whose aligned position lies
-/// inside the second's inner area: `visit(p_index, q_x, q_y)`.
+/// inside the second's inner area: `visit(column tap, row tap)`.
 fn for_each_aligned(
     side: usize,
     alignment: &Alignment,
     step: usize,
-    mut visit: impl FnMut(usize, usize, f32, f32),
+    mut visit: impl FnMut(Tap, Tap),
 ) {
-    let m = margin(side);
-    let (lo, hi) = (m as f32, (side - 1 - m) as f32);
-    let centre = (side - 1) as f32 / 2.0;
-    let (tx, ty) = (
-        alignment.shift_x * side as f32,
-        alignment.shift_y * side as f32,
+    let rows = axis_taps(side, alignment.scale, alignment.shift_y, false, step);
+    let columns = axis_taps(
+        side,
+        alignment.scale,
+        alignment.shift_x,
+        alignment.mirrored,
+        step,
     );
-    for y in (m..side - m).step_by(step) {
-        let qy = alignment.scale * (y as f32 - centre) + centre + ty;
-        if qy < lo || qy > hi {
-            continue;
-        }
-        for x in (m..side - m).step_by(step) {
-            let mut qx = alignment.scale * (x as f32 - centre) + centre + tx;
-            if alignment.mirrored {
-                qx = (side - 1) as f32 - qx;
-            }
-            if qx < lo || qx > hi {
-                continue;
-            }
-            visit(x, y, qx, qy);
+    for &y in rows.as_slice() {
+        for &x in columns.as_slice() {
+            visit(x, y);
         }
     }
 }
@@ -238,8 +298,8 @@ fn for_each_aligned(
 /// area covered.
 fn correlate(a: &[f32], b: &[f32], side: usize, alignment: &Alignment, step: usize) -> (f32, f32) {
     let mut sums = Sums::default();
-    for_each_aligned(side, alignment, step, |x, y, qx, qy| {
-        sums.add(a[y * side + x], sample(b, side, qx, qy));
+    for_each_aligned(side, alignment, step, |x, y| {
+        sums.add(a[y.at * side + x.at], Tap::sample(b, side, x, y));
     });
     let inner = (side - 2 * margin(side)).div_ceil(step).pow(2) as f32;
     (sums.correlation(), sums.n / inner)
@@ -252,11 +312,51 @@ const COARSE_SCALES: [f32; 3] = [1.0 / 1.15, 1.0, 1.15];
 const REFINED: usize = 2;
 
 /// The first image's half-resolution gray resampled for each of `COARSE_SCALES`: at (integer)
-/// r, the level at `(r − c) / s + c`, and whether that lies inside its inner area. Correlating it
-/// with the second image at integer shifts tries every coarse alignment without resampling.
+/// r, the level at `(r − c) / s + c`. Where that lies inside its inner area is a rectangle of r,
+/// so correlating a scale with the second image at an integer shift is a sum over the
+/// intersection of two rectangles: every coarse alignment is tried without resampling.
 struct ScaledHalves {
-    levels: Vec<Vec<f32>>,
-    inside: Vec<Vec<bool>>,
+    scales: Vec<ScaledHalf>,
+}
+
+/// One scale of `ScaledHalves`.
+struct ScaledHalf {
+    level: Vec<f32>,
+    /// The rectangle of r inside the first image's inner area: x and y ranges, end exclusive.
+    inside: [(usize, usize); 2],
+    sums: Integral,
+}
+
+/// Summed-area tables of an image and of its square, `(side + 1)²`.
+struct Integral {
+    side: usize,
+    sum: Vec<f64>,
+    squares: Vec<f64>,
+}
+
+impl Integral {
+    fn of(image: &[f32], side: usize) -> Integral {
+        let w = side + 1;
+        let (mut sum, mut squares) = (vec![0f64; w * w], vec![0f64; w * w]);
+        for y in 0..side {
+            let (mut row, mut row_squares) = (0f64, 0f64);
+            for x in 0..side {
+                let v = f64::from(image[y * side + x]);
+                row += v;
+                row_squares += v * v;
+                sum[(y + 1) * w + x + 1] = sum[y * w + x + 1] + row;
+                squares[(y + 1) * w + x + 1] = squares[y * w + x + 1] + row_squares;
+            }
+        }
+        Integral { side, sum, squares }
+    }
+
+    /// Sum and sum of squares over `[x0, x1) × [y0, y1)`.
+    fn over(&self, (x0, x1): (usize, usize), (y0, y1): (usize, usize)) -> (f64, f64) {
+        let w = self.side + 1;
+        let rect = |t: &[f64]| t[y1 * w + x1] - t[y0 * w + x1] - t[y1 * w + x0] + t[y0 * w + x0];
+        (rect(&self.sum), rect(&self.squares))
+    }
 }
 
 impl ScaledHalves {
@@ -265,22 +365,42 @@ impl ScaledHalves {
         let m = margin(hs) as f32;
         let (lo, hi) = (m, (hs - 1) as f32 - m);
         let centre = (hs - 1) as f32 / 2.0;
-        let mut levels = Vec::new();
-        let mut inside = Vec::new();
-        for scale in COARSE_SCALES {
-            let (mut level, mut valid) = (vec![0f32; hs * hs], vec![false; hs * hs]);
-            for r in 0..hs * hs {
-                let x = ((r % hs) as f32 - centre) / scale + centre;
-                let y = ((r / hs) as f32 - centre) / scale + centre;
-                if (lo..=hi).contains(&x) && (lo..=hi).contains(&y) {
-                    level[r] = sample(&view.half, hs, x, y);
-                    valid[r] = true;
+        let scales = COARSE_SCALES
+            .iter()
+            .map(|&scale| {
+                let source = |r: usize| (r as f32 - centre) / scale + centre;
+                let inside: Vec<usize> = (0..hs)
+                    .filter(|&r| (lo..=hi).contains(&source(r)))
+                    .collect();
+                let range = (inside[0], inside[inside.len() - 1] + 1);
+                let mut level = vec![0f32; hs * hs];
+                for y in range.0..range.1 {
+                    for x in range.0..range.1 {
+                        level[y * hs + x] = sample(&view.half, hs, source(x), source(y));
+                    }
                 }
-            }
-            levels.push(level);
-            inside.push(valid);
-        }
-        ScaledHalves { levels, inside }
+                ScaledHalf {
+                    sums: Integral::of(&level, hs),
+                    level,
+                    inside: [range, range],
+                }
+            })
+            .collect();
+        ScaledHalves { scales }
+    }
+}
+
+/// Correlation from sums over `n` pixels.
+fn correlation_of(n: f64, (a, aa): (f64, f64), (b, bb): (f64, f64), ab: f64) -> f32 {
+    if n < 2.0 {
+        return 0.0;
+    }
+    let cov = ab - a * b / n;
+    let var = (aa - a * a / n) * (bb - b * b / n);
+    if var <= 1e-6 {
+        0.0
+    } else {
+        (cov / var.sqrt()) as f32
     }
 }
 
@@ -290,47 +410,57 @@ fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f
     let hs = b.side / 2;
     let m = margin(hs);
     let max_shift = (MAX_SHIFT * hs as f32).ceil() as i32;
-    let inner = ((hs - 2 * m) * (hs - 2 * m)) as f32;
+    let inner = ((hs - 2 * m) * (hs - 2 * m)) as f64;
     let mirrored_half: Vec<f32>;
     let mut halves: Vec<(bool, &[f32])> = vec![(false, &b.half)];
     if tolerance.mirror {
         mirrored_half = signature::mirrored(&b.half, hs);
         halves.push((true, &mirrored_half));
     }
+    // The part of an axis of b (q) inside its inner area and, at shift t, inside a's range of r.
+    let overlap = |t: i32, (r0, r1): (usize, usize)| {
+        let lo = (m as i32).max(r0 as i32 + t);
+        let hi = ((hs - m) as i32).min(r1 as i32 + t);
+        (lo < hi).then_some((lo as usize, hi as usize))
+    };
     let mut found = Vec::new();
     for &(mirrored, half) in &halves {
-        for (k, &scale) in COARSE_SCALES.iter().enumerate() {
-            let (level, inside) = (&a.levels[k], &a.inside[k]);
+        let half_sums = Integral::of(half, hs);
+        for (scaled, &scale) in a.scales.iter().zip(&COARSE_SCALES) {
             for ty in -max_shift..=max_shift {
+                let Some(ys) = overlap(ty, scaled.inside[1]) else {
+                    continue;
+                };
                 for tx in -max_shift..=max_shift {
-                    let mut sums = Sums::default();
-                    for qy in m..hs - m {
-                        let ry = qy as i32 - ty;
-                        if ry < 0 || ry >= hs as i32 {
-                            continue;
-                        }
-                        for qx in m..hs - m {
-                            let rx = qx as i32 - tx;
-                            if rx < 0 || rx >= hs as i32 {
-                                continue;
-                            }
-                            let r = ry as usize * hs + rx as usize;
-                            if inside[r] {
-                                sums.add(level[r], half[qy * hs + qx]);
-                            }
-                        }
+                    let Some(xs) = overlap(tx, scaled.inside[0]) else {
+                        continue;
+                    };
+                    let n = ((xs.1 - xs.0) * (ys.1 - ys.0)) as f64;
+                    if n < f64::from(MIN_OVERLAP) * inner {
+                        continue;
                     }
-                    if sums.n >= MIN_OVERLAP * inner {
-                        found.push((
-                            sums.correlation(),
-                            Alignment {
-                                mirrored,
-                                scale,
-                                shift_x: tx as f32 / hs as f32,
-                                shift_y: ty as f32 / hs as f32,
-                            },
-                        ));
-                    }
+                    let shifted = |(q0, q1): (usize, usize), t: i32| {
+                        ((q0 as i32 - t) as usize, (q1 as i32 - t) as usize)
+                    };
+                    let (rx, ry) = (shifted(xs, tx), shifted(ys, ty));
+                    let len = xs.1 - xs.0;
+                    let ab: f64 = (ys.0..ys.1)
+                        .zip(ry.0..ry.1)
+                        .map(|(qy, ry)| {
+                            let q = &half[qy * hs + xs.0..][..len];
+                            let r = &scaled.level[ry * hs + rx.0..][..len];
+                            f64::from(signature::dot(q, r))
+                        })
+                        .sum();
+                    found.push((
+                        correlation_of(n, scaled.sums.over(rx, ry), half_sums.over(xs, ys), ab),
+                        Alignment {
+                            mirrored,
+                            scale,
+                            shift_x: tx as f32 / hs as f32,
+                            shift_y: ty as f32 / hs as f32,
+                        },
+                    ));
                 }
             }
         }
@@ -357,7 +487,13 @@ pub fn compare(a: &View, b: &View, tolerance: Tolerance) -> Option<Comparison> {
     debug_assert_eq!(a.side, b.side);
     let scaled = a.scaled_halves.get_or_init(|| ScaledHalves::of(a));
     let mut coarse = coarse_alignments(scaled, b, tolerance);
-    coarse.sort_by(|x, y| y.0.total_cmp(&x.0));
+    // The best `REFINED` first; the order of the rest does not matter.
+    if coarse.len() > REFINED {
+        coarse.select_nth_unstable_by(REFINED - 1, |x, y| y.0.total_cmp(&x.0));
+        coarse[..REFINED].sort_by(|x, y| y.0.total_cmp(&x.0));
+    } else {
+        coarse.sort_by(|x, y| y.0.total_cmp(&x.0));
+    }
     if coarse.first().is_none_or(|c| c.0 < COARSE_GATE) {
         return None;
     }
@@ -423,10 +559,11 @@ fn measure(a: &View, b: &View, alignment: Alignment) -> Comparison {
     let mut tone = Sums::default();
     let mut detail = Sums::default();
     let mut regions = [Sums::default(); 9];
-    for_each_aligned(side, &alignment, 1, |x, y, qx, qy| {
-        let (ga, gb) = (a.gray[y * side + x], sample(&b.gray, side, qx, qy));
+    for_each_aligned(side, &alignment, 1, |xt, yt| {
+        let (x, y) = (xt.at, yt.at);
+        let (ga, gb) = (a.gray[y * side + x], Tap::sample(&b.gray, side, xt, yt));
         tone.add(ga, gb);
-        detail.add(a.detail[y * side + x], sample(&b.detail, side, qx, qy));
+        detail.add(a.detail[y * side + x], Tap::sample(&b.detail, side, xt, yt));
         let region = ((y - m) * 3 / inner) * 3 + (x - m) * 3 / inner;
         regions[region].add(ga, gb);
     });

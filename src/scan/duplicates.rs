@@ -20,12 +20,12 @@ use crate::index::{Index, relative_path_text};
 const HOG_HASH_TABLES: usize = 12;
 /// Seed of the hyperplanes, fixed so scans are reproducible.
 const HOG_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_1000;
-/// Random-hyperplane hash tables of the gradient histogram of the recentred thumbnail
-/// (`signature::recentred`), which find the shifted and cropped pairs the others miss.
-const RECENTRED_HASH_TABLES: usize = 8;
-const RECENTRED_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_2000;
-/// Cosine of the (mean-centred) gradient histograms, as they are or recentred, below which a
-/// candidate is dropped before the costlier same-shot comparison.
+/// Random-hyperplane hash tables of the low-frequency spectrum (`signature::spectrum`), which
+/// find the shifted and cropped pairs the gradient histogram misses.
+const SPECTRUM_HASH_TABLES: usize = 8;
+const SPECTRUM_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_2000;
+/// Cosine of the (mean-centred) gradient histograms or spectra below which a candidate is
+/// dropped before the costlier same-shot comparison.
 const HOG_COSINE_GATE: f32 = 0.5;
 
 /// What the duplicate checks found.
@@ -256,8 +256,9 @@ fn near_pairs(
     }
     let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");
     // Per image, its views (itself, and its mirror image when mirrors count) described twice: by
-    // the HOG as it is, and by the HOG of the recentred thumbnail (steady under crops and shifts).
-    let views = if tolerance.mirror { 2 } else { 1 };
+    // the HOG, and by the spectrum of the view and of its centre zoomed in (steady under shifts,
+    // and under crops: a crop resized back is a zoom).
+    let mirror_views = if tolerance.mirror { 2 } else { 1 };
     let described: Vec<[Vec<Vec<f32>>; 2]> = candidates
         .par_iter()
         .map(|&i| {
@@ -265,24 +266,21 @@ fn near_pairs(
             let mirror = tolerance
                 .mirror
                 .then(|| signature::mirrored(gray, signature::THUMB_SIDE));
-            let grays: Vec<&[u8]> = std::iter::once(gray.as_slice())
-                .chain(mirror.as_deref())
-                .collect();
             // The signature's HOG is the first view's; the mirror's is computed here.
             let hogs = std::iter::once(sig(i).hog.clone())
                 .chain(mirror.as_deref().map(|g| signature::hog(g).0))
                 .collect();
-            [
-                hogs,
-                grays
-                    .iter()
-                    .map(|g| signature::hog(&signature::recentred(g)).0)
-                    .collect(),
-            ]
+            let grays = std::iter::once(gray.as_slice()).chain(mirror.as_deref());
+            let spectra = grays
+                .flat_map(|g| [signature::spectrum(g), signature::spectrum(&zoomed(g))])
+                .collect();
+            [hogs, spectra]
         })
         .collect();
-    // Centre each descriptor on the dataset's mean: raw histograms are all positive, so every pair
-    // would look somewhat alike and random hyperplanes would split them poorly.
+    // Centre each descriptor on the dataset's mean of the first view: raw histograms are all
+    // positive, so every pair would look somewhat alike and random hyperplanes would split them
+    // poorly.
+    let views_of = [mirror_views, 2 * mirror_views];
     let centred: [Vec<Vec<f32>>; 2] = [0, 1].map(|d| {
         let dim = described[0][d][0].len();
         let mut mean = vec![0f32; dim];
@@ -292,8 +290,8 @@ fn near_pairs(
             }
         }
         mean.iter_mut().for_each(|m| *m /= described.len() as f32);
-        // View-major: all images' first view, then all their mirrors.
-        (0..views)
+        // View-major: all images' first view, then all their second, and so on.
+        (0..views_of[d])
             .flat_map(|view| {
                 let mean = &mean;
                 described.iter().map(move |views| {
@@ -314,7 +312,7 @@ fn near_pairs(
         vec![candidates.iter().map(|&i| index.records[i].phash).collect()];
     for (descriptor, tables, seed) in [
         (&centred[0], HOG_HASH_TABLES, HOG_HASH_SEED),
-        (&centred[1], RECENTRED_HASH_TABLES, RECENTRED_HASH_SEED),
+        (&centred[1], SPECTRUM_HASH_TABLES, SPECTRUM_HASH_SEED),
     ] {
         let vectors: Vec<&[f32]> = descriptor.iter().map(Vec::as_slice).collect();
         code_sets.extend(signature::simhashes(
@@ -332,18 +330,26 @@ fn near_pairs(
         "near-duplicate search",
         warnings,
     );
-    // The best cosine of a's views against b, by either descriptor.
-    let alike = |pa: usize, pb: usize| {
-        centred.iter().any(|descriptor| {
-            (0..views).any(|view| {
-                signature::dot(&descriptor[view * n + pa], &descriptor[pb]) >= HOG_COSINE_GATE
-            })
-        })
+    // Per descriptor, the best cosine of any view of one image with the other as it is.
+    let closeness = |pa: usize, pb: usize| {
+        let mut best = [0f32; 2];
+        for ((descriptor, views), best) in centred.iter().zip(views_of).zip(&mut best) {
+            for view in 0..views {
+                let cosine =
+                    |x: usize, y: usize| signature::dot(&descriptor[view * n + x], &descriptor[y]);
+                *best = best.max(cosine(pa, pb)).max(cosine(pb, pa));
+            }
+        }
+        best
     };
+    let keys = most_alike(&keys, n, |pa, pb| {
+        let best = closeness(pa, pb);
+        (best[0].max(best[1]) >= HOG_COSINE_GATE).then(|| (best[0] + best[1]) / 2.0)
+    });
     // Keys are sorted, so pairs sharing their first image come together: its view is prepared
     // once per run.
     let runs: Vec<&[u64]> = keys.chunk_by(|x, y| x >> 32 == y >> 32).collect();
-    let (alike, sig) = (&alike, &sig);
+    let sig = &sig;
     runs.par_iter()
         .flat_map_iter(|run| {
             let pa = (run[0] >> 32) as usize;
@@ -352,9 +358,6 @@ fn near_pairs(
             run.iter()
                 .filter_map(move |&key| {
                     let pb = (key & 0xFFFF_FFFF) as usize;
-                    if !alike(pa, pb) {
-                        return None;
-                    }
                     let b = candidates[pb];
                     let side = verify::comparison_side(sig(a).source_side, sig(b).source_side);
                     if view_a.as_ref().is_none_or(|v| v.side() != side) {
@@ -374,6 +377,66 @@ fn near_pairs(
                 })
                 .collect::<Vec<_>>()
         })
+        .collect()
+}
+
+/// Candidates compared per image, the most alike first: enough for a copy among look-alikes and
+/// for `Crowd` to see the look-alikes.
+const COMPARED_PER_IMAGE: usize = 8;
+
+/// The keys (`a << 32 | b`, sorted) whose `score` passes (is `Some`) and ranks among the
+/// `COMPARED_PER_IMAGE` highest of `a` or of `b`; still sorted.
+fn most_alike(
+    keys: &[u64],
+    images: usize,
+    score: impl Fn(usize, usize) -> Option<f32> + Sync,
+) -> Vec<u64> {
+    let split = |key: u64| ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
+    let scores: Vec<Option<f32>> = keys
+        .par_iter()
+        .map(|&key| {
+            let (a, b) = split(key);
+            score(a, b)
+        })
+        .collect();
+    let mut per_image: Vec<Vec<(f32, usize)>> = vec![Vec::new(); images];
+    for (k, (&key, s)) in keys.iter().zip(&scores).enumerate() {
+        if let Some(s) = *s {
+            let (a, b) = split(key);
+            per_image[a].push((s, k));
+            per_image[b].push((s, k));
+        }
+    }
+    let mut kept = vec![false; keys.len()];
+    for list in &mut per_image {
+        if list.len() > COMPARED_PER_IMAGE {
+            list.select_nth_unstable_by(COMPARED_PER_IMAGE - 1, |x, y| y.0.total_cmp(&x.0));
+            list.truncate(COMPARED_PER_IMAGE);
+        }
+        for &(_, k) in list.iter() {
+            kept[k] = true;
+        }
+    }
+    keys.iter()
+        .zip(kept)
+        .filter_map(|(&key, kept)| kept.then_some(key))
+        .collect()
+}
+
+/// Share of the side kept by `zoomed`: a 15% crop resized back.
+const ZOOM_KEEP: f32 = 0.85;
+
+/// The centre `ZOOM_KEEP` of a thumbnail, resized back to the full side.
+fn zoomed(gray: &[u8]) -> Vec<u8> {
+    let n = signature::THUMB_SIDE;
+    let kept = (n as f32 * ZOOM_KEEP).round() as usize;
+    let offset = (n - kept) / 2;
+    let centre: Vec<f32> = (offset..offset + kept)
+        .flat_map(|y| (offset..offset + kept).map(move |x| f32::from(gray[y * n + x])))
+        .collect();
+    signature::area_resize(&centre, 1, kept, kept, n, n)
+        .iter()
+        .map(|&v| v.round().clamp(0.0, 255.0) as u8)
         .collect()
 }
 

@@ -256,8 +256,8 @@ fn near_pairs(
     }
     let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");
     // Per image, its views (itself, and its mirror image when mirrors count) described twice: by
-    // the HOG, and by the spectrum of the view and of its centre zoomed in (steady under shifts,
-    // and under crops: a crop resized back is a zoom).
+    // the HOG, and by the spectrum of the view recentred and of its centre zoomed in (steady
+    // under shifts, and under crops: a crop resized back is a zoom).
     let mirror_views = if tolerance.mirror { 2 } else { 1 };
     let described: Vec<[Vec<Vec<f32>>; 2]> = candidates
         .par_iter()
@@ -272,7 +272,13 @@ fn near_pairs(
                 .collect();
             let grays = std::iter::once(gray.as_slice()).chain(mirror.as_deref());
             let spectra = grays
-                .flat_map(|g| [signature::spectrum(g), signature::spectrum(&zoomed(g))])
+                .flat_map(|g| {
+                    let centred = signature::recentred(g);
+                    [
+                        signature::spectrum(&centred),
+                        signature::spectrum(&zoomed(&centred)),
+                    ]
+                })
                 .collect();
             [hogs, spectra]
         })

@@ -274,6 +274,44 @@ pub fn spectrum(gray: &[u8]) -> Vec<f32> {
     out
 }
 
+/// Largest translation `recentred` applies, in thumbnail pixels.
+const MAX_RECENTRING_PX: f32 = 8.0;
+
+/// The thumbnail translated (edge pixels repeated) so that the centroid of its gradient magnitude
+/// lies at the centre. A shifted or cropped copy moves its content and that centroid alike, so
+/// the two recentred thumbnails are aligned to within a pixel or two, and their windowed
+/// `spectrum` weighs the same content alike.
+pub fn recentred(gray: &[u8]) -> Vec<u8> {
+    let n = THUMB_SIDE;
+    let Gradients { x: gx, y: gy } = Gradients::of(gray);
+    let (mut total, mut sx, mut sy) = (0f32, 0f32, 0f32);
+    for y in MARGIN..n - MARGIN {
+        for x in MARGIN..n - MARGIN {
+            let magnitude = (gx[y * n + x].powi(2) + gy[y * n + x].powi(2)).sqrt();
+            total += magnitude;
+            sx += magnitude * x as f32;
+            sy += magnitude * y as f32;
+        }
+    }
+    if total <= 0.0 {
+        return gray.to_vec();
+    }
+    let centre = (n - 1) as f32 / 2.0;
+    let offset = |c: f32| {
+        (c / total - centre)
+            .round()
+            .clamp(-MAX_RECENTRING_PX, MAX_RECENTRING_PX) as i32
+    };
+    let (dx, dy) = (offset(sx), offset(sy));
+    let clamp = |v: i32| v.clamp(0, n as i32 - 1) as usize;
+    (0..n * n)
+        .map(|p| {
+            let (x, y) = ((p % n) as i32, (p / n) as i32);
+            gray[clamp(y + dy) * n + clamp(x + dx)]
+        })
+        .collect()
+}
+
 /// A `side`-wide image mirrored left to right.
 pub fn mirrored<T: Copy>(image: &[T], side: usize) -> Vec<T> {
     image

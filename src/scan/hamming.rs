@@ -335,9 +335,9 @@ pub fn candidate_keys(
             let (a, b) = (a as usize % images, b as usize % images);
             (a != b).then(|| ((a.min(b) as u64) << 32) | b.max(a) as u64)
         }));
-        keys.sort_unstable();
-        keys.dedup();
     }
+    keys.par_sort_unstable();
+    keys.dedup();
     keys
 }
 

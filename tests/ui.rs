@@ -566,7 +566,7 @@ fn keyboard_label_review_writes_the_expected_review_file() {
     // The flipped labels float to the top of the loss ranking.
     let dataset = harness.state().dataset().unwrap().clone();
     let path_of =
-        |example: usize| eyeball::index::relative_path_text(&dataset.examples[example].path);
+        |example: usize| eyeball::dataset::relative_path_text(&dataset.examples[example].path);
     let top: Vec<String> = harness
         .state()
         .label_review()
@@ -766,7 +766,7 @@ fn the_label_review_ranks_by_every_checkpoint_and_draws_p_given_over_them() {
         .ranked
         .iter()
         .take(4)
-        .map(|r| eyeball::index::relative_path_text(&dataset.examples[r.example].path))
+        .map(|r| eyeball::dataset::relative_path_text(&dataset.examples[r.example].path))
         .collect();
     top.sort();
     let mut expected = flipped.clone();
@@ -816,7 +816,7 @@ fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
     let dataset = harness.state().dataset().unwrap().clone();
     let shown: Vec<String> = only
         .iter()
-        .map(|&i| eyeball::index::relative_path_text(&dataset.examples[i].path))
+        .map(|&i| eyeball::dataset::relative_path_text(&dataset.examples[i].path))
         .collect();
     assert!(
         flipped.iter().all(|f| shown.contains(f)),

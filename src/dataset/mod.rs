@@ -4,6 +4,15 @@
 mod coco;
 mod imagefolder;
 mod table;
+/// A relative path as text with `/` separators, the same on every platform (table and cache key).
+pub fn relative_path_text(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
 #[cfg(test)]
 mod testing;
 mod yolo;

@@ -17,7 +17,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat};
 use rayon::prelude::*;
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, relative_path_text};
 use crate::jobs::Progress;
 
 pub use bench::{BenchReport, bench_index, decode_only_seconds};
@@ -495,15 +495,6 @@ fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, FileKey)> {
 /// Lower-case format name: "png", "jpeg", "webp", "tiff", ...
 pub fn format_name(format: ImageFormat) -> String {
     format!("{format:?}").to_ascii_lowercase()
-}
-
-/// A relative path as text with `/` separators, the same on every platform (table and cache key).
-pub fn relative_path_text(path: &Path) -> String {
-    let parts: Vec<String> = path
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    parts.join("/")
 }
 
 #[cfg(test)]

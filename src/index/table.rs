@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{ImageRecord, Index, IndexError, relative_path_text};
+use super::{ImageRecord, Index, IndexError};
+use crate::dataset::relative_path_text;
 use crate::dataset::{Dataset, Example};
 
 /// Columns of `Index::to_dataframe` before the dataset's extra columns (`decode_error`, `phash`,

@@ -11,7 +11,7 @@ use super::label_issues::{Ranked, Scores};
 use super::predict::{ClassMap, FixedBatch};
 use super::{ModelError, Preprocess, classify_checkpoints, run_evolution};
 use crate::dataset::Dataset;
-use crate::index::relative_path_text;
+use crate::dataset::relative_path_text;
 use crate::jobs::Progress;
 
 /// Smallest probability taken into a log, so a margin stays finite when a float32 softmax

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use super::ModelError;
 use super::predict::{BatchPredictions, ClassMap};
 use crate::dataset::Dataset;
-use crate::index::relative_path_text;
+use crate::dataset::relative_path_text;
 
 /// How far a row of probabilities may sum from 1 before it is reported.
 pub const SUM_TOLERANCE: f64 = 0.01;

@@ -424,7 +424,7 @@ impl ReviewStore {
         let mut labels = Vec::with_capacity(dataset.examples.len());
         let mut excluded = Vec::with_capacity(dataset.examples.len());
         for example in &dataset.examples {
-            let path = crate::index::relative_path_text(&example.path);
+            let path = crate::dataset::relative_path_text(&example.path);
             let given = example.label.map(|l| dataset.classes[l].clone());
             let entry = self.entries.get(&path);
             labels.push(match entry {

@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use super::verify::{self, Comparison, Tolerance};
 use super::{ScanReport, ScanSettings, scan};
 use crate::dataset::Dataset;
-use crate::index::{IndexCache, build_index, relative_path_text};
+use crate::dataset::relative_path_text;
+use crate::index::{IndexCache, build_index};
 use crate::jobs::Progress;
 
 /// One pair of the answer key.

@@ -11,7 +11,8 @@ use super::signature::{self, Signature};
 use super::verify::{self, Comparison, Tolerance, View};
 use super::{DuplicateGroup, Embedding, Finding, IssueKind, MAX_CANDIDATE_PAIRS, ScanSettings};
 use crate::dataset::Dataset;
-use crate::index::{Index, relative_path_text};
+use crate::dataset::relative_path_text;
+use crate::index::Index;
 
 /// Random-hyperplane hash tables of the gradient histogram. Each table finds a different share
 /// of the recoloured, shifted and rescaled pairs: on CIFAR-10's test set, against a brute-force
@@ -26,7 +27,7 @@ const SPECTRUM_HASH_TABLES: usize = 8;
 const SPECTRUM_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_2000;
 /// Cosine of the (mean-centred) gradient histograms or spectra below which a candidate is
 /// dropped before the costlier same-shot comparison.
-const HOG_COSINE_GATE: f32 = 0.5;
+const DESCRIPTOR_COSINE_GATE: f32 = 0.5;
 
 /// What the duplicate checks found.
 pub struct Duplicates {
@@ -350,7 +351,7 @@ fn near_pairs(
     };
     let keys = most_alike(&keys, n, |pa, pb| {
         let best = closeness(pa, pb);
-        (best[0].max(best[1]) >= HOG_COSINE_GATE).then(|| (best[0] + best[1]) / 2.0)
+        (best[0].max(best[1]) >= DESCRIPTOR_COSINE_GATE).then(|| (best[0] + best[1]) / 2.0)
     });
     // Keys are sorted, so pairs sharing their first image come together: its view is prepared
     // once per run.

@@ -19,7 +19,8 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::dataset::Dataset;
-use crate::index::{Index, relative_path_text};
+use crate::dataset::relative_path_text;
+use crate::index::Index;
 use crate::jobs::Progress;
 
 pub use bench::{NearDuplicateBench, bench_near_duplicates};

@@ -380,7 +380,7 @@ impl EyeballApp {
                     let dataset = self.dataset.dataset.clone();
                     let position = self.label_review.ranked.iter().position(|r| {
                         dataset.as_ref().is_some_and(|d| {
-                            crate::index::relative_path_text(&d.examples[r.example].path) == path
+                            crate::dataset::relative_path_text(&d.examples[r.example].path) == path
                         })
                     });
                     if let Some(position) = position {
@@ -723,7 +723,7 @@ impl EyeballApp {
         let Some(entry) = dataset.examples.get(example) else {
             return;
         };
-        let path = crate::index::relative_path_text(&entry.path);
+        let path = crate::dataset::relative_path_text(&entry.path);
         let result = match decision {
             Some(decision) => store.record(crate::review::ReviewEntry {
                 path,

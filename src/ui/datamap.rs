@@ -236,7 +236,7 @@ fn hover_ui(view: &ViewCtx, ui: &mut egui::Ui, dynamics: &Dynamics, hovered: Opt
         }
         ui.label(format!(
             "{}\ngiven {}, last predicted {}\nconfidence {:.2}, variability {:.2}, correctness {:.2}, AUM {:.2}",
-            crate::index::relative_path_text(&dataset.examples[d.example].path),
+            crate::dataset::relative_path_text(&dataset.examples[d.example].path),
             dataset.classes[d.given],
             dataset.classes[d.predicted_last()],
             d.confidence,

@@ -317,7 +317,7 @@ fn group_ui(view: &ViewCtx, ui: &mut egui::Ui, group: &DuplicateGroup) {
                         view,
                         ui,
                         member,
-                        &crate::index::relative_path_text(&example.path),
+                        &crate::dataset::relative_path_text(&example.path),
                     );
                 });
             }

@@ -107,7 +107,7 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         .filter(|r| {
             view.review.is_some_and(|store| {
                 store
-                    .get(&crate::index::relative_path_text(
+                    .get(&crate::dataset::relative_path_text(
                         &dataset.examples[r.example].path,
                     ))
                     .is_some()
@@ -326,7 +326,7 @@ fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 ranked.score
             ));
             p_given_line_ui(view, ui, ranked.example);
-            let path = crate::index::relative_path_text(&example.path);
+            let path = crate::dataset::relative_path_text(&example.path);
             match view.review.and_then(|r| r.get(&path)) {
                 Some(entry) => {
                     let new_label = entry
@@ -411,7 +411,7 @@ fn strip_ui(view: &ViewCtx, ui: &mut egui::Ui, position: usize) {
                 paint_fitted(&painter, &texture, rect.shrink(2.0));
             }
             let decided = view.review.is_some_and(|r| {
-                r.get(&crate::index::relative_path_text(&entry.path))
+                r.get(&crate::dataset::relative_path_text(&entry.path))
                     .is_some()
             });
             if decided {

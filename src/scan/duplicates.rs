@@ -2,6 +2,7 @@
 //! see `verify`), and the groups they form, with label conflicts and split leakage.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -13,6 +14,7 @@ use super::{DuplicateGroup, Embedding, Finding, IssueKind, MAX_CANDIDATE_PAIRS, 
 use crate::dataset::Dataset;
 use crate::dataset::relative_path_text;
 use crate::index::Index;
+use crate::jobs::Progress;
 
 /// Random-hyperplane hash tables of the gradient histogram. Each table finds a different share
 /// of the recoloured, shifted and rescaled pairs: on CIFAR-10's test set, against a brute-force
@@ -75,6 +77,7 @@ pub fn find(
     signatures: &[Option<Signature>],
     embedding: Option<(&Embedding, &Neighbourhood)>,
     settings: &ScanSettings,
+    progress: &Progress,
     warnings: &mut Vec<String>,
 ) -> Duplicates {
     let exact = exact_sets(index);
@@ -92,6 +95,7 @@ pub fn find(
         mirror: settings.near_duplicate_mirror,
     };
     let crowd = Crowd::new(index.records.len());
+    let steps = Steps::new(progress, STEPS_PER_IMAGE * index.records.len());
     let mut pairs = near_pairs(
         index,
         signatures,
@@ -99,8 +103,10 @@ pub fn find(
         settings,
         tolerance,
         &crowd,
+        &steps,
         warnings,
     );
+    steps.finish();
     if let Some((embedding, neighbourhood)) = embedding {
         let known: std::collections::HashSet<(usize, usize)> =
             pairs.iter().map(|p| (p.a, p.b)).collect();
@@ -250,11 +256,14 @@ fn near_pairs(
     settings: &ScanSettings,
     tolerance: Tolerance,
     crowd: &Crowd,
+    steps: &Steps,
     warnings: &mut Vec<String>,
 ) -> Vec<NearPair> {
     if candidates.len() < 2 {
         return Vec::new();
     }
+    // A quarter of the steps for describing the images, the rest for comparing the candidates.
+    let describing = steps.part(candidates.len(), 1, 4);
     let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");
     // Per image, its views (itself, and its mirror image when mirrors count) described twice: by
     // the HOG, and by the spectrum of the view recentred and of its centre zoomed in (steady
@@ -263,6 +272,7 @@ fn near_pairs(
     let described: Vec<[Vec<Vec<f32>>; 2]> = candidates
         .par_iter()
         .map(|&i| {
+            describing.advance();
             let gray = &sig(i).gray;
             let mirror = tolerance
                 .mirror
@@ -356,14 +366,18 @@ fn near_pairs(
     // Keys are sorted, so pairs sharing their first image come together: its view is prepared
     // once per run.
     let runs: Vec<&[u64]> = keys.chunk_by(|x, y| x >> 32 == y >> 32).collect();
+    let comparing = steps.part(runs.len(), 3, 4);
     let sig = &sig;
     runs.par_iter()
         .flat_map_iter(|run| {
-            let pa = (run[0] >> 32) as usize;
+            // Cancelled: the scan stops after this stage, so the rest is skipped.
+            let run: &[u64] = if steps.is_cancelled() { &[] } else { run };
+            let pa = run.first().map_or(0, |&key| (key >> 32) as usize);
             let a = candidates[pa];
             let mut view_a: Option<View> = None;
-            run.iter()
-                .filter_map(move |&key| {
+            let found = run
+                .iter()
+                .filter_map(|&key| {
                     let pb = (key & 0xFFFF_FFFF) as usize;
                     let b = candidates[pb];
                     let side = verify::comparison_side(sig(a).source_side, sig(b).source_side);
@@ -382,9 +396,77 @@ fn near_pairs(
                         index,
                     )
                 })
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            comparing.advance();
+            found
         })
         .collect()
+}
+
+/// Progress steps per image the duplicate search takes in a scan: about four times as long as
+/// decoding the images' signatures.
+pub const STEPS_PER_IMAGE: usize = 4;
+
+/// The duplicate search's share of the scan's `Progress`, advanced by its parts.
+struct Steps<'a> {
+    progress: &'a Progress,
+    total: usize,
+    advanced: AtomicUsize,
+}
+
+impl<'a> Steps<'a> {
+    fn new(progress: &'a Progress, total: usize) -> Steps<'a> {
+        Steps {
+            progress,
+            total,
+            advanced: AtomicUsize::new(0),
+        }
+    }
+
+    /// `numerator / denominator` of the steps, to be done in `units` equal units.
+    fn part(&self, units: usize, numerator: usize, denominator: usize) -> Part<'_, 'a> {
+        Part {
+            steps: self,
+            units,
+            share: self.total * numerator / denominator,
+            done: AtomicUsize::new(0),
+        }
+    }
+
+    fn add(&self, count: usize) {
+        let before = self.advanced.fetch_add(count, Ordering::Relaxed);
+        self.progress
+            .advance(count.min(self.total.saturating_sub(before)));
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.progress.is_cancelled()
+    }
+
+    /// Advances what is left of the steps.
+    fn finish(&self) {
+        let before = self.advanced.swap(self.total, Ordering::Relaxed);
+        self.progress.advance(self.total.saturating_sub(before));
+    }
+}
+
+/// A part of `Steps`.
+struct Part<'s, 'a> {
+    steps: &'s Steps<'a>,
+    units: usize,
+    share: usize,
+    done: AtomicUsize,
+}
+
+impl Part<'_, '_> {
+    /// One unit done.
+    fn advance(&self) {
+        let k = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if k <= self.units {
+            self.steps
+                .add(k * self.share / self.units - (k - 1) * self.share / self.units);
+        }
+    }
 }
 
 /// Candidates compared per image, the most alike first: enough for a copy among look-alikes and

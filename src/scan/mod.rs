@@ -406,8 +406,9 @@ pub fn scan_with(
             examples: n,
         });
     }
-    // A stage of its own: a model embedding may have advanced the same progress before.
-    progress.start_stage(2 * n);
+    // A stage of its own: a model embedding may have advanced the same progress before. Steps:
+    // n signatures, then the duplicate search's, then n for the rest.
+    progress.start_stage((2 + duplicates::STEPS_PER_IMAGE) * n);
     let decoded: Vec<(Option<Signature>, Option<String>)> = dataset
         .examples
         .par_iter()
@@ -446,9 +447,9 @@ pub fn scan_with(
         &signatures,
         model.as_ref().map(|(e, n)| (*e, n)),
         settings,
+        progress,
         &mut warnings,
     );
-    progress.advance(n / 2);
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }
@@ -465,7 +466,7 @@ pub fn scan_with(
     findings.extend(outliers::stat_outliers(index, &usable, settings));
     let mut notes = Vec::new();
     findings.extend(quality::flags(index, &truncated, settings, &mut notes));
-    progress.advance(n - n / 2);
+    progress.advance(n);
 
     findings.sort_by(|a, b| {
         a.kind

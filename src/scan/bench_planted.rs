@@ -193,9 +193,7 @@ pub fn bench_duplicates(
             group_of[m] = group.id;
         }
     }
-    let tolerance = Tolerance {
-        mirror: settings.near_duplicate_mirror,
-    };
+    let tolerance = Tolerance::of(settings);
     let checked: Vec<Option<(Option<Comparison>, bool)>> = key
         .par_iter()
         .map(|pair| {

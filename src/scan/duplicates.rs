@@ -91,9 +91,7 @@ pub fn find(
     let searched =
         |i: usize| !is_copy[i] && signatures[i].as_ref().is_some_and(|s| s.has_structure);
     let candidates: Vec<usize> = (0..index.records.len()).filter(|&i| searched(i)).collect();
-    let tolerance = Tolerance {
-        mirror: settings.near_duplicate_mirror,
-    };
+    let tolerance = Tolerance::of(settings);
     let crowd = Crowd::new(index.records.len());
     let steps = Steps::new(progress, STEPS_PER_IMAGE * index.records.len());
     let mut pairs = near_pairs(
@@ -101,7 +99,6 @@ pub fn find(
         signatures,
         &candidates,
         settings,
-        tolerance,
         &crowd,
         &steps,
         warnings,
@@ -254,7 +251,6 @@ fn near_pairs(
     signatures: &[Option<Signature>],
     candidates: &[usize],
     settings: &ScanSettings,
-    tolerance: Tolerance,
     crowd: &Crowd,
     steps: &Steps,
     warnings: &mut Vec<String>,
@@ -262,6 +258,7 @@ fn near_pairs(
     if candidates.len() < 2 {
         return Vec::new();
     }
+    let tolerance = Tolerance::of(settings);
     // A quarter of the steps for describing the images, the rest for comparing the candidates.
     let describing = steps.part(candidates.len(), 1, 4);
     let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");

@@ -105,6 +105,15 @@ pub struct Tolerance {
     pub mirror: bool,
 }
 
+impl Tolerance {
+    /// What the scan's settings allow.
+    pub fn of(settings: &super::ScanSettings) -> Tolerance {
+        Tolerance {
+            mirror: settings.near_duplicate_mirror,
+        }
+    }
+}
+
 /// A gray thumbnail prepared for comparison at `side`.
 pub struct View {
     side: usize,

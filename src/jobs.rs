@@ -49,6 +49,69 @@ impl Progress {
     }
 }
 
+/// A share of a job's `Progress` (`total` steps), advanced by parts that each count their own
+/// units: a stage whose work is not one step per item.
+pub struct Steps<'a> {
+    progress: &'a Progress,
+    total: usize,
+    advanced: AtomicUsize,
+}
+
+impl<'a> Steps<'a> {
+    pub fn new(progress: &'a Progress, total: usize) -> Steps<'a> {
+        Steps {
+            progress,
+            total,
+            advanced: AtomicUsize::new(0),
+        }
+    }
+
+    /// `numerator / denominator` of the steps, to be done in `units` equal units.
+    pub fn part(&self, units: usize, numerator: usize, denominator: usize) -> Part<'_, 'a> {
+        Part {
+            steps: self,
+            units,
+            share: self.total * numerator / denominator,
+            done: AtomicUsize::new(0),
+        }
+    }
+
+    fn add(&self, count: usize) {
+        let before = self.advanced.fetch_add(count, Ordering::Relaxed);
+        self.progress
+            .advance(count.min(self.total.saturating_sub(before)));
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.progress.is_cancelled()
+    }
+
+    /// Advances what is left of the steps.
+    pub fn finish(&self) {
+        let before = self.advanced.swap(self.total, Ordering::Relaxed);
+        self.progress.advance(self.total.saturating_sub(before));
+    }
+}
+
+/// A part of `Steps`.
+pub struct Part<'s, 'a> {
+    steps: &'s Steps<'a>,
+    units: usize,
+    share: usize,
+    done: AtomicUsize,
+}
+
+impl Part<'_, '_> {
+    /// One unit done.
+    pub fn advance(&self) {
+        let k = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if k <= self.units {
+            self.steps
+                .add(k * self.share / self.units - (k - 1) * self.share / self.units);
+        }
+    }
+}
+
 /// A job's result type: how a worker that panicked reports it, so the job ends as failed with
 /// the panic's message instead of running forever.
 pub trait JobOutput: Send + 'static {

@@ -2,7 +2,6 @@
 //! see `verify`), and the groups they form, with label conflicts and split leakage.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -14,7 +13,7 @@ use super::{DuplicateGroup, Embedding, Finding, IssueKind, MAX_CANDIDATE_PAIRS, 
 use crate::dataset::Dataset;
 use crate::dataset::relative_path_text;
 use crate::index::Index;
-use crate::jobs::Progress;
+use crate::jobs::{Progress, Steps};
 
 /// Random-hyperplane hash tables of the gradient histogram. Each table finds a different share
 /// of the recoloured, shifted and rescaled pairs: on CIFAR-10's test set, against a brute-force
@@ -362,21 +361,24 @@ fn near_pairs(
     });
     // Keys are sorted, so pairs sharing their first image come together: its view is prepared
     // once per run.
-    let runs: Vec<&[u64]> = keys.chunk_by(|x, y| x >> 32 == y >> 32).collect();
+    let runs: Vec<&[u64]> = keys
+        .chunk_by(|&x, &y| hamming::key_images(x).0 == hamming::key_images(y).0)
+        .collect();
     let comparing = steps.part(runs.len(), 3, 4);
     let sig = &sig;
     runs.par_iter()
         .flat_map_iter(|run| {
             // Cancelled: the scan stops after this stage, so the rest is skipped.
-            let run: &[u64] = if steps.is_cancelled() { &[] } else { run };
-            let pa = run.first().map_or(0, |&key| (key >> 32) as usize);
-            let a = candidates[pa];
+            if steps.is_cancelled() {
+                comparing.advance();
+                return Vec::new();
+            }
+            let a = candidates[hamming::key_images(run[0]).0];
             let mut view_a: Option<View> = None;
             let found = run
                 .iter()
                 .filter_map(|&key| {
-                    let pb = (key & 0xFFFF_FFFF) as usize;
-                    let b = candidates[pb];
+                    let b = candidates[hamming::key_images(key).1];
                     let side = verify::comparison_side(sig(a).source_side, sig(b).source_side);
                     if view_a.as_ref().is_none_or(|v| v.side() != side) {
                         view_a = Some(View::of(&sig(a).gray, side));
@@ -404,68 +406,6 @@ fn near_pairs(
 /// decoding the images' signatures.
 pub const STEPS_PER_IMAGE: usize = 4;
 
-/// The duplicate search's share of the scan's `Progress`, advanced by its parts.
-struct Steps<'a> {
-    progress: &'a Progress,
-    total: usize,
-    advanced: AtomicUsize,
-}
-
-impl<'a> Steps<'a> {
-    fn new(progress: &'a Progress, total: usize) -> Steps<'a> {
-        Steps {
-            progress,
-            total,
-            advanced: AtomicUsize::new(0),
-        }
-    }
-
-    /// `numerator / denominator` of the steps, to be done in `units` equal units.
-    fn part(&self, units: usize, numerator: usize, denominator: usize) -> Part<'_, 'a> {
-        Part {
-            steps: self,
-            units,
-            share: self.total * numerator / denominator,
-            done: AtomicUsize::new(0),
-        }
-    }
-
-    fn add(&self, count: usize) {
-        let before = self.advanced.fetch_add(count, Ordering::Relaxed);
-        self.progress
-            .advance(count.min(self.total.saturating_sub(before)));
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.progress.is_cancelled()
-    }
-
-    /// Advances what is left of the steps.
-    fn finish(&self) {
-        let before = self.advanced.swap(self.total, Ordering::Relaxed);
-        self.progress.advance(self.total.saturating_sub(before));
-    }
-}
-
-/// A part of `Steps`.
-struct Part<'s, 'a> {
-    steps: &'s Steps<'a>,
-    units: usize,
-    share: usize,
-    done: AtomicUsize,
-}
-
-impl Part<'_, '_> {
-    /// One unit done.
-    fn advance(&self) {
-        let k = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if k <= self.units {
-            self.steps
-                .add(k * self.share / self.units - (k - 1) * self.share / self.units);
-        }
-    }
-}
-
 /// Candidates compared per image, the most alike first: enough for a copy among look-alikes and
 /// for `Crowd` to see the look-alikes.
 const COMPARED_PER_IMAGE: usize = 8;
@@ -477,18 +417,17 @@ fn most_alike(
     images: usize,
     score: impl Fn(usize, usize) -> Option<f32> + Sync,
 ) -> Vec<u64> {
-    let split = |key: u64| ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
     let scores: Vec<Option<f32>> = keys
         .par_iter()
         .map(|&key| {
-            let (a, b) = split(key);
+            let (a, b) = hamming::key_images(key);
             score(a, b)
         })
         .collect();
     let mut per_image: Vec<Vec<(f32, usize)>> = vec![Vec::new(); images];
     for (k, (&key, s)) in keys.iter().zip(&scores).enumerate() {
         if let Some(s) = *s {
-            let (a, b) = split(key);
+            let (a, b) = hamming::key_images(key);
             per_image[a].push((s, k));
             per_image[b].push((s, k));
         }

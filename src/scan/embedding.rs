@@ -183,7 +183,7 @@ pub fn candidate_pairs(
     let mut pairs: Vec<(usize, usize)> = keys
         .par_iter()
         .filter_map(|&key| {
-            let (pa, pb) = ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
+            let (pa, pb) = hamming::key_images(key);
             let cosine = signature::dot(views[pa], views[pb]);
             let distance = (2.0 - 2.0 * cosine).max(0.0).sqrt();
             let ln_ratio = (distance / reach[pa].min(reach[pb])).ln();

@@ -341,6 +341,11 @@ pub fn candidate_keys(
     keys
 }
 
+/// The two images `(a, b)` of a `candidate_keys` key.
+pub fn key_images(key: u64) -> (usize, usize) {
+    ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

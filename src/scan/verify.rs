@@ -191,29 +191,19 @@ impl Sums {
     }
 
     fn correlation(&self) -> f32 {
-        if self.n < 2.0 {
-            return 0.0;
-        }
-        let cov = self.ab - self.a * self.b / self.n;
-        let var = (self.aa - self.a * self.a / self.n) * (self.bb - self.b * self.b / self.n);
-        if var <= 1e-6 { 0.0 } else { cov / var.sqrt() }
+        let wide = f64::from;
+        correlation_of(
+            wide(self.n),
+            (wide(self.a), wide(self.aa)),
+            (wide(self.b), wide(self.bb)),
+            wide(self.ab),
+        )
     }
-}
-
-/// Bilinear sample of a `side²` image at (x, y), which must lie inside it.
-fn sample(image: &[f32], side: usize, x: f32, y: f32) -> f32 {
-    // Truncation is the floor for the non-negative coordinates inside.
-    let (x0, y0) = (x as usize, y as usize);
-    let (x1, y1) = ((x0 + 1).min(side - 1), (y0 + 1).min(side - 1));
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let top = image[y0 * side + x0] * (1.0 - fx) + image[y0 * side + x1] * fx;
-    let bottom = image[y1 * side + x0] * (1.0 - fx) + image[y1 * side + x1] * fx;
-    top * (1.0 - fy) + bottom * fy
 }
 
 /// Where one coordinate of the first image falls in the second: the two neighbouring pixels and
 /// the weight of the second.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Tap {
     at: usize,
     low: usize,
@@ -222,6 +212,18 @@ struct Tap {
 }
 
 impl Tap {
+    /// Coordinate `at` of the first image falling at `q` (inside) of a `side`-wide second.
+    fn new(at: usize, q: f32, side: usize) -> Tap {
+        // Truncation is the floor for the non-negative coordinates inside.
+        let low = q as usize;
+        Tap {
+            at,
+            low,
+            high: (low + 1).min(side - 1),
+            weight: q - low as f32,
+        }
+    }
+
     /// Bilinear sample of a `side²` image at the taps of a column `x` and a row `y`.
     #[inline]
     fn sample(image: &[f32], side: usize, x: Tap, y: Tap) -> f32 {
@@ -241,12 +243,7 @@ fn axis_taps(side: usize, scale: f32, shift: f32, mirrored: bool, step: usize) -
     let (lo, hi) = (m as f32, (side - 1 - m) as f32);
     let centre = (side - 1) as f32 / 2.0;
     let mut taps = Taps {
-        taps: [Tap {
-            at: 0,
-            low: 0,
-            high: 0,
-            weight: 0.0,
-        }; THUMB_SIDE],
+        taps: [Tap::default(); THUMB_SIDE],
         len: 0,
     };
     for p in (m..side - m).step_by(step) {
@@ -255,13 +252,7 @@ fn axis_taps(side: usize, scale: f32, shift: f32, mirrored: bool, step: usize) -
             q = (side - 1) as f32 - q;
         }
         if (lo..=hi).contains(&q) {
-            // Truncation is the floor for the non-negative coordinates inside.
-            taps.taps[taps.len] = Tap {
-                at: p,
-                low: q as usize,
-                high: (q as usize + 1).min(side - 1),
-                weight: q - (q as usize) as f32,
-            };
+            taps.taps[taps.len] = Tap::new(p, q, side);
             taps.len += 1;
         }
     }
@@ -331,8 +322,8 @@ struct ScaledHalves {
 /// One scale of `ScaledHalves`.
 struct ScaledHalf {
     level: Vec<f32>,
-    /// The rectangle of r inside the first image's inner area: x and y ranges, end exclusive.
-    inside: [(usize, usize); 2],
+    /// The range of r (on either axis, end exclusive) inside the first image's inner area.
+    inside: (usize, usize),
     sums: Integral,
 }
 
@@ -382,16 +373,19 @@ impl ScaledHalves {
                     .filter(|&r| (lo..=hi).contains(&source(r)))
                     .collect();
                 let range = (inside[0], inside[inside.len() - 1] + 1);
+                let taps: Vec<Tap> = (range.0..range.1)
+                    .map(|r| Tap::new(r, source(r), hs))
+                    .collect();
                 let mut level = vec![0f32; hs * hs];
-                for y in range.0..range.1 {
-                    for x in range.0..range.1 {
-                        level[y * hs + x] = sample(&view.half, hs, source(x), source(y));
+                for &y in &taps {
+                    for &x in &taps {
+                        level[y.at * hs + x.at] = Tap::sample(&view.half, hs, x, y);
                     }
                 }
                 ScaledHalf {
                     sums: Integral::of(&level, hs),
                     level,
-                    inside: [range, range],
+                    inside: range,
                 }
             })
             .collect();
@@ -437,11 +431,11 @@ fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f
         let half_sums = Integral::of(half, hs);
         for (scaled, &scale) in a.scales.iter().zip(&COARSE_SCALES) {
             for ty in -max_shift..=max_shift {
-                let Some(ys) = overlap(ty, scaled.inside[1]) else {
+                let Some(ys) = overlap(ty, scaled.inside) else {
                     continue;
                 };
                 for tx in -max_shift..=max_shift {
-                    let Some(xs) = overlap(tx, scaled.inside[0]) else {
+                    let Some(xs) = overlap(tx, scaled.inside) else {
                         continue;
                     };
                     let n = ((xs.1 - xs.0) * (ys.1 - ys.0)) as f64;

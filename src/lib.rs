@@ -3,6 +3,7 @@
 pub mod browse;
 pub mod cli;
 pub mod dataset;
+pub mod files;
 pub mod index;
 pub mod jobs;
 pub mod model;

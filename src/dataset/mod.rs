@@ -397,49 +397,7 @@ pub fn is_image_path(path: &Path) -> bool {
 /// Natural ordering: digit runs compare by value, so "img2" < "img10" and "epoch_9" < "epoch_10".
 /// Case is ignored except to break ties.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    natural_cmp_ignoring_case(a.as_bytes(), b.as_bytes()).then_with(|| a.cmp(b))
-}
-
-fn natural_cmp_ignoring_case(mut a: &[u8], mut b: &[u8]) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    loop {
-        match (a.first(), b.first()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let a_len = a.iter().take_while(|c| c.is_ascii_digit()).count();
-                let b_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                let (a_num, b_num) = (trim_zeros(&a[..a_len]), trim_zeros(&b[..b_len]));
-                let ord = a_num
-                    .len()
-                    .cmp(&b_num.len())
-                    .then_with(|| a_num.cmp(b_num))
-                    .then(a_len.cmp(&b_len));
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-                a = &a[a_len..];
-                b = &b[b_len..];
-            }
-            (Some(x), Some(y)) => {
-                let ord = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-                a = &a[1..];
-                b = &b[1..];
-            }
-        }
-    }
-}
-
-fn trim_zeros(digits: &[u8]) -> &[u8] {
-    let start = digits
-        .iter()
-        .position(|&d| d != b'0')
-        .unwrap_or(digits.len());
-    &digits[start..]
+    natord::compare_ignore_case(a, b).then_with(|| a.cmp(b))
 }
 
 #[cfg(test)]

@@ -213,7 +213,7 @@ pub fn write<'a>(
     let mut df = DataFrame::new(records.len(), columns).map_err(|e| e.to_string())?;
     let dir = path.parent().ok_or("no parent folder")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    super::table::write_atomically(path, |file| {
+    crate::files::write_atomically(path, |file| {
         ParquetWriter::new(file)
             .finish(&mut df)
             .map(|_| ())

@@ -18,11 +18,11 @@ use image::{DynamicImage, ImageDecoder, ImageFormat};
 use rayon::prelude::*;
 
 use crate::dataset::{Dataset, relative_path_text};
+use crate::files::{DiskCache, cache_budget_bytes, mark_used};
 use crate::jobs::Progress;
 
 pub use bench::{BenchReport, bench_index, decode_only_seconds};
 pub use stats::phash_distance;
-pub(crate) use table::write_atomically;
 pub use table::{TableFormat, write_table};
 
 /// Largest allocation one decode may make; refuses decompression bombs.
@@ -378,13 +378,15 @@ pub fn build_index(
     let cache_file = cache.file_for(&dataset.root);
     let mut warnings = Vec::new();
     let cached: HashMap<String, ImageRecord> = match &cache_file {
-        Some(file) => cache::read(file).unwrap_or_else(|message| {
-            warnings.push(format!(
-                "{}: ignored the index cache: {message}",
-                file.display()
-            ));
-            HashMap::new()
-        }),
+        Some(file) => cache::read(file)
+            .inspect(|_| mark_used(file))
+            .unwrap_or_else(|message| {
+                warnings.push(format!(
+                    "{}: ignored the index cache: {message}",
+                    file.display()
+                ));
+                HashMap::new()
+            }),
         None => HashMap::new(),
     };
     let (decoded, reused) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -431,11 +433,17 @@ pub fn build_index(
                 let unopened = record.file_key() == FileKey::default() && !record.is_readable();
                 (!unopened).then(|| (relative_path_text(&example.path), record))
             });
-        if let Err(message) = cache::write(file, rows) {
-            warnings.push(format!(
+        match cache::write(file, rows) {
+            Ok(()) => {
+                // Other datasets' caches make room, least recently opened first.
+                if let Some(dir) = file.parent() {
+                    let _ = DiskCache::new(dir, cache_budget_bytes()).trim(Some(file));
+                }
+            }
+            Err(message) => warnings.push(format!(
                 "{}: could not save the index cache: {message}",
                 file.display()
-            ));
+            )),
         }
     }
     if cancelled {

@@ -1,14 +1,14 @@
 //! The index as a table: a polars DataFrame with one row per example (for export and queries),
 //! the numeric columns the UI sorts and filters by, and writing tables to Parquet or CSV.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 
 use super::{ImageRecord, Index, IndexError};
 use crate::dataset::relative_path_text;
 use crate::dataset::{Dataset, Example};
+use crate::files::write_atomically;
 
 /// Columns of `Index::to_dataframe` before the dataset's extra columns (`decode_error`, `phash`,
 /// `content_hash` and `mtime_ns` follow them). An extra column with one of these names, or any
@@ -353,38 +353,4 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<(), IndexError> {
             source: io,
         },
     })
-}
-
-/// Runs `write` on a new temporary file beside `path`, flushes it to disk and renames it over
-/// `path`. On failure the temporary file is removed and `path` is untouched.
-pub(crate) fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let tmp = temporary_sibling(path);
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        write(&mut file)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn temporary_sibling(path: &Path) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unique = format!(
-        ".{name}.{}-{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    path.with_file_name(unique)
 }

@@ -6,6 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
 
 use super::{CHECKPOINT_EXTENSIONS, ModelError, file_name};
 use crate::dataset::natural_cmp;
@@ -356,114 +357,31 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
     Ok(filled)
 }
 
-/// A fast 64-bit hash of a file's bytes and length: a cache key, not a security check.
+/// A fast 64-bit hash of a file's bytes (xxh3): a cache key, not a security check. Stable across
+/// runs, platforms and Rust versions, which on-disk cache keys need.
 pub fn hash_file(path: &Path) -> std::io::Result<u64> {
     let mut file = File::open(path)?;
-    let mut hasher = Hasher64::default();
+    let mut hasher = Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = read_up_to(&mut file, &mut buf)?;
-        hasher.write(&buf[..n]);
+        hasher.update(&buf[..n]);
         if n < buf.len() {
             break;
         }
     }
-    Ok(hasher.finish())
+    Ok(hasher.digest())
 }
 
-/// FNV-1a over 8-byte words with a final avalanche: stable across runs, platforms and Rust
-/// versions (unlike `DefaultHasher`), which on-disk cache keys need.
-#[derive(Clone, Debug)]
-pub struct Hasher64 {
-    state: u64,
-    len: u64,
-    /// Bytes of an unfinished word, kept until the next `write`.
-    pending: Vec<u8>,
-}
-
-impl Default for Hasher64 {
-    fn default() -> Self {
-        Hasher64 {
-            state: 0xcbf2_9ce4_8422_2325,
-            len: 0,
-            pending: Vec::with_capacity(8),
-        }
-    }
-}
-
-impl Hasher64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-
-    /// Feeds bytes; the result does not depend on how they are split between calls.
-    pub fn write(&mut self, mut bytes: &[u8]) {
-        self.len += bytes.len() as u64;
-        if !self.pending.is_empty() {
-            let take = (8 - self.pending.len()).min(bytes.len());
-            self.pending.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if self.pending.len() < 8 {
-                return;
-            }
-            let word = u64::from_le_bytes(self.pending[..8].try_into().unwrap_or_default());
-            self.mix(word);
-            self.pending.clear();
-        }
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            self.mix(u64::from_le_bytes(word.try_into().unwrap_or_default()));
-        }
-        self.pending.extend_from_slice(words.remainder());
-    }
-
-    /// Feeds a string and a separator, so that ("ab", "c") and ("a", "bc") differ.
-    pub fn write_str(&mut self, text: &str) {
-        self.write(text.as_bytes());
-        self.write(&[0xff]);
-    }
-
-    fn mix(&mut self, word: u64) {
-        self.state = (self.state ^ word).wrapping_mul(Self::PRIME);
-        self.state ^= self.state >> 29;
-    }
-
-    /// The hash of everything written.
-    pub fn finish(&self) -> u64 {
-        let mut state = self.state;
-        for &b in &self.pending {
-            state = (state ^ b as u64).wrapping_mul(Self::PRIME);
-        }
-        // splitmix64's finaliser spreads every input bit over the output.
-        let mut z = state ^ self.len.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+/// Feeds a string and its length, so that ("ab", "c") and ("a", "bc") hash differently.
+pub fn hash_str(hasher: &mut Xxh3, text: &str) {
+    hasher.update(&(text.len() as u64).to_le_bytes());
+    hasher.update(text.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_hash_does_not_depend_on_how_bytes_are_split() {
-        let data: Vec<u8> = (0..100u8).collect();
-        let mut whole = Hasher64::default();
-        whole.write(&data);
-        let mut parts = Hasher64::default();
-        for chunk in data.chunks(3) {
-            parts.write(chunk);
-        }
-        assert_eq!(whole.finish(), parts.finish());
-        let mut other = Hasher64::default();
-        other.write(&data[1..]);
-        assert_ne!(whole.finish(), other.finish());
-        let (mut a, mut b) = (Hasher64::default(), Hasher64::default());
-        a.write_str("ab");
-        a.write_str("c");
-        b.write_str("a");
-        b.write_str("bc");
-        assert_ne!(a.finish(), b.finish());
-    }
 
     #[test]
     fn files_that_are_not_archives_are_unrunnable_with_a_reason() {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use polars::prelude::*;
@@ -482,16 +481,7 @@ fn import_table(
             .finish()
             .map_err(|e| bad(e.to_string()))?
     } else {
-        let mut lines = BufReader::new(File::open(path).map_err(io)?).split(b'\n');
-        let header = lines.next().transpose().map_err(io)?.unwrap_or_default();
-        let fields = field_count(&header);
-        for (row, line) in lines.enumerate() {
-            let line = line.map_err(io)?;
-            let count = field_count(&line);
-            if count != fields && !line.iter().all(u8::is_ascii_whitespace) {
-                ragged.insert(row + 1, (count, fields));
-            }
-        }
+        ragged = ragged_rows(path).map_err(|e| bad(e.to_string()))?;
         CsvReadOptions::default()
             .with_has_header(true)
             .with_infer_schema_length(None)
@@ -651,19 +641,22 @@ fn import_table(
     Ok((scores, problems))
 }
 
-/// Fields in one CSV line, separators inside double quotes not counted.
-fn field_count(line: &[u8]) -> usize {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut quoted = false;
-    let mut fields = 1;
-    for &b in line {
-        match b {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => fields += 1,
-            _ => {}
+/// Records (1-based, header excluded) whose field count differs from the header's, as
+/// `(fields, header fields)`. Quoted separators and newlines belong to their field.
+fn ragged_rows(path: &Path) -> Result<HashMap<usize, (usize, usize)>, csv::Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_path(path)?;
+    let fields = reader.byte_headers()?.len();
+    let mut ragged = HashMap::new();
+    for (row, record) in reader.byte_records().enumerate() {
+        let count = record?.len();
+        if count != fields {
+            ragged.insert(row + 1, (count, fields));
         }
     }
-    fields
+    Ok(ragged)
 }
 
 #[cfg(test)]
@@ -829,9 +822,15 @@ mod tests {
     }
 
     #[test]
-    fn csv_field_counts_ignore_quoted_commas() {
-        assert_eq!(field_count(b"path,0,1"), 3);
-        assert_eq!(field_count(b"\"a,b.png\",0.5,0.5\r"), 3);
-        assert_eq!(field_count(b"a.png,0.5"), 2);
+    fn ragged_rows_count_quoted_commas_and_newlines_as_part_of_their_field() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("probs.csv");
+        std::fs::write(
+            &path,
+            "path,0,1\n\"a,\nb.png\",0.5,0.5\r\nc.png,0.5\nd.png,0.1,0.9\n",
+        )
+        .unwrap();
+        let ragged = ragged_rows(&path).unwrap();
+        assert_eq!(ragged, HashMap::from([(2, (2, 3))]));
     }
 }

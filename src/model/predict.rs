@@ -5,12 +5,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use super::checkpoints::{CheckpointFile, Hasher64};
+use xxhash_rust::xxh3::Xxh3;
+
+use super::checkpoints::{CheckpointFile, hash_str};
 use super::{LoadedModel, ModelError, Preprocess, default_device, file_name};
 use crate::dataset::Dataset;
+use crate::files::{DiskCache, cache_budget_bytes, write_atomically};
 use crate::jobs::Progress;
 
 /// Examples in the default fixed batch.
@@ -95,10 +101,8 @@ pub fn default_fixed_batch(dataset: &Dataset, size: usize, seed: u64) -> FixedBa
         }
     }
     for (class, members) in by_class.iter_mut().enumerate() {
-        let mut rng = SplitMix64(seed ^ (class as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        for i in (1..members.len()).rev() {
-            members.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ class as u64);
+        members.shuffle(&mut rng);
     }
     let mut chosen = Vec::with_capacity(size);
     let rounds = by_class.iter().map(Vec::len).max().unwrap_or(0);
@@ -114,19 +118,6 @@ pub fn default_fixed_batch(dataset: &Dataset, size: usize, seed: u64) -> FixedBa
     }
     chosen.sort_unstable();
     FixedBatch::from_examples(dataset, chosen)
-}
-
-/// A small, fast, seedable generator; results must not change between versions of a crate.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// Which model output each dataset class is.
@@ -351,7 +342,8 @@ pub struct Evolution {
 /// files are skipped. A checkpoint that fails is listed in `failures` and the others still run. Images are
 /// decoded once. With `cache_dir`, results are read from and written to
 /// `<cache_dir>/<checkpoint hash>-<key>.json`, the key covering the batch (paths, sizes,
-/// modification times, labels) and the preprocessing, so a changed file misses the cache.
+/// modification times, labels) and the preprocessing, so a changed file misses the cache; the
+/// folder is kept within [`cache_budget_bytes`], least recently used files removed first.
 /// Errors when cancelled or when an image of the batch cannot be read.
 pub fn run_evolution(
     files: &[CheckpointFile],
@@ -361,6 +353,7 @@ pub fn run_evolution(
     cache_dir: Option<&Path>,
     progress: &Progress,
 ) -> Result<Evolution, ModelError> {
+    let cache = cache_dir.map(|dir| DiskCache::new(dir, cache_budget_bytes()));
     let template = files.iter().find(|f| f.is_runnable());
     let runnable: Vec<&CheckpointFile> = files
         .iter()
@@ -404,11 +397,10 @@ pub fn run_evolution(
                 (false, Some(template)) => format!("{}-{}", file.hash, template.hash),
                 _ => file.hash.clone(),
             };
-            let cache_path =
-                cache_dir.map(|dir| dir.join(format!("{file_key}-{batch_key:016x}.json")));
-            let cached = cache_path
-                .as_deref()
-                .and_then(read_cached)
+            let cache_name = format!("{file_key}-{batch_key:016x}.json");
+            let cached = cache
+                .as_ref()
+                .and_then(|cache| read_cached(cache, &cache_name))
                 .filter(|p| p.examples == part.examples);
             let predictions = match cached {
                 Some(predictions) => BatchPredictions {
@@ -434,9 +426,9 @@ pub fn run_evolution(
                     });
                     match run {
                         Ok(predictions) => {
-                            if let Some(path) = &cache_path {
+                            if let Some(cache) = &cache {
                                 // A cache that cannot be written only costs time on the next run.
-                                let _ = write_cached(path, &predictions);
+                                let _ = write_cached(cache, &cache_name, &predictions);
                             }
                             predictions
                         }
@@ -515,51 +507,41 @@ impl BatchPredictions {
 
 /// What the cached predictions of a checkpoint depend on, besides the checkpoint itself.
 fn batch_key(preprocess: &Preprocess, dataset: &Dataset, batch: &FixedBatch) -> u64 {
-    let mut hasher = Hasher64::default();
-    hasher.write_str("eyeball-predictions/1");
-    hasher.write_str(&serde_json::to_string(preprocess).unwrap_or_default());
-    hasher.write_str(&dataset.classes.join("\u{1f}"));
+    let mut hasher = Xxh3::new();
+    hash_str(&mut hasher, "eyeball-predictions/2");
+    hash_str(
+        &mut hasher,
+        &serde_json::to_string(preprocess).unwrap_or_default(),
+    );
+    hash_str(&mut hasher, &dataset.classes.join("\u{1f}"));
     for (&index, &label) in batch.examples.iter().zip(&batch.labels) {
         let path = dataset.absolute_path(&dataset.examples[index]);
-        hasher.write_str(&path.to_string_lossy());
-        hasher.write(&label.to_le_bytes());
+        hash_str(&mut hasher, &path.to_string_lossy());
+        hasher.update(&label.to_le_bytes());
         if let Ok(meta) = std::fs::metadata(&path) {
-            hasher.write(&meta.len().to_le_bytes());
+            hasher.update(&meta.len().to_le_bytes());
             let mtime_ns = meta
                 .modified()
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos() as u64);
-            hasher.write(&mtime_ns.to_le_bytes());
+            hasher.update(&mtime_ns.to_le_bytes());
         }
     }
-    hasher.finish()
+    hasher.digest()
 }
 
-fn read_cached(path: &Path) -> Option<BatchPredictions> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+fn read_cached(cache: &DiskCache, name: &str) -> Option<BatchPredictions> {
+    serde_json::from_slice(&cache.read(name)?).ok()
 }
 
-fn write_cached(path: &Path, predictions: &BatchPredictions) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+fn write_cached(
+    cache: &DiskCache,
+    name: &str,
+    predictions: &BatchPredictions,
+) -> std::io::Result<()> {
     let bytes = serde_json::to_vec(predictions).map_err(std::io::Error::other)?;
-    write_atomically(path, &bytes)
-}
-
-/// Writes to a temporary file beside `path`, then renames it over `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    cache.write(name, &bytes)
 }
 
 /// An example whose prediction is right under one checkpoint and wrong under the other.
@@ -739,7 +721,8 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<(), ModelError> {
             )));
         }
     }
-    write_atomically(path, &bytes).map_err(|e| bad(e.to_string()))
+    write_atomically(path, |file| std::io::Write::write_all(file, &bytes))
+        .map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]
@@ -827,11 +810,5 @@ mod tests {
         );
         assert!((changes[0].1 + 0.5).abs() < 1e-5 && (changes[1].1 - 0.4).abs() < 1e-5);
         assert_eq!(compare(&a, &a).0, vec![]);
-    }
-
-    #[test]
-    fn the_seeded_generator_is_stable() {
-        let mut rng = SplitMix64(0);
-        assert_eq!(rng.next_u64(), 0xe220_a839_7b1d_cdaf);
     }
 }

@@ -9,7 +9,8 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Dataset;
-use crate::index::{IndexError, write_atomically, write_table};
+use crate::files::write_atomically;
+use crate::index::{IndexError, write_table};
 
 /// Format tag of the review file.
 const REVIEW_FORMAT: &str = "eyeball-review/1";

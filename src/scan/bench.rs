@@ -3,7 +3,10 @@
 
 use std::time::Instant;
 
-use super::hamming::{SplitMix64, near_pairs};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::hamming::near_pairs;
 
 /// Figures of one near-duplicate search benchmark.
 #[derive(Clone, Debug)]
@@ -57,14 +60,14 @@ impl NearDuplicateBench {
 /// Generates `hashes` random 64-bit hashes, one in every 100 of them a planted near copy of its
 /// neighbour, and times the search for all pairs within `max_distance`.
 pub fn bench_near_duplicates(hashes: usize, max_distance: u32) -> NearDuplicateBench {
-    let mut rng = SplitMix64::new(42);
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
     let mut codes: Vec<u64> = (0..hashes).map(|_| rng.next_u64()).collect();
     let mut planted = Vec::new();
     for a in (0..hashes.saturating_sub(1)).step_by(100) {
-        let flips = rng.below(max_distance.min(64) as usize + 1);
+        let flips = rng.random_range(0..=max_distance.min(64) as usize);
         let mut mask = 0u64;
         while mask.count_ones() < flips as u32 {
-            mask |= 1 << rng.below(64);
+            mask |= 1 << rng.random_range(0..64);
         }
         codes[a + 1] = codes[a] ^ mask;
         planted.push((a as u32, a as u32 + 1));

@@ -4,7 +4,11 @@
 
 use rayon::prelude::*;
 
-use super::hamming::{self, SplitMix64};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use super::hamming;
 use super::signature;
 use super::{MAX_CANDIDATE_PAIRS, ScanSettings, outliers};
 
@@ -68,10 +72,10 @@ impl Embedding {
         if self.dim <= PROJECTED_DIM {
             return unit;
         }
-        let mut rng = SplitMix64::new(HASH_SEED ^ 0x0D15);
+        let mut rng = ChaCha8Rng::seed_from_u64(HASH_SEED ^ 0x0D15);
         let scale = 1.0 / (PROJECTED_DIM as f32).sqrt();
         let projection: Vec<f32> = (0..PROJECTED_DIM * self.dim)
-            .map(|_| rng.normal() * scale)
+            .map(|_| rng.sample::<f32, _>(StandardNormal) * scale)
             .collect();
         unit.par_iter()
             .map(|v| {
@@ -206,19 +210,20 @@ mod tests {
     /// vector and a copy moved by a tenth of `spread`.
     fn clustered(classes: usize, per_class: usize, spread: f32, planted: &[usize]) -> Embedding {
         let dim = 16;
-        let mut rng = SplitMix64::new(7);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut normal = move || rng.sample::<f32, _>(StandardNormal);
         let centres: Vec<Vec<f32>> = (0..classes)
-            .map(|_| (0..dim).map(|_| rng.normal()).collect())
+            .map(|_| (0..dim).map(|_| normal()).collect())
             .collect();
         let mut vectors = Vec::new();
         for i in 0..classes * per_class {
             let centre = &centres[i % classes];
-            vectors.extend(centre.iter().map(|c| (c + spread * rng.normal()).max(0.0)));
+            vectors.extend(centre.iter().map(|c| (c + spread * normal()).max(0.0)));
         }
         for &source in planted {
             let copy: Vec<f32> = vectors[source * dim..(source + 1) * dim]
                 .iter()
-                .map(|v| (v + 0.1 * spread * rng.normal()).max(0.0))
+                .map(|v| (v + 0.1 * spread * normal()).max(0.0))
                 .collect();
             vectors.extend(copy);
         }

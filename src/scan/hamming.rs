@@ -280,37 +280,6 @@ pub fn brute_force(codes: &[u64], max_distance: u32, max_pairs: usize) -> (Vec<H
     (pairs, false)
 }
 
-/// A small, fast, seedable generator (SplitMix64) for synthetic hashes and random projections;
-/// reproducible across platforms and runs.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    /// A standard normal sample (Box–Muller).
-    pub fn normal(&mut self) -> f32 {
-        let u1 = ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-    }
-}
-
 /// Candidate pairs of `images` images from several code sets (one per hash table) within
 /// `max_distance` bits, as sorted, distinct keys `a << 32 | b` (`a < b`). A set may hold several
 /// codes per image (views of it, such as its mirror image): code `p` is of image `p % images`. A
@@ -349,21 +318,23 @@ pub fn key_images(key: u64) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, RngCore, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     fn random_codes(n: usize, seed: u64) -> Vec<u64> {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         (0..n).map(|_| rng.next_u64()).collect()
     }
 
     /// Random codes plus clusters of near copies, so that every radius has pairs to find.
     fn clustered_codes(n: usize, seed: u64) -> Vec<u64> {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut codes = random_codes(n, seed ^ 0xABCD);
         for i in (0..n).step_by(3) {
-            let source = codes[rng.below(n)];
+            let source = codes[rng.random_range(0..n)];
             let mut code = source;
-            for _ in 0..rng.below(16) {
-                code ^= 1 << rng.below(64);
+            for _ in 0..rng.random_range(0..16) {
+                code ^= 1 << rng.random_range(0..64);
             }
             codes[i] = code;
         }

@@ -3,10 +3,13 @@
 
 use rayon::prelude::*;
 
-use super::hamming::SplitMix64;
 use super::signature::{EMBED_LEN, Signature};
 use super::{Finding, IssueKind, ScanSettings};
 use crate::index::{ImageRecord, Index};
+use rand::seq::index;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 
 /// Dimensions the 192-value colour thumbnail is randomly projected to before the kNN search;
 /// distances keep their order well enough to rank outliers, at a sixth of the cost.
@@ -87,14 +90,8 @@ pub fn nearest_reference_distances(embedded: &[Vec<f32>], k: usize) -> Vec<Vec<f
     let references: Vec<usize> = if m <= MAX_REFERENCES {
         (0..m).collect()
     } else {
-        let mut rng = SplitMix64::new(PROJECTION_SEED ^ m as u64);
-        let mut all: Vec<usize> = (0..m).collect();
-        for i in 0..MAX_REFERENCES {
-            let j = i + rng.below(m - i);
-            all.swap(i, j);
-        }
-        all.truncate(MAX_REFERENCES);
-        all
+        let mut rng = ChaCha8Rng::seed_from_u64(PROJECTION_SEED ^ m as u64);
+        index::sample(&mut rng, m, MAX_REFERENCES).into_vec()
     };
     let reference_vectors: Vec<f32> = references
         .iter()
@@ -148,10 +145,10 @@ fn embed(signatures: &[Option<Signature>], ids: &[usize]) -> Vec<Vec<f32>> {
     for m in &mut mean {
         *m /= ids.len() as f32;
     }
-    let mut rng = SplitMix64::new(PROJECTION_SEED);
+    let mut rng = ChaCha8Rng::seed_from_u64(PROJECTION_SEED);
     let scale = 1.0 / (PROJECTED_DIM as f32).sqrt();
     let projection: Vec<f32> = (0..PROJECTED_DIM * EMBED_LEN)
-        .map(|_| rng.normal() * scale)
+        .map(|_| rng.sample::<f32, _>(StandardNormal) * scale)
         .collect();
     ids.par_iter()
         .map(|&i| {

@@ -4,7 +4,9 @@
 
 use image::DynamicImage;
 
-use super::hamming::SplitMix64;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 
 /// Side of the gray thumbnail the structure similarity is computed on.
 pub const THUMB_SIDE: usize = 32;
@@ -395,10 +397,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// 64·θ/π bits, so the Hamming index finds vectors with a high cosine. The hyperplanes come
 /// from a fixed seed, so hashes are reproducible.
 pub fn simhashes(vectors: &[&[f32]], dim: usize, count: usize, seed: u64) -> Vec<Vec<u64>> {
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..count)
         .map(|_| {
-            let planes: Vec<f32> = (0..64 * dim).map(|_| rng.normal()).collect();
+            let planes: Vec<f32> = (0..64 * dim)
+                .map(|_| rng.sample::<f32, _>(StandardNormal))
+                .collect();
             vectors
                 .iter()
                 .map(|v| {

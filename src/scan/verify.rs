@@ -505,21 +505,41 @@ pub fn compare(a: &View, b: &View, tolerance: Tolerance) -> Option<Comparison> {
         .iter()
         .take(REFINED)
         .take_while(|c| c.0 >= coarse[0].0 - 0.05)
-        .map(|&(_, start)| refine(a, b, start))
+        .map(|&(_, start)| refine(a, b, start, Objective::Tone))
         .max_by(|x, y| x.0.total_cmp(&y.0))?;
-    Some(measure(a, b, best.1))
+    // Tone is smooth, so its optimum is broad; detail then pins the alignment down.
+    let (_, fine) = refine(a, b, best.1, Objective::ToneAndDetail);
+    Some(measure(a, b, fine))
 }
 
-/// Local search from `start` over scale and shift, maximising the full-resolution gray
-/// correlation; returns it and the alignment.
-fn refine(a: &View, b: &View, start: Alignment) -> (f32, Alignment) {
+/// What `refine` maximises.
+#[derive(Clone, Copy, PartialEq)]
+enum Objective {
+    /// The gray correlation, from a coarse start: steps of 0.04 in scale and a pixel in shift.
+    Tone,
+    /// The sum of the gray and detail correlations, from a refined start: half those steps.
+    ToneAndDetail,
+}
+
+/// Local search from `start` over scale and shift, maximising `objective` at full resolution;
+/// returns it and the alignment.
+fn refine(a: &View, b: &View, start: Alignment, objective: Objective) -> (f32, Alignment) {
     let side = a.side as f32;
     let score = |al: &Alignment| {
         let (r, overlap) = correlate(&a.gray, &b.gray, a.side, al, 2);
-        if overlap < MIN_OVERLAP { -1.0 } else { r }
+        if overlap < MIN_OVERLAP {
+            return -1.0;
+        }
+        match objective {
+            Objective::Tone => r,
+            Objective::ToneAndDetail => r + correlate(&a.detail, &b.detail, a.side, al, 2).0,
+        }
     };
     let (mut best, mut best_score) = (start, score(&start));
-    let (mut step_scale, mut step_shift) = (0.04f32, 1.0 / side);
+    let (mut step_scale, mut step_shift) = match objective {
+        Objective::Tone => (0.04f32, 1.0 / side),
+        Objective::ToneAndDetail => (0.02, 0.5 / side),
+    };
     let max_shift = MAX_SHIFT + 1.0 / side;
     while step_shift >= 0.2 / side {
         let moves = [

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use image::imageops::FilterType;
 use image::{DynamicImage, Rgb, RgbImage};
+use rand::{Rng as _, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// What the scan must report: (path relative to the root, issue name).
 pub const EXPECTED: &[(&str, &str)] = &[
@@ -137,18 +139,15 @@ fn map_pixels(image: &RgbImage, f: impl Fn(&Rgb<u8>) -> Rgb<u8>) -> RgbImage {
     })
 }
 
-/// xorshift64*: enough randomness for textures, the same on every platform.
-struct Rng(u64);
+/// A seeded generator of uniform values in `0..1`.
+struct Rng(ChaCha8Rng);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Rng(ChaCha8Rng::seed_from_u64(seed))
     }
     fn unit(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
+        self.0.random()
     }
 }
 

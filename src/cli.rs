@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::dataset::{ClassCount, Dataset, Layout};
@@ -410,7 +411,7 @@ pub fn run_index(path: &Path, out: &Path, no_cache: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// "12,000/60,000 images  3,410/s  ETA 14 s"
+/// "12000/60000 (20%)  3410/s  ETA 14 s"
 fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
     let eta = if done > 0 && total >= done {
@@ -418,7 +419,12 @@ fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
     } else {
         "?".into()
     };
-    format!("{done}/{total} images  {rate:.0}/s  ETA {eta}   ")
+    let percent = if total > 0 {
+        format!(" ({:.0}%)", 100.0 * done as f64 / total as f64)
+    } else {
+        String::new()
+    };
+    format!("{done}/{total}{percent}  {rate:.0}/s  ETA {eta}")
 }
 
 /// Runs `eyeball bench index`.
@@ -738,7 +744,8 @@ fn runnable_checkpoint(
     Ok((file, preprocess))
 }
 
-/// Runs `work` on a scoped thread, showing its progress on stderr when stderr is a terminal.
+/// Runs `work` on a scoped thread, showing its progress on stderr: a bar on a terminal, else a
+/// plain line every few seconds (logs, CI) with stage, done/total, rate and ETA.
 fn with_progress<T: Send>(
     what: &str,
     work: impl FnOnce(&Progress) -> T + Send,
@@ -748,26 +755,65 @@ fn with_progress<T: Send>(
     std::thread::scope(|scope| {
         let worker = scope.spawn(|| work(&progress));
         let live = std::io::stderr().is_terminal();
+        let bar = live.then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix}: {msg} {wide_bar} {pos}/{len}  {per_sec}  ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(what.to_string());
+            bar
+        });
+        let every = non_tty_progress_every();
+        // Checked before the first sleep, so `EYEBALL_PROGRESS_EVERY_S=0` prints a line at once.
         let mut shown = Instant::now();
         while !worker.is_finished() {
-            std::thread::sleep(Duration::from_millis(50));
-            if live && shown.elapsed() >= Duration::from_millis(250) {
-                let (done, total) = progress.fraction_parts();
-                eprint!(
-                    "\r{what}: {}",
-                    progress_line(done, total, started.elapsed())
+            let (done, total) = progress.fraction_parts();
+            let stage = progress.stage_name();
+            if let Some(bar) = &bar {
+                // A new stage counts from zero: restart the bar's rate estimate.
+                if (done as u64) < bar.position() {
+                    bar.reset();
+                }
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(stage);
+            } else if shown.elapsed() >= every {
+                let counting = progress
+                    .counting_s()
+                    .unwrap_or_else(|| started.elapsed().as_secs_f64());
+                eprintln!(
+                    "{what}{}: {}",
+                    if stage.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({stage})")
+                    },
+                    progress_line(done, total, Duration::from_secs_f64(counting))
                 );
-                let _ = std::io::stderr().flush();
                 shown = Instant::now();
             }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if live {
-            eprint!("\r\x1b[K");
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
         }
         worker
             .join()
             .map_err(|_| anyhow::anyhow!("the {what} thread panicked"))
     })
+}
+
+/// How often progress is printed when stderr is not a terminal: `EYEBALL_PROGRESS_EVERY_S`
+/// seconds when set, else 5.
+fn non_tty_progress_every() -> Duration {
+    std::env::var("EYEBALL_PROGRESS_EVERY_S")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(Duration::from_secs(5), Duration::from_secs_f64)
 }
 
 /// Runs `eyeball bench duplicates`.

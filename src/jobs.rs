@@ -16,6 +16,14 @@ pub struct Progress {
     done: AtomicUsize,
     total: AtomicUsize,
     cancelled: AtomicBool,
+    stage: Mutex<Stage>,
+}
+
+/// What a job is doing now, and since when its step count started from zero.
+#[derive(Default)]
+struct Stage {
+    name: String,
+    counting_since: Option<Instant>,
 }
 
 impl Progress {
@@ -27,6 +35,26 @@ impl Progress {
     pub fn start_stage(&self, total: usize) {
         self.done.store(0, Ordering::Relaxed);
         self.total.store(total, Ordering::Relaxed);
+        lock(&self.stage).counting_since = Some(Instant::now());
+    }
+    /// Names what the job does now ("comparing candidate pairs"), for progress displays; the
+    /// step count goes on.
+    pub fn set_stage_name(&self, name: &str) {
+        let mut stage = lock(&self.stage);
+        if stage.name != name {
+            stage.name = name.to_string();
+        }
+    }
+    /// The name `set_stage_name` gave, empty when none.
+    pub fn stage_name(&self) -> String {
+        lock(&self.stage).name.clone()
+    }
+    /// Seconds since the step count last started from zero (`start_stage`); `None` when it never
+    /// did, so the job's own age is the one to use.
+    pub fn counting_s(&self) -> Option<f64> {
+        lock(&self.stage)
+            .counting_since
+            .map(|t| t.elapsed().as_secs_f64())
     }
     /// Marks `steps` more steps as done.
     pub fn advance(&self, steps: usize) {
@@ -64,6 +92,11 @@ impl<'a> Steps<'a> {
             total,
             advanced: AtomicUsize::new(0),
         }
+    }
+
+    /// Names what the job does now (see `Progress::set_stage_name`).
+    pub fn set_stage_name(&self, name: &str) {
+        self.progress.set_stage_name(name);
     }
 
     /// `numerator / denominator` of the steps, to be done in `units` equal units.
@@ -196,6 +229,18 @@ impl<T> Job<T> {
     /// Seconds since the job started.
     pub fn elapsed_s(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
+    }
+
+    /// What the job does now, empty when it has no named stages.
+    pub fn stage_name(&self) -> String {
+        self.progress.stage_name()
+    }
+
+    /// Seconds over which the current step count was made, for its rate and ETA.
+    pub fn counting_s(&self) -> f64 {
+        self.progress
+            .counting_s()
+            .unwrap_or_else(|| self.elapsed_s())
     }
 
     /// Asks the worker to stop early.

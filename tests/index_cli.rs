@@ -185,3 +185,65 @@ fn index_refuses_an_unknown_table_format_and_a_missing_folder() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such folder"));
 }
+
+#[test]
+fn progress_is_printed_as_plain_lines_when_stderr_is_not_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fixture(&data);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eyeball"))
+        .args(["index", data.to_str().unwrap(), "--no-cache", "--out"])
+        .arg(tmp.path().join("index.csv"))
+        .env("EYEBALL_PROGRESS_EVERY_S", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Plain lines, never a terminal's carriage returns or escape codes.
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("indexing"))
+        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    assert!(line.contains('/') && line.contains("ETA"), "{line}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+}
+
+#[test]
+fn the_index_cache_stays_within_its_disk_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let old = cache.join("eyeball").join("index");
+    std::fs::create_dir_all(&old).unwrap();
+    // Another dataset's cache, larger than the whole budget and not used for a day.
+    let stale = old.join("0123456789abcdef.parquet");
+    std::fs::write(&stale, vec![0u8; 2 << 20]).unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(86_400))
+        .unwrap();
+    let data = tmp.path().join("data");
+    fixture(&data);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eyeball"))
+        .args(["index", data.to_str().unwrap(), "--out"])
+        .arg(tmp.path().join("index.csv"))
+        .env("XDG_CACHE_HOME", &cache)
+        .env("EYEBALL_CACHE_MB", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&old)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(!stale.exists(), "the stale cache was kept: {left:?}");
+    assert_eq!(left.len(), 1, "this dataset's cache is kept: {left:?}");
+}

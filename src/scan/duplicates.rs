@@ -259,6 +259,7 @@ fn near_pairs(
     }
     let tolerance = Tolerance::of(settings);
     // A quarter of the steps for describing the images, the rest for comparing the candidates.
+    steps.set_stage_name("describing images");
     let describing = steps.part(candidates.len(), 1, 4);
     let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");
     // Per image, its views (itself, and its mirror image when mirrors count) described twice: by
@@ -335,6 +336,7 @@ fn near_pairs(
             seed,
         ));
     }
+    steps.set_stage_name("searching for candidate pairs");
     let keys = hamming::candidate_keys(
         &code_sets,
         n,
@@ -364,6 +366,7 @@ fn near_pairs(
     let runs: Vec<&[u64]> = keys
         .chunk_by(|&x, &y| hamming::key_images(x).0 == hamming::key_images(y).0)
         .collect();
+    steps.set_stage_name("comparing candidate pairs");
     let comparing = steps.part(runs.len(), 3, 4);
     let sig = &sig;
     runs.par_iter()

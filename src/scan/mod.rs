@@ -409,6 +409,7 @@ pub fn scan_with(
     // A stage of its own: a model embedding may have advanced the same progress before. Steps:
     // n signatures, then the duplicate search's, then n for the rest.
     progress.start_stage((2 + duplicates::STEPS_PER_IMAGE) * n);
+    progress.set_stage_name("reading thumbnails");
     let decoded: Vec<(Option<Signature>, Option<String>)> = dataset
         .examples
         .par_iter()
@@ -453,6 +454,7 @@ pub fn scan_with(
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }
+    progress.set_stage_name("outliers and quality");
     let mut findings = duplicates.findings;
     findings.extend(match &model {
         Some((embedding, neighbourhood)) => outliers::knn_outliers_in(

@@ -23,7 +23,13 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         let (done, total) = job.progress();
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label(format!("{}... {done}/{total}", job.label));
+            let stage = job.stage_name();
+            let stage = if stage.is_empty() {
+                String::new()
+            } else {
+                format!(": {stage}")
+            };
+            ui.label(format!("{}{stage}... {done}/{total}", job.label));
             if ui.button("Cancel").clicked() {
                 job.cancel();
             }

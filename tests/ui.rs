@@ -341,6 +341,30 @@ fn the_recipe_checks_pass_for_the_demo_and_the_filters_show() {
 }
 
 /// Presses the primary button at `from`, moves to `to` in ten steps, releases, and waits.
+/// Presses at the first point, moves through the others in small steps, releases at the last.
+fn drag_along(harness: &mut Harness<'_, EyeballApp>, points: &[egui::Pos2]) {
+    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    harness.event(egui::Event::PointerMoved(points[0]));
+    harness.run_steps(1);
+    harness.event(press(points[0], true));
+    harness.run_steps(1);
+    for pair in points.windows(2) {
+        for step in 1..=6 {
+            harness.event(egui::Event::PointerMoved(
+                pair[0] + (pair[1] - pair[0]) * (step as f32 / 6.0),
+            ));
+            harness.run_steps(1);
+        }
+    }
+    harness.event(press(points[points.len() - 1], false));
+    run_until_idle(harness);
+}
+
 fn drag(harness: &mut Harness<'_, EyeballApp>, from: egui::Pos2, to: egui::Pos2) {
     let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton {
         pos,
@@ -831,4 +855,73 @@ fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
         .all(|d| d.confidence < 0.6);
     assert!(low, "a selected example has high confidence");
     assert_eq!(harness.state().visible().len(), only.len());
+}
+
+#[test]
+fn a_lasso_drawn_on_the_data_map_selects_only_the_examples_inside_it() {
+    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut harness, _) = open_flipped_demo(data.path(), cache.path());
+    harness.get_by_label("Hide stats").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Data map").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Score with every checkpoint").click();
+    run_until_idle(&mut harness);
+    harness
+        .get_by_label("Loss and accuracy per checkpoint (whole split)")
+        .click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Lasso").click();
+    run_until_idle(&mut harness);
+    let folded = harness
+        .get_by_label("Loss and accuracy per checkpoint (whole split)")
+        .rect();
+    let header = harness
+        .get_by_label_contains("150 examples over 6 checkpoints")
+        .rect();
+    let below = harness
+        .get_by_label("Hover a point to see its example.")
+        .rect();
+    let (left, right) = (header.left() + 70.0, header.right() - 10.0);
+    let (top, bottom) = (folded.bottom() + 40.0, below.top() - 40.0);
+    // A triangle over the whole map: its corner at the top right is left out.
+    let corners = [
+        egui::pos2(left, bottom),
+        egui::pos2(right, bottom),
+        egui::pos2(left, top),
+        egui::pos2(left, bottom),
+    ];
+    drag_along(&mut harness, &corners);
+    let only = harness
+        .state()
+        .filter()
+        .only
+        .clone()
+        .expect("the lasso became the grid's filter");
+    assert!(
+        !only.is_empty() && only.len() < 150,
+        "{} selected",
+        only.len()
+    );
+    assert_eq!(harness.state().visible().len(), only.len());
+    // The triangle's long side runs from bottom right to top left: the least confident example
+    // (at the bottom, where the triangle is widest) is in it; the most confident are not all.
+    let dynamics = harness.state().label_review().dynamics.clone().unwrap();
+    let (selected, left_out): (Vec<_>, Vec<_>) = dynamics
+        .examples
+        .iter()
+        .partition(|d| only.contains(&d.example));
+    assert!(!left_out.is_empty(), "everything was selected");
+    let lowest_selected = selected
+        .iter()
+        .map(|d| d.confidence)
+        .fold(f64::INFINITY, f64::min);
+    let lowest_left_out = left_out
+        .iter()
+        .map(|d| d.confidence)
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        lowest_selected <= lowest_left_out,
+        "the lasso left out an example ({lowest_left_out}) below every selected one ({lowest_selected})"
+    );
 }

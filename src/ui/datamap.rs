@@ -1,6 +1,6 @@
 //! The data map (dataset cartography): for every example, the variability (x) against the
-//! confidence (y) of p(given) across checkpoints, coloured by correctness. Drag a box to show its
-//! examples in the grid; scroll zooms, double-click resets. Above it, loss and accuracy of every
+//! confidence (y) of p(given) across checkpoints, coloured by correctness or by class. Drag a box
+//! or a lasso to show its examples in the grid, or pan; scroll zooms, double-click resets. Above it, loss and accuracy of every
 //! checkpoint on the whole split, overall and per class (click a legend entry to hide a line).
 
 use egui_plot::{Plot, PlotPoint, PlotPoints, PlotResponse, Points, Polygon, Text};
@@ -11,6 +11,23 @@ use crate::model::dynamics::{Dynamics, SplitCurves};
 
 /// Correctness bins, as in the paper's figures: the fraction of checkpoints that got it right.
 const CORRECTNESS_BINS: usize = 5;
+
+/// What a drag on the map does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum DragMode {
+    #[default]
+    Box,
+    Lasso,
+    Pan,
+}
+
+/// How the points are coloured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Colouring {
+    #[default]
+    Correctness,
+    Class,
+}
 
 /// Draws the data map of the label review's dynamics.
 pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
@@ -23,7 +40,7 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     };
     ui.label(format!(
         "{} examples over {} checkpoints. Easy to learn: top left; ambiguous: right; hard to learn \
-         (often mislabelled): bottom left. Drag a box to show its examples in the grid.",
+         (often mislabelled): bottom left. Drag a box or a lasso to show its examples in the grid.",
         dynamics.examples.len(),
         dynamics.checkpoints.len()
     ));
@@ -37,11 +54,55 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 split_confusion_ui(view, ui, dynamics, dataset.classes.len())
             });
     }
+    let (mode_id, colour_id) = (
+        ui.scope_id().with("datamap-mode"),
+        ui.scope_id().with("datamap-colour"),
+    );
+    let mut mode: DragMode = ui.data(|d| d.get_temp(mode_id)).unwrap_or_default();
+    let mut colouring: Colouring = ui.data(|d| d.get_temp(colour_id)).unwrap_or_default();
+    ui.horizontal(|ui| {
+        ui.label("Drag:");
+        ui.selectable_value(&mut mode, DragMode::Box, "Box");
+        ui.selectable_value(&mut mode, DragMode::Lasso, "Lasso");
+        ui.selectable_value(&mut mode, DragMode::Pan, "Pan");
+        ui.separator();
+        ui.label("Colour by:");
+        ui.selectable_value(&mut colouring, Colouring::Correctness, "correctness");
+        ui.selectable_value(&mut colouring, Colouring::Class, "class");
+    });
+    ui.data_mut(|d| {
+        d.insert_temp(mode_id, mode);
+        d.insert_temp(colour_id, colouring);
+    });
+    // The dragged path in plot coordinates: a box uses its ends, a lasso all of it.
     let drag_id = ui.scope_id().with("datamap-drag");
-    let drag_start: Option<PlotPoint> = ui
-        .data(|d| d.get_temp::<[f64; 2]>(drag_id))
-        .map(|[x, y]| PlotPoint::new(x, y));
-    let series = correctness_series(dynamics);
+    let path: Vec<[f64; 2]> = ui.data(|d| d.get_temp(drag_id)).unwrap_or_default();
+    let classes: Vec<String> = view
+        .dataset()
+        .map(|d| d.classes.clone())
+        .unwrap_or_default();
+    let series: Vec<(String, egui::Color32, Vec<[f64; 2]>)> = match colouring {
+        Colouring::Correctness => correctness_series(dynamics)
+            .into_iter()
+            .enumerate()
+            .map(|(bin, points)| {
+                let lo = bin as f64 / CORRECTNESS_BINS as f64;
+                (format!("correctness ≥ {lo:.1}"), bin_color(bin), points)
+            })
+            .collect(),
+        Colouring::Class => class_series(dynamics, classes.len())
+            .into_iter()
+            .enumerate()
+            .filter(|(_, points)| !points.is_empty())
+            .map(|(class, points)| {
+                let name = classes
+                    .get(class)
+                    .cloned()
+                    .unwrap_or_else(|| class.to_string());
+                (name, class_color(class), points)
+            })
+            .collect(),
+    };
     let mut hovered: Option<usize> = None;
     let PlotResponse {
         response,
@@ -55,16 +116,15 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         .include_x(0.5)
         .include_y(0.0)
         .include_y(1.0)
-        .allow_drag(false)
+        .allow_drag(mode == DragMode::Pan)
         .allow_boxed_zoom(false)
         .legend(egui_plot::Legend::default())
         .show(ui, |plot| {
-            for (bin, points) in series.into_iter().enumerate() {
-                let lo = bin as f64 / CORRECTNESS_BINS as f64;
+            for (name, colour, points) in series {
                 plot.points(
-                    Points::new(format!("correctness ≥ {lo:.1}"), PlotPoints::new(points))
+                    Points::new(name, PlotPoints::new(points))
                         .radius(1.5)
-                        .color(bin_color(bin)),
+                        .color(colour),
                 );
             }
             // Unnamed items stay out of the legend.
@@ -74,18 +134,18 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             plot.text(weak("easy to learn", 0.05, 0.97));
             plot.text(weak("ambiguous", 0.42, 0.5));
             plot.text(weak("hard to learn", 0.05, 0.03));
-            if let (Some(start), Some(now)) = (drag_start, plot.pointer_coordinate()) {
+            if let (Some(&start), Some(now)) = (path.first(), plot.pointer_coordinate()) {
+                let outline = match mode {
+                    DragMode::Lasso => {
+                        let mut outline = path.clone();
+                        outline.push([now.x, now.y]);
+                        outline
+                    }
+                    _ => box_corners(start, [now.x, now.y]),
+                };
                 plot.polygon(
-                    Polygon::new(
-                        "",
-                        PlotPoints::new(vec![
-                            [start.x, start.y],
-                            [now.x, start.y],
-                            [now.x, now.y],
-                            [start.x, now.y],
-                        ]),
-                    )
-                    .fill_color(egui::Color32::from_white_alpha(24)),
+                    Polygon::new("", PlotPoints::new(outline))
+                        .fill_color(egui::Color32::from_white_alpha(24)),
                 );
             }
             if let Some(at) = plot.pointer_coordinate() {
@@ -95,18 +155,39 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let pointer = response
         .interact_pointer_pos()
         .map(|p| transform.value_from_position(p));
-    if response.drag_started() {
+    if mode == DragMode::Pan {
+        ui.data_mut(|d| d.remove::<Vec<[f64; 2]>>(drag_id));
+    } else if response.drag_started() {
         if let Some(p) = pointer {
-            ui.data_mut(|d| d.insert_temp(drag_id, [p.x, p.y]));
+            ui.data_mut(|d| d.insert_temp(drag_id, vec![[p.x, p.y]]));
         }
     } else if response.drag_stopped() {
-        if let (Some(start), Some(end)) = (drag_start, pointer) {
-            let examples = in_box(dynamics, start, end);
+        if let (Some(&start), Some(end)) = (path.first(), pointer) {
+            let examples = match mode {
+                DragMode::Lasso => {
+                    let mut outline = path.clone();
+                    outline.push([end.x, end.y]);
+                    in_polygon(dynamics, &outline)
+                }
+                _ => in_box(
+                    dynamics,
+                    PlotPoint::new(start[0], start[1]),
+                    PlotPoint::new(end.x, end.y),
+                ),
+            };
             if !examples.is_empty() {
                 view.send(Command::ShowOnlyInGrid(examples));
             }
         }
-        ui.data_mut(|d| d.remove::<[f64; 2]>(drag_id));
+        ui.data_mut(|d| d.remove::<Vec<[f64; 2]>>(drag_id));
+    } else if response.dragged()
+        && mode == DragMode::Lasso
+        && let Some(p) = pointer
+        && !path.is_empty()
+    {
+        let mut path = path;
+        path.push([p.x, p.y]);
+        ui.data_mut(|d| d.insert_temp(drag_id, path));
     }
     hover_ui(view, ui, dynamics, hovered);
 }
@@ -184,6 +265,21 @@ fn correctness_series(dynamics: &Dynamics) -> Vec<Vec<[f64; 2]>> {
     series
 }
 
+/// `[variability, confidence]` points per given class.
+fn class_series(dynamics: &Dynamics, classes: usize) -> Vec<Vec<[f64; 2]>> {
+    let mut series = vec![Vec::new(); classes.max(1)];
+    for d in &dynamics.examples {
+        if let Some(points) = series.get_mut(d.given) {
+            points.push([d.variability, d.confidence]);
+        }
+    }
+    series
+}
+
+fn box_corners(a: [f64; 2], b: [f64; 2]) -> Vec<[f64; 2]> {
+    vec![a, [b[0], a[1]], b, [a[0], b[1]]]
+}
+
 /// Red (never right) to green (always right).
 fn bin_color(bin: usize) -> egui::Color32 {
     let t = bin as f32 / (CORRECTNESS_BINS - 1) as f32;
@@ -204,6 +300,33 @@ pub fn in_box(dynamics: &Dynamics, a: PlotPoint, b: PlotPoint) -> Vec<usize> {
         .filter(|d| (x0..=x1).contains(&d.variability) && (y0..=y1).contains(&d.confidence))
         .map(|d| d.example)
         .collect()
+}
+
+/// Dataset indices of the examples inside the closed `outline` (even-odd rule).
+pub fn in_polygon(dynamics: &Dynamics, outline: &[[f64; 2]]) -> Vec<usize> {
+    if outline.len() < 3 {
+        return Vec::new();
+    }
+    dynamics
+        .examples
+        .iter()
+        .filter(|d| inside(outline, d.variability, d.confidence))
+        .map(|d| d.example)
+        .collect()
+}
+
+/// Whether `(x, y)` lies inside the closed polygon `outline` (ray casting).
+fn inside(outline: &[[f64; 2]], x: f64, y: f64) -> bool {
+    let mut inside = false;
+    let mut j = outline.len() - 1;
+    for (i, &[xi, yi]) in outline.iter().enumerate() {
+        let [xj, yj] = outline[j];
+        if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
 }
 
 /// The example nearest `at` on screen scale, within 2% of the visible range.
@@ -245,4 +368,30 @@ fn hover_ui(view: &ViewCtx, ui: &mut egui::Ui, dynamics: &Dynamics, hovered: Opt
             d.aum
         ));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inside;
+
+    #[test]
+    fn points_inside_a_concave_lasso_are_told_from_those_in_its_notch() {
+        // A "C" shape open to the right: its notch is outside.
+        let c = [
+            [0.0, 0.0],
+            [3.0, 0.0],
+            [3.0, 1.0],
+            [1.0, 1.0],
+            [1.0, 2.0],
+            [3.0, 2.0],
+            [3.0, 3.0],
+            [0.0, 3.0],
+        ];
+        assert!(inside(&c, 0.5, 1.5));
+        assert!(inside(&c, 2.0, 0.5));
+        assert!(inside(&c, 2.0, 2.5));
+        assert!(!inside(&c, 2.0, 1.5), "the notch");
+        assert!(!inside(&c, 4.0, 0.5));
+        assert!(!inside(&c, -1.0, 1.5));
+    }
 }

@@ -800,21 +800,19 @@ fn the_label_review_ranks_by_every_checkpoint_and_draws_p_given_over_them() {
     harness.get_by_label_contains("memorised the labels");
 }
 
-#[test]
-fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
-    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (mut harness, flipped) = open_flipped_demo(data.path(), cache.path());
+/// Opens the data map of every checkpoint with the curves folded away, and returns where its
+/// points lie: between the folded header (plus `top_margin`) and the hover line.
+fn open_data_map(harness: &mut Harness<'_, EyeballApp>, top_margin: f32) -> egui::Rect {
     harness.get_by_label("Hide stats").click();
-    run_until_idle(&mut harness);
+    run_until_idle(harness);
     harness.get_by_label("Data map").click();
-    run_until_idle(&mut harness);
+    run_until_idle(harness);
     harness.get_by_label("Score with every checkpoint").click();
-    run_until_idle(&mut harness);
-    // With the curves folded away, the map lies between their header and the hover line.
+    run_until_idle(harness);
     harness
         .get_by_label("Loss and accuracy per checkpoint (whole split)")
         .click();
-    run_until_idle(&mut harness);
+    run_until_idle(harness);
     let folded = harness
         .get_by_label("Loss and accuracy per checkpoint (whole split)")
         .rect();
@@ -824,8 +822,18 @@ fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
     let below = harness
         .get_by_label("Hover a point to see its example.")
         .rect();
-    let (left, right) = (header.left() + 70.0, header.right() - 10.0);
-    let (top, bottom) = (folded.bottom() + 10.0, below.top() - 40.0);
+    egui::Rect::from_min_max(
+        egui::pos2(header.left() + 70.0, folded.bottom() + top_margin),
+        egui::pos2(header.right() - 10.0, below.top() - 40.0),
+    )
+}
+
+#[test]
+fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
+    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut harness, flipped) = open_flipped_demo(data.path(), cache.path());
+    let map = open_data_map(&mut harness, 10.0);
+    let (left, right, top, bottom) = (map.left(), map.right(), map.top(), map.bottom());
     // A box over the low-confidence corner, where examples the net never learned sit.
     let start = egui::pos2(left, bottom);
     let end = egui::pos2(left + (right - left) * 0.5, bottom - (bottom - top) * 0.45);
@@ -861,29 +869,10 @@ fn a_box_dragged_on_the_data_map_shows_its_examples_in_the_grid() {
 fn a_lasso_drawn_on_the_data_map_selects_only_the_examples_inside_it() {
     let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (mut harness, _) = open_flipped_demo(data.path(), cache.path());
-    harness.get_by_label("Hide stats").click();
-    run_until_idle(&mut harness);
-    harness.get_by_label("Data map").click();
-    run_until_idle(&mut harness);
-    harness.get_by_label("Score with every checkpoint").click();
-    run_until_idle(&mut harness);
-    harness
-        .get_by_label("Loss and accuracy per checkpoint (whole split)")
-        .click();
-    run_until_idle(&mut harness);
+    let map = open_data_map(&mut harness, 40.0);
     harness.get_by_label("Lasso").click();
     run_until_idle(&mut harness);
-    let folded = harness
-        .get_by_label("Loss and accuracy per checkpoint (whole split)")
-        .rect();
-    let header = harness
-        .get_by_label_contains("150 examples over 6 checkpoints")
-        .rect();
-    let below = harness
-        .get_by_label("Hover a point to see its example.")
-        .rect();
-    let (left, right) = (header.left() + 70.0, header.right() - 10.0);
-    let (top, bottom) = (folded.bottom() + 40.0, below.top() - 40.0);
+    let (left, right, top, bottom) = (map.left(), map.right(), map.top(), map.bottom());
     // A triangle over the whole map: its corner at the top right is left out.
     let corners = [
         egui::pos2(left, bottom),

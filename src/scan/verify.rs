@@ -294,15 +294,22 @@ fn for_each_aligned(
     }
 }
 
-/// Gray-level correlation of `a` and the aligned `b` (both `side²`), and the share of a's inner
-/// area covered.
-fn correlate(a: &[f32], b: &[f32], side: usize, alignment: &Alignment, step: usize) -> (f32, f32) {
-    let mut sums = Sums::default();
+/// Correlation of each image pair `(a, b)` (all `side²`), `b` aligned onto `a`, in one pass over
+/// the alignment, and the share of the first image's inner area covered.
+fn correlate<const K: usize>(
+    pairs: [(&[f32], &[f32]); K],
+    side: usize,
+    alignment: &Alignment,
+    step: usize,
+) -> ([f32; K], f32) {
+    let mut sums = [Sums::default(); K];
     for_each_aligned(side, alignment, step, |x, y| {
-        sums.add(a[y.at * side + x.at], Tap::sample(b, side, x, y));
+        for ((a, b), sums) in pairs.iter().zip(&mut sums) {
+            sums.add(a[y.at * side + x.at], Tap::sample(b, side, x, y));
+        }
     });
     let inner = (side - 2 * margin(side)).div_ceil(step).pow(2) as f32;
-    (sums.correlation(), sums.n / inner)
+    (sums.map(|s| s.correlation()), sums[0].n / inner)
 }
 
 /// Scales of the coarse search; the refinement reaches `MAX_SCALE` from them.
@@ -526,14 +533,19 @@ enum Objective {
 fn refine(a: &View, b: &View, start: Alignment, objective: Objective) -> (f32, Alignment) {
     let side = a.side as f32;
     let score = |al: &Alignment| {
-        let (r, overlap) = correlate(&a.gray, &b.gray, a.side, al, 2);
-        if overlap < MIN_OVERLAP {
-            return -1.0;
-        }
-        match objective {
-            Objective::Tone => r,
-            Objective::ToneAndDetail => r + correlate(&a.detail, &b.detail, a.side, al, 2).0,
-        }
+        let gray = (a.gray.as_slice(), b.gray.as_slice());
+        let detail = (a.detail.as_slice(), b.detail.as_slice());
+        let (r, overlap) = match objective {
+            Objective::Tone => {
+                let ([tone], overlap) = correlate([gray], a.side, al, 2);
+                (tone, overlap)
+            }
+            Objective::ToneAndDetail => {
+                let ([tone, detail], overlap) = correlate([gray, detail], a.side, al, 2);
+                (tone + detail, overlap)
+            }
+        };
+        if overlap < MIN_OVERLAP { -1.0 } else { r }
     };
     let (mut best, mut best_score) = (start, score(&start));
     let (mut step_scale, mut step_shift) = match objective {

@@ -758,12 +758,9 @@ fn with_progress<T: Send>(
         let bar = live.then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix}: {msg} {wide_bar} {pos}/{len}  {per_sec}  ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{msg}: {wide_bar} {pos}/{len}  {per_sec}  ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            bar.set_prefix(what.to_string());
             bar
         });
         let every = non_tty_progress_every();
@@ -771,7 +768,6 @@ fn with_progress<T: Send>(
         let mut shown = Instant::now();
         while !worker.is_finished() {
             let (done, total) = progress.fraction_parts();
-            let stage = progress.stage_name();
             if let Some(bar) = &bar {
                 // A new stage counts from zero: restart the bar's rate estimate.
                 if (done as u64) < bar.position() {
@@ -779,18 +775,14 @@ fn with_progress<T: Send>(
                 }
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);
-                bar.set_message(stage);
+                bar.set_message(progress.titled(what));
             } else if shown.elapsed() >= every {
                 let counting = progress
                     .counting_s()
                     .unwrap_or_else(|| started.elapsed().as_secs_f64());
                 eprintln!(
-                    "{what}{}: {}",
-                    if stage.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({stage})")
-                    },
+                    "{}: {}",
+                    progress.titled(what),
                     progress_line(done, total, Duration::from_secs_f64(counting))
                 );
                 shown = Instant::now();
@@ -799,6 +791,14 @@ fn with_progress<T: Send>(
         }
         if let Some(bar) = bar {
             bar.finish_and_clear();
+        }
+        let stages = progress.stage_seconds();
+        if stages.len() > 1 {
+            let times: Vec<String> = stages
+                .iter()
+                .map(|(name, s)| format!("{name} {s:.1} s"))
+                .collect();
+            eprintln!("{what}: {}", times.join(", "));
         }
         worker
             .join()

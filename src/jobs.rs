@@ -19,11 +19,14 @@ pub struct Progress {
     stage: Mutex<Stage>,
 }
 
-/// What a job is doing now, and since when its step count started from zero.
+/// What a job is doing now, since when, and since when its step count started from zero.
 #[derive(Default)]
 struct Stage {
     name: String,
+    named_since: Option<Instant>,
     counting_since: Option<Instant>,
+    /// The stages named before this one, with their seconds.
+    earlier: Vec<(String, f64)>,
 }
 
 impl Progress {
@@ -42,12 +45,33 @@ impl Progress {
     pub fn set_stage_name(&self, name: &str) {
         let mut stage = lock(&self.stage);
         if stage.name != name {
+            let now = Instant::now();
+            if let Some(since) = stage.named_since {
+                let done = (std::mem::take(&mut stage.name), (now - since).as_secs_f64());
+                stage.earlier.push(done);
+            }
             stage.name = name.to_string();
+            stage.named_since = Some(now);
         }
     }
-    /// The name `set_stage_name` gave, empty when none.
-    pub fn stage_name(&self) -> String {
-        lock(&self.stage).name.clone()
+    /// Every stage named so far with its seconds, the current one until now.
+    pub fn stage_seconds(&self) -> Vec<(String, f64)> {
+        let stage = lock(&self.stage);
+        let mut all = stage.earlier.clone();
+        if let Some(since) = stage.named_since {
+            all.push((stage.name.clone(), since.elapsed().as_secs_f64()));
+        }
+        all
+    }
+    /// `what` with the stage named after it: "scanning (comparing candidate pairs)", or `what`
+    /// alone while no stage is named.
+    pub fn titled(&self, what: &str) -> String {
+        let stage = lock(&self.stage);
+        if stage.name.is_empty() {
+            what.to_string()
+        } else {
+            format!("{what} ({})", stage.name)
+        }
     }
     /// Seconds since the step count last started from zero (`start_stage`); `None` when it never
     /// did, so the job's own age is the one to use.
@@ -231,9 +255,9 @@ impl<T> Job<T> {
         self.started.elapsed().as_secs_f64()
     }
 
-    /// What the job does now, empty when it has no named stages.
-    pub fn stage_name(&self) -> String {
-        self.progress.stage_name()
+    /// The job's label with its current stage (`Progress::titled`).
+    pub fn title(&self) -> String {
+        self.progress.titled(&self.label)
     }
 
     /// Seconds over which the current step count was made, for its rate and ETA.

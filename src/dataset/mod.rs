@@ -4,15 +4,6 @@
 mod coco;
 mod imagefolder;
 mod table;
-/// A relative path as text with `/` separators, the same on every platform (table and cache key).
-pub fn relative_path_text(path: &Path) -> String {
-    let parts: Vec<String> = path
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    parts.join("/")
-}
-
 #[cfg(test)]
 mod testing;
 mod yolo;
@@ -21,6 +12,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+/// A relative path as text with `/` separators, the same on every platform (table and cache key).
+pub fn relative_path_text(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
 
 /// File extensions eyeball treats as images (lower case).
 pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"];

@@ -474,21 +474,22 @@ fn import_table(
         source,
     };
     let mut problems = Vec::new();
-    // Rows (1-based, header excluded) whose field count differs from the header's.
-    let mut ragged: HashMap<usize, (usize, usize)> = HashMap::new();
-    let df = if parquet {
-        ParquetReader::new(File::open(path).map_err(io)?)
+    // With the rows (1-based, header excluded) whose field count differs from the header's.
+    let (df, ragged) = if parquet {
+        let df = ParquetReader::new(File::open(path).map_err(io)?)
             .finish()
-            .map_err(|e| bad(e.to_string()))?
+            .map_err(|e| bad(e.to_string()))?;
+        (df, HashMap::new())
     } else {
-        ragged = ragged_rows(path).map_err(|e| bad(e.to_string()))?;
-        CsvReadOptions::default()
+        let ragged = ragged_rows(path).map_err(|e| bad(e.to_string()))?;
+        let df = CsvReadOptions::default()
             .with_has_header(true)
             .with_infer_schema_length(None)
             .map_parse_options(|o| o.with_truncate_ragged_lines(true))
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|reader| reader.finish())
-            .map_err(|e| bad(e.to_string()))?
+            .map_err(|e| bad(e.to_string()))?;
+        (df, ragged)
     };
     let names: Vec<String> = df
         .get_column_names()

@@ -10,7 +10,6 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
-
 use xxhash_rust::xxh3::Xxh3;
 
 use super::checkpoints::{CheckpointFile, hash_str};

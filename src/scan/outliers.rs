@@ -1,15 +1,15 @@
 //! Outliers: examples far from all others in a small colour-thumbnail embedding (kNN distance),
 //! and examples whose statistics fall outside the dataset's Tukey fences (median and IQR).
 
+use rand::seq::index;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use super::signature::{EMBED_LEN, Signature};
 use super::{Finding, IssueKind, ScanSettings};
 use crate::index::{ImageRecord, Index};
-use rand::seq::index;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
 /// Dimensions the 192-value colour thumbnail is randomly projected to before the kNN search;
 /// distances keep their order well enough to rank outliers, at a sixth of the cost.

@@ -1,7 +1,8 @@
 //! The data map (dataset cartography): for every example, the variability (x) against the
 //! confidence (y) of p(given) across checkpoints, coloured by correctness or by class. Drag a box
-//! or a lasso to show its examples in the grid, or pan; scroll zooms, double-click resets. Above it, loss and accuracy of every
-//! checkpoint on the whole split, overall and per class (click a legend entry to hide a line).
+//! or a lasso to show its examples in the grid, or pan; scroll zooms, double-click resets. Above
+//! it, loss and accuracy of every checkpoint on the whole split, overall and per class (click a
+//! legend entry to hide a line).
 
 use egui_plot::{Plot, PlotPoint, PlotPoints, PlotResponse, Points, Polygon, Text};
 
@@ -134,17 +135,9 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             plot.text(weak("easy to learn", 0.05, 0.97));
             plot.text(weak("ambiguous", 0.42, 0.5));
             plot.text(weak("hard to learn", 0.05, 0.03));
-            if let (Some(&start), Some(now)) = (path.first(), plot.pointer_coordinate()) {
-                let outline = match mode {
-                    DragMode::Lasso => {
-                        let mut outline = path.clone();
-                        outline.push([now.x, now.y]);
-                        outline
-                    }
-                    _ => box_corners(start, [now.x, now.y]),
-                };
+            if let (false, Some(now)) = (path.is_empty(), plot.pointer_coordinate()) {
                 plot.polygon(
-                    Polygon::new("", PlotPoints::new(outline))
+                    Polygon::new("", PlotPoints::new(outline(mode, &path, [now.x, now.y])))
                         .fill_color(egui::Color32::from_white_alpha(24)),
                 );
             }
@@ -164,11 +157,7 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     } else if response.drag_stopped() {
         if let (Some(&start), Some(end)) = (path.first(), pointer) {
             let examples = match mode {
-                DragMode::Lasso => {
-                    let mut outline = path.clone();
-                    outline.push([end.x, end.y]);
-                    in_polygon(dynamics, &outline)
-                }
+                DragMode::Lasso => in_polygon(dynamics, &outline(mode, &path, [end.x, end.y])),
                 _ => in_box(
                     dynamics,
                     PlotPoint::new(start[0], start[1]),
@@ -274,6 +263,14 @@ fn class_series(dynamics: &Dynamics, classes: usize) -> Vec<Vec<[f64; 2]>> {
         }
     }
     series
+}
+
+/// The selection dragged so far, ending at `end`: the lasso's path, or the box's corners.
+fn outline(mode: DragMode, path: &[[f64; 2]], end: [f64; 2]) -> Vec<[f64; 2]> {
+    match mode {
+        DragMode::Lasso => path.iter().copied().chain([end]).collect(),
+        _ => box_corners(path[0], end),
+    }
 }
 
 fn box_corners(a: [f64; 2], b: [f64; 2]) -> Vec<[f64; 2]> {

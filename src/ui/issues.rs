@@ -23,13 +23,7 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         let (done, total) = job.progress();
         ui.horizontal(|ui| {
             ui.spinner();
-            let stage = job.stage_name();
-            let stage = if stage.is_empty() {
-                String::new()
-            } else {
-                format!(": {stage}")
-            };
-            ui.label(format!("{}{stage}... {done}/{total}", job.label));
+            ui.label(format!("{}... {done}/{total}", job.title()));
             if ui.button("Cancel").clicked() {
                 job.cancel();
             }

@@ -6,15 +6,8 @@ use crate::jobs::Job;
 
 /// `(label and stage, (done, total), seconds counted)` of a running job.
 fn job_row<T: Send + 'static>(job: &Option<Job<T>>) -> Option<(String, (usize, usize), f64)> {
-    job.as_ref().map(|j| {
-        let stage = j.stage_name();
-        let label = if stage.is_empty() {
-            j.label.clone()
-        } else {
-            format!("{} ({stage})", j.label)
-        };
-        (label, j.progress(), j.counting_s())
-    })
+    job.as_ref()
+        .map(|j| (j.title(), j.progress(), j.counting_s()))
 }
 
 /// Draws the status bar.

@@ -9,7 +9,7 @@ use super::embedding::Neighbourhood;
 use super::hamming;
 use super::signature::{self, Signature};
 use super::verify::{self, Comparison, Tolerance, View};
-use super::{DuplicateGroup, Embedding, Finding, IssueKind, MAX_CANDIDATE_PAIRS, ScanSettings};
+use super::{COMPARED_PER_IMAGE, DuplicateGroup, Embedding, Finding, IssueKind, ScanSettings};
 use crate::dataset::Dataset;
 use crate::dataset::relative_path_text;
 use crate::index::Index;
@@ -258,69 +258,39 @@ fn near_pairs(
         return Vec::new();
     }
     let tolerance = Tolerance::of(settings);
-    // A quarter of the steps for describing the images, the rest for comparing the candidates.
+    // A quarter of the steps for describing the images, a quarter for the search, the rest for
+    // comparing the candidates.
     steps.set_stage_name("describing images");
-    let describing = steps.part(candidates.len(), 1, 4);
     let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");
     // Per image, its views (itself, and its mirror image when mirrors count) described twice: by
     // the HOG, and by the spectrum of the view recentred and of its centre zoomed in (steady
     // under shifts, and under crops: a crop resized back is a zoom).
     let mirror_views = if tolerance.mirror { 2 } else { 1 };
-    let described: Vec<[Vec<Vec<f32>>; 2]> = candidates
-        .par_iter()
-        .map(|&i| {
-            describing.advance();
-            let gray = &sig(i).gray;
-            let mirror = tolerance
-                .mirror
-                .then(|| signature::mirrored(gray, signature::THUMB_SIDE));
-            // The signature's HOG is the first view's; the mirror's is computed here.
-            let hogs = std::iter::once(sig(i).hog.clone())
-                .chain(mirror.as_deref().map(|g| signature::hog(g).0))
-                .collect();
-            let grays = std::iter::once(gray.as_slice()).chain(mirror.as_deref());
-            let spectra = grays
-                .flat_map(|g| {
-                    let centred = signature::recentred(g);
-                    [
-                        signature::spectrum(&centred),
-                        signature::spectrum(&zoomed(&centred)),
-                    ]
-                })
-                .collect();
-            [hogs, spectra]
-        })
-        .collect();
-    // Centre each descriptor on the dataset's mean of the first view: raw histograms are all
-    // positive, so every pair would look somewhat alike and random hyperplanes would split them
-    // poorly.
     let views_of = [mirror_views, 2 * mirror_views];
-    let centred: [Vec<Vec<f32>>; 2] = [0, 1].map(|d| {
-        let dim = described[0][d][0].len();
-        let mut mean = vec![0f32; dim];
-        for views in &described {
-            for (m, v) in mean.iter_mut().zip(&views[d][0]) {
-                *m += v;
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= described.len() as f32);
-        // View-major: all images' first view, then all their second, and so on.
-        (0..views_of[d])
-            .flat_map(|view| {
-                let mean = &mean;
-                described.iter().map(move |views| {
-                    let mut v: Vec<f32> = views[d][view]
-                        .iter()
-                        .zip(mean)
-                        .map(|(x, m)| x - m)
-                        .collect();
-                    signature::normalise(&mut v);
-                    v
-                })
-            })
-            .collect()
-    });
     let n = candidates.len();
+    let describing = steps.part(n * (views_of[0] + views_of[1]), 1, 4);
+    let view_gray = |i: usize, mirror: bool| {
+        let gray = &sig(i).gray;
+        if mirror {
+            signature::mirrored(gray, signature::THUMB_SIDE)
+        } else {
+            gray.clone()
+        }
+    };
+    let hogs = Descriptors::build(signature::HOG_LEN, views_of[0], n, |view, p| {
+        describing.advance();
+        signature::hog(&view_gray(candidates[p], view == 1)).0
+    });
+    let spectra = Descriptors::build(signature::SPECTRUM_LEN, views_of[1], n, |view, p| {
+        describing.advance();
+        let centred = signature::recentred(&view_gray(candidates[p], view >= 2));
+        if view % 2 == 0 {
+            signature::spectrum(&centred)
+        } else {
+            signature::spectrum(&zoomed(&centred))
+        }
+    });
+    let centred = [hogs, spectra];
     let d = settings.near_duplicate_max_distance;
     let mut code_sets: Vec<Vec<u64>> =
         vec![candidates.iter().map(|&i| index.records[i].phash).collect()];
@@ -328,46 +298,48 @@ fn near_pairs(
         (&centred[0], HOG_HASH_TABLES, HOG_HASH_SEED),
         (&centred[1], SPECTRUM_HASH_TABLES, SPECTRUM_HASH_SEED),
     ] {
-        let vectors: Vec<&[f32]> = descriptor.iter().map(Vec::as_slice).collect();
         code_sets.extend(signature::simhashes(
-            &vectors,
-            vectors[0].len(),
+            &descriptor.rows(),
+            descriptor.dim,
             tables,
             seed,
         ));
     }
-    steps.set_stage_name("searching for candidate pairs");
-    let keys = hamming::candidate_keys(
-        &code_sets,
-        n,
-        d,
-        MAX_CANDIDATE_PAIRS,
-        "near-duplicate search",
-        warnings,
-    );
     // Per descriptor, the best cosine of any view of one image with the other as it is.
     let closeness = |pa: usize, pb: usize| {
         let mut best = [0f32; 2];
         for ((descriptor, views), best) in centred.iter().zip(views_of).zip(&mut best) {
             for view in 0..views {
-                let cosine =
-                    |x: usize, y: usize| signature::dot(&descriptor[view * n + x], &descriptor[y]);
+                let cosine = |x: usize, y: usize| {
+                    signature::dot(descriptor.row(view * n + x), descriptor.row(y))
+                };
                 *best = best.max(cosine(pa, pb)).max(cosine(pb, pa));
             }
         }
         best
     };
-    let keys = most_alike(&keys, n, |pa, pb| {
-        let best = closeness(pa, pb);
-        (best[0].max(best[1]) >= DESCRIPTOR_COSINE_GATE).then(|| (best[0] + best[1]) / 2.0)
-    });
+    steps.set_stage_name("searching for candidate pairs");
+    let searching = steps.part(code_sets.len(), 1, 4);
+    let keys = hamming::candidate_keys(
+        &code_sets,
+        n,
+        d,
+        |pa, pb| {
+            let best = closeness(pa, pb);
+            (best[0].max(best[1]) >= DESCRIPTOR_COSINE_GATE).then(|| (best[0] + best[1]) / 2.0)
+        },
+        COMPARED_PER_IMAGE,
+        "near-duplicate search",
+        warnings,
+        || searching.advance(),
+    );
     // Keys are sorted, so pairs sharing their first image come together: its view is prepared
     // once per run.
     let runs: Vec<&[u64]> = keys
         .chunk_by(|&x, &y| hamming::key_images(x).0 == hamming::key_images(y).0)
         .collect();
     steps.set_stage_name("comparing candidate pairs");
-    let comparing = steps.part(runs.len(), 3, 4);
+    let comparing = steps.part(runs.len(), 2, 4);
     let sig = &sig;
     runs.par_iter()
         .flat_map_iter(|run| {
@@ -409,46 +381,47 @@ fn near_pairs(
 /// decoding the images' signatures.
 pub const STEPS_PER_IMAGE: usize = 4;
 
-/// Candidates compared per image, the most alike first: enough for a copy among look-alikes and
-/// for `Crowd` to see the look-alikes.
-const COMPARED_PER_IMAGE: usize = 8;
+/// One descriptor of every image's views, view-major (all images' first view, then all their
+/// second), in one flat array: centred on the mean of the first view and normalised. Raw
+/// histograms are all positive, so uncentred every pair would look somewhat alike and random
+/// hyperplanes would split them poorly.
+struct Descriptors {
+    dim: usize,
+    values: Vec<f32>,
+}
 
-/// The keys (`a << 32 | b`, sorted) whose `score` passes (is `Some`) and ranks among the
-/// `COMPARED_PER_IMAGE` highest of `a` or of `b`; still sorted.
-fn most_alike(
-    keys: &[u64],
-    images: usize,
-    score: impl Fn(usize, usize) -> Option<f32> + Sync,
-) -> Vec<u64> {
-    let scores: Vec<Option<f32>> = keys
-        .par_iter()
-        .map(|&key| {
-            let (a, b) = hamming::key_images(key);
-            score(a, b)
-        })
-        .collect();
-    let mut per_image: Vec<Vec<(f32, usize)>> = vec![Vec::new(); images];
-    for (k, (&key, s)) in keys.iter().zip(&scores).enumerate() {
-        if let Some(s) = *s {
-            let (a, b) = hamming::key_images(key);
-            per_image[a].push((s, k));
-            per_image[b].push((s, k));
+impl Descriptors {
+    /// `describe(view, image)` of `images` images' `views` views, each `dim` values.
+    fn build(
+        dim: usize,
+        views: usize,
+        images: usize,
+        describe: impl Fn(usize, usize) -> Vec<f32> + Sync,
+    ) -> Descriptors {
+        let mut values = vec![0f32; views * images * dim];
+        values
+            .par_chunks_mut(dim)
+            .enumerate()
+            .for_each(|(row, out)| out.copy_from_slice(&describe(row / images, row % images)));
+        let mut mean = vec![0f32; dim];
+        for row in values[..images * dim].chunks_exact(dim) {
+            mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
         }
+        mean.iter_mut().for_each(|m| *m /= images as f32);
+        values.par_chunks_mut(dim).for_each(|row| {
+            row.iter_mut().zip(&mean).for_each(|(v, m)| *v -= m);
+            signature::normalise(row);
+        });
+        Descriptors { dim, values }
     }
-    let mut kept = vec![false; keys.len()];
-    for list in &mut per_image {
-        if list.len() > COMPARED_PER_IMAGE {
-            list.select_nth_unstable_by(COMPARED_PER_IMAGE - 1, |x, y| y.0.total_cmp(&x.0));
-            list.truncate(COMPARED_PER_IMAGE);
-        }
-        for &(_, k) in list.iter() {
-            kept[k] = true;
-        }
+
+    fn row(&self, row: usize) -> &[f32] {
+        &self.values[row * self.dim..(row + 1) * self.dim]
     }
-    keys.iter()
-        .zip(kept)
-        .filter_map(|(&key, kept)| kept.then_some(key))
-        .collect()
+
+    fn rows(&self) -> Vec<&[f32]> {
+        self.values.chunks_exact(self.dim).collect()
+    }
 }
 
 /// Share of the side kept by `zoomed`: a 15% crop resized back.

@@ -10,7 +10,7 @@ use rand_distr::StandardNormal;
 
 use super::hamming;
 use super::signature;
-use super::{MAX_CANDIDATE_PAIRS, ScanSettings, outliers};
+use super::{COMPARED_PER_IMAGE, ScanSettings, outliers};
 
 /// Random-hyperplane hash tables searched for candidate pairs. At a cosine of 0.9 two vectors
 /// differ in about 9 of 64 bits, within the default radius of most tables.
@@ -142,7 +142,8 @@ impl Neighbourhood {
 /// `embedding_min_deviations` median absolute deviations below the median. So the rule adapts to
 /// the model: a compact 32-value digit embedding, where ratios vary widely, needs a much smaller
 /// ratio than a photo model's. Candidates come from random-hyperplane hashes within
-/// `near_duplicate_max_distance` bits, never from all pairs. `skip(i)` leaves an example out (an
+/// `near_duplicate_max_distance` bits, never from all pairs, and each image keeps its
+/// `COMPARED_PER_IMAGE` closest. `skip(i)` leaves an example out (an
 /// exact copy of another, or one without structure).
 pub fn candidate_pairs(
     embedding: &Embedding,
@@ -180,21 +181,23 @@ pub fn candidate_pairs(
         &signature::simhashes(&views, dim, HASH_TABLES, HASH_SEED),
         views.len(),
         d,
-        MAX_CANDIDATE_PAIRS,
-        "model-embedding search",
-        warnings,
-    );
-    let mut pairs: Vec<(usize, usize)> = keys
-        .par_iter()
-        .filter_map(|&key| {
-            let (pa, pb) = hamming::key_images(key);
+        |pa, pb| {
             let cosine = signature::dot(views[pa], views[pb]);
             let distance = (2.0 - 2.0 * cosine).max(0.0).sqrt();
             let ln_ratio = (distance / reach[pa].min(reach[pb])).ln();
-            (ln_ratio <= max_ln_ratio).then(|| {
-                let (a, b) = (embedding.examples[kept[pa]], embedding.examples[kept[pb]]);
-                (a.min(b), a.max(b))
-            })
+            (ln_ratio <= max_ln_ratio).then_some(-ln_ratio)
+        },
+        COMPARED_PER_IMAGE,
+        "model-embedding search",
+        warnings,
+        || (),
+    );
+    let mut pairs: Vec<(usize, usize)> = keys
+        .iter()
+        .map(|&key| {
+            let (pa, pb) = hamming::key_images(key);
+            let (a, b) = (embedding.examples[kept[pa]], embedding.examples[kept[pb]]);
+            (a.min(b), a.max(b))
         })
         .collect();
     pairs.sort_unstable();

@@ -374,9 +374,10 @@ impl ScanReport {
     }
 }
 
-/// Most near-duplicate candidate pairs one hash search may return; bounds memory on degenerate
-/// data (thousands of copies of one picture).
-const MAX_CANDIDATE_PAIRS: usize = 20_000_000;
+/// Candidates compared per image, the most alike first: enough for a copy among look-alikes and
+/// for `Crowd` to see the look-alikes. With `hamming::CHECKS_PER_CODE` and
+/// `hamming::PAIRS_PER_CODE`, it bounds the near-duplicate search per image.
+const COMPARED_PER_IMAGE: usize = 8;
 
 /// Scans `dataset`, whose `index` was built by `build_index`. Decodes every readable image once
 /// more (into small thumbnails) on the rayon pool; advances `progress` once per example for that,

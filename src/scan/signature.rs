@@ -33,8 +33,6 @@ const MIN_STRUCTURE: f32 = 0.5;
 pub struct Signature {
     /// Area-averaged gray, `THUMB_SIDE²`, row-major (aspect ratio not kept).
     pub gray: Vec<u8>,
-    /// Square-rooted, L2-normalised gradient-orientation histogram; all zero without structure.
-    pub hog: Vec<f32>,
     /// Area-averaged RGB, `EMBED_SIDE²·3`, values 0..=255.
     pub embed: Vec<u8>,
     /// False for flat images, which are left out of near-duplicate search.
@@ -69,10 +67,9 @@ impl Signature {
             .iter()
             .map(|&v| v.round().clamp(0.0, 255.0) as u8)
             .collect();
-        let (hog, structure) = hog(&gray);
+        let (_, structure) = hog(&gray);
         Signature {
             gray,
-            hog,
             embed: embed_f
                 .iter()
                 .map(|&v| v.round().clamp(0.0, 255.0) as u8)
@@ -220,6 +217,8 @@ pub fn hog(gray: &[u8]) -> (Vec<f32>, f32) {
 /// Frequencies per axis the spectrum keeps: horizontal 0..SPECTRUM_FREQUENCIES, vertical
 /// −(SPECTRUM_FREQUENCIES − 1)..SPECTRUM_FREQUENCIES.
 const SPECTRUM_FREQUENCIES: usize = 8;
+/// Values in a `spectrum`.
+pub const SPECTRUM_LEN: usize = (2 * SPECTRUM_FREQUENCIES - 1) * SPECTRUM_FREQUENCIES;
 
 /// Log magnitudes of the thumbnail's low spatial frequencies (mean removed, Hann-windowed), the
 /// constant term left out. A translation changes only the phases, so a shifted or cropped copy
@@ -495,7 +494,7 @@ mod tests {
         ));
         let signature = Signature::of(&flat);
         assert!(!signature.has_structure);
-        assert!(signature.hog.iter().all(|&v| v == 0.0));
+        assert!(hog(&signature.gray).0.iter().all(|&v| v == 0.0));
         assert!(Signature::of(&pattern(40, 30, 2)).has_structure);
     }
 }

@@ -1,6 +1,7 @@
 //! Exact duplicates (equal pixel hashes), near duplicates (hash candidates verified the same shot,
 //! see `verify`), and the groups they form, with label conflicts and split leakage.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -272,9 +273,9 @@ fn near_pairs(
     let view_gray = |i: usize, mirror: bool| {
         let gray = &sig(i).gray;
         if mirror {
-            signature::mirrored(gray, signature::THUMB_SIDE)
+            Cow::Owned(signature::mirrored(gray, signature::THUMB_SIDE))
         } else {
-            gray.clone()
+            Cow::Borrowed(gray.as_slice())
         }
     };
     let hogs = Descriptors::build(signature::HOG_LEN, views_of[0], n, |view, p| {

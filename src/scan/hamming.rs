@@ -29,27 +29,32 @@ struct Plan {
 }
 
 impl Plan {
+    /// The exact cut of the 64 bits into `m` chunks for distance `d` (`m·(radius+1) > d`), when
+    /// its chunks fit the offsets table and its radius is narrower than a chunk.
+    fn exact(m: u32, d: u32) -> Option<Plan> {
+        let radius = d / m;
+        let widths = chunk_widths(m);
+        (widths[0] <= MAX_CHUNK_BITS && radius < widths[widths.len() - 1])
+            .then_some(Plan { widths, radius })
+    }
+
     /// The cheapest cut for `n` codes and distance `d`, by an estimate of probes plus
     /// verifications for uniformly spread codes. Every plan considered is exact.
     fn choose(n: usize, d: u32) -> Plan {
         let mut best: Option<(f64, Plan)> = None;
-        for m in 1..=64u32 {
-            let radius = d / m; // m·(radius+1) > d
-            let widths = chunk_widths(m);
-            if widths[0] > MAX_CHUNK_BITS || radius >= widths[widths.len() - 1] {
-                continue;
-            }
-            let cost: f64 = widths
+        for plan in (1..=64u32).filter_map(|m| Plan::exact(m, d)) {
+            let cost: f64 = plan
+                .widths
                 .iter()
                 .map(|&b| {
-                    let probes = ball_size(b, radius) as f64;
+                    let probes = ball_size(b, plan.radius) as f64;
                     // A probe is a look-up in the offsets table (often a cache miss); a verification
                     // is an XOR and a popcount on codes stored side by side.
                     probes * 4.0 + probes / 2.0 * n as f64 / f64::from(1u32 << b)
                 })
                 .sum();
             if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                best = Some((cost, Plan { widths, radius }));
+                best = Some((cost, plan));
             }
         }
         // m = 64 (one bit per chunk, radius 0 when d < 64) always qualifies for d < 64.
@@ -58,22 +63,14 @@ impl Plan {
             radius: 0,
         })
     }
-}
 
-impl Plan {
     /// The cheapest cut for these `codes` and distance `d < 64`, by their real bucket sizes
     /// (clustered codes crowd some buckets far beyond the uniform estimate of `choose`), with the
     /// verifications it makes. Beyond `d + 1` chunks (and 4, the fewest of at most 20 bits) the
     /// radius stays 0 and only the work grows.
     fn fitted(codes: &[u64], d: u32) -> (Plan, u64) {
         let mut best: Option<(u64, u64, Plan)> = None;
-        for m in 1..=(d + 1).clamp(4, 64) {
-            let radius = d / m;
-            let widths = chunk_widths(m);
-            if widths[0] > MAX_CHUNK_BITS || radius >= widths[widths.len() - 1] {
-                continue;
-            }
-            let plan = Plan { widths, radius };
+        for plan in (1..=(d + 1).clamp(4, 64)).filter_map(|m| Plan::exact(m, d)) {
             let (checks, probes) = planned_work(codes, &plan);
             // As in `choose`: a probe is often a cache miss, a verification is not.
             let cost = checks + 4 * probes;
@@ -378,14 +375,10 @@ fn equal_code_pairs(codes: &[u64], per_code: usize) -> Vec<HashPair> {
     let mut pairs = Vec::new();
     for run in order.chunk_by(|&x, &y| codes[x as usize] == codes[y as usize]) {
         let s = run.len();
-        let reach = if s <= per_code + 1 {
-            s - 1
-        } else {
-            per_code / 2
-        };
+        let all_pairs = s <= per_code + 1;
         for (p, &i) in run.iter().enumerate() {
-            // Within the reach, all pairs once; around a larger ring, each code with the next ones.
-            let ahead = if s <= per_code + 1 { s - 1 - p } else { reach };
+            // A small run: all pairs once; around a larger ring, each code with the next ones.
+            let ahead = if all_pairs { s - 1 - p } else { per_code / 2 };
             for step in 1..=ahead {
                 let j = run[(p + step) % s];
                 pairs.push(HashPair {

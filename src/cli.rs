@@ -28,6 +28,9 @@ pub struct Cli {
     /// Folder of checkpoints to load (default: the demo's, when opening the demo).
     #[arg(long, value_name = "DIR")]
     pub checkpoints: Option<PathBuf>,
+    /// Read the index from this folder of `eyeball index --shard` files instead of the cache.
+    #[arg(long, value_name = "DIR")]
+    pub index_shards: Option<PathBuf>,
 }
 
 /// Headless subcommands.
@@ -46,12 +49,19 @@ pub enum Command {
     Index {
         /// Dataset folder.
         path: PathBuf,
-        /// Table to write: .parquet or .csv.
+        /// Table to write: .parquet or .csv; with --shard, the folder the shard file goes into.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Decode every file, and neither read nor write the cache.
         #[arg(long)]
         no_cache: bool,
+        /// Index only shard I of N (the examples whose path hashes to it), for one job of a
+        /// cluster, and write it as `index-vV-IIIII-of-NNNNN.parquet` into the --out folder.
+        #[arg(long, value_name = "I/N", conflicts_with = "index_shards")]
+        shard: Option<crate::index::shards::Shard>,
+        /// Take the rows from this folder of shard files (decoding only what they lack).
+        #[arg(long, value_name = "DIR")]
+        index_shards: Option<PathBuf>,
     },
     /// Run every TorchScript checkpoint on a batch of examples and write one row per
     /// (checkpoint, example): checkpoint, order, path, label, predicted, p_label, loss, top5.
@@ -80,8 +90,8 @@ pub enum Command {
         #[arg(long)]
         no_cache: bool,
     },
-    /// Run the recipe checks (loss at init, input-independent baseline, batch independence) on
-    /// the default fixed batch. Exits with status 1 when a check fails, so CI can use it.
+    /// Run the recipe checks (loss at init, input-independent baseline, batch independence,
+    /// overfit one batch) on the default fixed batch. Exits with status 1 when a check fails, so CI can use it.
     Check {
         /// Dataset folder.
         path: PathBuf,
@@ -94,6 +104,13 @@ pub enum Command {
         /// Preprocessing sidecar (default: preprocess.json beside the checkpoints).
         #[arg(long, value_name = "FILE")]
         preprocess: Option<PathBuf>,
+        /// Examples of the fixed batch that the overfit check trains on (2 to 16).
+        #[arg(long, value_name = "N", default_value_t = crate::model::overfit::DEFAULT_OVERFIT_EXAMPLES,
+              value_parser = overfit_examples)]
+        overfit_examples: usize,
+        /// Checkpoint file name that the overfit check trains (default: the first TorchScript one).
+        #[arg(long, value_name = "NAME")]
+        overfit_checkpoint: Option<String>,
     },
     /// Look for exact and near duplicates (with label conflicts and train/test leakage), outliers
     /// and image-quality problems; write one row per (example, issue): path, issue, score, group,
@@ -203,6 +220,9 @@ pub struct ScanOptions {
     /// Decode every file for the index, and neither read nor write the index cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Read the index from this folder of `eyeball index --shard` files instead of the cache.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub index_shards: Option<PathBuf>,
 }
 
 /// What `eyeball bench` measures.
@@ -380,15 +400,18 @@ pub fn run_info(path: &Path, json: bool) -> anyhow::Result<()> {
 }
 
 /// Runs `eyeball index`: builds the index with progress on stderr, then writes the table.
-pub fn run_index(path: &Path, out: &Path, no_cache: bool) -> anyhow::Result<()> {
+pub fn run_index(
+    path: &Path,
+    out: &Path,
+    cache: IndexCache,
+    shard: Option<crate::index::shards::Shard>,
+) -> anyhow::Result<()> {
+    if let Some(shard) = shard {
+        return run_index_shard(path, out, shard);
+    }
     // Refuse a bad output name before spending minutes decoding.
     crate::index::TableFormat::for_path(out)?;
     let dataset = Dataset::open(path)?;
-    let cache = if no_cache {
-        IndexCache::None
-    } else {
-        IndexCache::Default
-    };
     let started = Instant::now();
     let index = with_progress("indexing", |progress| {
         build_index(&dataset, cache, progress)
@@ -409,6 +432,64 @@ pub fn run_index(path: &Path, out: &Path, no_cache: bool) -> anyhow::Result<()> 
         out.display()
     );
     Ok(())
+}
+
+/// `eyeball index --shard`: decodes only the shard's examples (no cache: the cache holds whole
+/// datasets) and writes them as one shard file into the folder `out`.
+fn run_index_shard(
+    path: &Path,
+    out: &Path,
+    shard: crate::index::shards::Shard,
+) -> anyhow::Result<()> {
+    use crate::dataset::relative_path_text;
+    let mut dataset = Dataset::open(path)?;
+    let total = dataset.examples.len();
+    dataset
+        .examples
+        .retain(|e| shard.holds(&relative_path_text(&e.path)));
+    let started = Instant::now();
+    let index = with_progress("indexing", |progress| {
+        build_index(&dataset, IndexCache::None, progress)
+    })??;
+    let rows = dataset
+        .examples
+        .iter()
+        .map(|e| relative_path_text(&e.path))
+        .zip(&index.records);
+    let file = crate::index::shards::write_shard(out, shard, rows)?;
+    eprintln!(
+        "indexed shard {}/{} ({} of {total} images) in {:.1} s; wrote {}",
+        shard.index,
+        shard.count,
+        index.records.len(),
+        started.elapsed().as_secs_f64(),
+        file.display()
+    );
+    Ok(())
+}
+
+/// `--overfit-examples`: a count within `OVERFIT_EXAMPLES`.
+fn overfit_examples(text: &str) -> Result<usize, String> {
+    let range = crate::model::overfit::OVERFIT_EXAMPLES;
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            format!(
+                "{text:?}: give a number of examples from {} to {}",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
+/// Where the index comes from: the shard folder when given, else the cache unless `no_cache`.
+pub fn index_cache(no_cache: bool, index_shards: Option<&Path>) -> IndexCache {
+    match index_shards {
+        Some(dir) => IndexCache::Shards(dir.to_path_buf()),
+        None if no_cache => IndexCache::None,
+        None => IndexCache::Default,
+    }
 }
 
 /// "12000/60000 (20%)  3410/s  ETA 14 s"
@@ -545,6 +626,7 @@ pub fn run_check(
     checkpoints: &Path,
     json: bool,
     preprocess: Option<&Path>,
+    overfit: &crate::model::OverfitSettings,
 ) -> anyhow::Result<()> {
     use crate::model::predict::{DEFAULT_BATCH_SEED, DEFAULT_BATCH_SIZE};
     use crate::model::{
@@ -557,14 +639,17 @@ pub fn run_check(
     let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
     let device = default_device();
-    let results = recipe_checks(
-        &files,
-        &preprocess,
-        &dataset,
-        &batch,
-        device,
-        &Progress::default(),
-    )?;
+    let results = with_progress("recipe checks", |progress| {
+        recipe_checks(
+            &files,
+            &preprocess,
+            &dataset,
+            &batch,
+            overfit,
+            device,
+            progress,
+        )
+    })??;
     let text = if json {
         serde_json::to_string_pretty(&results)? + "\n"
     } else {
@@ -665,11 +750,7 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
 
     let dataset = Dataset::open(path)?;
     let started = Instant::now();
-    let cache = if *no_cache {
-        IndexCache::None
-    } else {
-        IndexCache::Default
-    };
+    let cache = index_cache(*no_cache, options.index_shards.as_deref());
     let index = with_progress("indexing", |progress| {
         build_index(&dataset, cache, progress)
     })??;

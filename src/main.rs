@@ -3,7 +3,7 @@
 use clap::Parser;
 use eyeball::cli::{
     BenchCommand, Cli, Command, DynamicsSource, LabelIssuesSource, PredictArgs,
-    demo_checkpoints_dir, demo_dataset_dir, run_bench_duplicates, run_bench_index,
+    demo_checkpoints_dir, demo_dataset_dir, index_cache, run_bench_duplicates, run_bench_index,
     run_bench_inference, run_bench_near_duplicates, run_check, run_dynamics, run_index, run_info,
     run_label_issues, run_predict, run_scan,
 };
@@ -17,7 +17,14 @@ fn main() -> std::process::ExitCode {
             path,
             out,
             no_cache,
-        }) => run_index(&path, &out, no_cache),
+            shard,
+            index_shards,
+        }) => run_index(
+            &path,
+            &out,
+            index_cache(no_cache, index_shards.as_deref()),
+            shard,
+        ),
         Some(Command::Bench(BenchCommand::Index { path, limit })) => run_bench_index(&path, limit),
         Some(Command::Predict {
             path,
@@ -43,7 +50,18 @@ fn main() -> std::process::ExitCode {
             checkpoints,
             json,
             preprocess,
-        }) => run_check(&path, &checkpoints, json, preprocess.as_deref()),
+            overfit_examples,
+            overfit_checkpoint,
+        }) => run_check(
+            &path,
+            &checkpoints,
+            json,
+            preprocess.as_deref(),
+            &eyeball::model::OverfitSettings {
+                examples: overfit_examples,
+                checkpoint: overfit_checkpoint,
+            },
+        ),
         Some(Command::Bench(BenchCommand::Inference {
             path,
             checkpoint,
@@ -127,6 +145,7 @@ fn main() -> std::process::ExitCode {
                 Some(path) => AppOptions {
                     dataset: Some(path),
                     checkpoints: cli.checkpoints,
+                    index_cache: index_cache(false, cli.index_shards.as_deref()),
                     ..Default::default()
                 },
                 None => AppOptions {

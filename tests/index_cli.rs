@@ -247,3 +247,112 @@ fn the_index_cache_stays_within_its_disk_budget() {
     assert!(!stale.exists(), "the stale cache was kept: {left:?}");
     assert_eq!(left.len(), 1, "this dataset's cache is kept: {left:?}");
 }
+
+fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
+}
+
+#[test]
+fn index_shards_split_the_examples_and_open_as_one_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fixture(&data);
+    let (data_arg, shards) = (data.to_str().unwrap(), tmp.path().join("shards"));
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let out = eyeball(&[
+            "index",
+            data_arg,
+            "--shard",
+            &shard,
+            "--out",
+            shards.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Three files, each path in exactly one of them.
+    let mut paths: Vec<String> = Vec::new();
+    let mut sizes = Vec::new();
+    for i in 0..3 {
+        let file = shards.join(format!("index-v2-{i:05}-of-00003.parquet"));
+        let df = read_parquet(&file);
+        sizes.push(df.height());
+        paths.extend(
+            df.column("path")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .flatten()
+                .map(String::from),
+        );
+    }
+    paths.sort();
+    let before = paths.len();
+    paths.dedup();
+    assert_eq!((before, paths.len()), (8, 8), "{paths:?}");
+
+    // Read back as one index: nothing decoded, the same table as a fresh index.
+    let merged = tmp.path().join("merged.parquet");
+    let out = eyeball(&[
+        "index",
+        data_arg,
+        "--index-shards",
+        shards.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("0 decoded, 8 from cache"), "{stderr}");
+    let fresh = tmp.path().join("fresh.parquet");
+    let out = eyeball(&[
+        "index",
+        data_arg,
+        "--no-cache",
+        "--out",
+        fresh.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(read_parquet(&merged).equals_missing(&read_parquet(&fresh)));
+
+    // A missing shard is named, and its images are decoded.
+    std::fs::remove_file(shards.join("index-v2-00002-of-00003.parquet")).unwrap();
+    let out = eyeball(&[
+        "index",
+        data_arg,
+        "--index-shards",
+        shards.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("shards 2 of 3 are missing"), "{stderr}");
+    let counts = format!("{} decoded, {} from cache", sizes[2], 8 - sizes[2]);
+    assert!(stderr.contains(&counts), "{stderr}");
+
+    // A folder without shards is refused, naming it.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = eyeball(&[
+        "index",
+        data_arg,
+        "--index-shards",
+        empty.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("empty") && stderr.contains("no readable index shard"),
+        "{stderr}"
+    );
+}

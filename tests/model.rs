@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use eyeball::dataset::Dataset;
 use eyeball::jobs::Progress;
 use eyeball::model::checks::{BASELINE, BATCH_INDEPENDENCE, LOSS_AT_INIT};
+use eyeball::model::overfit::{OVERFIT, OVERFIT_LOSS, OverfitSettings};
 use eyeball::model::predict::{DEFAULT_BATCH_SEED, DEFAULT_BATCH_SIZE};
 use eyeball::model::weights::{apply_weights, load_parameters, read_weights};
 use eyeball::model::{
@@ -35,6 +36,10 @@ fn demo() -> (Dataset, Preprocess) {
 }
 
 fn checks_on_demo(files: &[CheckpointFile]) -> Vec<CheckResult> {
+    overfit_on_demo(files, &OverfitSettings::default())
+}
+
+fn overfit_on_demo(files: &[CheckpointFile], overfit: &OverfitSettings) -> Vec<CheckResult> {
     let (dataset, preprocess) = demo();
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
     recipe_checks(
@@ -42,10 +47,20 @@ fn checks_on_demo(files: &[CheckpointFile]) -> Vec<CheckResult> {
         &preprocess,
         &dataset,
         &batch,
+        overfit,
         Device::Cpu,
         &Progress::default(),
     )
     .unwrap()
+}
+
+fn number(result: &CheckResult, name: &str) -> f64 {
+    result
+        .numbers
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no {name} in {result:?}"))
+        .1
 }
 
 fn check<'a>(results: &'a [CheckResult], name: &str) -> &'a CheckResult {
@@ -290,7 +305,7 @@ fn a_cancelled_evolution_stops() {
 #[test]
 fn recipe_checks_pass_for_the_demo() {
     let results = checks_on_demo(&classify_checkpoints(&[common::demo_checkpoints()]).unwrap());
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.len(), 4);
     for result in &results {
         assert_eq!(result.verdict, Verdict::Pass, "{result:?}");
         assert!(!result.numbers.is_empty() && !result.explanation.is_empty());
@@ -299,6 +314,74 @@ fn recipe_checks_pass_for_the_demo() {
     assert_eq!(
         leak.numbers.iter().find(|(n, _)| n == "ratio").unwrap().1,
         0.0
+    );
+}
+
+#[test]
+fn the_demos_first_checkpoint_overfits_two_examples_and_stays_unchanged() {
+    let files = classify_checkpoints(&[common::demo_checkpoints()]).unwrap();
+    let first = &files[0].path;
+    let before = std::fs::read(first).unwrap();
+    let settings = OverfitSettings {
+        examples: 2,
+        checkpoint: None,
+    };
+    let results = overfit_on_demo(&files, &settings);
+    let fit = check(&results, OVERFIT);
+    assert_eq!(fit.verdict, Verdict::Pass, "{fit:?}");
+    assert_eq!(number(fit, "examples"), 2.0);
+    assert_eq!(number(fit, "distinct labels"), 2.0);
+    assert_eq!(number(fit, "predicted right"), 2.0);
+    assert!(number(fit, "final loss") < OVERFIT_LOSS, "{fit:?}");
+    // The curve starts at the untrained loss, about ln(10), and ends at the final loss.
+    assert!(fit.curve[0] > 1.0, "{:?}", fit.curve);
+    assert_eq!(*fit.curve.last().unwrap(), number(fit, "final loss"));
+    assert!(
+        fit.explanation.contains(&files[0].name),
+        "{}",
+        fit.explanation
+    );
+    assert_eq!(
+        std::fs::read(first).unwrap(),
+        before,
+        "the checkpoint file changed"
+    );
+}
+
+#[test]
+fn a_model_whose_output_ignores_its_input_cannot_overfit() {
+    let settings = OverfitSettings {
+        examples: 2,
+        checkpoint: None,
+    };
+    let results = overfit_on_demo(&classify(&["ignores_input.pt"]), &settings);
+    let fit = check(&results, OVERFIT);
+    assert_eq!(fit.verdict, Verdict::Fail, "{fit:?}");
+    // With two labels, an output that ignores the input cannot go below ln(2).
+    assert!(number(fit, "final loss") > 0.5, "{fit:?}");
+    assert!(number(fit, "predicted right") < 2.0, "{fit:?}");
+    // Both learning rates were tried, and the layers before the head got no gradient.
+    assert_eq!(number(fit, "learning rate"), 1e-2);
+    assert!(
+        number(fit, "parameter tensors with gradient") < number(fit, "trainable parameter tensors")
+    );
+    assert!(
+        fit.explanation.contains("no gradient"),
+        "{}",
+        fit.explanation
+    );
+}
+
+#[test]
+fn a_frozen_model_has_nothing_to_overfit() {
+    let results = checks_on_demo(&classify(&["frozen.pt"]));
+    let fit = check(&results, OVERFIT);
+    assert_eq!(fit.verdict, Verdict::Fail, "{fit:?}");
+    assert_eq!(number(fit, "trainable parameter tensors"), 0.0);
+    assert!(
+        fit.explanation.contains("no trainable parameters"),
+        "{}",
+        fit.explanation
     );
 }
 
@@ -816,6 +899,7 @@ fn cancelled_recipe_checks_stop_with_cancelled() {
         &preprocess,
         &dataset,
         &batch,
+        &OverfitSettings::default(),
         Device::Cpu,
         &progress,
     );

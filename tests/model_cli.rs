@@ -214,6 +214,7 @@ fn check_prints_verdicts_and_json() {
         "PASS  Loss at init",
         "PASS  Input-independent baseline",
         "PASS  Batch independence",
+        "PASS  Overfit one batch",
     ] {
         assert!(stdout.contains(line), "{stdout}");
     }
@@ -226,13 +227,34 @@ fn check_prints_verdicts_and_json() {
             "--checkpoints",
             text(&checkpoints),
             "--json",
+            "--overfit-examples",
+            "2",
+            "--overfit-checkpoint",
+            "epoch_02.pt",
         ],
         tmp.path(),
     );
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let checks = json.as_array().unwrap();
-    assert_eq!(checks.len(), 3);
+    assert_eq!(checks.len(), 4);
+    let overfit = &checks[3];
+    assert_eq!(overfit["name"], "Overfit one batch");
+    assert_eq!(overfit["verdict"], "pass");
+    assert_eq!(overfit["numbers"][0]["name"], "examples");
+    assert_eq!(overfit["numbers"][0]["value"], 2.0);
+    assert!(
+        overfit["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("epoch_02.pt")
+    );
+    let curve = overfit["loss_curve"].as_array().unwrap();
+    assert!(curve.len() >= 2 && curve.last().unwrap().as_f64().unwrap() < 0.01);
+    assert!(
+        checks[0].get("loss_curve").is_none(),
+        "only training checks have a curve"
+    );
     assert_eq!(checks[0]["name"], "Loss at init");
     assert_eq!(checks[0]["verdict"], "pass");
     assert_eq!(checks[0]["numbers"][1]["name"], "ln(C)");
@@ -258,7 +280,7 @@ fn check_exits_with_status_1_when_a_check_fails() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json[2]["name"], "Batch independence");
     assert_eq!(json[2]["verdict"], "fail");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 3 recipe checks failed"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 4 recipe checks failed"));
 
     // Without a sidecar beside the checkpoint, the error says what is missing.
     let out = eyeball(

@@ -312,13 +312,20 @@ fn the_recipe_checks_pass_for_the_demo_and_the_filters_show() {
         .clone()
         .expect("checks ran")
         .expect("checks succeeded");
-    assert_eq!(checks.len(), 3);
+    assert_eq!(checks.len(), 4);
     harness.get_by_label("Recipe checks").click();
     run_until_idle(&mut harness);
     for check in &checks {
         harness.get_by_label(&check.name);
     }
     assert!(harness.query_all_by_label("PASS").count() >= 2);
+    // The overfit check trained a copy, and its loss curve is drawn.
+    let overfit = checks
+        .iter()
+        .find(|c| c.name == "Overfit one batch")
+        .unwrap();
+    assert!(!overfit.curve.is_empty(), "{overfit:?}");
+    harness.get_by_label("pass below 0.01");
 
     harness.get_by_label("First-layer filters").click();
     run_until_idle(&mut harness);

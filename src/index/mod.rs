@@ -4,6 +4,7 @@
 mod bench;
 mod cache;
 pub mod jpeg;
+pub mod shards;
 mod stats;
 mod table;
 
@@ -296,6 +297,9 @@ pub enum IndexCache {
     Default,
     /// A folder of your choice (tests, benchmarks).
     At(PathBuf),
+    /// A folder of shards from `eyeball index --shard` jobs, read as one index and never
+    /// written; rows of files that changed or are missing from every shard are decoded.
+    Shards(PathBuf),
 }
 
 impl IndexCache {
@@ -303,7 +307,7 @@ impl IndexCache {
     /// canonical path (and the cache format version, so a new format never reads an old file).
     pub fn file_for(&self, root: &Path) -> Option<PathBuf> {
         let dir = match self {
-            IndexCache::None => return None,
+            IndexCache::None | IndexCache::Shards(_) => return None,
             IndexCache::Default => dirs::cache_dir()?.join("eyeball").join("index"),
             IndexCache::At(dir) => dir.clone(),
         };
@@ -333,6 +337,8 @@ pub enum IndexError {
     },
     #[error("{path}: cannot write a table with extension {extension:?}; use .parquet or .csv")]
     UnsupportedExtension { path: PathBuf, extension: String },
+    #[error("{path}: {message}")]
+    Shards { path: PathBuf, message: String },
 }
 
 /// Size and modification time of a file: what decides whether a cached row is still valid.
@@ -377,8 +383,13 @@ pub fn build_index(
     progress.set_total(dataset.examples.len());
     let cache_file = cache.file_for(&dataset.root);
     let mut warnings = Vec::new();
-    let cached: HashMap<String, ImageRecord> = match &cache_file {
-        Some(file) => cache::read(file)
+    let cached: HashMap<String, ImageRecord> = match (&cache, &cache_file) {
+        (IndexCache::Shards(dir), _) => {
+            let (rows, shard_warnings) = shards::read_shards(dir)?;
+            warnings.extend(shard_warnings);
+            rows
+        }
+        (_, Some(file)) => cache::read(file)
             .inspect(|_| mark_used(file))
             .unwrap_or_else(|message| {
                 warnings.push(format!(
@@ -387,7 +398,7 @@ pub fn build_index(
                 ));
                 HashMap::new()
             }),
-        None => HashMap::new(),
+        (_, None) => HashMap::new(),
     };
     let (decoded, reused) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let slots: Vec<Option<ImageRecord>> = dataset

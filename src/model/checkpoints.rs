@@ -126,31 +126,36 @@ pub fn classify_file(path: &Path) -> std::io::Result<CheckpointKind> {
         };
         return unrunnable(format!("this file is {what}; {EXPORT_HINT}"));
     }
-    let entries = match zip_entries(&mut file, len)? {
-        Some(entries) => entries,
-        None => {
+    file.seek(SeekFrom::Start(0))?;
+    let mut archive = match zip::ZipArchive::new(&mut file) {
+        Ok(archive) => archive,
+        Err(zip::result::ZipError::Io(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => {
+            return Err(e);
+        }
+        Err(_) => {
             return unrunnable(format!(
                 "the file is truncated or damaged: it starts like a PyTorch archive (zip) but has no zip \
                  directory at its end ({len} bytes); copy or save it again"
             ));
         }
     };
-    let has = |suffix: &str| entries.iter().any(|e| e.name.ends_with(suffix));
+    let names = zip_names(&archive);
+    let has = |suffix: &str| names.iter().any(|n| n.ends_with(suffix));
     if has("/archive_format") || has("/models/model.json") {
         return unrunnable(pt2_message);
     }
-    if entries.iter().any(|e| e.name.contains("/code/")) && has("/data.pkl") {
+    if names.iter().any(|n| n.contains("/code/")) && has("/data.pkl") {
         return Ok(CheckpointKind::TorchScript);
     }
-    let Some(pickle) = entries
+    let Some(pickle) = names
         .iter()
-        .find(|e| e.name.ends_with("/data.pkl") || e.name == "data.pkl")
+        .find(|n| n.ends_with("/data.pkl") || *n == "data.pkl")
     else {
         return unrunnable(format!(
             "a zip archive without data.pkl: not a PyTorch file; {EXPORT_HINT}"
         ));
     };
-    let prefix = read_stored_prefix(&mut file, pickle, 4096)?;
+    let prefix = read_entry_prefix(&mut archive, pickle, 4096);
     let mentions = |needle: &[u8]| prefix.windows(needle.len()).any(|w| w == needle);
     // The top-level object is built first: skip the PROTO opcode and, from protocol 4, a FRAME.
     let mut top = prefix.as_slice();
@@ -201,13 +206,13 @@ fn safetensors_kind(
     let mut header = vec![0u8; header_len as usize];
     file.seek(SeekFrom::Start(8))?;
     file.read_exact(&mut header)?;
-    let parsed: Result<serde_json::Map<String, serde_json::Value>, _> =
-        serde_json::from_slice(&header);
+    let parsed: Result<safetensors::tensor::Metadata, _> = serde_json::from_slice(&header);
     Ok(Some(match parsed {
-        Ok(map) => {
-            let end = map
+        Ok(metadata) => {
+            let end = metadata
+                .tensors()
                 .values()
-                .filter_map(|v| v.get("data_offsets")?.get(1)?.as_u64())
+                .map(|info| info.data_offsets.1 as u64)
                 .max()
                 .unwrap_or(0);
             if 8 + header_len + end > len {
@@ -219,128 +224,22 @@ fn safetensors_kind(
                 CheckpointKind::WeightsOnly
             }
         }
-        Err(e) => {
-            CheckpointKind::Unrunnable(format!("the safetensors header is not valid JSON: {e}"))
-        }
+        Err(e) => CheckpointKind::Unrunnable(format!("the safetensors header is not valid: {e}")),
     }))
 }
 
-/// An entry of a zip's central directory.
-struct ZipEntry {
-    name: String,
-    /// 0 = stored, 8 = deflated.
-    method: u16,
-    compressed_size: u64,
-    local_header_offset: u64,
+/// The entry names of a zip archive.
+fn zip_names(archive: &zip::ZipArchive<&mut File>) -> Vec<String> {
+    archive.file_names().map(str::to_string).collect()
 }
 
-/// The entries of a zip archive, or `None` when it has no readable central directory (truncated).
-fn zip_entries(file: &mut File, len: u64) -> std::io::Result<Option<Vec<ZipEntry>>> {
-    // The end-of-central-directory record is in the last 22 + 65535 bytes.
-    let tail_len = len.min(22 + 65_535);
-    let mut tail = vec![0u8; tail_len as usize];
-    file.seek(SeekFrom::Start(len - tail_len))?;
-    file.read_exact(&mut tail)?;
-    let Some(eocd) = (0..tail.len().saturating_sub(21))
-        .rev()
-        .find(|&i| tail[i..].starts_with(b"PK\x05\x06"))
-    else {
-        return Ok(None);
-    };
-    let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
-    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    let u64_at =
-        |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
-    let mut cd_size = u32_at(&tail, eocd + 12) as u64;
-    let mut cd_offset = u32_at(&tail, eocd + 16) as u64;
-    if cd_offset == 0xFFFF_FFFF || cd_size == 0xFFFF_FFFF {
-        // Zip64: a locator right before the record points at the zip64 end record.
-        let Some(locator) = eocd
-            .checked_sub(20)
-            .filter(|&l| tail[l..].starts_with(b"PK\x06\x07"))
-        else {
-            return Ok(None);
-        };
-        let record_offset = u64_at(&tail, locator + 8);
-        let mut record = [0u8; 56];
-        file.seek(SeekFrom::Start(record_offset))?;
-        if read_up_to(file, &mut record)? < 56 || !record.starts_with(b"PK\x06\x06") {
-            return Ok(None);
-        }
-        cd_size = u64_at(&record, 40);
-        cd_offset = u64_at(&record, 48);
+/// Up to `limit` bytes of an entry; empty when it cannot be read.
+fn read_entry_prefix(archive: &mut zip::ZipArchive<&mut File>, name: &str, limit: u64) -> Vec<u8> {
+    let mut data = Vec::new();
+    if let Ok(entry) = archive.by_name(name) {
+        let _ = entry.take(limit).read_to_end(&mut data);
     }
-    if cd_offset.saturating_add(cd_size) > len {
-        return Ok(None);
-    }
-    let mut cd = vec![0u8; cd_size as usize];
-    file.seek(SeekFrom::Start(cd_offset))?;
-    file.read_exact(&mut cd)?;
-    let mut entries = Vec::new();
-    let mut i = 0;
-    while i + 46 <= cd.len() && cd[i..].starts_with(b"PK\x01\x02") {
-        let method = u16_at(&cd, i + 10);
-        let mut compressed_size = u32_at(&cd, i + 20) as u64;
-        let uncompressed_size = u32_at(&cd, i + 24) as u64;
-        let name_len = u16_at(&cd, i + 28) as usize;
-        let extra_len = u16_at(&cd, i + 30) as usize;
-        let comment_len = u16_at(&cd, i + 32) as usize;
-        let mut local_header_offset = u32_at(&cd, i + 42) as u64;
-        let end = i + 46 + name_len + extra_len + comment_len;
-        if end > cd.len() {
-            return Ok(None);
-        }
-        let name = String::from_utf8_lossy(&cd[i + 46..i + 46 + name_len]).into_owned();
-        // Zip64 extended information: the 0xFFFFFFFF fields, in order, as u64s.
-        let mut extra = &cd[i + 46 + name_len..i + 46 + name_len + extra_len];
-        while extra.len() >= 4 {
-            let (id, size) = (u16_at(extra, 0), u16_at(extra, 2) as usize);
-            let body = &extra[4..(4 + size).min(extra.len())];
-            if id == 1 {
-                let mut at = 0;
-                if uncompressed_size == 0xFFFF_FFFF && body.len() >= at + 8 {
-                    at += 8;
-                }
-                if compressed_size == 0xFFFF_FFFF && body.len() >= at + 8 {
-                    compressed_size = u64_at(body, at);
-                    at += 8;
-                }
-                if local_header_offset == 0xFFFF_FFFF && body.len() >= at + 8 {
-                    local_header_offset = u64_at(body, at);
-                }
-            }
-            extra = &extra[(4 + size).min(extra.len())..];
-        }
-        entries.push(ZipEntry {
-            name,
-            method,
-            compressed_size,
-            local_header_offset,
-        });
-        i = end;
-    }
-    Ok(Some(entries))
-}
-
-/// Up to `limit` bytes of a stored (uncompressed) entry; empty for compressed entries.
-fn read_stored_prefix(file: &mut File, entry: &ZipEntry, limit: usize) -> std::io::Result<Vec<u8>> {
-    if entry.method != 0 {
-        return Ok(Vec::new());
-    }
-    let mut local = [0u8; 30];
-    file.seek(SeekFrom::Start(entry.local_header_offset))?;
-    if read_up_to(file, &mut local)? < 30 || !local.starts_with(b"PK\x03\x04") {
-        return Ok(Vec::new());
-    }
-    let name_len = u16::from_le_bytes([local[26], local[27]]) as u64;
-    let extra_len = u16::from_le_bytes([local[28], local[29]]) as u64;
-    file.seek(SeekFrom::Start(
-        entry.local_header_offset + 30 + name_len + extra_len,
-    ))?;
-    let mut data = vec![0u8; (entry.compressed_size as usize).min(limit)];
-    let n = read_up_to(file, &mut data)?;
-    data.truncate(n);
-    Ok(data)
+    data
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.

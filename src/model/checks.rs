@@ -1,10 +1,12 @@
-//! The recipe checks: loss at init against ln(C), an input-independent baseline, and batch
-//! independence through backprop. Each gives a verdict, the numbers behind it and what to do.
+//! The recipe checks: loss at init against ln(C), an input-independent baseline, batch
+//! independence through backprop, and overfitting a few examples. Each gives a verdict, the
+//! numbers behind it and what to do.
 
 use serde::{Serialize, Serializer};
 use tch::{Device, Kind, Tensor};
 
 use super::checkpoints::CheckpointFile;
+use super::overfit::{OVERFIT, OverfitSettings, overfit_examples, overfit_one_batch};
 use super::predict::{BatchPredictions, ClassMap, FixedBatch};
 use super::{LoadedModel, ModelError, Preprocess, check_logits, torch_message};
 use crate::dataset::Dataset;
@@ -51,6 +53,9 @@ pub struct CheckResult {
     pub numbers: Vec<(String, f64)>,
     /// What the verdict means and, when it is not a pass, the usual causes.
     pub explanation: String,
+    /// A loss per training step, for checks that train (overfit one batch); else empty.
+    #[serde(rename = "loss_curve", skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<f64>,
 }
 
 fn named_numbers<S: Serializer>(
@@ -75,22 +80,26 @@ impl CheckResult {
             verdict: Verdict::Fail,
             numbers: Vec::new(),
             explanation: error.to_string(),
+            curve: Vec::new(),
         }
     }
 }
 
-/// Runs the three checks on the batch: loss at init on the first TorchScript checkpoint, the
-/// baseline and batch independence on the last. A checkpoint that fails to load or gives bad
-/// outputs fails the checks that use it, with the error as the explanation. Errors only when
-/// there is nothing to check: no TorchScript file, an empty batch, an image that cannot be read.
+/// Runs the four checks on the batch: loss at init on the first TorchScript checkpoint, the
+/// baseline and batch independence on the last, overfitting a few examples on the one `overfit`
+/// names (else the first). A checkpoint that fails to load or gives bad outputs fails the checks
+/// that use it, with the error as the explanation. Errors only when there is nothing to check:
+/// no TorchScript file, an empty batch, an image that cannot be read.
 pub fn recipe_checks(
     files: &[CheckpointFile],
     preprocess: &Preprocess,
     dataset: &Dataset,
     batch: &FixedBatch,
+    overfit: &OverfitSettings,
     device: Device,
     progress: &Progress,
 ) -> Result<Vec<CheckResult>, ModelError> {
+    progress.set_stage_name("loss, baseline and batch independence");
     progress.start_stage(3);
     let cancelled = || {
         if progress.is_cancelled() {
@@ -152,7 +161,51 @@ pub fn recipe_checks(
         Err(e) => CheckResult::failed(BATCH_INDEPENDENCE, e),
     };
     progress.advance(1);
-    Ok(vec![init, baseline, independence])
+    cancelled()?;
+    let fitted = match overfit.checkpoint.as_deref() {
+        None => Some(*first),
+        Some(name) => runnable.iter().copied().find(|f| f.name == name),
+    };
+    let fitted = match fitted {
+        Some(file) => {
+            progress.set_stage_name("overfit one batch");
+            let chosen = overfit_examples(&batch.labels, overfit.examples);
+            let rows = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>())
+                .to_device(input.device());
+            let chosen_targets: Vec<i64> = chosen.iter().map(|&i| targets[i]).collect();
+            let names: Vec<String> = chosen
+                .iter()
+                .map(|&i| {
+                    crate::dataset::relative_path_text(&dataset.examples[batch.examples[i]].path)
+                })
+                .collect();
+            let result = overfit_one_batch(
+                &file.path,
+                &input.index_select(0, &rows),
+                &chosen_targets,
+                &names,
+                classes.outputs,
+                device,
+                progress,
+            );
+            match result {
+                Err(ModelError::Cancelled) => return Err(ModelError::Cancelled),
+                Err(e) => CheckResult::failed(OVERFIT, &e),
+                Ok(result) => result,
+            }
+        }
+        None => CheckResult::failed(
+            OVERFIT,
+            &ModelError::Dataset {
+                root: dataset.root.clone(),
+                message: format!(
+                    "no TorchScript checkpoint named {} to overfit",
+                    overfit.checkpoint.as_deref().unwrap_or_default()
+                ),
+            },
+        ),
+    };
+    Ok(vec![init, baseline, independence, fitted])
 }
 
 /// Name of the loss-at-init check.
@@ -222,6 +275,7 @@ fn loss_at_init(
             ("accuracy".into(), p.accuracy as f64),
         ],
         explanation,
+        curve: Vec::new(),
     })
 }
 
@@ -266,6 +320,7 @@ fn input_independent_baseline(
             ("accuracy on zero inputs".into(), zero.accuracy as f64),
         ],
         explanation,
+        curve: Vec::new(),
     })
 }
 
@@ -285,6 +340,7 @@ fn batch_independence(
             verdict: Verdict::Warn,
             numbers: vec![("examples".into(), n as f64)],
             explanation: "needs a batch of at least 2 examples".into(),
+            curve: Vec::new(),
         });
     }
     // Probe the example with the largest loss (a confident, right prediction can have a gradient
@@ -366,6 +422,7 @@ fn batch_independence(
             ("other examples with gradient".into(), w.leaking as f64),
         ],
         explanation,
+        curve: Vec::new(),
     })
 }
 
@@ -517,6 +574,7 @@ mod tests {
             verdict: Verdict::Fail,
             numbers: vec![("loss".into(), 9.5), ("ln(C)".into(), 10f64.ln())],
             explanation: "word ".repeat(40),
+            curve: Vec::new(),
         };
         let text = results_text(&[result]);
         assert!(

@@ -8,6 +8,7 @@ pub mod dynamics;
 pub mod embedding;
 pub mod input_view;
 pub mod label_issues;
+pub mod overfit;
 pub mod pil;
 pub mod predict;
 pub mod preprocess;
@@ -22,6 +23,7 @@ use tch::{CModule, Device, IValue, Tensor};
 pub use checkpoints::{CheckpointFile, CheckpointKind, EXPORT_HINT, classify_checkpoints};
 pub use checks::{CheckResult, Verdict, recipe_checks};
 pub use input_view::{InputView, input_view};
+pub use overfit::OverfitSettings;
 pub use predict::{
     BatchPredictions, Evolution, FixedBatch, Flip, compare, default_fixed_batch, predict_batch,
     run_evolution,

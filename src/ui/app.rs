@@ -297,6 +297,7 @@ impl EyeballApp {
                 self.run_query();
             }
             Command::RunChecks => self.start_checks(),
+            Command::SetOverfit(settings) => self.checkpoints.overfit = settings,
             Command::TogglePin(example) => {
                 let pinned = &mut self.checkpoints.pinned;
                 if !pinned.remove(&example) {
@@ -605,9 +606,10 @@ impl EyeballApp {
         let Some((dataset, preprocess)) = self.dataset_with_preprocess() else {
             return;
         };
-        let (files, batch) = (
+        let (files, batch, overfit) = (
             self.checkpoints.files.clone(),
             self.checkpoints.batch.clone(),
+            self.checkpoints.overfit.clone(),
         );
         self.checkpoints.checking = Some(Job::spawn(
             "Running recipe checks",
@@ -619,6 +621,7 @@ impl EyeballApp {
                     &preprocess,
                     &dataset,
                     &batch,
+                    &overfit,
                     default_device(),
                     progress,
                 )

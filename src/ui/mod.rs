@@ -59,6 +59,8 @@ pub enum Command {
     /// Show only these examples in the grid (e.g. the flips between two checkpoints).
     ShowOnlyInGrid(Vec<usize>),
     RunChecks,
+    /// Choose what the overfit check trains on (takes effect on the next run).
+    SetOverfit(crate::model::OverfitSettings),
     /// Add an example to (or remove it from) the pinned fixed batch.
     TogglePin(usize),
     /// Run the checkpoints on the pinned examples (`true`) or on the default batch (`false`).
@@ -300,6 +302,8 @@ pub struct CheckpointState {
     pub compare: (usize, usize),
     pub checks: Option<Result<Vec<CheckResult>, String>>,
     pub checking: Option<Job<Result<Vec<CheckResult>, String>>>,
+    /// What the overfit check trains on.
+    pub overfit: crate::model::OverfitSettings,
     /// Examples the user pinned from the grid or the detail view.
     pub pinned: std::collections::BTreeSet<usize>,
     /// True when the fixed batch is the pinned examples rather than the default one.

@@ -205,6 +205,10 @@ pub struct ScanOptions {
     /// Count a mirrored copy as the same shot (off by default).
     #[arg(long)]
     pub mirror: bool,
+    /// Memory the scan may use, e.g. 2G or 1500M (default 2G); the near-duplicate search
+    /// tightens itself to stay within it and the report says so.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size)]
+    pub memory_budget: Option<u64>,
     /// TorchScript checkpoint whose penultimate layer (the input of its last linear layer) is the
     /// embedding: its nearest neighbours are also compared (by the same same-shot rule), and
     /// outliers are measured in it.
@@ -466,6 +470,31 @@ fn run_index_shard(
         file.display()
     );
     Ok(())
+}
+
+/// `--memory-budget`: bytes, or a number with K, M or G (binary units), e.g. `2G`, `1500M`.
+fn byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((at, _)) => (&t[..at], t[at..].to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let shift = match unit.trim_end_matches("IB").trim_end_matches('B') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?}: give a size such as 2G, 1500M or 800000000"
+            ));
+        }
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: give a size such as 2G, 1500M or 800000000"))?;
+    Ok((value * (1u64 << shift) as f64) as u64)
 }
 
 /// `--overfit-examples`: a count within `OVERFIT_EXAMPLES`.
@@ -737,6 +766,9 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
         settings.near_duplicate_max_distance = d;
     }
     settings.near_duplicate_mirror = options.mirror;
+    if let Some(bytes) = options.memory_budget {
+        settings.memory_budget_bytes = bytes;
+    }
     if let Some(n) = options.min_deviations {
         settings.embedding_min_deviations = n;
     }

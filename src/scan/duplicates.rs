@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::embedding::Neighbourhood;
 use super::hamming;
-use super::signature::{self, Signature};
+use super::signature::{self, Hyperplanes, Signature};
 use super::verify::{self, Comparison, Tolerance, View};
 use super::{COMPARED_PER_IMAGE, DuplicateGroup, Embedding, Finding, IssueKind, ScanSettings};
 use crate::dataset::Dataset;
@@ -278,49 +278,57 @@ fn near_pairs(
             Cow::Borrowed(gray.as_slice())
         }
     };
-    let hogs = Descriptors::build(signature::HOG_LEN, views_of[0], n, |view, p| {
+    let hog_planes = Hyperplanes::new(signature::HOG_LEN, HOG_HASH_TABLES, HOG_HASH_SEED);
+    let (hogs, hog_codes) = Descriptors::build(views_of[0], n, &hog_planes, |view, p| {
         describing.advance();
         signature::hog(&view_gray(candidates[p], view == 1)).0
     });
-    let spectra = Descriptors::build(signature::SPECTRUM_LEN, views_of[1], n, |view, p| {
-        describing.advance();
-        let centred = signature::recentred(&view_gray(candidates[p], view >= 2));
-        if view % 2 == 0 {
-            signature::spectrum(&centred)
-        } else {
-            signature::spectrum(&zoomed(&centred))
-        }
-    });
+    let spectrum_planes = Hyperplanes::new(
+        signature::SPECTRUM_LEN,
+        SPECTRUM_HASH_TABLES,
+        SPECTRUM_HASH_SEED,
+    );
+    let (spectra, spectrum_codes) =
+        Descriptors::build(views_of[1], n, &spectrum_planes, |view, p| {
+            describing.advance();
+            let centred = signature::recentred(&view_gray(candidates[p], view >= 2));
+            if view % 2 == 0 {
+                signature::spectrum(&centred)
+            } else {
+                signature::spectrum(&zoomed(&centred))
+            }
+        });
     let centred = [hogs, spectra];
     let d = settings.near_duplicate_max_distance;
     let mut code_sets: Vec<Vec<u64>> =
         vec![candidates.iter().map(|&i| index.records[i].phash).collect()];
-    for (descriptor, tables, seed) in [
-        (&centred[0], HOG_HASH_TABLES, HOG_HASH_SEED),
-        (&centred[1], SPECTRUM_HASH_TABLES, SPECTRUM_HASH_SEED),
-    ] {
-        code_sets.extend(signature::simhashes(
-            &descriptor.rows(),
-            descriptor.dim,
-            tables,
-            seed,
-        ));
-    }
+    code_sets.extend(hog_codes);
+    code_sets.extend(spectrum_codes);
     // Per descriptor, the best cosine of any view of one image with the other as it is.
     let closeness = |pa: usize, pb: usize| {
         let mut best = [0f32; 2];
         for ((descriptor, views), best) in centred.iter().zip(views_of).zip(&mut best) {
             for view in 0..views {
-                let cosine = |x: usize, y: usize| {
-                    signature::dot(descriptor.row(view * n + x), descriptor.row(y))
+                let forward = descriptor.cosine(view * n + pa, pb);
+                // View 0 is the image itself, the same both ways.
+                let backward = if view == 0 {
+                    forward
+                } else {
+                    descriptor.cosine(view * n + pb, pa)
                 };
-                *best = best.max(cosine(pa, pb)).max(cosine(pb, pa));
+                *best = best.max(forward).max(backward);
             }
         }
         best
     };
     steps.set_stage_name("searching for candidate pairs");
     let searching = steps.part(code_sets.len(), 1, 4);
+    let pairs_per_code = hamming::pairs_per_code_within(
+        settings.memory_budget_bytes,
+        code_sets.iter().map(Vec::len).max().unwrap_or(n),
+        "near-duplicate search",
+        warnings,
+    );
     let keys = hamming::candidate_keys(
         &code_sets,
         n,
@@ -330,6 +338,7 @@ fn near_pairs(
             (best[0].max(best[1]) >= DESCRIPTOR_COSINE_GATE).then(|| (best[0] + best[1]) / 2.0)
         },
         COMPARED_PER_IMAGE,
+        pairs_per_code,
         "near-duplicate search",
         warnings,
         || searching.advance(),
@@ -382,46 +391,78 @@ fn near_pairs(
 /// decoding the images' signatures.
 pub const STEPS_PER_IMAGE: usize = 4;
 
+/// Images whose first view's mean centres every descriptor: evenly spaced over the candidates.
+const MEAN_SAMPLE: usize = 16_384;
+
 /// One descriptor of every image's views, view-major (all images' first view, then all their
-/// second), in one flat array: centred on the mean of the first view and normalised. Raw
-/// histograms are all positive, so uncentred every pair would look somewhat alike and random
+/// second), centred on the mean first view of a sample of images and normalised, stored as `i8`
+/// (`signature::quantised`): 1M images' descriptors fit in a quarter of the memory of floats.
+/// Raw histograms are all positive, so uncentred every pair would look somewhat alike and random
 /// hyperplanes would split them poorly.
 struct Descriptors {
     dim: usize,
-    values: Vec<f32>,
+    values: Vec<i8>,
+    scales: Vec<f32>,
 }
 
 impl Descriptors {
-    /// `describe(view, image)` of `images` images' `views` views, each `dim` values.
+    /// `describe(view, image)` of `images` images' `views` views, each `planes`' dimension long,
+    /// with their codes in each table of `planes` (computed before quantisation): one code set
+    /// per table, view-major like the rows.
     fn build(
-        dim: usize,
         views: usize,
         images: usize,
+        planes: &Hyperplanes,
         describe: impl Fn(usize, usize) -> Vec<f32> + Sync,
-    ) -> Descriptors {
-        let mut values = vec![0f32; views * images * dim];
-        values
-            .par_chunks_mut(dim)
-            .enumerate()
-            .for_each(|(row, out)| out.copy_from_slice(&describe(row / images, row % images)));
+    ) -> (Descriptors, Vec<Vec<u64>>) {
+        let dim = planes.dim();
+        let sample = images.min(MEAN_SAMPLE);
+        let sampled: Vec<Vec<f32>> = (0..sample)
+            .into_par_iter()
+            .map(|k| describe(0, k * images / sample))
+            .collect();
         let mut mean = vec![0f32; dim];
-        for row in values[..images * dim].chunks_exact(dim) {
+        for row in &sampled {
             mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
         }
-        mean.iter_mut().for_each(|m| *m /= images as f32);
-        values.par_chunks_mut(dim).for_each(|row| {
-            row.iter_mut().zip(&mean).for_each(|(v, m)| *v -= m);
-            signature::normalise(row);
-        });
-        Descriptors { dim, values }
+        mean.iter_mut().for_each(|m| *m /= sample.max(1) as f32);
+        drop(sampled);
+        let tables = planes.count();
+        let rows = views * images;
+        let mut values = vec![0i8; rows * dim];
+        let mut scales = vec![0f32; rows];
+        let mut codes = vec![0u64; rows * tables];
+        values
+            .par_chunks_mut(dim)
+            .zip(scales.par_iter_mut())
+            .zip(codes.par_chunks_mut(tables.max(1)))
+            .enumerate()
+            .for_each(|(row, ((out, scale), row_codes))| {
+                let mut v = describe(row / images, row % images);
+                v.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
+                signature::normalise(&mut v);
+                for (table, code) in row_codes.iter_mut().enumerate().take(tables) {
+                    *code = planes.code(table, &v);
+                }
+                *scale = signature::quantised(&v, out);
+            });
+        let code_sets = (0..tables)
+            .map(|table| (0..rows).map(|row| codes[row * tables + table]).collect())
+            .collect();
+        (
+            Descriptors {
+                dim,
+                values,
+                scales,
+            },
+            code_sets,
+        )
     }
 
-    fn row(&self, row: usize) -> &[f32] {
-        &self.values[row * self.dim..(row + 1) * self.dim]
-    }
-
-    fn rows(&self) -> Vec<&[f32]> {
-        self.values.chunks_exact(self.dim).collect()
+    /// Cosine of rows `x` and `y`.
+    fn cosine(&self, x: usize, y: usize) -> f32 {
+        let row = |r: usize| &self.values[r * self.dim..(r + 1) * self.dim];
+        signature::dot_i8(row(x), row(y)) as f32 * self.scales[x] * self.scales[y]
     }
 }
 

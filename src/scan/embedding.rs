@@ -188,6 +188,12 @@ pub fn candidate_pairs(
             (ln_ratio <= max_ln_ratio).then_some(-ln_ratio)
         },
         COMPARED_PER_IMAGE,
+        hamming::pairs_per_code_within(
+            settings.memory_budget_bytes,
+            views.len(),
+            "model-embedding search",
+            warnings,
+        ),
         "model-embedding search",
         warnings,
         || (),

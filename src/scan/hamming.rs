@@ -394,25 +394,129 @@ fn equal_code_pairs(codes: &[u64], per_code: usize) -> Vec<HashPair> {
 }
 
 /// Pairs of `codes` within `max_distance` bits, searched within fewer bits when that many would
-/// cost more than `CHECKS_PER_CODE` verifications or `PAIRS_PER_CODE` pairs per code; at 0 bits,
+/// cost more than `CHECKS_PER_CODE` verifications or `pairs_per_code` pairs per code (at most
+/// `PAIRS_PER_CODE`, fewer when memory is short); at 0 bits,
 /// equal codes only (`equal_code_pairs`). Returns the pairs and the distance searched.
-pub fn near_pairs_within_budget(codes: &[u64], max_distance: u32) -> (Vec<HashPair>, u32) {
+pub fn near_pairs_within_budget(
+    codes: &[u64],
+    max_distance: u32,
+    pairs_per_code: usize,
+) -> (Vec<HashPair>, u32) {
     let n = codes.len();
     if n < 2 {
         return (Vec::new(), max_distance);
     }
     let mut d = max_distance.min(63);
+    // Start where a sample says the pairs fit in half the budget, so a crowded table is not
+    // searched again and again on the way down.
+    let estimated = estimated_pairs_within(codes);
+    while d > 0 && estimated[d as usize] > (pairs_per_code * n / 2) as f64 {
+        d -= 1;
+    }
     while d > 0 {
         let (plan, checks) = Plan::fitted(codes, d);
         if checks <= CHECKS_PER_CODE * n as u64 {
-            let (pairs, truncated) = near_pairs_planned(codes, d, &plan, PAIRS_PER_CODE * n);
+            let (pairs, truncated) = near_pairs_planned(codes, d, &plan, pairs_per_code * n);
             if !truncated {
                 return (pairs, d);
             }
         }
         d -= 1;
     }
-    (equal_code_pairs(codes, PAIRS_PER_CODE), 0)
+    (equal_code_pairs(codes, pairs_per_code), 0)
+}
+
+/// Bytes a candidate pair takes while one hash table is searched: the pair, its key, the key's
+/// sorted copy and its score.
+const BYTES_PER_SEARCHED_PAIR: u64 = 40;
+/// Fewest candidate pairs per image and table however short memory is: below, the search would
+/// miss most duplicates, so the budget is exceeded instead (and the report says so).
+const MIN_PAIRS_PER_CODE: usize = 8;
+
+/// Candidate pairs per code one hash table of `images` codes may propose: what the budget
+/// leaves after the memory the process holds now (thumbnails, descriptors, codes), at most
+/// `PAIRS_PER_CODE`. Fewer than that is said in `warnings`.
+pub fn pairs_per_code_within(
+    budget: u64,
+    images: usize,
+    search: &str,
+    warnings: &mut Vec<String>,
+) -> usize {
+    let held = resident_bytes().unwrap_or(0);
+    let room = budget.saturating_sub(held) / (BYTES_PER_SEARCHED_PAIR * images.max(1) as u64);
+    let pairs = (room as usize).min(PAIRS_PER_CODE);
+    let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+    if pairs < MIN_PAIRS_PER_CODE {
+        warnings.push(format!(
+            "{search}: the scan already holds {:.2} GiB of its {:.2} GiB memory budget \
+             (--memory-budget); it searches with {MIN_PAIRS_PER_CODE} candidate pairs per image and \
+             hash table anyway, so it may exceed the budget",
+            gib(held),
+            gib(budget)
+        ));
+        MIN_PAIRS_PER_CODE
+    } else {
+        if pairs < PAIRS_PER_CODE {
+            warnings.push(format!(
+                "{search}: to stay within the {:.2} GiB memory budget (--memory-budget), \
+                 each hash table proposed at most {pairs} candidate pairs per image instead of {}",
+                gib(budget),
+                PAIRS_PER_CODE
+            ));
+        }
+        pairs
+    }
+}
+
+/// The process's resident memory (Linux: VmRSS in /proc/self/status); `None` elsewhere.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// Codes in the sample that `estimated_pairs_within` measures distances among.
+const SAMPLE_CODES: usize = 4096;
+
+/// For each distance 0..=64, about how many pairs of `codes` lie within it: the share of pairs
+/// of an evenly spaced sample of `SAMPLE_CODES` codes, times all pairs.
+fn estimated_pairs_within(codes: &[u64]) -> [f64; 65] {
+    let n = codes.len();
+    let s = n.min(SAMPLE_CODES);
+    let sample: Vec<u64> = (0..s).map(|k| codes[k * n / s]).collect();
+    let counts = sample
+        .par_iter()
+        .enumerate()
+        .fold(
+            || [0u64; 65],
+            |mut counts, (i, &x)| {
+                for &y in &sample[i + 1..] {
+                    counts[(x ^ y).count_ones() as usize] += 1;
+                }
+                counts
+            },
+        )
+        .reduce(
+            || [0u64; 65],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                a
+            },
+        );
+    let scale = (n as f64 * (n as f64 - 1.0)) / (s as f64 * (s as f64 - 1.0)).max(1.0);
+    let mut within = [0f64; 65];
+    let mut total = 0u64;
+    for (d, count) in counts.iter().enumerate() {
+        total += count;
+        within[d] = total as f64 * scale;
+    }
+    within
 }
 
 /// Candidate pairs of `images` images from several code sets (one per hash table), as sorted,
@@ -430,6 +534,7 @@ pub fn candidate_keys(
     max_distance: u32,
     score: impl Fn(usize, usize) -> Option<f32> + Sync,
     per_image: usize,
+    pairs_per_code: usize,
     search: &str,
     warnings: &mut Vec<String>,
     searched: impl Fn(),
@@ -437,7 +542,7 @@ pub fn candidate_keys(
     let mut kept: Vec<(u64, f32)> = Vec::new();
     let mut tightened: Vec<u32> = Vec::new();
     for codes in code_sets {
-        let (found, distance) = near_pairs_within_budget(codes, max_distance);
+        let (found, distance) = near_pairs_within_budget(codes, max_distance, pairs_per_code);
         if distance < max_distance {
             tightened.push(distance);
         }
@@ -471,7 +576,7 @@ pub fn candidate_keys(
         warnings.push(format!(
             "{search}: {} of {} hash tables were searched within fewer than {max_distance} bits \
              (down to {tightest}) to stay within {CHECKS_PER_CODE} comparisons and \
-             {PAIRS_PER_CODE} pairs per image; pairs further apart there were not proposed",
+             {pairs_per_code} pairs per image; pairs further apart there were not proposed",
             tightened.len(),
             code_sets.len()
         ));
@@ -520,6 +625,32 @@ pub fn key_images(key: u64) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sampled_pair_estimate_is_exact_for_small_sets_and_close_for_large() {
+        let codes: Vec<u64> = (0..300u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let estimated = estimated_pairs_within(&codes);
+        for d in [0u32, 20, 28, 32, 64] {
+            let (exact, _) = brute_force(&codes, d, usize::MAX);
+            assert_eq!(estimated[d as usize], exact.len() as f64, "d = {d}");
+        }
+        // A crowd of equal codes that is a fifth of the set: about a 25th of all pairs are equal.
+        let n = 50_000u64;
+        let crowd: Vec<u64> = (0..n)
+            .map(|i| {
+                if i % 5 == 0 {
+                    7
+                } else {
+                    i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                }
+            })
+            .collect();
+        let equal = estimated_pairs_within(&crowd)[0];
+        let truth = (n / 5 * (n / 5 - 1) / 2) as f64;
+        assert!((equal / truth - 1.0).abs() < 0.1, "{equal} vs {truth}");
+    }
     use rand::{Rng, RngCore, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -594,7 +725,7 @@ mod tests {
     #[test]
     fn the_budgeted_search_is_exact_where_the_budget_allows() {
         let codes = clustered_codes(3_000, 4);
-        let (budgeted, searched) = near_pairs_within_budget(&codes, 10);
+        let (budgeted, searched) = near_pairs_within_budget(&codes, 10, PAIRS_PER_CODE);
         assert_eq!(searched, 10);
         assert_eq!(budgeted, brute_force(&codes, 10, usize::MAX).0);
     }
@@ -604,7 +735,7 @@ mod tests {
         // 20,000 codes, most of them equal: all pairs would be 180 million.
         let mut codes = random_codes(20_000, 5);
         codes[..19_000].fill(0x0123_4567_89AB_CDEF);
-        let (pairs, searched) = near_pairs_within_budget(&codes, 10);
+        let (pairs, searched) = near_pairs_within_budget(&codes, 10, PAIRS_PER_CODE);
         assert!(searched < 10, "the search was not tightened");
         let mut per_code = vec![0usize; codes.len()];
         for p in &pairs {

@@ -80,7 +80,14 @@ pub struct ScanSettings {
     /// least this many median absolute deviations below that log-ratio's median over the dataset
     /// (see `embedding::candidate_pairs`). Adds what the hashes miss on recoloured images.
     pub embedding_min_deviations: f32,
+    /// Memory the scan may use, in bytes (default 2 GiB). What the images' thumbnails and
+    /// descriptors leave of it bounds the candidate pairs one hash table may propose; when that
+    /// is fewer than usual, the report says so and the search is tightened instead of growing.
+    pub memory_budget_bytes: u64,
 }
+
+/// The default `ScanSettings::memory_budget_bytes`: 2 GiB.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 2 << 30;
 
 impl Default for ScanSettings {
     fn default() -> Self {
@@ -98,6 +105,7 @@ impl Default for ScanSettings {
             odd_aspect_max_ratio: 2.0,
             odd_size_factor: 3.0,
             embedding_min_deviations: 12.0,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
         }
     }
 }

@@ -407,10 +407,10 @@ pub fn near_pairs_within_budget(
         return (Vec::new(), max_distance);
     }
     let mut d = max_distance.min(63);
-    // Start where a sample says the pairs fit in half the budget, so a crowded table is not
-    // searched again and again on the way down.
+    // Start where a sample says the pairs fit the budget, so a crowded table is not searched
+    // again and again on the way down.
     let estimated = estimated_pairs_within(codes);
-    while d > 0 && estimated[d as usize] > (pairs_per_code * n / 2) as f64 {
+    while d > 0 && estimated[d as usize] > (pairs_per_code * n) as f64 {
         d -= 1;
     }
     while d > 0 {

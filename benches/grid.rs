@@ -1,8 +1,9 @@
 //! Grid frame time and memory with 100,000 examples open, through the real app in egui_kittest.
 //!     cargo bench --profile dev --bench grid [-- N]
-//! Writes N tiny PNGs (default 100,000) to a temp folder, opens it, waits for the index, then
-//! scrolls the grid and reports the CPU time of each frame (app logic, layout, tessellation;
-//! no GPU) and the process's peak RSS.
+//! Writes N tiny PNGs (default 100,000) to a temp folder, opens it, waits for the index and its
+//! stats (not for the background scan), then scrolls the grid and reports the time of each frame
+//! (app logic, layout, tessellation; no GPU) and the process's peak RSS; then reopens with the
+//! warm index cache and reports the first grid frame and the stats.
 
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,9 @@ fn main() {
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
         .build_eframe(|cc| EyeballApp::new(cc, options()));
-    while harness.state().is_busy() {
+    // Up to the stats: the background scan that follows may still run while the grid scrolls,
+    // as it does for a user (at 1M images it takes minutes).
+    while harness.state().stats().is_none() {
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -65,6 +68,13 @@ fn main() {
         "opened and indexed in {:.1} s",
         opened.elapsed().as_secs_f64()
     );
+    let scanning = |harness: &Harness<'_, EyeballApp>| {
+        if harness.state().scan_report().is_none() {
+            " (the background scan was running)"
+        } else {
+            ""
+        }
+    };
     assert_eq!(harness.state().visible().len(), count);
 
     let grid_point = egui::pos2(640.0, 400.0);
@@ -89,14 +99,15 @@ fn main() {
     let mean = frame_ms.iter().sum::<f64>() / frame_ms.len() as f64;
     let p = |q: f64| frame_ms[((frame_ms.len() - 1) as f64 * q) as usize];
     println!(
-        "grid frame time over {} scrolling frames with {count} examples: mean {mean:.2} ms, median {:.2} ms, p95 {:.2} ms, max {:.2} ms (target <= 4 ms)",
+        "grid frame time over {} scrolling frames with {count} examples: mean {mean:.2} ms, median {:.2} ms, p95 {:.2} ms, max {:.2} ms (target <= 4 ms){}",
         frame_ms.len(),
         p(0.5),
         p(0.95),
-        p(1.0)
+        p(1.0),
+        scanning(&harness)
     );
     println!(
-        "peak RSS with {count} examples open: {:.0} MB (target < 1024 MB)",
+        "peak RSS with {count} examples open: {:.0} MB (targets: < 1 GB at 100k, <= 2 GB at 1M)",
         peak_rss_mb()
     );
     drop(harness);
@@ -107,7 +118,7 @@ fn main() {
         .with_size([1280.0, 800.0])
         .build_eframe(|cc| EyeballApp::new(cc, options()));
     let mut first_grid_frame_s = None;
-    while harness.state().is_busy() || first_grid_frame_s.is_none() {
+    while harness.state().stats().is_none() || first_grid_frame_s.is_none() {
         harness.step();
         if first_grid_frame_s.is_none() && !harness.state().visible().is_empty() {
             first_grid_frame_s = Some(reopened.elapsed().as_secs_f64());
@@ -115,7 +126,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(1));
     }
     println!(
-        "reopen with a warm cache: first grid frame after {:.2} s, stats ready after {:.2} s (target < 1 s)",
+        "reopen with a warm cache: first grid frame after {:.2} s, stats ready after {:.2} s (targets at 1M: < 2 s and < 3 s)",
         first_grid_frame_s.unwrap_or(f64::NAN),
         reopened.elapsed().as_secs_f64()
     );

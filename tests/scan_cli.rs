@@ -250,3 +250,44 @@ fn among_dark_digits_only_a_blank_frame_is_flagged_dark() {
     .into();
     assert_eq!(flagged, expected);
 }
+
+#[test]
+fn a_memory_budget_too_small_is_said_and_the_planted_problems_are_still_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    std::fs::create_dir(&root).unwrap();
+    scan_fixture::write(&root);
+    let csv = dir.path().join("issues.csv");
+    let output = scan(&root, &csv, &["--memory-budget", "1M"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("of its 0.00 GiB memory budget") && text.contains("may exceed the budget"),
+        "{text}"
+    );
+    let df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(csv))
+        .unwrap()
+        .finish()
+        .unwrap();
+    check(&df);
+
+    // The default budget leaves this small folder untouched, and a size must be a size.
+    let output = scan(&root, &dir.path().join("again.csv"), &[]);
+    assert!(
+        !stderr(&output).contains("memory budget"),
+        "{}",
+        stderr(&output)
+    );
+    let output = scan(
+        &root,
+        &dir.path().join("bad.csv"),
+        &["--memory-budget", "lots"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("give a size such as 2G"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::{Dataset, DatasetError, Example, Layout, SPLIT_NAMES, is_image_path, natural_cmp};
 
 /// Class folders with their images' paths (relative to the class folder).
@@ -130,7 +132,7 @@ fn class_folders(dir: &Path, walked: &mut WalkedFolders) -> Result<ClassFolders,
         let mut files = Vec::new();
         collect_images(&dir.join(&name), Path::new(""), &mut files, walked)?;
         if !files.is_empty() {
-            files.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
+            files.par_sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
             classes.push((name, files));
         }
     }
@@ -154,7 +156,12 @@ pub(super) fn collect_images(
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
+        // The entry's type needs no stat of its own on most file systems; a link is followed.
+        let is_dir = match entry.file_type() {
+            Ok(kind) if !kind.is_symlink() => kind.is_dir(),
+            _ => path.is_dir(),
+        };
+        if is_dir {
             collect_images(&path, &relative.join(&name), out, walked)?;
         } else if is_image_path(&path) {
             out.push(relative.join(&name));

@@ -343,6 +343,9 @@ fn near_pairs(
         warnings,
         || searching.advance(),
     );
+    // The search is done: its descriptors and codes make room for the comparisons.
+    drop(code_sets);
+    drop(centred);
     // Keys are sorted, so pairs sharing their first image come together: its view is prepared
     // once per run.
     let runs: Vec<&[u64]> = keys

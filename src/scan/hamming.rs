@@ -433,17 +433,17 @@ const BYTES_PER_SEARCHED_PAIR: u64 = 40;
 /// miss most duplicates, so the budget is exceeded instead (and the report says so).
 const MIN_PAIRS_PER_CODE: usize = 8;
 
-/// Candidate pairs per code one hash table of `images` codes may propose: what the budget
+/// Candidate pairs per code one hash table of `codes` codes may propose: what the budget
 /// leaves after the memory the process holds now (thumbnails, descriptors, codes), at most
 /// `PAIRS_PER_CODE`. Fewer than that is said in `warnings`.
 pub fn pairs_per_code_within(
     budget: u64,
-    images: usize,
+    codes: usize,
     search: &str,
     warnings: &mut Vec<String>,
 ) -> usize {
     let held = resident_bytes().unwrap_or(0);
-    let room = budget.saturating_sub(held) / (BYTES_PER_SEARCHED_PAIR * images.max(1) as u64);
+    let room = budget.saturating_sub(held) / (BYTES_PER_SEARCHED_PAIR * codes.max(1) as u64);
     let pairs = (room as usize).min(PAIRS_PER_CODE);
     let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
     if pairs < MIN_PAIRS_PER_CODE {

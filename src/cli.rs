@@ -474,6 +474,7 @@ fn run_index_shard(
 
 /// `--memory-budget`: bytes, or a number with K, M or G (binary units), e.g. `2G`, `1500M`.
 fn byte_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("{text:?}: give a size such as 2G, 1500M or 800000000");
     let t = text.trim();
     let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((at, _)) => (&t[..at], t[at..].to_ascii_uppercase()),
@@ -484,16 +485,9 @@ fn byte_size(text: &str) -> Result<u64, String> {
         "K" => 10,
         "M" => 20,
         "G" => 30,
-        _ => {
-            return Err(format!(
-                "{text:?}: give a size such as 2G, 1500M or 800000000"
-            ));
-        }
+        _ => return Err(bad()),
     };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?}: give a size such as 2G, 1500M or 800000000"))?;
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
     Ok((value * (1u64 << shift) as f64) as u64)
 }
 

@@ -299,15 +299,18 @@ fn index_shards_split_the_examples_and_open_as_one_index() {
     assert_eq!((before, paths.len()), (8, 8), "{paths:?}");
 
     // Read back as one index: nothing decoded, the same table as a fresh index.
+    let index_from = |dir: &Path, out: &Path| {
+        eyeball(&[
+            "index",
+            data_arg,
+            "--index-shards",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
     let merged = tmp.path().join("merged.parquet");
-    let out = eyeball(&[
-        "index",
-        data_arg,
-        "--index-shards",
-        shards.to_str().unwrap(),
-        "--out",
-        merged.to_str().unwrap(),
-    ]);
+    let out = index_from(&shards, &merged);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("0 decoded, 8 from cache"), "{stderr}");
@@ -324,14 +327,7 @@ fn index_shards_split_the_examples_and_open_as_one_index() {
 
     // A missing shard is named, and its images are decoded.
     std::fs::remove_file(shards.join("index-v2-00002-of-00003.parquet")).unwrap();
-    let out = eyeball(&[
-        "index",
-        data_arg,
-        "--index-shards",
-        shards.to_str().unwrap(),
-        "--out",
-        merged.to_str().unwrap(),
-    ]);
+    let out = index_from(&shards, &merged);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("shards 2 of 3 are missing"), "{stderr}");
@@ -341,14 +337,7 @@ fn index_shards_split_the_examples_and_open_as_one_index() {
     // A folder without shards is refused, naming it.
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let out = eyeball(&[
-        "index",
-        data_arg,
-        "--index-shards",
-        empty.to_str().unwrap(),
-        "--out",
-        merged.to_str().unwrap(),
-    ]);
+    let out = index_from(&empty, &merged);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -8,7 +8,7 @@ use tch::{Device, Kind, Tensor};
 use super::checkpoints::CheckpointFile;
 use super::overfit::{OVERFIT, OverfitSettings, overfit_examples, overfit_one_batch};
 use super::predict::{BatchPredictions, ClassMap, FixedBatch};
-use super::{LoadedModel, ModelError, Preprocess, check_logits, torch_message};
+use super::{LoadedModel, ModelError, Preprocess, torch_message};
 use crate::dataset::Dataset;
 use crate::jobs::Progress;
 
@@ -461,12 +461,7 @@ fn gradient_probe(
     // Grad mode is per thread, and the worker running this may hold a no-grad guard.
     tch::with_grad(|| {
         let x = input.contiguous().detach().set_requires_grad(true);
-        let output = model
-            .module
-            .forward_is(&[tch::IValue::Tensor(x.shallow_clone())])
-            .map_err(torch_err)?;
-        let logits = super::output_tensor(&model.path, output)?;
-        check_logits(&model.path, &logits, input.size()[0], classes)?;
+        let logits = model.logits_with_grad(&x, classes)?;
         let target = Tensor::from_slice(&targets[i..=i]).to_device(logits.device());
         let loss = logits
             .narrow(0, i as i64, 1)

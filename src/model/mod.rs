@@ -251,6 +251,18 @@ impl LoadedModel {
         Ok(logits.to_device(Device::Cpu).to_kind(tch::Kind::Float))
     }
 
+    /// Logits for a `[N, C, H, W]` batch with autograd, for checks that backpropagate (call it
+    /// inside `tch::with_grad`); checked like `checked_logits`, left on the model's device.
+    pub fn logits_with_grad(&self, input: &Tensor, classes: usize) -> Result<Tensor, ModelError> {
+        let output = self
+            .module
+            .forward_is(&[IValue::Tensor(input.shallow_clone())])
+            .map_err(|e| self.forward_error(input, &e))?;
+        let logits = output_tensor(&self.path, output)?;
+        check_logits(&self.path, &logits, input.size()[0], classes)?;
+        Ok(logits)
+    }
+
     fn forward_error(&self, input: &Tensor, e: &tch::TchError) -> ModelError {
         ModelError::Forward {
             path: self.path.clone(),

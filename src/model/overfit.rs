@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use tch::{COptimizer, Device, IValue, Kind, Tensor};
+use tch::{COptimizer, Device, Kind, Tensor};
 
 use super::checks::{CheckResult, Verdict};
-use super::{LoadedModel, ModelError, check_logits, file_name, output_tensor, torch_message};
+use super::{LoadedModel, ModelError, file_name, torch_message};
 use crate::jobs::Progress;
 
 /// Name of the check.
@@ -137,9 +137,10 @@ pub fn overfit_one_batch(
     }
     let initial = last.curve.first().copied().unwrap_or(f64::NAN);
     let lowest = last.curve.iter().copied().fold(f64::INFINITY, f64::min);
+    let steps = last.curve.len() - 1;
     numbers.extend([
         ("learning rate".into(), last.learning_rate),
-        ("Adam steps".into(), (last.curve.len() - 1) as f64),
+        ("Adam steps".into(), steps as f64),
         ("initial loss".into(), initial),
         ("final loss".into(), last.final_loss()),
         ("predicted right".into(), last.correct as f64),
@@ -148,7 +149,6 @@ pub fn overfit_one_batch(
             last.with_gradient as f64,
         ),
     ]);
-    let steps = last.curve.len() - 1;
     let trained_on = format!("Trained on {}.", examples.join(", "));
     let tried: Vec<String> = attempts
         .iter()
@@ -267,7 +267,6 @@ fn train(
     }
     let input = input.to_device(device).contiguous();
     let target = Tensor::from_slice(targets).to_device(device);
-    let n = targets.len() as i64;
     progress.start_stage(OVERFIT_STEPS + 1);
     // Grad mode is per thread, and the worker running this may hold a no-grad guard.
     tch::with_grad(|| {
@@ -275,13 +274,9 @@ fn train(
             if progress.is_cancelled() {
                 return Err(ModelError::Cancelled);
             }
-            let output = model
-                .module
-                .forward_is(&[IValue::Tensor(input.shallow_clone())])
-                .map_err(torch_err)?;
-            let logits = output_tensor(path, output)?;
-            check_logits(path, &logits, n, classes)?;
-            let logits = logits.to_kind(Kind::Float);
+            let logits = model
+                .logits_with_grad(&input, classes)?
+                .to_kind(Kind::Float);
             let loss = logits.cross_entropy_for_logits(&target);
             let value = loss.double_value(&[]);
             attempt.curve.push(value);

@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::bench::bench_index;
 use crate::dataset::{ClassCount, Dataset, Layout};
-use crate::index::{IndexCache, bench_index, build_index, write_table};
+use crate::index::{IndexCache, build_index, write_table};
 use crate::jobs::Progress;
 
 /// Look at your data and your checkpoints.
@@ -598,8 +599,10 @@ pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
         crate::model::predict::default_predictions_cache_dir()
     };
     let started = Instant::now();
+    let models = crate::model::ModelStore::new(crate::model::default_device());
     let evolution = with_progress("predicting", |progress| {
         run_evolution(
+            &models,
             &files,
             &preprocess,
             &dataset,
@@ -662,6 +665,7 @@ pub fn run_check(
     let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
     let device = default_device();
+    let models = crate::model::ModelStore::new(device);
     let results = with_progress("recipe checks", |progress| {
         recipe_checks(
             &files,
@@ -669,7 +673,7 @@ pub fn run_check(
             &dataset,
             &batch,
             overfit,
-            device,
+            &models,
             progress,
         )
     })??;
@@ -714,7 +718,7 @@ pub fn run_bench_inference(
 ) -> anyhow::Result<()> {
     let dataset = Dataset::open(path)?;
     let preprocess = crate::model::Preprocess::for_checkpoints(checkpoint, preprocess)?;
-    let report = crate::model::bench::bench_inference(
+    let report = crate::bench::inference::bench_inference(
         &dataset,
         checkpoint,
         &preprocess,
@@ -728,7 +732,7 @@ pub fn run_bench_inference(
 /// Runs `eyeball scan`: builds or loads the index, scans, writes the table and prints the counts
 /// on stderr. True when an issue named in `fail_on` was found (the caller exits with status 2).
 pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
-    use crate::scan::{IssueKind, ScanSettings, counts_text, scan_with, write_report};
+    use crate::scan::{IssueKind, ScanSettings, counts_text, write_report};
 
     let ScanOptions {
         path,
@@ -767,10 +771,15 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
         settings.embedding_min_deviations = n;
     }
     let model = match &options.checkpoint {
-        Some(checkpoint) => Some(runnable_checkpoint(
-            checkpoint,
-            options.preprocess.as_deref(),
-        )?),
+        Some(checkpoint) => {
+            let (file, preprocess) =
+                runnable_checkpoint(checkpoint, options.preprocess.as_deref())?;
+            Some(crate::pipelines::EmbeddingModel {
+                file,
+                template: None,
+                preprocess,
+            })
+        }
         None => None,
     };
 
@@ -784,19 +793,16 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
         eprintln!("eyeball: warning: {warning}");
     }
     let index_s = started.elapsed().as_secs_f64();
-    let embedding = match &model {
-        Some((file, preprocess)) => {
-            let readable = index.readable_examples();
-            Some(with_progress("embedding", |progress| {
-                crate::model::embedding::embed_examples(
-                    file, None, preprocess, &dataset, &readable, progress,
-                )
-            })??)
-        }
-        None => None,
-    };
-    let report = with_progress("scanning", |progress| {
-        scan_with(&dataset, &index, &settings, embedding.as_ref(), progress)
+    let models = crate::model::ModelStore::new(crate::model::default_device());
+    let (report, _) = with_progress("scanning", |progress| {
+        crate::pipelines::embed_and_scan(
+            &dataset,
+            &index,
+            &settings,
+            model.as_ref().map(|m| (m, &models)),
+            None,
+            progress,
+        )
     })??;
     let scan_s = started.elapsed().as_secs_f64() - index_s;
     for warning in &report.warnings {
@@ -935,15 +941,15 @@ pub fn run_bench_duplicates(
         crate::index::TableFormat::for_path(out)?;
     }
     let dataset = Dataset::open(path)?;
-    let key = crate::scan::read_key(key)?;
+    let key = crate::bench::read_key(key)?;
     let settings = crate::scan::ScanSettings {
         near_duplicate_mirror: mirror,
         ..Default::default()
     };
-    let (bench, report) = crate::scan::bench_duplicates(&dataset, &key, &settings)?;
+    let (bench, report) = crate::bench::bench_duplicates(&dataset, &key, &settings)?;
     print!("{}", bench.to_text());
     if let Some(out) = pairs_out {
-        write_table(&mut crate::scan::pairs_table(&report, &dataset), out)?;
+        write_table(&mut crate::bench::pairs_table(&report, &dataset), out)?;
         println!(
             "wrote {} pairs to {}",
             report.near_pairs.len(),
@@ -951,7 +957,7 @@ pub fn run_bench_duplicates(
         );
     }
     if let Some(out) = key_out {
-        write_table(&mut crate::scan::key_table(&key, &bench), out)?;
+        write_table(&mut crate::bench::key_table(&key, &bench), out)?;
         println!("wrote the key's comparisons to {}", out.display());
     }
     Ok(())
@@ -962,7 +968,7 @@ pub fn run_bench_near_duplicates(n: usize, max_distance: u32) -> anyhow::Result<
     anyhow::ensure!(max_distance < 64, "--max-distance must be below 64");
     print!(
         "{}",
-        crate::scan::bench_near_duplicates(n, max_distance).to_text()
+        crate::bench::bench_near_duplicates(n, max_distance).to_text()
     );
     Ok(())
 }
@@ -1033,6 +1039,7 @@ fn load_dynamics(
     };
     let preprocess = crate::model::Preprocess::for_checkpoints(checkpoints, preprocess)?;
     let cache_dir = crate::model::predict::default_predictions_cache_dir();
+    let models = crate::model::ModelStore::new(crate::model::default_device());
     let dynamics = with_progress("running checkpoints", |progress| {
         crate::model::dynamics::dynamics_of_checkpoints(
             &dataset,
@@ -1040,6 +1047,7 @@ fn load_dynamics(
             &preprocess,
             split,
             cache_dir.as_deref(),
+            &models,
             progress,
         )
     })??;
@@ -1054,9 +1062,8 @@ pub fn run_label_issues(
     out: &Path,
     preprocess: Option<&Path>,
 ) -> anyhow::Result<()> {
-    use crate::model::label_issues::{RankMethod, Scores, import_probs, rank, ranked_table};
-    use crate::model::predict::{ClassMap, FixedBatch, default_predictions_cache_dir};
-    use crate::model::run_evolution;
+    use crate::model::label_issues::{RankMethod, import_probs, rank, ranked_table};
+    use crate::model::predict::default_predictions_cache_dir;
 
     crate::index::TableFormat::for_path(out)?;
     if let LabelIssuesSource::Dynamics(dynamics, split) = source {
@@ -1085,32 +1092,18 @@ pub fn run_label_issues(
         }
         (Some(checkpoint), None) => {
             let (file, preprocess) = runnable_checkpoint(checkpoint, preprocess)?;
-            let files = [file];
-            let batch = FixedBatch::all(&dataset);
-            anyhow::ensure!(
-                !batch.is_empty(),
-                "{}: no labelled examples to score",
-                dataset.root.display()
-            );
             let cache_dir = default_predictions_cache_dir();
-            let evolution = with_progress("scoring", |progress| {
-                run_evolution(
-                    &files,
-                    &preprocess,
+            let models = crate::model::ModelStore::new(crate::model::default_device());
+            with_progress("scoring", |progress| {
+                crate::pipelines::score_with_checkpoint(
                     &dataset,
-                    &batch,
+                    &file,
+                    &preprocess,
                     cache_dir.as_deref(),
+                    &models,
                     progress,
                 )
-            })??;
-            if let Some((_, _, message)) = evolution.failures.first() {
-                anyhow::bail!("{message}");
-            }
-            let predictions = evolution
-                .predictions
-                .first()
-                .ok_or_else(|| anyhow::anyhow!("{}: did not run", checkpoint.display()))?;
-            Scores::from_predictions(&dataset, predictions, &ClassMap::new(&dataset, &preprocess))
+            })??
         }
         (None, None) => anyhow::bail!("give --checkpoint FILE, --checkpoints DIR or --probs FILE"),
     };

@@ -244,6 +244,102 @@ impl<T: JobOutput> Job<T> {
     }
 }
 
+/// One thread that owns a state `S` (the loaded models) and runs the jobs queued on it, one at
+/// a time in order. A job cancelled before its turn is skipped. Dropping the worker lets the
+/// thread finish its current job and end.
+pub struct Worker<S> {
+    tasks: std::sync::mpsc::Sender<Box<dyn FnOnce(&mut S) + Send>>,
+}
+
+impl<S: 'static> Worker<S> {
+    /// Starts the thread; `init` makes its state on the thread itself (thread-local set-up such
+    /// as LibTorch's grad mode belongs there).
+    pub fn new(name: &str, init: impl FnOnce() -> S + Send + 'static) -> Worker<S> {
+        let (tasks, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce(&mut S) + Send>>();
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let mut state = init();
+                while let Ok(task) = queue.recv() {
+                    task(&mut state);
+                }
+            })
+            .expect("failed to spawn a worker thread");
+        Worker { tasks }
+    }
+}
+
+impl<T: JobOutput> Job<T> {
+    /// Queues `work` on `worker`; like `spawn`, but it runs after the jobs queued before it,
+    /// with the worker's state.
+    pub fn queue<S: 'static>(
+        worker: &Worker<S>,
+        label: impl Into<String>,
+        notify: Notify,
+        work: impl FnOnce(&Progress, &mut S) -> T + Send + 'static,
+    ) -> Self {
+        let label = label.into();
+        let progress = Arc::new(Progress::default());
+        let (sender, result) = sync_channel(1);
+        let worker_progress = Arc::clone(&progress);
+        let task = Box::new(move |state: &mut S| {
+            if worker_progress.is_cancelled() {
+                // Replaced or dropped while queued: nobody waits for the result.
+                return;
+            }
+            let run = std::panic::AssertUnwindSafe(|| work(&worker_progress, state));
+            let value = std::panic::catch_unwind(run)
+                .unwrap_or_else(|payload| T::from_panic(panic_text(payload.as_ref())));
+            let _ = sender.send(value);
+            notify();
+        });
+        if worker.tasks.send(task).is_err() {
+            // The worker's thread is gone (it cannot panic out of a task): say so as a failure.
+            let (sender, failed) = sync_channel(1);
+            let _ = sender.send(T::from_panic("the model worker has stopped".into()));
+            return Job {
+                label,
+                progress,
+                started: Instant::now(),
+                result: failed,
+            };
+        }
+        Job {
+            label,
+            progress,
+            started: Instant::now(),
+            result,
+        }
+    }
+}
+
+/// A running job of any result type, as progress displays and "cancel all" see it.
+pub trait RunningJob {
+    /// Label and stage (`Job::title`).
+    fn title(&self) -> String;
+    /// `(done, total)`.
+    fn progress(&self) -> (usize, usize);
+    /// Seconds over which the current count was made.
+    fn counting_s(&self) -> f64;
+    /// Asks the worker to stop.
+    fn cancel(&self);
+}
+
+impl<T> RunningJob for Job<T> {
+    fn title(&self) -> String {
+        Job::title(self)
+    }
+    fn progress(&self) -> (usize, usize) {
+        Job::progress(self)
+    }
+    fn counting_s(&self) -> f64 {
+        Job::counting_s(self)
+    }
+    fn cancel(&self) {
+        Job::cancel(self)
+    }
+}
+
 impl<T> Job<T> {
     /// Progress as `(done, total)`.
     pub fn progress(&self) -> (usize, usize) {
@@ -468,6 +564,62 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("the worker stopped");
         assert!(steps >= 1000);
+    }
+
+    #[test]
+    fn a_worker_runs_queued_jobs_in_order_on_its_own_state_and_skips_cancelled_ones() {
+        let worker = Worker::new("counter", Vec::<u32>::new);
+        let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+        let first = Job::queue(
+            &worker,
+            "first",
+            Arc::new(|| {}),
+            move |_, seen: &mut Vec<u32>| {
+                gate_rx.recv().unwrap();
+                seen.push(1);
+                Ok::<Vec<u32>, String>(seen.clone())
+            },
+        );
+        let skipped = Job::queue(
+            &worker,
+            "skipped",
+            Arc::new(|| {}),
+            |_, seen: &mut Vec<u32>| {
+                seen.push(2);
+                Ok::<Vec<u32>, String>(seen.clone())
+            },
+        );
+        let third = Job::queue(
+            &worker,
+            "third",
+            Arc::new(|| {}),
+            |_, seen: &mut Vec<u32>| {
+                seen.push(3);
+                Ok::<Vec<u32>, String>(seen.clone())
+            },
+        );
+        drop(skipped); // cancelled while queued behind `first`
+        gate_tx.send(()).unwrap();
+        assert_eq!(first.wait(), Some(Ok(vec![1])));
+        // The state persists between jobs, and the dropped job never ran.
+        assert_eq!(third.wait(), Some(Ok(vec![1, 3])));
+    }
+
+    #[test]
+    fn a_worker_job_that_panics_fails_and_the_worker_serves_the_next() {
+        let worker = Worker::new("crashy", || 0u32);
+        let crash: Job<Result<u32, String>> =
+            Job::queue(&worker, "crash", Arc::new(|| {}), |_, _| {
+                panic!("bad tensor")
+            });
+        let next: Job<Result<u32, String>> =
+            Job::queue(&worker, "next", Arc::new(|| {}), |_, n| {
+                *n += 1;
+                Ok(*n)
+            });
+        let message = crash.wait().expect("a result").unwrap_err();
+        assert!(message.contains("bad tensor"), "{message}");
+        assert_eq!(next.wait(), Some(Ok(1)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! eyeball: look at your training data and your checkpoints, in one native binary.
 
+pub mod bench;
 pub mod browse;
 pub mod cli;
 pub mod dataset;
@@ -7,6 +8,7 @@ pub mod files;
 pub mod index;
 pub mod jobs;
 pub mod model;
+pub mod pipelines;
 pub mod review;
 pub mod scan;
 pub mod ui;

@@ -12,8 +12,8 @@ use eyeball::model::overfit::{OVERFIT, OVERFIT_LOSS, OverfitSettings};
 use eyeball::model::predict::{DEFAULT_BATCH_SEED, DEFAULT_BATCH_SIZE};
 use eyeball::model::weights::{apply_weights, load_parameters, read_weights};
 use eyeball::model::{
-    CheckResult, CheckpointFile, CheckpointKind, LoadedModel, ModelError, Preprocess, Verdict,
-    classify_checkpoints, default_fixed_batch, discover_checkpoints, first_layer_filters,
+    CheckResult, CheckpointFile, CheckpointKind, LoadedModel, ModelError, ModelStore, Preprocess,
+    Verdict, classify_checkpoints, default_fixed_batch, discover_checkpoints, first_layer_filters,
     input_view, predict_batch, recipe_checks, run_evolution, summarize_checkpoints,
     weight_histograms,
 };
@@ -48,7 +48,7 @@ fn overfit_on_demo(files: &[CheckpointFile], overfit: &OverfitSettings) -> Vec<C
         &dataset,
         &batch,
         overfit,
-        Device::Cpu,
+        &ModelStore::new(Device::Cpu),
         &Progress::default(),
     )
     .unwrap()
@@ -130,7 +130,12 @@ fn epoch_zero_outputs_n_by_10_and_its_loss_is_ln_10() {
 
 #[test]
 fn summary_counts_checkpoints_and_parameters() {
-    let summary = summarize_checkpoints(&common::demo_checkpoints(), &Progress::default()).unwrap();
+    let summary = summarize_checkpoints(
+        &common::demo_checkpoints(),
+        &ModelStore::new(Device::Cpu),
+        &Progress::default(),
+    )
+    .unwrap();
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
     assert!(summary.files.len() >= 5);
     // conv1 16x1x5x5+16, conv2 32x16x3x3+32, fc1 1568x32+32, fc2 32x10+10
@@ -196,6 +201,7 @@ fn evolution_loss_falls_from_first_to_last_checkpoint_and_comes_back_from_the_ca
     let cache = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     let cold = run_evolution(
+        &ModelStore::new(Device::Cpu),
         &files,
         &preprocess,
         &dataset,
@@ -242,6 +248,7 @@ fn evolution_loss_falls_from_first_to_last_checkpoint_and_comes_back_from_the_ca
         files.len()
     );
     let warm = run_evolution(
+        &ModelStore::new(Device::Cpu),
         &files,
         &preprocess,
         &dataset,
@@ -270,6 +277,7 @@ fn a_checkpoint_that_fails_is_listed_and_the_others_still_run() {
     files.extend(classify(&["truncated.pt"]));
     let batch = default_fixed_batch(&dataset, 8, 0);
     let evolution = run_evolution(
+        &ModelStore::new(Device::Cpu),
         &files,
         &preprocess,
         &dataset,
@@ -298,7 +306,15 @@ fn a_cancelled_evolution_stops() {
     let batch = default_fixed_batch(&dataset, 8, 0);
     let progress = Progress::default();
     progress.cancel();
-    let result = run_evolution(&files, &preprocess, &dataset, &batch, None, &progress);
+    let result = run_evolution(
+        &ModelStore::new(Device::Cpu),
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        None,
+        &progress,
+    );
     assert!(matches!(result, Err(ModelError::Cancelled)));
 }
 
@@ -491,7 +507,7 @@ fn files_that_cannot_run_each_get_their_own_message() {
 #[test]
 fn weights_only_files_give_filters_histograms_and_apply_to_torchscript() {
     let files = classify(&["tiny.pt", "tiny_params.pth", "tiny_weights.safetensors"]);
-    let ts_params = load_parameters(&files[0]).unwrap();
+    let ts_params = load_parameters(&files[0], &ModelStore::new(Device::Cpu)).unwrap();
     let filters = first_layer_filters(&ts_params, Some(1)).unwrap();
     assert_eq!(
         (
@@ -524,7 +540,7 @@ fn weights_only_files_give_filters_histograms_and_apply_to_torchscript() {
         (&files[1], "no BatchNorm running statistics"),
         (&files[2], "BatchNorm buffers"),
     ] {
-        let weights = load_parameters(file).unwrap();
+        let weights = load_parameters(file, &ModelStore::new(Device::Cpu)).unwrap();
         assert_eq!(
             first_layer_filters(&weights, Some(1)).unwrap().layer,
             "conv1.weight"
@@ -660,8 +676,16 @@ fn input_view_is_the_normalised_tensor_and_denormalises_to_the_image() {
 #[test]
 fn first_layer_filters_change_with_training() {
     let files = classify_checkpoints(&[common::demo_checkpoints()]).unwrap();
-    let first = first_layer_filters(&load_parameters(&files[0]).unwrap(), Some(1)).unwrap();
-    let last = first_layer_filters(&load_parameters(&files[5]).unwrap(), Some(1)).unwrap();
+    let first = first_layer_filters(
+        &load_parameters(&files[0], &ModelStore::new(Device::Cpu)).unwrap(),
+        Some(1),
+    )
+    .unwrap();
+    let last = first_layer_filters(
+        &load_parameters(&files[5], &ModelStore::new(Device::Cpu)).unwrap(),
+        Some(1),
+    )
+    .unwrap();
     assert_eq!(
         (first.out_channels, first.in_channels, first.kh, first.kw),
         (16, 1, 5, 5)
@@ -711,6 +735,7 @@ fn weights_only_files_run_in_the_evolution_through_the_torchscript_file() {
     let (dataset, preprocess) = demo();
     let batch = default_fixed_batch(&dataset, 16, 0);
     let evolution = eyeball::model::run_evolution(
+        &ModelStore::new(Device::Cpu),
         &files,
         &preprocess,
         &dataset,
@@ -815,8 +840,16 @@ fn embedding_a_dataset_skips_unreadable_images_and_follows_the_checkpoint() {
     let all: Vec<usize> = (0..dataset.examples.len()).collect();
     let progress = Progress::default();
     let embed = |file, progress: &Progress| {
-        eyeball::model::embedding::embed_examples(file, None, &preprocess, &dataset, &all, progress)
-            .unwrap()
+        eyeball::model::embedding::embed_examples(
+            &ModelStore::new(Device::Cpu),
+            file,
+            None,
+            &preprocess,
+            &dataset,
+            &all,
+            progress,
+        )
+        .unwrap()
     };
     let (first, last) = (
         embed(&files[0], &progress),
@@ -900,8 +933,73 @@ fn cancelled_recipe_checks_stop_with_cancelled() {
         &dataset,
         &batch,
         &OverfitSettings::default(),
-        Device::Cpu,
+        &ModelStore::new(Device::Cpu),
         &progress,
     );
     assert!(matches!(result, Err(ModelError::Cancelled)), "{result:?}");
+}
+
+#[test]
+fn a_model_store_loads_each_checkpoint_once_across_jobs() {
+    let (dataset, preprocess) = demo();
+    let dir = common::demo_checkpoints();
+    let files = classify_checkpoints(std::slice::from_ref(&dir)).unwrap();
+    let batch = default_fixed_batch(&dataset, 16, 0);
+    let models = ModelStore::new(Device::Cpu);
+    summarize_checkpoints(&dir, &models, &Progress::default()).unwrap();
+    assert_eq!(models.loads(), files.len());
+    // Predictions and checks reuse what the summary loaded (the overfit check trains a copy of
+    // its own, outside the store).
+    let evolution = run_evolution(
+        &models,
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        None,
+        &Progress::default(),
+    )
+    .unwrap();
+    assert_eq!(evolution.predictions.len(), files.len());
+    recipe_checks(
+        &files,
+        &preprocess,
+        &dataset,
+        &batch,
+        &OverfitSettings::default(),
+        &models,
+        &Progress::default(),
+    )
+    .unwrap();
+    assert_eq!(models.loads(), files.len());
+    assert_eq!(models.len(), files.len());
+}
+
+#[test]
+fn a_model_store_over_its_budget_keeps_only_the_last_model() {
+    let (dataset, preprocess) = demo();
+    let files = classify_checkpoints(&[common::demo_checkpoints()]).unwrap();
+    let batch = default_fixed_batch(&dataset, 16, 0);
+    let models = ModelStore::with_budget(Device::Cpu, 1);
+    let run = || {
+        run_evolution(
+            &models,
+            &files,
+            &preprocess,
+            &dataset,
+            &batch,
+            None,
+            &Progress::default(),
+        )
+        .unwrap()
+    };
+    let first = run();
+    assert_eq!((models.loads(), models.len()), (files.len(), 1));
+    let second = run();
+    assert_eq!(
+        models.loads(),
+        2 * files.len(),
+        "evicted models are loaded again"
+    );
+    assert_eq!(first.predictions[0].probs, second.predictions[0].probs);
 }

@@ -518,13 +518,7 @@ fn pinned_examples_become_the_fixed_batch() {
     harness.run_steps(2);
     harness.key_press(egui::Key::P);
     run_until_idle(&mut harness);
-    let pinned: Vec<usize> = harness
-        .state()
-        .checkpoint_state()
-        .pinned
-        .iter()
-        .copied()
-        .collect();
+    let pinned: Vec<usize> = harness.state().pinned().iter().copied().collect();
     assert_eq!(pinned.len(), 2);
 
     harness.get_by_label("Predictions").click();

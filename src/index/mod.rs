@@ -1,7 +1,6 @@
 //! Decodes each dataset image once into one row of statistics (size, mode, brightness, sharpness,
 //! hashes), and keeps those rows in a Parquet cache so a reopen decodes only new or changed files.
 
-mod bench;
 mod cache;
 pub mod jpeg;
 pub mod shards;
@@ -22,7 +21,6 @@ use crate::dataset::{Dataset, relative_path_text};
 use crate::files::{DiskCache, cache_budget_bytes, mark_used};
 use crate::jobs::Progress;
 
-pub use bench::{BenchReport, bench_index, decode_only_seconds};
 pub use stats::phash_distance;
 pub use table::{TableFormat, write_table};
 

@@ -94,6 +94,16 @@ pub fn has_checkpoint_extension(path: &Path) -> bool {
         .is_some_and(|e| CHECKPOINT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// True when `dir` holds a file with one of `CHECKPOINT_EXTENSIONS` (a dropped folder of them
+/// opens as checkpoints).
+pub fn holds_checkpoints(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| has_checkpoint_extension(&e.path()))
+    })
+}
+
 /// Tells what `path` holds from its bytes: the zip directory of PyTorch archives, the header of
 /// safetensors. Only IO errors are errors; a damaged file is `Unrunnable` with the reason.
 pub fn classify_file(path: &Path) -> std::io::Result<CheckpointKind> {

@@ -8,6 +8,7 @@ use tch::{Device, Kind, Tensor};
 use super::checkpoints::CheckpointFile;
 use super::overfit::{OVERFIT, OverfitSettings, overfit_examples, overfit_one_batch};
 use super::predict::{BatchPredictions, ClassMap, FixedBatch};
+use super::store::{Head, ModelStore};
 use super::{LoadedModel, ModelError, Preprocess, torch_message};
 use crate::dataset::Dataset;
 use crate::jobs::Progress;
@@ -96,9 +97,10 @@ pub fn recipe_checks(
     dataset: &Dataset,
     batch: &FixedBatch,
     overfit: &OverfitSettings,
-    device: Device,
+    models: &ModelStore,
     progress: &Progress,
 ) -> Result<Vec<CheckResult>, ModelError> {
+    let device = models.device();
     progress.set_stage_name("loss, baseline and batch independence");
     progress.start_stage(3);
     let cancelled = || {
@@ -132,11 +134,12 @@ pub fn recipe_checks(
     let input = preprocess.batch(&batch.paths(dataset))?.to_device(device);
     let classes = ClassMap::new(dataset, preprocess);
     let targets = classes.targets(&batch.labels);
-    let first_model = LoadedModel::load(&first.path, device);
+    let load = |file: &CheckpointFile| models.model(file, None, Head::Logits).map(|s| s.model);
+    let first_model = load(first);
     let last_model = if last.path == first.path {
         None
     } else {
-        Some(LoadedModel::load(&last.path, device))
+        Some(load(last))
     };
     let last_model = last_model.as_ref().unwrap_or(&first_model);
 

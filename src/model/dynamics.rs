@@ -9,7 +9,7 @@ use polars::prelude::*;
 use super::checkpoints::CheckpointFile;
 use super::label_issues::{Ranked, Scores};
 use super::predict::{ClassMap, FixedBatch};
-use super::{ModelError, Preprocess, classify_checkpoints, run_evolution};
+use super::{ModelError, ModelStore, Preprocess, classify_checkpoints, run_evolution};
 use crate::dataset::Dataset;
 use crate::dataset::relative_path_text;
 use crate::jobs::Progress;
@@ -293,10 +293,14 @@ pub fn dynamics_of_checkpoints(
     preprocess: &Preprocess,
     split: Option<&str>,
     cache_dir: Option<&Path>,
+    models: &ModelStore,
     progress: &Progress,
 ) -> Result<Dynamics, ModelError> {
     let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
-    dynamics_of_files(&files, dataset, preprocess, split, cache_dir, progress).map(|(d, _)| d)
+    dynamics_of_files(
+        &files, dataset, preprocess, split, cache_dir, models, progress,
+    )
+    .map(|(d, _)| d)
 }
 
 /// `dynamics_of_checkpoints` over classified files, also returning the last checkpoint's scores.
@@ -306,6 +310,7 @@ pub fn dynamics_of_files(
     preprocess: &Preprocess,
     split: Option<&str>,
     cache_dir: Option<&Path>,
+    models: &ModelStore,
     progress: &Progress,
 ) -> Result<(Dynamics, Scores), ModelError> {
     let batch = match split_index(dataset, split)? {
@@ -321,7 +326,9 @@ pub fn dynamics_of_files(
             message: "no labelled examples to run the checkpoints on".into(),
         });
     }
-    let evolution = run_evolution(files, preprocess, dataset, &batch, cache_dir, progress)?;
+    let evolution = run_evolution(
+        models, files, preprocess, dataset, &batch, cache_dir, progress,
+    )?;
     if let Some((order, _, message)) = evolution.failures.first() {
         return Err(ModelError::Output {
             path: files

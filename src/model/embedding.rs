@@ -8,7 +8,8 @@ use rayon::prelude::*;
 use tch::{CModule, Device, Tensor};
 
 use super::checkpoints::CheckpointFile;
-use super::{LoadedModel, ModelError, Preprocess, default_device, init_torch, torch_message};
+use super::store::{Head, ModelStore};
+use super::{LoadedModel, ModelError, Preprocess, init_torch, torch_message};
 use crate::dataset::Dataset;
 use crate::jobs::Progress;
 use crate::scan::Embedding;
@@ -110,6 +111,7 @@ impl LoadedModel {
 /// `CHUNK` images at a time. Images that cannot be decoded are left out; the returned embedding
 /// lists the examples it has. Advances `progress` once per example; cancellable between chunks.
 pub fn embed_examples(
+    models: &ModelStore,
     file: &CheckpointFile,
     template: Option<&CheckpointFile>,
     preprocess: &Preprocess,
@@ -117,22 +119,7 @@ pub fn embed_examples(
     examples: &[usize],
     progress: &Progress,
 ) -> Result<Embedding, ModelError> {
-    let device = default_device();
-    let model = match (file.is_runnable(), template) {
-        (true, _) => LoadedModel::load_with_embedding(&file.path, device)?,
-        (false, Some(template)) => {
-            let model = LoadedModel::load_with_embedding(&template.path, device)?;
-            let weights = super::weights::read_weights(&file.path)?;
-            super::weights::apply_weights(&model, &weights, &file.path)?;
-            model
-        }
-        (false, None) => {
-            return Err(ModelError::Unrunnable {
-                path: file.path.clone(),
-                message: "weights only, and no TorchScript file to apply them to".into(),
-            });
-        }
-    };
+    let model = models.model(file, template, Head::WithEmbedding)?.model;
     progress.set_total(examples.len());
     let per_image = preprocess.values_per_image();
     let mut embedding = Embedding {

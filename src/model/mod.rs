@@ -1,7 +1,6 @@
 //! Checkpoints through tch: finding and ordering them, loading TorchScript, running batches,
 //! the recipe checks. Knows nothing of the UI; the app runs it on a worker thread that owns the modules.
 
-pub mod bench;
 pub mod checkpoints;
 pub mod checks;
 pub mod dynamics;
@@ -12,6 +11,7 @@ pub mod overfit;
 pub mod pil;
 pub mod predict;
 pub mod preprocess;
+pub mod store;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +29,7 @@ pub use predict::{
     run_evolution,
 };
 pub use preprocess::Preprocess;
+pub use store::{Head, ModelStore};
 pub use weights::{Filters, first_layer_filters, weight_histograms};
 
 use crate::dataset::natural_cmp;
@@ -79,6 +80,9 @@ pub enum ModelError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A checkpoint that failed in a batch run, with the message that names it.
+    #[error("{0}")]
+    Failed(String),
     #[error("cancelled")]
     Cancelled,
 }
@@ -474,17 +478,27 @@ pub struct CheckpointsSummary {
     pub errors: Vec<String>,
 }
 
-/// Loads every checkpoint in `dir` once, to check they run and count parameters.
+/// Loads every checkpoint in `dir` into `models`, to check they run and count parameters.
 pub fn summarize_checkpoints(
     dir: &Path,
+    models: &ModelStore,
     progress: &crate::jobs::Progress,
 ) -> Result<CheckpointsSummary, ModelError> {
-    let files = discover_checkpoints(dir)?;
-    let device = default_device();
+    let files = classify_checkpoints(&[dir.to_path_buf()])?;
+    Ok(summarize_files(dir, &files, models, progress))
+}
+
+/// `summarize_checkpoints` over files already classified.
+fn summarize_files(
+    dir: &Path,
+    files: &[CheckpointFile],
+    models: &ModelStore,
+    progress: &crate::jobs::Progress,
+) -> CheckpointsSummary {
     let mut summary = CheckpointsSummary {
         dir: dir.to_path_buf(),
-        files: files.iter().map(|p| file_name(p)).collect(),
-        device: device_name(device),
+        files: files.iter().map(|f| f.name.clone()).collect(),
+        device: device_name(models.device()),
         ..Default::default()
     };
     match Preprocess::find_in(dir).map(|p| Preprocess::load(&p)) {
@@ -493,19 +507,19 @@ pub fn summarize_checkpoints(
         None => {}
     }
     progress.set_total(files.len());
-    for path in &files {
+    for file in files {
         if progress.is_cancelled() {
             break;
         }
         // Weights-only files do not load as modules; they are shown and applied elsewhere.
-        if matches!(
-            checkpoints::classify_file(path),
-            Ok(CheckpointKind::WeightsOnly)
-        ) {
+        if file.kind == CheckpointKind::WeightsOnly {
             progress.advance(1);
             continue;
         }
-        match LoadedModel::load(path, device).and_then(|m| m.parameter_count()) {
+        match models
+            .model(file, None, Head::Logits)
+            .and_then(|stored| stored.model.parameter_count())
+        {
             Ok(count) => {
                 summary.parameter_count.get_or_insert(count);
             }
@@ -513,5 +527,52 @@ pub fn summarize_checkpoints(
         }
         progress.advance(1);
     }
-    Ok(summary)
+    summary
+}
+
+/// Everything the checkpoint views need from a folder: the files in order with their kinds, a
+/// summary (which also proves each TorchScript file runs), and each file's weights.
+pub struct LoadedCheckpoints {
+    pub summary: CheckpointsSummary,
+    pub files: Vec<CheckpointFile>,
+    /// Per file, in `files` order.
+    pub weights: Vec<LoadedWeights>,
+}
+
+/// One checkpoint's first-layer filters and per-layer weight histograms, or why they are missing.
+pub struct LoadedWeights {
+    pub filters: Option<Filters>,
+    pub histograms: Vec<(String, weights::Histogram)>,
+    pub error: Option<String>,
+}
+
+/// Loads the checkpoints in `dir` into `models`, with their summary and weights.
+pub fn load_checkpoints(
+    dir: &Path,
+    models: &ModelStore,
+    progress: &crate::jobs::Progress,
+) -> Result<LoadedCheckpoints, ModelError> {
+    let files = classify_checkpoints(&[dir.to_path_buf()])?;
+    let summary = summarize_files(dir, &files, models, progress);
+    let channels = summary.preprocess.as_ref().map(|p| p.channels as usize);
+    let weights = files
+        .iter()
+        .map(|file| match weights::load_parameters(file, models) {
+            Ok(params) => LoadedWeights {
+                filters: first_layer_filters(&params, channels),
+                histograms: weight_histograms(&params, weights::HISTOGRAM_BINS),
+                error: None,
+            },
+            Err(e) => LoadedWeights {
+                filters: None,
+                histograms: Vec::new(),
+                error: Some(e.to_string()),
+            },
+        })
+        .collect();
+    Ok(LoadedCheckpoints {
+        summary,
+        files,
+        weights,
+    })
 }

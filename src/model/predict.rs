@@ -13,7 +13,8 @@ use tch::Tensor;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::checkpoints::{CheckpointFile, hash_str};
-use super::{LoadedModel, ModelError, Preprocess, default_device, file_name};
+use super::store::{Head, ModelStore};
+use super::{LoadedModel, ModelError, Preprocess, file_name};
 use crate::dataset::Dataset;
 use crate::files::{DiskCache, cache_budget_bytes, write_atomically};
 use crate::jobs::Progress;
@@ -345,6 +346,7 @@ pub struct Evolution {
 /// folder is kept within [`cache_budget_bytes`], least recently used files removed first.
 /// Errors when cancelled or when an image of the batch cannot be read.
 pub fn run_evolution(
+    models: &ModelStore,
     files: &[CheckpointFile],
     preprocess: &Preprocess,
     dataset: &Dataset,
@@ -376,7 +378,7 @@ pub fn run_evolution(
         .collect();
     progress.set_total(runnable.len() * parts.len());
     let classes = ClassMap::new(dataset, preprocess);
-    let device = default_device();
+    let device = models.device();
     let mut results: Vec<Vec<BatchPredictions>> =
         vec![Vec::with_capacity(parts.len()); runnable.len()];
     let mut failed: Vec<Option<String>> = vec![None; runnable.len()];
@@ -414,14 +416,21 @@ pub fn run_evolution(
                             input.insert(preprocess.batch(&part.paths(dataset))?.to_device(device))
                         }
                     };
-                    let model = match (file.is_runnable(), template) {
-                        (false, Some(template)) => {
-                            load_with_weights(file, template, device, &mut notes)
+                    let model = models.model(file, template, Head::Logits);
+                    let run = model.and_then(|stored| {
+                        for note in stored.notes {
+                            if !notes.contains(&note) {
+                                notes.push(note);
+                            }
                         }
-                        _ => LoadedModel::load(&file.path, device),
-                    };
-                    let run = model.and_then(|model| {
-                        predict_input(&model, input, &classes, part, file.name.clone(), file.order)
+                        predict_input(
+                            &stored.model,
+                            input,
+                            &classes,
+                            part,
+                            file.name.clone(),
+                            file.order,
+                        )
                     });
                     match run {
                         Ok(predictions) => {
@@ -458,27 +467,6 @@ pub fn run_evolution(
         }
     }
     Ok(evolution)
-}
-
-/// The TorchScript `template` with the weights of the weights-only `file` applied by name; what
-/// could not be applied goes to `notes`.
-fn load_with_weights(
-    file: &CheckpointFile,
-    template: &CheckpointFile,
-    device: tch::Device,
-    notes: &mut Vec<String>,
-) -> Result<LoadedModel, ModelError> {
-    let model = LoadedModel::load(&template.path, device)?;
-    let weights = super::weights::read_weights(&file.path)?;
-    let report = super::weights::apply_weights(&model, &weights, &file.path)?;
-    notes.push(format!(
-        "{}: {} weights applied to {}",
-        file.name,
-        report.applied.len(),
-        template.name
-    ));
-    notes.extend(report.notes.iter().map(|n| format!("{}: {n}", file.name)));
-    Ok(model)
 }
 
 impl BatchPredictions {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use super::checkpoints::{CheckpointFile, CheckpointKind};
+use super::store::{Head, ModelStore};
 use super::{LoadedModel, ModelError, torch_message};
 use crate::dataset::natural_cmp;
 
@@ -59,18 +60,26 @@ impl Filters {
 }
 
 /// The named tensors of a checkpoint, on the CPU: a TorchScript module's parameters (buffers are
-/// not visible through LibTorch), or every tensor of a weights-only file.
-pub fn load_parameters(file: &CheckpointFile) -> Result<Vec<(String, Tensor)>, ModelError> {
+/// not visible through LibTorch), from the model in `models`, or every tensor of a weights-only file.
+pub fn load_parameters(
+    file: &CheckpointFile,
+    models: &ModelStore,
+) -> Result<Vec<(String, Tensor)>, ModelError> {
     match &file.kind {
         CheckpointKind::TorchScript => {
-            let model = LoadedModel::load(&file.path, Device::Cpu)?;
-            model
+            let stored = models.model(file, None, Head::Logits)?;
+            let params = stored
+                .model
                 .module
                 .named_parameters()
                 .map_err(|e| ModelError::Load {
                     path: file.path.clone(),
                     message: torch_message(&e.to_string()),
-                })
+                })?;
+            Ok(params
+                .into_iter()
+                .map(|(name, t)| (name, t.to_device(Device::Cpu)))
+                .collect())
         }
         CheckpointKind::WeightsOnly => read_weights(&file.path),
         CheckpointKind::Unrunnable(message) => Err(ModelError::Unrunnable {

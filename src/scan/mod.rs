@@ -1,8 +1,6 @@
 //! Finds what to look at before training: exact and near duplicates (with label conflicts and
 //! train/test leakage), outliers, and image-quality problems. Reads an `Index`; knows nothing of the UI.
 
-mod bench;
-mod bench_planted;
 mod duplicates;
 mod embedding;
 pub mod hamming;
@@ -23,10 +21,6 @@ use crate::dataset::relative_path_text;
 use crate::index::Index;
 use crate::jobs::Progress;
 
-pub use bench::{NearDuplicateBench, bench_near_duplicates};
-pub use bench_planted::{
-    KeyCounts, KeyPair, PlantedBench, bench_duplicates, key_table, pairs_table, read_key,
-};
 pub use duplicates::{Measure, NearPair};
 pub use embedding::Embedding;
 use signature::Signature;
@@ -504,7 +498,7 @@ const SIGNATURE_DECODE_PX: u32 = 256;
 
 /// Reads and decodes one file into its signature. A JPEG without its end-of-image marker decodes
 /// (the missing rows come out gray) but is truncated: then no signature, and the problem in words.
-fn sign(path: &Path) -> (Option<Signature>, Option<String>) {
+pub(crate) fn sign(path: &Path) -> (Option<Signature>, Option<String>) {
     let Ok(bytes) = std::fs::read(path) else {
         return (None, None);
     };

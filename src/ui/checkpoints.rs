@@ -1,13 +1,13 @@
 //! The checkpoints summary: how many loaded through LibTorch, the model's size, the device.
 
-use super::{Command, ViewCtx};
+use super::{AppCommand, ModelCommand, ViewCtx};
 
 /// Draws the checkpoints section.
 pub fn checkpoints_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Checkpoints");
         if ui.small_button("Open...").clicked() {
-            view.send(Command::PickCheckpointsFolder);
+            view.send(AppCommand::PickCheckpointsFolder);
         }
     });
     if let Some(job) = &view.checkpoints.loading {
@@ -152,7 +152,7 @@ fn preprocess_editor_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 .clicked()
                 && let (Ok(mean), Ok(std)) = parsed
             {
-                view.send(Command::SetPreprocess(crate::model::Preprocess {
+                view.send(ModelCommand::SetPreprocess(crate::model::Preprocess {
                     mean,
                     std,
                     ..draft.clone()

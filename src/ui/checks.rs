@@ -4,7 +4,7 @@
 
 use egui_plot::{Line, Plot, PlotPoints};
 
-use super::{Command, ViewCtx};
+use super::{ModelCommand, ViewCtx};
 use crate::model::Verdict;
 use crate::model::overfit::{OVERFIT_EXAMPLES, OVERFIT_LOSS};
 
@@ -20,7 +20,7 @@ pub fn checks_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             .add_enabled(can_run, egui::Button::new("Run the checks again"))
             .clicked()
         {
-            view.send(Command::RunChecks);
+            view.send(ModelCommand::RunChecks);
         }
         if state.checking.is_some() {
             ui.spinner();
@@ -108,7 +108,7 @@ fn overfit_settings_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             });
     });
     if settings != state.overfit {
-        view.send(Command::SetOverfit(settings));
+        view.send(ModelCommand::SetOverfit(settings));
     }
 }
 

@@ -2,7 +2,7 @@
 //! wrong, which probabilities moved most, and one click to see the flips in the grid.
 
 use super::thumbnails::{ThumbState, paint_fitted};
-use super::{Command, ViewCtx, class_color};
+use super::{DatasetCommand, ModelCommand, ViewCtx, class_color};
 use crate::model::{BatchPredictions, compare};
 
 const THUMB_PX: f32 = 40.0;
@@ -22,7 +22,7 @@ pub fn compare_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         checkpoint_combo(ui, "A", &mut new_a, predictions);
         checkpoint_combo(ui, "B", &mut new_b, predictions);
         if (new_a, new_b) != (a, b) {
-            view.send(Command::SetCompare(new_a, new_b));
+            view.send(ModelCommand::SetCompare(new_a, new_b));
         }
     });
     let (pa, pb) = (&predictions[a], &predictions[b]);
@@ -50,7 +50,7 @@ pub fn compare_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             )
             .clicked()
         {
-            view.send(Command::ShowOnlyInGrid(
+            view.send(DatasetCommand::ShowOnlyInGrid(
                 flips.iter().map(|f| f.example).collect(),
             ));
         }

@@ -7,7 +7,7 @@
 use egui_plot::{Plot, PlotPoint, PlotPoints, PlotResponse, Points, Polygon, Text};
 
 use super::thumbnails::{ThumbState, paint_fitted};
-use super::{Command, ViewCtx, class_color};
+use super::{DatasetCommand, ViewCtx, class_color};
 use crate::model::dynamics::{Dynamics, SplitCurves};
 
 /// Correctness bins, as in the paper's figures: the fraction of checkpoints that got it right.
@@ -165,7 +165,7 @@ pub fn datamap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 ),
             };
             if !examples.is_empty() {
-                view.send(Command::ShowOnlyInGrid(examples));
+                view.send(DatasetCommand::ShowOnlyInGrid(examples));
             }
         }
         ui.data_mut(|d| d.remove::<Vec<[f64; 2]>>(drag_id));

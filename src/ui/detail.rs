@@ -1,7 +1,7 @@
 //! The detail view: one example at full resolution with zoom and pan, its boxes, and every
 //! stat and metadata field. Left/Right step through the current order; Esc returns to the grid.
 
-use super::{Command, DetailState, ViewCtx, class_color, format_stat};
+use super::{DatasetCommand, DetailState, ViewCtx, class_color, format_stat};
 
 /// Zoom and pan of the detail image, kept in egui's memory across frames.
 #[derive(Clone, Copy)]
@@ -33,38 +33,38 @@ pub fn detail_ui(view: &ViewCtx, detail: &DetailState, ui: &mut egui::Ui) {
     if !ui.ctx().egui_wants_keyboard_input() {
         ui.input(|i| {
             if i.key_pressed(egui::Key::Escape) {
-                view.send(Command::CloseDetail);
+                view.send(DatasetCommand::CloseDetail);
             }
             if i.key_pressed(egui::Key::ArrowRight) {
-                view.send(Command::StepDetail(1));
+                view.send(DatasetCommand::StepDetail(1));
             }
             if i.key_pressed(egui::Key::ArrowLeft) {
-                view.send(Command::StepDetail(-1));
+                view.send(DatasetCommand::StepDetail(-1));
             }
             if i.key_pressed(egui::Key::P) {
-                view.send(Command::TogglePin(detail.example));
+                view.send(DatasetCommand::TogglePin(detail.example));
             }
         });
     }
 
     ui.horizontal(|ui| {
         if ui.button("Back to grid (Esc)").clicked() {
-            view.send(Command::CloseDetail);
+            view.send(DatasetCommand::CloseDetail);
         }
-        let pinned = view.checkpoints.pinned.contains(&detail.example);
+        let pinned = view.dataset.pinned.contains(&detail.example);
         let pin_text = if pinned {
             "Unpin from the fixed batch (P)"
         } else {
             "Pin to the fixed batch (P)"
         };
         if ui.button(pin_text).clicked() {
-            view.send(Command::TogglePin(detail.example));
+            view.send(DatasetCommand::TogglePin(detail.example));
         }
         if ui
             .add_enabled(position.is_some_and(|p| p > 0), egui::Button::new("< Prev"))
             .clicked()
         {
-            view.send(Command::StepDetail(-1));
+            view.send(DatasetCommand::StepDetail(-1));
         }
         if ui
             .add_enabled(
@@ -73,7 +73,7 @@ pub fn detail_ui(view: &ViewCtx, detail: &DetailState, ui: &mut egui::Ui) {
             )
             .clicked()
         {
-            view.send(Command::StepDetail(1));
+            view.send(DatasetCommand::StepDetail(1));
         }
         match position {
             Some(p) => ui.label(format!("{} / {total}", p + 1)),

@@ -5,7 +5,7 @@
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
 use super::thumbnails::{ThumbState, paint_fitted};
-use super::{CentralView, Command, ViewCtx, class_color};
+use super::{CentralView, DatasetCommand, ModelCommand, ViewCommand, ViewCtx, class_color};
 use crate::model::BatchPredictions;
 
 const CELL_W_PX: f32 = 120.0;
@@ -31,7 +31,7 @@ pub fn view_tabs_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 .clicked()
                 && view.settings.view != tab
             {
-                view.send(Command::ShowView(tab));
+                view.send(ViewCommand::ShowView(tab));
             }
         }
     });
@@ -87,26 +87,26 @@ pub fn evolution_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let play = if state.playing { "Pause" } else { "Play" };
         if ui.button(play).clicked() {
-            view.send(Command::TogglePlay);
+            view.send(ModelCommand::TogglePlay);
         }
         if ui
             .add_enabled(current > 0, egui::Button::new("<"))
             .on_hover_text("Previous checkpoint")
             .clicked()
         {
-            view.send(Command::SetCheckpoint(current - 1));
+            view.send(ModelCommand::SetCheckpoint(current - 1));
         }
         let mut position = current;
         let slider = egui::Slider::new(&mut position, 0..=predictions.len() - 1).text("checkpoint");
         if ui.add(slider).changed() {
-            view.send(Command::SetCheckpoint(position));
+            view.send(ModelCommand::SetCheckpoint(position));
         }
         if ui
             .add_enabled(current + 1 < predictions.len(), egui::Button::new(">"))
             .on_hover_text("Next checkpoint")
             .clicked()
         {
-            view.send(Command::SetCheckpoint(current + 1));
+            view.send(ModelCommand::SetCheckpoint(current + 1));
         }
         ui.strong(&shown.checkpoint);
         ui.label(format!(
@@ -117,14 +117,14 @@ pub fn evolution_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ));
     });
     ui.horizontal(|ui| {
-        let pinned = state.pinned.len();
+        let pinned = view.dataset.pinned.len();
         ui.label("fixed batch:");
         if ui
             .selectable_label(!state.using_pinned, "default (64, stratified, seed 0)")
             .clicked()
             && state.using_pinned
         {
-            view.send(Command::UsePinnedBatch(false));
+            view.send(ModelCommand::UsePinnedBatch(false));
         }
         let pinned_text = format!("pinned ({pinned})");
         let pinned_button = ui.add_enabled(
@@ -136,7 +136,7 @@ pub fn evolution_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             .clicked()
             && !state.using_pinned
         {
-            view.send(Command::UsePinnedBatch(true));
+            view.send(ModelCommand::UsePinnedBatch(true));
         }
     });
     loss_plot_ui(ui, predictions, current);
@@ -216,8 +216,8 @@ fn batch_grid_ui(view: &ViewCtx, ui: &mut egui::Ui, shown: &BatchPredictions) {
                                 egui::WidgetInfo::labeled(egui::Role::Button, true, &accessible)
                             });
                             if response.double_clicked() {
-                                view.send(Command::ShowView(CentralView::Examples));
-                                view.send(Command::OpenDetail(example));
+                                view.send(ViewCommand::ShowView(CentralView::Examples));
+                                view.send(DatasetCommand::OpenDetail(example));
                             }
                             response.on_hover_text(format!(
                                 "{}\nloss {:.4}",

@@ -3,7 +3,7 @@
 
 use crate::browse::{Filter, Sort, SortKey};
 
-use super::{Command, ViewCtx, class_color, format_stat};
+use super::{DatasetCommand, ViewCtx, class_color, format_stat};
 
 /// Draws the filter and sort controls.
 pub fn filters_ui(view: &ViewCtx, ui: &mut egui::Ui) {
@@ -14,7 +14,7 @@ pub fn filters_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Filter");
         if !filter.is_empty() && ui.small_button("Clear").clicked() {
-            view.send(Command::SetFilter(Filter::default()));
+            view.send(DatasetCommand::SetFilter(Filter::default()));
         }
     });
     let matching = view.browse.matches.indices.len();
@@ -33,7 +33,7 @@ pub fn filters_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 .on_hover_text("Show all examples again")
                 .clicked()
             {
-                view.send(Command::SetFilter(Filter {
+                view.send(DatasetCommand::SetFilter(Filter {
                     only: None,
                     ..filter.clone()
                 }));
@@ -61,7 +61,7 @@ pub fn filters_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                     } else {
                         next.labels.remove(&class);
                     }
-                    view.send(Command::SetFilter(next));
+                    view.send(DatasetCommand::SetFilter(next));
                 }
                 for n in &count.by_split {
                     ui.label(n.to_string());
@@ -85,7 +85,7 @@ pub fn filters_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 }
             });
         if chosen != filter.split {
-            view.send(Command::SetFilter(Filter {
+            view.send(DatasetCommand::SetFilter(Filter {
                 split: chosen,
                 ..filter.clone()
             }));
@@ -99,7 +99,7 @@ pub fn filters_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             .hint_text("contains...")
             .desired_width(f32::INFINITY);
         if ui.add(edit).changed() {
-            view.send(Command::SetFilter(Filter {
+            view.send(DatasetCommand::SetFilter(Filter {
                 path_contains: needle.clone(),
                 ..filter.clone()
             }));
@@ -118,7 +118,7 @@ pub fn filters_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 }
             });
         if chosen != filter.has_box_of_class {
-            view.send(Command::SetFilter(Filter {
+            view.send(DatasetCommand::SetFilter(Filter {
                 has_box_of_class: chosen,
                 ..filter.clone()
             }));
@@ -160,7 +160,7 @@ fn sort_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ui.checkbox(&mut descending, "descending");
     });
     if chosen != sort.key || descending != sort.descending {
-        view.send(Command::SetSort(Sort {
+        view.send(DatasetCommand::SetSort(Sort {
             key: chosen,
             descending,
         }));
@@ -207,7 +207,7 @@ fn stat_ranges_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                             let mut next = filter.clone();
                             next.ranges
                                 .insert(name.clone(), (min.min(max), max.max(min)));
-                            view.send(Command::SetFilter(next));
+                            view.send(DatasetCommand::SetFilter(next));
                         }
                         if active
                             && ui
@@ -217,7 +217,7 @@ fn stat_ranges_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                         {
                             let mut next = filter.clone();
                             next.ranges.remove(name);
-                            view.send(Command::SetFilter(next));
+                            view.send(DatasetCommand::SetFilter(next));
                         }
                         ui.end_row();
                     }

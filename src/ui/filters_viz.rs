@@ -3,7 +3,7 @@
 
 use egui_plot::{Bar, BarChart, Plot};
 
-use super::{Command, ViewCtx};
+use super::{ModelCommand, ViewCtx};
 
 const FILTER_PX: f32 = 48.0;
 
@@ -28,11 +28,11 @@ pub fn filters_viz_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 .add(egui::Slider::new(&mut current, 0..=predictions.len() - 1).text("checkpoint"))
                 .changed()
             {
-                view.send(Command::SetCheckpoint(current));
+                view.send(ModelCommand::SetCheckpoint(current));
             }
             let play = if state.playing { "Pause" } else { "Play" };
             if ui.button(play).clicked() {
-                view.send(Command::TogglePlay);
+                view.send(ModelCommand::TogglePlay);
             }
         });
     }

@@ -3,7 +3,7 @@
 //! Click selects, arrows move the selection, Enter or double-click opens the detail view.
 
 use super::thumbnails::{ThumbState, paint_fitted};
-use super::{Command, ViewCtx, class_color, format_stat};
+use super::{DatasetCommand, ViewCommand, ViewCtx, class_color, format_stat};
 
 const CELL_GAP_PX: f32 = 6.0;
 const LABEL_HEIGHT_PX: f32 = 16.0;
@@ -29,7 +29,7 @@ pub fn grid_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             )
             .changed()
         {
-            view.send(Command::SetThumbSize(thumb_px));
+            view.send(ViewCommand::SetThumbSize(thumb_px));
         }
         ui.separator();
         let stats_label = if view.settings.show_stats_panel {
@@ -38,7 +38,7 @@ pub fn grid_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             "Show stats"
         };
         if ui.button(stats_label).clicked() {
-            view.send(Command::ToggleStatsPanel);
+            view.send(ViewCommand::ToggleStatsPanel);
         }
     });
     ui.separator();
@@ -100,10 +100,10 @@ fn keyboard_navigation(
     });
     let visible = &view.browse.matches.indices;
     if pin && let Some(position) = selected {
-        view.send(Command::TogglePin(visible[position]));
+        view.send(DatasetCommand::TogglePin(visible[position]));
     }
     if enter && let Some(position) = selected {
-        view.send(Command::OpenDetail(visible[position]));
+        view.send(DatasetCommand::OpenDetail(visible[position]));
         return None;
     }
     let step: i64 = match (right, left, down, up) {
@@ -117,7 +117,7 @@ fn keyboard_navigation(
         Some(position) => (position as i64 + step).clamp(0, count as i64 - 1) as usize,
         None => 0,
     };
-    view.send(Command::Select(Some(visible[next])));
+    view.send(ViewCommand::Select(Some(visible[next])));
     Some(next)
 }
 
@@ -177,7 +177,7 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
     // Screen readers (and the UI tests) read each cell as its path and label.
     let accessible_name = format!("example {}: {label}", example.path.display());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &accessible_name));
-    if view.checkpoints.pinned.contains(&index) {
+    if view.dataset.pinned.contains(&index) {
         painter.circle_filled(
             image_rect.right_top() + egui::vec2(-8.0, 8.0),
             5.0,
@@ -194,9 +194,9 @@ fn cell_ui(view: &ViewCtx, ui: &mut egui::Ui, index: usize, cell: egui::Vec2) {
         painter.rect_stroke(image_rect, 2.0, stroke, egui::StrokeKind::Inside);
     }
     if response.double_clicked() {
-        view.send(Command::OpenDetail(index));
+        view.send(DatasetCommand::OpenDetail(index));
     } else if response.clicked() {
-        view.send(Command::Select(Some(index)));
+        view.send(ViewCommand::Select(Some(index)));
     }
     response.on_hover_ui(|ui| {
         ui.strong(example.path.display().to_string());

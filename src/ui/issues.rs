@@ -3,7 +3,7 @@
 //! groups side by side, each member marked keep or exclude (saved like review decisions).
 
 use super::thumbnails::{ThumbState, paint_fitted};
-use super::{Command, ViewCtx, class_color};
+use super::{DatasetCommand, ViewCommand, ViewCtx, class_color};
 use crate::review::Decision;
 use crate::scan::{DuplicateGroup, IssueKind, ScanSettings};
 
@@ -43,7 +43,7 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 continue;
             }
             if ui.button(format!("{} ({count})", kind.name())).clicked() {
-                view.send(Command::ShowOnlyInGrid(report.examples_with(kind)));
+                view.send(DatasetCommand::ShowOnlyInGrid(report.examples_with(kind)));
             }
         }
         if report.findings.is_empty() {
@@ -69,7 +69,7 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 .clicked()
             {
                 let examples = leak.examples.iter().map(|e| e.0).collect();
-                view.send(Command::ShowOnlyInGrid(examples));
+                view.send(DatasetCommand::ShowOnlyInGrid(examples));
             }
         }
     }
@@ -141,7 +141,7 @@ fn embedding_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             });
         combo.response.labelled_by(label.id);
         if picked != chosen {
-            view.send(Command::SetScanEmbedding(picked));
+            view.send(DatasetCommand::SetScanEmbedding(picked));
         }
     });
     if let Some(report) = &view.scan.report
@@ -240,7 +240,7 @@ fn settings_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                     )
                     .clicked()
                 {
-                    view.send(Command::RunScan(draft.clone()));
+                    view.send(DatasetCommand::RunScan(draft.clone()));
                 }
                 if ui.button("Defaults").clicked() {
                     draft = super::app_scan_settings();
@@ -301,8 +301,8 @@ fn group_ui(view: &ViewCtx, ui: &mut egui::Ui, group: &DuplicateGroup) {
                         paint_fitted(&painter, &texture, rect);
                     }
                     if response.double_clicked() {
-                        view.send(Command::ShowView(super::CentralView::Examples));
-                        view.send(Command::OpenDetail(member));
+                        view.send(ViewCommand::ShowView(super::CentralView::Examples));
+                        view.send(DatasetCommand::OpenDetail(member));
                     }
                     response.on_hover_text(example.path.display().to_string());
                     let label_color = example
@@ -336,7 +336,7 @@ fn decision_ui(view: &ViewCtx, ui: &mut egui::Ui, example: usize, path: &str) {
         for (decision, text) in [(Decision::Keep, "Keep"), (Decision::Exclude, "Exclude")] {
             let active = current.as_ref() == Some(&decision);
             if ui.selectable_label(active, text).clicked() {
-                view.send(Command::SetDecision(
+                view.send(DatasetCommand::SetDecision(
                     example,
                     if active { None } else { Some(decision) },
                 ));

@@ -1,17 +1,17 @@
 //! The top bar: File menu and the open dataset's path.
 
-use super::{Command, ViewCtx};
+use super::{AppCommand, ViewCtx};
 
 /// Draws the menu bar.
 pub fn menu_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("Open dataset folder...").clicked() {
-                view.send(Command::PickDatasetFolder);
+                view.send(AppCommand::PickDatasetFolder);
                 ui.close();
             }
             if ui.button("Open checkpoints folder...").clicked() {
-                view.send(Command::PickCheckpointsFolder);
+                view.send(AppCommand::PickCheckpointsFolder);
                 ui.close();
             }
             ui.separator();

@@ -6,6 +6,7 @@ mod checkpoints;
 mod checks;
 mod compare;
 mod datamap;
+mod dataset_session;
 mod detail;
 mod evolution;
 mod filters;
@@ -13,6 +14,7 @@ mod filters_viz;
 mod grid;
 mod issues;
 mod menu;
+mod model_session;
 mod overview;
 mod review;
 mod stats;
@@ -22,20 +24,33 @@ pub mod thumbnails;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::Sender;
 
-use crate::browse::{Filter, Matches, Sort, StatColumns};
+use crate::browse::{Filter, Matches, Sort};
 use crate::dataset::Dataset;
 use crate::index::Index;
-use crate::jobs::Job;
+use crate::jobs::{Job, Notify, RunningJob};
+use crate::model::InputView;
+use crate::model::dynamics::Dynamics;
+use crate::model::label_issues::Scores;
 use crate::model::weights::Histogram;
-use crate::model::{
-    CheckResult, CheckpointFile, CheckpointsSummary, Evolution, FixedBatch, InputView,
-};
+use crate::pipelines::{ModelEmbedding, ScanOutcome};
+pub use dataset_session::DatasetSession;
+pub use model_session::ModelSession;
 use thumbnails::ThumbnailCache;
 
-/// A change a panel asks for; applied by the app between frames.
+/// A change a panel asks for, sent to the state that owns what it changes; applied between frames.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    App(AppCommand),
+    Dataset(DatasetCommand),
+    Model(ModelCommand),
+    View(ViewCommand),
+}
+
+/// What the app shell does: open things, dialogs, messages, every job at once.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppCommand {
     OpenDataset(PathBuf),
     OpenCheckpoints(PathBuf),
     /// Show a native folder dialog, then open the dataset picked.
@@ -43,32 +58,37 @@ pub enum Command {
     /// Show a native folder dialog, then open the checkpoints picked.
     PickCheckpointsFolder,
     CancelJobs,
-    SetThumbSize(f32),
-    Select(Option<usize>),
+    DismissMessage(usize),
+    /// Show a notice to the user (from a worker thread, such as a file dialog's).
+    ShowMessage(String),
+}
+
+/// Changes to the open dataset's session: browsing, the detail view, pins, scan, review.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DatasetCommand {
     SetFilter(Filter),
     SetSort(Sort),
-    /// Open the detail view on an example (index into the dataset).
-    OpenDetail(usize),
-    /// Switch the central area to another view.
-    ShowView(CentralView),
-    /// Move the checkpoint slider to this position in the evolution.
-    SetCheckpoint(usize),
-    TogglePlay,
-    /// Pick the two checkpoints to compare (positions in the evolution).
-    SetCompare(usize, usize),
     /// Show only these examples in the grid (e.g. the flips between two checkpoints).
     ShowOnlyInGrid(Vec<usize>),
-    RunChecks,
-    /// Choose what the overfit check trains on (takes effect on the next run).
-    SetOverfit(crate::model::OverfitSettings),
+    /// Open the detail view on an example (index into the dataset).
+    OpenDetail(usize),
+    /// Move the detail view by this many places in the current filtered, sorted order.
+    StepDetail(i64),
+    CloseDetail,
     /// Add an example to (or remove it from) the pinned fixed batch.
     TogglePin(usize),
-    /// Run the checkpoints on the pinned examples (`true`) or on the default batch (`false`).
-    UsePinnedBatch(bool),
+    /// Scan the dataset for duplicates, outliers and quality problems with these settings.
+    RunScan(crate::scan::ScanSettings),
+    /// Also search near duplicates and outliers in this checkpoint's penultimate-layer embedding
+    /// (its file name), or in image hashes and thumbnails only (`None`); then scan again.
+    SetScanEmbedding(Option<String>),
+    /// Record (or, with `None`, clear) the user's decision about an example.
+    SetDecision(usize, Option<crate::review::Decision>),
     /// Score every labelled example with checkpoint `files[i]`, for the label review.
     ScoreDataset(usize),
-    /// Run every checkpoint over the labelled examples, for the dynamics rankings.
-    ScoreDynamics,
+    /// Run every checkpoint over the labelled examples of a split (`None`: every split), for the
+    /// data map and the dynamics rankings.
+    ScoreDynamics(Option<String>),
     SetRankMethod(ReviewRanking),
     /// Move the label review by this many places in the ranking.
     ReviewStep(i64),
@@ -79,22 +99,87 @@ pub enum Command {
     ReviewUndo,
     /// Ask for a file, then export the decisions (`false`) or the corrected labels (`true`).
     ExportReview(bool),
+}
+
+/// Changes to the loaded checkpoints' session: the slider, comparisons, checks, the batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelCommand {
+    /// Move the checkpoint slider to this position in the evolution.
+    SetCheckpoint(usize),
+    TogglePlay,
+    /// Pick the two checkpoints to compare (positions in the evolution).
+    SetCompare(usize, usize),
+    RunChecks,
+    /// Choose what the overfit check trains on (takes effect on the next run).
+    SetOverfit(crate::model::OverfitSettings),
+    /// Run the checkpoints on the pinned examples (`true`) or on the default batch (`false`).
+    UsePinnedBatch(bool),
     /// Replace the preprocessing read from preprocess.json, and rerun the predictions.
     SetPreprocess(crate::model::Preprocess),
-    /// Scan the dataset for duplicates, outliers and quality problems with these settings.
-    RunScan(crate::scan::ScanSettings),
-    /// Also search near duplicates and outliers in this checkpoint's penultimate-layer embedding
-    /// (its file name), or in image hashes and thumbnails only (`None`); then scan again.
-    SetScanEmbedding(Option<String>),
-    /// Record (or, with `None`, clear) the user's decision about an example.
-    SetDecision(usize, Option<crate::review::Decision>),
-    /// Move the detail view by this many places in the current filtered, sorted order.
-    StepDetail(i64),
-    CloseDetail,
+}
+
+/// How things are shown: which view, thumbnail size, selection, panels.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ViewCommand {
+    /// Switch the central area to another view.
+    ShowView(CentralView),
+    SetThumbSize(f32),
+    Select(Option<usize>),
     ToggleStatsPanel,
-    DismissMessage(usize),
-    /// Show a notice to the user (from a worker thread, such as a file dialog's).
-    ShowMessage(String),
+}
+
+impl From<AppCommand> for Command {
+    fn from(c: AppCommand) -> Command {
+        Command::App(c)
+    }
+}
+impl From<DatasetCommand> for Command {
+    fn from(c: DatasetCommand) -> Command {
+        Command::Dataset(c)
+    }
+}
+impl From<ModelCommand> for Command {
+    fn from(c: ModelCommand) -> Command {
+        Command::Model(c)
+    }
+}
+impl From<ViewCommand> for Command {
+    fn from(c: ViewCommand) -> Command {
+        Command::View(c)
+    }
+}
+
+/// What the sessions need from the app shell while they apply commands and take job results:
+/// the repaint call for their jobs, the user's messages, and a way to run a blocking step (a file
+/// dialog, a write) off the UI thread.
+pub struct Env<'a> {
+    pub repaint: &'a Notify,
+    pub messages: &'a mut Vec<String>,
+    async_commands: &'a Sender<Command>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(
+        repaint: &'a Notify,
+        messages: &'a mut Vec<String>,
+        async_commands: &'a Sender<Command>,
+    ) -> Env<'a> {
+        Env {
+            repaint,
+            messages,
+            async_commands,
+        }
+    }
+
+    /// Runs `work` on a thread of its own; the message it returns is shown when it is done.
+    pub fn in_background(&self, work: impl FnOnce() -> String + Send + 'static) {
+        let (sender, repaint) = (self.async_commands.clone(), Arc::clone(self.repaint));
+        std::thread::spawn(move || {
+            let message = work();
+            let _ = sender.send(AppCommand::ShowMessage(message).into());
+            repaint();
+        });
+    }
 }
 
 /// Whole-dataset facts the panels show every frame, computed once per dataset or index so
@@ -133,18 +218,6 @@ impl DatasetFacts {
     }
 }
 
-/// The open dataset, its index, and the jobs producing the next ones.
-#[derive(Default)]
-pub struct DatasetState {
-    pub dataset: Option<Arc<Dataset>>,
-    pub facts: DatasetFacts,
-    pub loading: Option<Job<Result<Dataset, String>>>,
-    /// Per-example stats and metadata, once indexed.
-    pub index: Option<Arc<Index>>,
-    pub stats: Option<Arc<StatColumns>>,
-    pub indexing: Option<Job<Result<(Index, StatColumns), String>>>,
-}
-
 /// The grid's filter and sort, and the examples they select.
 #[derive(Default)]
 pub struct BrowseState {
@@ -180,7 +253,9 @@ pub struct LabelReviewState {
     pub dynamics: Option<Arc<crate::model::dynamics::Dynamics>>,
     /// Loss and accuracy of every checkpoint over `dynamics`, computed once when it arrives.
     pub curves: Option<Arc<crate::model::dynamics::SplitCurves>>,
-    pub dynamics_job: Option<Job<Result<DynamicsResult, String>>>,
+    pub dynamics_job: Option<Job<Result<(Dynamics, Scores), String>>>,
+    /// The split the dynamics run over (`None`: every split); the rankings' default too.
+    pub dynamics_split: Option<String>,
     pub method: ReviewRanking,
     pub ranked: Vec<crate::model::label_issues::Ranked>,
     /// Position in `ranked` under review.
@@ -196,18 +271,13 @@ impl Default for LabelReviewState {
             dynamics: None,
             curves: None,
             dynamics_job: None,
+            dynamics_split: None,
             method: ReviewRanking::OneCheckpoint(crate::model::label_issues::RankMethod::Loss),
             ranked: Vec::new(),
             position: 0,
         }
     }
 }
-
-/// The dynamics of every labelled example, and the last checkpoint's scores.
-pub type DynamicsResult = (
-    crate::model::dynamics::Dynamics,
-    crate::model::label_issues::Scores,
-);
 
 /// How the label review ranks: by one checkpoint's probabilities, or by how every checkpoint
 /// learned the example.
@@ -217,21 +287,10 @@ pub enum ReviewRanking {
     Dynamics(crate::model::dynamics::DynamicsRank),
 }
 
-/// A model embedding of the open dataset, and which checkpoint made it.
-#[derive(Clone)]
-pub struct ModelEmbedding {
-    /// The checkpoint file's hash, and the TorchScript file's it was applied to (weights-only).
-    pub key: String,
-    pub embedding: Arc<crate::scan::Embedding>,
-}
-
-/// A scan's report, and the model embedding it computed (or reused).
-pub type ScanResult = (crate::scan::ScanReport, Option<ModelEmbedding>);
-
 /// The data-quality scan: its last report, and the job computing the next one.
 pub struct ScanState {
     pub report: Option<Arc<crate::scan::ScanReport>>,
-    pub running: Option<Job<Result<ScanResult, String>>>,
+    pub running: Option<Job<Result<ScanOutcome, String>>>,
     /// The last model embedding, reused by rescans with other thresholds.
     pub model_embedding: Option<ModelEmbedding>,
     /// The settings of the last scan started; the panel edits a copy.
@@ -268,61 +327,6 @@ pub struct CheckpointWeights {
     pub filter_textures: Vec<egui::TextureHandle>,
     pub histograms: Vec<(String, Histogram)>,
     pub error: Option<String>,
-}
-
-/// Everything the checkpoints job loads: files in order, their kinds, summary and weights.
-pub struct LoadedCheckpoints {
-    pub summary: CheckpointsSummary,
-    pub files: Vec<CheckpointFile>,
-    /// Per file, in `files` order; raw filters until the app makes textures.
-    pub weights: Vec<LoadedWeights>,
-}
-
-/// One checkpoint's weights as loaded on the worker, before textures are made.
-pub struct LoadedWeights {
-    pub filters: Option<crate::model::Filters>,
-    pub histograms: Vec<(String, Histogram)>,
-    pub error: Option<String>,
-}
-
-/// The loaded checkpoints, their predictions on the fixed batch, and the jobs computing them.
-#[derive(Default)]
-pub struct CheckpointState {
-    pub summary: Option<CheckpointsSummary>,
-    pub files: Vec<CheckpointFile>,
-    pub weights: Vec<CheckpointWeights>,
-    pub loading: Option<Job<Result<LoadedCheckpoints, String>>>,
-    pub batch: FixedBatch,
-    pub evolution: Option<Evolution>,
-    pub predicting: Option<Job<Result<Evolution, String>>>,
-    /// Position in `evolution.predictions` that the slider shows.
-    pub current: usize,
-    pub playing: bool,
-    /// Positions in `evolution.predictions` of checkpoints A and B.
-    pub compare: (usize, usize),
-    pub checks: Option<Result<Vec<CheckResult>, String>>,
-    pub checking: Option<Job<Result<Vec<CheckResult>, String>>>,
-    /// What the overfit check trains on.
-    pub overfit: crate::model::OverfitSettings,
-    /// Examples the user pinned from the grid or the detail view.
-    pub pinned: std::collections::BTreeSet<usize>,
-    /// True when the fixed batch is the pinned examples rather than the default one.
-    pub using_pinned: bool,
-    /// True when the preprocessing was set in the UI rather than read from preprocess.json.
-    pub preprocess_overridden: bool,
-}
-
-impl CheckpointState {
-    /// Index into `files` (and `weights`) of the checkpoint the slider shows.
-    pub fn current_file(&self) -> Option<usize> {
-        let order = self
-            .evolution
-            .as_ref()?
-            .predictions
-            .get(self.current)?
-            .order;
-        self.files.iter().position(|f| f.order == order)
-    }
 }
 
 /// The full-size view of one example.
@@ -379,16 +383,32 @@ impl Default for ViewSettings {
     }
 }
 
+impl ViewSettings {
+    /// Applies a view command.
+    pub fn apply(&mut self, command: ViewCommand) {
+        match command {
+            ViewCommand::ShowView(view) => self.view = view,
+            ViewCommand::SetThumbSize(px) => self.thumb_px = px.clamp(32.0, 256.0),
+            ViewCommand::Select(index) => self.selected = index,
+            ViewCommand::ToggleStatsPanel => self.show_stats_panel = !self.show_stats_panel,
+        }
+    }
+}
+
 /// What every panel reads from during one frame, and where it sends its commands.
 pub struct ViewCtx<'a> {
-    pub dataset: &'a DatasetState,
+    /// The open dataset's session (an empty one before a dataset opens).
+    pub dataset: &'a DatasetSession,
     pub scan: &'a ScanState,
     pub label_review: &'a LabelReviewState,
     /// The user's decisions (keep/exclude, relabels), when the review file could be opened.
     pub review: Option<&'a crate::review::ReviewStore>,
     pub browse: &'a BrowseState,
-    pub checkpoints: &'a CheckpointState,
+    /// The loaded checkpoints' session.
+    pub checkpoints: &'a ModelSession,
     pub detail: Option<&'a DetailState>,
+    /// The dataset being opened, until it replaces the session.
+    pub opening: Option<&'a Job<Result<Dataset, String>>>,
     pub thumbnails: &'a ThumbnailCache,
     pub settings: &'a ViewSettings,
     /// Errors and notices for the user, oldest first.
@@ -396,10 +416,46 @@ pub struct ViewCtx<'a> {
     commands: &'a RefCell<Vec<Command>>,
 }
 
-impl ViewCtx<'_> {
-    /// Queues a command for the app to apply after this frame.
-    pub fn send(&self, command: Command) {
-        self.commands.borrow_mut().push(command);
+impl<'a> ViewCtx<'a> {
+    /// The view of the app's state for one frame.
+    pub fn new(
+        dataset: &'a DatasetSession,
+        checkpoints: &'a ModelSession,
+        opening: Option<&'a Job<Result<Dataset, String>>>,
+        thumbnails: &'a ThumbnailCache,
+        settings: &'a ViewSettings,
+        messages: &'a [String],
+        commands: &'a RefCell<Vec<Command>>,
+    ) -> ViewCtx<'a> {
+        ViewCtx {
+            dataset,
+            scan: &dataset.scan,
+            label_review: &dataset.label_review,
+            review: dataset.review.as_ref(),
+            browse: &dataset.browse,
+            checkpoints,
+            detail: dataset.detail.as_ref(),
+            opening,
+            thumbnails,
+            settings,
+            messages,
+            commands,
+        }
+    }
+
+    /// Queues a command for its owner to apply after this frame.
+    pub fn send(&self, command: impl Into<Command>) {
+        self.commands.borrow_mut().push(command.into());
+    }
+
+    /// Every running job, for the status bar.
+    pub fn running_jobs(&self) -> Vec<&dyn RunningJob> {
+        let opening = self.opening.map(|j| j as &dyn RunningJob);
+        opening
+            .into_iter()
+            .chain(self.dataset.jobs())
+            .chain(self.checkpoints.jobs())
+            .collect()
     }
 
     /// Name of the model's output `class` (preprocess.json's class_names), else its number.

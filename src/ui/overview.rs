@@ -6,7 +6,7 @@ use super::ViewCtx;
 pub fn overview_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.heading("Dataset");
     let Some(dataset) = view.dataset() else {
-        if view.dataset.loading.is_some() {
+        if view.opening.is_some() {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Opening...");

@@ -4,7 +4,7 @@
 //! to the review file at once.
 
 use super::thumbnails::{ThumbState, paint_fitted};
-use super::{Command, ReviewRanking, ViewCtx, class_color};
+use super::{DatasetCommand, ReviewRanking, ViewCtx, class_color};
 use crate::model::dynamics::DynamicsRank;
 use crate::model::label_issues::{RankMethod, confusion_matrix};
 
@@ -58,7 +58,7 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             )
             .clicked()
         {
-            view.send(Command::ScoreDataset(chosen));
+            view.send(DatasetCommand::ScoreDataset(chosen));
         }
         score_with_every_checkpoint_ui(view, ui);
         for job in state.scoring.iter() {
@@ -91,7 +91,7 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                 }
             });
         if method != state.method {
-            view.send(Command::SetRankMethod(method));
+            view.send(DatasetCommand::SetRankMethod(method));
         }
     });
     if matches!(state.method, ReviewRanking::Dynamics(_)) || state.dynamics.is_some() {
@@ -123,10 +123,10 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         ));
         ui.separator();
         if ui.button("Export decisions...").clicked() {
-            view.send(Command::ExportReview(false));
+            view.send(DatasetCommand::ExportReview(false));
         }
         if ui.button("Export corrected labels...").clicked() {
-            view.send(Command::ExportReview(true));
+            view.send(DatasetCommand::ExportReview(true));
         }
     });
     ui.label(egui::RichText::new("Keys: Right/J next, Left/K previous, 1-9 and 0 relabel, F flag as wrong, X not an error, U undo").weak().small());
@@ -156,13 +156,31 @@ pub(super) fn score_with_every_checkpoint_ui(view: &ViewCtx, ui: &mut egui::Ui) 
         .filter(|f| f.is_runnable())
         .count();
     let enabled = view.label_review.dynamics_job.is_none() && runnable > 1;
-    if ui
-        .add_enabled(enabled, egui::Button::new("Score with every checkpoint"))
-        .on_hover_text(LATE_CHECKPOINT_NOTE)
-        .clicked()
-    {
-        view.send(Command::ScoreDynamics);
-    }
+    let splits = view.dataset().map_or(&[][..], |d| d.splits.as_slice());
+    let split_id = ui.scope_id().with("dynamics-split");
+    let mut split: Option<String> = ui
+        .data(|d| d.get_temp(split_id))
+        .unwrap_or_else(|| view.label_review.dynamics_split.clone());
+    ui.horizontal(|ui| {
+        if !splits.is_empty() {
+            egui::ComboBox::from_label("split")
+                .selected_text(split.as_deref().unwrap_or("every split"))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut split, None, "every split");
+                    for name in splits {
+                        ui.selectable_value(&mut split, Some(name.clone()), name);
+                    }
+                });
+        }
+        if ui
+            .add_enabled(enabled, egui::Button::new("Score with every checkpoint"))
+            .on_hover_text(LATE_CHECKPOINT_NOTE)
+            .clicked()
+        {
+            view.send(DatasetCommand::ScoreDynamics(split.clone()));
+        }
+    });
+    ui.data_mut(|d| d.insert_temp(split_id, split));
 }
 
 fn method_text(method: ReviewRanking) -> &'static str {
@@ -251,25 +269,25 @@ fn keys(view: &ViewCtx, ui: &egui::Ui, classes: &[String]) {
     ];
     ui.input(|i| {
         if i.key_pressed(Key::ArrowRight) || i.key_pressed(Key::J) {
-            view.send(Command::ReviewStep(1));
+            view.send(DatasetCommand::ReviewStep(1));
         }
         if i.key_pressed(Key::ArrowLeft) || i.key_pressed(Key::K) {
-            view.send(Command::ReviewStep(-1));
+            view.send(DatasetCommand::ReviewStep(-1));
         }
         if i.key_pressed(Key::F) {
-            view.send(Command::ReviewDecide(Decision::FlagWrong, None));
+            view.send(DatasetCommand::ReviewDecide(Decision::FlagWrong, None));
         }
         if i.key_pressed(Key::X) {
-            view.send(Command::ReviewDecide(Decision::NotAnError, None));
+            view.send(DatasetCommand::ReviewDecide(Decision::NotAnError, None));
         }
         if i.key_pressed(Key::U) {
-            view.send(Command::ReviewUndo);
+            view.send(DatasetCommand::ReviewUndo);
         }
         for (digit, key) in digits.iter().enumerate() {
             if i.key_pressed(*key)
                 && let Some(class) = class_for_digit(classes, digit)
             {
-                view.send(Command::ReviewDecide(Decision::Relabel, Some(class)));
+                view.send(DatasetCommand::ReviewDecide(Decision::Relabel, Some(class)));
             }
         }
     });
@@ -343,13 +361,13 @@ fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             ui.add_space(8.0);
             ui.horizontal(|ui| {
                 if ui.button("Flag wrong (F)").clicked() {
-                    view.send(Command::ReviewDecide(Decision::FlagWrong, None));
+                    view.send(DatasetCommand::ReviewDecide(Decision::FlagWrong, None));
                 }
                 if ui.button("Not an error (X)").clicked() {
-                    view.send(Command::ReviewDecide(Decision::NotAnError, None));
+                    view.send(DatasetCommand::ReviewDecide(Decision::NotAnError, None));
                 }
                 if ui.button("Undo (U)").clicked() {
-                    view.send(Command::ReviewUndo);
+                    view.send(DatasetCommand::ReviewUndo);
                 }
             });
             relabel_by_name_ui(view, ui, &dataset.classes);
@@ -376,7 +394,7 @@ fn relabel_by_name_ui(view: &ViewCtx, ui: &mut egui::Ui, classes: &[String]) {
         if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             match matched {
                 Some(class) => {
-                    view.send(Command::ReviewDecide(Decision::Relabel, Some(class)));
+                    view.send(DatasetCommand::ReviewDecide(Decision::Relabel, Some(class)));
                     typed.clear();
                 }
                 None => {
@@ -430,7 +448,7 @@ fn strip_ui(view: &ViewCtx, ui: &mut egui::Ui, position: usize) {
                 );
             }
             if response.clicked() {
-                view.send(Command::ReviewGoTo(at));
+                view.send(DatasetCommand::ReviewGoTo(at));
             }
         }
     });
@@ -494,7 +512,9 @@ pub(super) fn confusion_grid_ui(
                         ))
                         .clicked()
                     {
-                        view.send(Command::ShowOnlyInGrid(examples_of(given, predicted)));
+                        view.send(DatasetCommand::ShowOnlyInGrid(examples_of(
+                            given, predicted,
+                        )));
                     }
                 }
                 ui.end_row();

@@ -5,7 +5,7 @@ use egui_plot::{Bar, BarChart, GridMark, Plot, PlotResponse, Span};
 
 use crate::browse::{Filter, Histogram, imbalance_ratio};
 
-use super::{Command, ViewCtx, class_color, format_stat};
+use super::{DatasetCommand, ViewCtx, class_color, format_stat};
 
 /// Draws the stats panel.
 pub fn stats_ui(view: &ViewCtx, ui: &mut egui::Ui) {
@@ -199,6 +199,6 @@ fn histogram_ui(view: &ViewCtx, ui: &mut egui::Ui, histogram: &Histogram) {
 
 fn send_if_changed(view: &ViewCtx, current: &Filter, next: Filter) {
     if *current != next {
-        view.send(Command::SetFilter(next));
+        view.send(DatasetCommand::SetFilter(next));
     }
 }

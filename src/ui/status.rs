@@ -1,28 +1,17 @@
 //! The bottom bar: progress of running jobs (count, rate, ETA) with a cancel button, and
 //! messages for the user.
 
-use super::{Command, ViewCtx};
-use crate::jobs::Job;
-
-/// `(label and stage, (done, total), seconds counted)` of a running job.
-fn job_row<T: Send + 'static>(job: &Option<Job<T>>) -> Option<(String, (usize, usize), f64)> {
-    job.as_ref()
-        .map(|j| (j.title(), j.progress(), j.counting_s()))
-}
+use super::{AppCommand, ViewCtx};
 
 /// Draws the status bar.
 pub fn status_ui(view: &ViewCtx, ui: &mut egui::Ui) {
-    let jobs = [
-        job_row(&view.dataset.loading),
-        job_row(&view.dataset.indexing),
-        job_row(&view.checkpoints.loading),
-        job_row(&view.checkpoints.predicting),
-        job_row(&view.checkpoints.checking),
-        job_row(&view.scan.running),
-        job_row(&view.label_review.scoring),
-    ];
+    let jobs: Vec<(String, (usize, usize), f64)> = view
+        .running_jobs()
+        .iter()
+        .map(|j| (j.title(), j.progress(), j.counting_s()))
+        .collect();
     let mut any_job = false;
-    for (label, (done, total), elapsed_s) in jobs.into_iter().flatten() {
+    for (label, (done, total), elapsed_s) in jobs {
         any_job = true;
         ui.horizontal(|ui| {
             let bar = if total > 0 {
@@ -42,14 +31,14 @@ pub fn status_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             };
             ui.add(bar.desired_width(ui.available_width() - 80.0));
             if ui.button("Cancel").clicked() {
-                view.send(Command::CancelJobs);
+                view.send(AppCommand::CancelJobs);
             }
         });
     }
     for (i, message) in view.messages.iter().enumerate() {
         ui.horizontal(|ui| {
             if ui.small_button("x").on_hover_text("Dismiss").clicked() {
-                view.send(Command::DismissMessage(i));
+                view.send(AppCommand::DismissMessage(i));
             }
             ui.colored_label(ui.visuals().error_fg_color, message);
         });

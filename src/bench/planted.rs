@@ -9,12 +9,12 @@ use std::time::Instant;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::verify::{self, Comparison, Tolerance};
-use super::{ScanReport, ScanSettings, scan};
 use crate::dataset::Dataset;
 use crate::dataset::relative_path_text;
 use crate::index::{IndexCache, build_index};
 use crate::jobs::Progress;
+use crate::scan::verify::{self, Comparison, Tolerance};
+use crate::scan::{ScanReport, ScanSettings, scan};
 
 /// One pair of the answer key.
 #[derive(Clone, Debug)]
@@ -172,7 +172,7 @@ pub fn bench_duplicates(
         .iter()
         .map(|e| dataset.absolute_path(e))
         .collect();
-    let decode_only_s = crate::index::decode_only_seconds(&paths);
+    let decode_only_s = super::index::decode_only_seconds(&paths);
 
     let started = Instant::now();
     let index = build_index(dataset, IndexCache::None, &Progress::default())?;
@@ -198,7 +198,10 @@ pub fn bench_duplicates(
         .par_iter()
         .map(|pair| {
             let (&a, &b) = (position.get(&pair.a)?, position.get(&pair.b)?);
-            let (sa, sb) = (super::sign(&paths[a]).0?, super::sign(&paths[b]).0?);
+            let (sa, sb) = (
+                crate::scan::sign(&paths[a]).0?,
+                crate::scan::sign(&paths[b]).0?,
+            );
             let comparison = verify::compare_signatures(&sa, &sb, tolerance);
             let grouped = group_of[a] != usize::MAX && group_of[a] == group_of[b];
             Some((comparison, grouped))

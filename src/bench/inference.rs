@@ -8,8 +8,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tch::{Device, Tensor};
 
-use super::{LoadedModel, ModelError, Preprocess, default_device, device_name};
 use crate::dataset::Dataset;
+use crate::model::{LoadedModel, ModelError, Preprocess, default_device, device_name};
 
 /// Forward passes run before timing, so that TorchScript's profiling executor has optimised the
 /// graph (PyTorch's side does the same).

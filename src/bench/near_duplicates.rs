@@ -6,7 +6,7 @@ use std::time::Instant;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::hamming::near_pairs;
+use crate::scan::hamming::near_pairs;
 
 /// Figures of one near-duplicate search benchmark.
 #[derive(Clone, Debug)]

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::{IndexCache, IndexError, build_index, decode};
 use crate::dataset::Dataset;
+use crate::index::{IndexCache, IndexError, build_index, decode};
 use crate::jobs::Progress;
 
 /// Timings of one benchmark run.

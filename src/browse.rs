@@ -20,6 +20,21 @@ impl StatColumns {
         StatColumns { names, values }
     }
 
+    /// These columns with `columns` added; a column of the same name is replaced.
+    pub fn with_columns(&self, columns: Vec<(String, Vec<f64>)>) -> StatColumns {
+        let mut merged = self.clone();
+        for (name, values) in columns {
+            match merged.names.iter().position(|n| *n == name) {
+                Some(i) => merged.values[i] = values,
+                None => {
+                    merged.names.push(name);
+                    merged.values.push(values);
+                }
+            }
+        }
+        merged
+    }
+
     /// The values of column `name`.
     pub fn column(&self, name: &str) -> Option<&[f64]> {
         self.names

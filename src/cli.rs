@@ -63,6 +63,13 @@ pub enum Command {
         /// Take the rows from this folder of shard files (decoding only what they lack).
         #[arg(long, value_name = "DIR")]
         index_shards: Option<PathBuf>,
+        /// Also write each example's training dynamics over this folder of per-epoch checkpoints
+        /// (confidence, variability, correctness, aum, forgetting, learned_from).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["predictions", "shard"])]
+        checkpoints: Option<PathBuf>,
+        /// The same from per-epoch prediction files of any framework (see `eyeball dynamics`).
+        #[arg(long, value_name = "DIR", conflicts_with = "shard")]
+        predictions: Option<PathBuf>,
     },
     /// Run every TorchScript checkpoint on a batch of examples and write one row per
     /// (checkpoint, example): checkpoint, order, path, label, predicted, p_label, loss, top5.
@@ -410,6 +417,7 @@ pub fn run_index(
     out: &Path,
     cache: IndexCache,
     shard: Option<crate::index::shards::Shard>,
+    dynamics: Option<DynamicsSource<'_>>,
 ) -> anyhow::Result<()> {
     if let Some(shard) = shard {
         return run_index_shard(path, out, shard);
@@ -425,6 +433,17 @@ pub fn run_index(
         eprintln!("eyeball: warning: {warning}");
     }
     let mut df = index.to_dataframe(&dataset);
+    if let Some(source) = dynamics {
+        // The rows are the dataset's examples in order, as the dynamics columns are.
+        let (_, dynamics) = load_dynamics(path, source, None, None)?;
+        for (name, values) in dynamics.stat_columns(dataset.examples.len()) {
+            let values: Vec<Option<f64>> = values
+                .into_iter()
+                .map(|v| v.is_finite().then_some(v))
+                .collect();
+            df.with_column(polars::prelude::Column::new(name.into(), values))?;
+        }
+    }
     write_table(&mut df, out)?;
     let elapsed_s = started.elapsed().as_secs_f64();
     let unreadable = index.records.iter().filter(|r| !r.is_readable()).count();

@@ -19,11 +19,18 @@ fn main() -> std::process::ExitCode {
             no_cache,
             shard,
             index_shards,
+            checkpoints,
+            predictions,
         }) => run_index(
             &path,
             &out,
             index_cache(no_cache, index_shards.as_deref()),
             shard,
+            match (&checkpoints, &predictions) {
+                (Some(dir), _) => Some(DynamicsSource::Checkpoints(dir)),
+                (None, Some(dir)) => Some(DynamicsSource::Predictions(dir)),
+                (None, None) => None,
+            },
         ),
         Some(Command::Bench(BenchCommand::Index { path, limit })) => run_bench_index(&path, limit),
         Some(Command::Predict {

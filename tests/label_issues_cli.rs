@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -461,4 +461,53 @@ fn per_epoch_logits_dumped_as_npy_give_the_same_dynamics_as_the_checkpoints() {
             .fold(0f64, f64::max);
         assert!(max < 1e-4, "{name} differs by {max}");
     }
+}
+
+#[test]
+fn the_index_table_carries_each_examples_dynamics_beside_its_stats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let flipped = flipped_demo_subset(&data);
+    let checkpoints = common::demo_checkpoints();
+    let run = |args: &[&str]| {
+        let out = eyeball(args, tmp.path());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (index, dynamics) = (tmp.path().join("index.csv"), tmp.path().join("dyn.csv"));
+    run(&[
+        "index",
+        text(&data),
+        "--out",
+        text(&index),
+        "--checkpoints",
+        text(&checkpoints),
+    ]);
+    run(&[
+        "dynamics",
+        text(&data),
+        "--checkpoints",
+        text(&checkpoints),
+        "--out",
+        text(&dynamics),
+    ]);
+    let (index, dynamics) = (read_csv(&index), read_csv(&dynamics));
+    assert_eq!(index.height(), 300);
+    assert!(index.column("brightness").is_ok(), "the image stats stay");
+    let aum_by_path = |df: &DataFrame| -> HashMap<String, f64> {
+        strings(df, "path")
+            .into_iter()
+            .zip(df.column("aum").unwrap().f64().unwrap().into_no_null_iter())
+            .collect()
+    };
+    let (in_index, in_dynamics) = (aum_by_path(&index), aum_by_path(&dynamics));
+    assert_eq!(in_index.len(), 300);
+    for (path, aum) in &in_dynamics {
+        assert!((in_index[path] - aum).abs() < 1e-9, "{path}");
+    }
+    // A flipped label's margin stays negative: the checkpoints learned the true class.
+    assert!(in_index[&flipped[0].0] < 0.0);
 }

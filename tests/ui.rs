@@ -915,3 +915,19 @@ fn a_lasso_drawn_on_the_data_map_selects_only_the_examples_inside_it() {
         "the lasso left out an example ({lowest_left_out}) below every selected one ({lowest_selected})"
     );
 }
+
+#[test]
+fn every_checkpoints_dynamics_become_stats_the_grid_sorts_and_filters_by() {
+    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut harness, _) = open_flipped_demo(data.path(), cache.path());
+    open_data_map(&mut harness, 40.0);
+    let dynamics = harness.state().label_review().dynamics.clone().unwrap();
+    let stats = harness.state().stats().expect("indexed");
+    assert!(stats.column("brightness").is_some(), "the image stats stay");
+    let aum = stats.column("aum").expect("an aum column");
+    let forgetting = stats.column("forgetting").expect("a forgetting column");
+    for d in &dynamics.examples {
+        assert_eq!(aum[d.example], d.aum);
+        assert_eq!(forgetting[d.example], d.forgetting as f64);
+    }
+}

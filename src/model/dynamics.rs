@@ -60,6 +60,34 @@ pub struct Dynamics {
     pub examples: Vec<ExampleDynamics>,
 }
 
+impl Dynamics {
+    /// Each example's confidence, variability, correctness, AUM, forgetting events and first
+    /// checkpoint from which it stays learned, as numeric columns over the dataset's `examples`
+    /// (NaN where an example was not run, or never learned), to sort and filter by like any stat.
+    pub fn stat_columns(&self, examples: usize) -> Vec<(String, Vec<f64>)> {
+        let column = |get: &dyn Fn(&ExampleDynamics) -> f64| {
+            let mut values = vec![f64::NAN; examples];
+            for d in &self.examples {
+                if let Some(v) = values.get_mut(d.example) {
+                    *v = get(d);
+                }
+            }
+            values
+        };
+        vec![
+            ("confidence".into(), column(&|d| d.confidence)),
+            ("variability".into(), column(&|d| d.variability)),
+            ("correctness".into(), column(&|d| d.correctness)),
+            ("aum".into(), column(&|d| d.aum)),
+            ("forgetting".into(), column(&|d| d.forgetting as f64)),
+            (
+                "learned_from".into(),
+                column(&|d| d.learned_from.map_or(f64::NAN, |k| k as f64)),
+            ),
+        ]
+    }
+}
+
 /// The dynamics of the examples `per_checkpoint` scored, in checkpoint order. Every `Scores`
 /// must cover the same examples in the same order (as `run_evolution` on one batch gives).
 pub fn dynamics(checkpoints: Vec<String>, per_checkpoint: &[Scores]) -> Result<Dynamics, String> {

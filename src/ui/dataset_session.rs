@@ -185,7 +185,7 @@ impl DatasetSession {
                         self.facts = DatasetFacts::new(dataset, Some(&index));
                     }
                     self.index = Some(Arc::new(index));
-                    self.stats = Some(Arc::new(stats));
+                    self.stats = Some(Arc::new(self.with_dynamics(&stats)));
                     self.run_query(env);
                     self.start_scan(model, env);
                 }
@@ -218,6 +218,11 @@ impl DatasetSession {
                     label_review.dynamics = Some(Arc::new(dynamics));
                     label_review.scores = Some(Arc::new(last));
                     self.rerank();
+                    // The dynamics become stats the grid sorts and filters by.
+                    if let Some(stats) = self.stats.clone() {
+                        self.stats = Some(Arc::new(self.with_dynamics(&stats)));
+                        self.run_query(env);
+                    }
                 }
                 Err(message) => env.messages.push(format!("Dynamics: {message}")),
             }
@@ -250,6 +255,16 @@ impl DatasetSession {
         {
             detail.loading = None;
             show_detail_images(ctx, detail, result);
+        }
+    }
+
+    /// `stats` with the training dynamics' columns, once they are computed.
+    fn with_dynamics(&self, stats: &StatColumns) -> StatColumns {
+        match (&self.label_review.dynamics, &self.dataset) {
+            (Some(dynamics), Some(dataset)) => {
+                stats.with_columns(dynamics.stat_columns(dataset.examples.len()))
+            }
+            _ => stats.clone(),
         }
     }
 

@@ -248,14 +248,17 @@ impl<T: JobOutput> Job<T> {
 /// a time in order. A job cancelled before its turn is skipped. Dropping the worker lets the
 /// thread finish its current job and end.
 pub struct Worker<S> {
-    tasks: std::sync::mpsc::Sender<Box<dyn FnOnce(&mut S) + Send>>,
+    tasks: std::sync::mpsc::Sender<Task<S>>,
 }
+
+/// A job as the worker's thread runs it: with the worker's state.
+type Task<S> = Box<dyn FnOnce(&mut S) + Send>;
 
 impl<S: 'static> Worker<S> {
     /// Starts the thread; `init` makes its state on the thread itself (thread-local set-up such
     /// as LibTorch's grad mode belongs there).
     pub fn new(name: &str, init: impl FnOnce() -> S + Send + 'static) -> Worker<S> {
-        let (tasks, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce(&mut S) + Send>>();
+        let (tasks, queue) = std::sync::mpsc::channel::<Task<S>>();
         std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {

@@ -411,12 +411,7 @@ fn import_npy(
         path: path.to_path_buf(),
         message,
     };
-    let tensor = tch::Tensor::read_npy(path).map_err(|e| {
-        bad(format!(
-            "cannot read as .npy: {}",
-            super::torch_message(&e.to_string())
-        ))
-    })?;
+    let tensor = super::npy::read(path).map_err(|e| bad(format!("cannot read as .npy: {e}")))?;
     let (n, c) = (dataset.examples.len(), dataset.classes.len());
     let shape = tensor.size();
     if shape.len() != 2 || shape[0] != n as i64 || shape[1] != c as i64 {

@@ -8,6 +8,7 @@ pub mod dynamics;
 pub mod embedding;
 pub mod input_view;
 pub mod label_issues;
+pub mod npy;
 pub mod overfit;
 pub mod pil;
 pub mod predict;

@@ -391,9 +391,19 @@ fn fit_width(text: &str, width: usize) -> String {
     cut
 }
 
+/// Opens the dataset at `path` and prints the problems found in its labels (bad rows, bad
+/// annotations, files that are no images), each naming its file, on stderr.
+fn open_dataset(path: &Path) -> anyhow::Result<Dataset> {
+    let dataset = Dataset::open(path)?;
+    for warning in &dataset.warnings {
+        eprintln!("eyeball: warning: {warning}");
+    }
+    Ok(dataset)
+}
+
 /// Runs `eyeball info`.
 pub fn run_info(path: &Path, json: bool) -> anyhow::Result<()> {
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let report = InfoReport::new(&dataset);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -415,7 +425,7 @@ pub fn run_index(
     }
     // Refuse a bad output name before spending minutes decoding.
     crate::index::TableFormat::for_path(out)?;
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let started = Instant::now();
     let index = with_progress("indexing", |progress| {
         build_index(&dataset, cache, progress)
@@ -446,7 +456,7 @@ fn run_index_shard(
     shard: crate::index::shards::Shard,
 ) -> anyhow::Result<()> {
     use crate::dataset::relative_path_text;
-    let mut dataset = Dataset::open(path)?;
+    let mut dataset = open_dataset(path)?;
     let total = dataset.examples.len();
     dataset
         .examples
@@ -533,7 +543,7 @@ fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
 
 /// Runs `eyeball bench index`.
 pub fn run_bench_index(path: &Path, limit: Option<usize>) -> anyhow::Result<()> {
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let report = bench_index(&dataset, limit)?;
     print!("{}", report.to_text());
     Ok(())
@@ -557,7 +567,7 @@ pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
         "{}: unknown table format '.{extension}': use .csv or .parquet",
         args.out.display()
     );
-    let dataset = Dataset::open(args.path)?;
+    let dataset = open_dataset(args.path)?;
     let preprocess = Preprocess::for_checkpoints(args.checkpoints, args.preprocess)?;
     let files = classify_checkpoints(&[args.checkpoints.to_path_buf()])?;
     for file in &files {
@@ -657,9 +667,15 @@ pub fn run_check(
         recipe_checks,
     };
 
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let preprocess = Preprocess::for_checkpoints(checkpoints, preprocess)?;
     let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
+    anyhow::ensure!(
+        !files.is_empty(),
+        "{}: no checkpoint files (.{})",
+        checkpoints.display(),
+        crate::model::CHECKPOINT_EXTENSIONS.join(", .")
+    );
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
     let device = default_device();
     let results = with_progress("recipe checks", |progress| {
@@ -712,7 +728,7 @@ pub fn run_bench_inference(
     threads: Option<usize>,
     preprocess: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let preprocess = crate::model::Preprocess::for_checkpoints(checkpoint, preprocess)?;
     let report = crate::model::bench::bench_inference(
         &dataset,
@@ -774,7 +790,7 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
         None => None,
     };
 
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let started = Instant::now();
     let cache = index_cache(*no_cache, options.index_shards.as_deref());
     let index = with_progress("indexing", |progress| {
@@ -934,7 +950,7 @@ pub fn run_bench_duplicates(
     for out in pairs_out.iter().chain(&key_out) {
         crate::index::TableFormat::for_path(out)?;
     }
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let key = crate::scan::read_key(key)?;
     let settings = crate::scan::ScanSettings {
         near_duplicate_mirror: mirror,
@@ -1019,7 +1035,7 @@ fn load_dynamics(
     split: Option<&str>,
     preprocess: Option<&Path>,
 ) -> anyhow::Result<(Dataset, crate::model::dynamics::Dynamics)> {
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let checkpoints = match source {
         DynamicsSource::Checkpoints(dir) => dir,
         DynamicsSource::Predictions(dir) => {
@@ -1073,7 +1089,7 @@ pub fn run_label_issues(
             "unknown method {method:?}; use loss, margin or cl (aum, confidence and forgetting need --checkpoints DIR)"
         )
     })?;
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let started = Instant::now();
     let scores = match (checkpoint, probs) {
         (_, Some(probs)) => {

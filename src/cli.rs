@@ -399,9 +399,19 @@ fn fit_width(text: &str, width: usize) -> String {
     cut
 }
 
+/// Opens the dataset at `path` and prints the problems found in its labels (bad rows, bad
+/// annotations, files that are no images), each naming its file, on stderr.
+fn open_dataset(path: &Path) -> anyhow::Result<Dataset> {
+    let dataset = Dataset::open(path)?;
+    for warning in &dataset.warnings {
+        eprintln!("eyeball: warning: {warning}");
+    }
+    Ok(dataset)
+}
+
 /// Runs `eyeball info`.
 pub fn run_info(path: &Path, json: bool) -> anyhow::Result<()> {
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let report = InfoReport::new(&dataset);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -424,7 +434,7 @@ pub fn run_index(
     }
     // Refuse a bad output name before spending minutes decoding.
     crate::index::TableFormat::for_path(out)?;
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let started = Instant::now();
     let index = with_progress("indexing", |progress| {
         build_index(&dataset, cache, progress)
@@ -435,7 +445,7 @@ pub fn run_index(
     let mut df = index.to_dataframe(&dataset);
     if let Some(source) = dynamics {
         // The rows are the dataset's examples in order, as the dynamics columns are.
-        let (_, dynamics) = load_dynamics(path, source, None, None)?;
+        let dynamics = dynamics_of(&dataset, source, None, None)?;
         for (name, values) in dynamics.stat_columns(dataset.examples.len()) {
             let values: Vec<Option<f64>> = values
                 .into_iter()
@@ -466,7 +476,7 @@ fn run_index_shard(
     shard: crate::index::shards::Shard,
 ) -> anyhow::Result<()> {
     use crate::dataset::relative_path_text;
-    let mut dataset = Dataset::open(path)?;
+    let mut dataset = open_dataset(path)?;
     let total = dataset.examples.len();
     dataset
         .examples
@@ -553,7 +563,7 @@ fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
 
 /// Runs `eyeball bench index`.
 pub fn run_bench_index(path: &Path, limit: Option<usize>) -> anyhow::Result<()> {
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let report = bench_index(&dataset, limit)?;
     print!("{}", report.to_text());
     Ok(())
@@ -577,7 +587,7 @@ pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
         "{}: unknown table format '.{extension}': use .csv or .parquet",
         args.out.display()
     );
-    let dataset = Dataset::open(args.path)?;
+    let dataset = open_dataset(args.path)?;
     let preprocess = Preprocess::for_checkpoints(args.checkpoints, args.preprocess)?;
     let files = classify_checkpoints(&[args.checkpoints.to_path_buf()])?;
     for file in &files {
@@ -679,9 +689,15 @@ pub fn run_check(
         recipe_checks,
     };
 
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let preprocess = Preprocess::for_checkpoints(checkpoints, preprocess)?;
     let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
+    anyhow::ensure!(
+        !files.is_empty(),
+        "{}: no checkpoint files (.{})",
+        checkpoints.display(),
+        crate::model::CHECKPOINT_EXTENSIONS.join(", .")
+    );
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
     let device = default_device();
     let models = crate::model::ModelStore::new(device);
@@ -735,7 +751,7 @@ pub fn run_bench_inference(
     threads: Option<usize>,
     preprocess: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let preprocess = crate::model::Preprocess::for_checkpoints(checkpoint, preprocess)?;
     let report = crate::bench::inference::bench_inference(
         &dataset,
@@ -802,7 +818,7 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
         None => None,
     };
 
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let started = Instant::now();
     let cache = index_cache(*no_cache, options.index_shards.as_deref());
     let index = with_progress("indexing", |progress| {
@@ -959,7 +975,7 @@ pub fn run_bench_duplicates(
     for out in pairs_out.iter().chain(&key_out) {
         crate::index::TableFormat::for_path(out)?;
     }
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let key = crate::bench::read_key(key)?;
     let settings = crate::scan::ScanSettings {
         near_duplicate_mirror: mirror,
@@ -1044,16 +1060,28 @@ fn load_dynamics(
     split: Option<&str>,
     preprocess: Option<&Path>,
 ) -> anyhow::Result<(Dataset, crate::model::dynamics::Dynamics)> {
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
+    let dynamics = dynamics_of(&dataset, source, split, preprocess)?;
+    Ok((dataset, dynamics))
+}
+
+/// The dynamics of an open dataset: every checkpoint run over it (with progress), or the
+/// prediction files read (their problems on stderr).
+fn dynamics_of(
+    dataset: &Dataset,
+    source: DynamicsSource<'_>,
+    split: Option<&str>,
+    preprocess: Option<&Path>,
+) -> anyhow::Result<crate::model::dynamics::Dynamics> {
     let checkpoints = match source {
         DynamicsSource::Checkpoints(dir) => dir,
         DynamicsSource::Predictions(dir) => {
             let (dynamics, problems) =
-                crate::model::dynamics::dynamics_of_predictions(&dataset, dir, split)?;
+                crate::model::dynamics::dynamics_of_predictions(dataset, dir, split)?;
             for problem in &problems {
                 eprintln!("eyeball: {problem}");
             }
-            return Ok((dataset, dynamics));
+            return Ok(dynamics);
         }
     };
     let preprocess = crate::model::Preprocess::for_checkpoints(checkpoints, preprocess)?;
@@ -1061,7 +1089,7 @@ fn load_dynamics(
     let models = crate::model::ModelStore::new(crate::model::default_device());
     let dynamics = with_progress("running checkpoints", |progress| {
         crate::model::dynamics::dynamics_of_checkpoints(
-            &dataset,
+            dataset,
             checkpoints,
             &preprocess,
             split,
@@ -1070,7 +1098,7 @@ fn load_dynamics(
             progress,
         )
     })??;
-    Ok((dataset, dynamics))
+    Ok(dynamics)
 }
 
 /// Runs `eyeball label-issues`.
@@ -1099,7 +1127,7 @@ pub fn run_label_issues(
             "unknown method {method:?}; use loss, margin or cl (aum, confidence and forgetting need --checkpoints DIR)"
         )
     })?;
-    let dataset = Dataset::open(path)?;
+    let dataset = open_dataset(path)?;
     let started = Instant::now();
     let scores = match (checkpoint, probs) {
         (_, Some(probs)) => {

@@ -1,7 +1,8 @@
-//! Files eyeball writes itself: written atomically, and caches kept within a disk budget.
+//! Files eyeball writes itself (written atomically, caches kept within a disk budget), and the
+//! one way it reads a file a dataset names (never a pipe or a device).
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -22,6 +23,46 @@ pub fn write_atomically(
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map(|_| ()).map_err(|e| e.error)
+}
+
+/// Largest file eyeball reads as one image: twice the memory one decode may use, so no image
+/// that could decode is refused.
+pub const MAX_INPUT_FILE_BYTES: u64 = 2 * crate::index::DECODE_MEMORY_LIMIT_BYTES;
+
+/// Reads a whole file that a dataset names, with its metadata from the same open. Anything but a
+/// regular file is refused at once: a FIFO would block forever, `/dev/zero` never ends. So is a
+/// file over `MAX_INPUT_FILE_BYTES`.
+pub fn read_input_file(path: &Path) -> io::Result<(Vec<u8>, std::fs::Metadata)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opening a FIFO for reading waits for a writer; non-blocking, the open returns and the
+        // type check below refuses it. Regular files ignore the flag.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let mut file = options.open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a pipe, socket or device)",
+        ));
+    }
+    if metadata.len() > MAX_INPUT_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} MiB, more than the {} MiB an image file may be",
+                metadata.len() >> 20,
+                MAX_INPUT_FILE_BYTES >> 20
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok((bytes, metadata))
 }
 
 /// The default disk budget of each cache (index, predictions), in bytes: `EYEBALL_CACHE_MB`
@@ -111,6 +152,27 @@ pub fn mark_used(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn reading_a_pipe_or_a_device_is_refused_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("pipe.png");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Without a writer, a blocking open would never return.
+        for path in [fifo.as_path(), Path::new("/dev/zero")] {
+            let err = read_input_file(path).unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+        let file = tmp.path().join("a.png");
+        std::fs::write(&file, b"bytes").unwrap();
+        let (bytes, metadata) = read_input_file(&file).unwrap();
+        assert_eq!((bytes.as_slice(), metadata.len()), (&b"bytes"[..], 5));
+    }
 
     #[test]
     fn a_cache_over_budget_drops_the_least_recently_used_files_first() {

@@ -14,15 +14,45 @@ use super::{
     sort_examples, sort_splits,
 };
 
+/// A COCO file's three lists. Each entry is read on its own (`CocoImage`, `CocoAnnotation`,
+/// `CocoCategory`), so that a box with a string or null coordinate, or an image whose id is a
+/// list, is a warning naming it, and the rest of the file opens.
 #[derive(Deserialize)]
-struct CocoFile {
-    images: Vec<CocoImage>,
+struct RawCocoFile {
+    images: Vec<serde_json::Value>,
     // Test-set files (image_info_test*.json) have no annotations; their images still open.
-    // Read one by one (`CocoAnnotation`), so that a box with a string or null coordinate is
-    // a warning naming it, and the rest of the file opens.
     #[serde(default)]
     annotations: Vec<serde_json::Value>,
+    categories: Vec<serde_json::Value>,
+}
+
+/// A COCO file with its images and categories read, and its annotations still to read.
+struct CocoFile {
+    images: Vec<CocoImage>,
+    annotations: Vec<serde_json::Value>,
     categories: Vec<CocoCategory>,
+    /// Entries that could not be read, each naming the file, list and position.
+    problems: Vec<String>,
+}
+
+/// The entries of `list` that read as `T`; the others become problems naming `name`, `what`
+/// and their position (from 1).
+fn entries<T: serde::de::DeserializeOwned>(
+    name: &str,
+    what: &str,
+    list: Vec<serde_json::Value>,
+    problems: &mut Vec<String>,
+) -> Vec<T> {
+    list.into_iter()
+        .enumerate()
+        .filter_map(|(k, value)| match T::deserialize(value) {
+            Ok(entry) => Some(entry),
+            Err(e) => {
+                problems.push(format!("{name} {what} {}: {e}; skipped", k + 1));
+                None
+            }
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -98,12 +128,14 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
     let mut sources = Vec::new();
     for (dir, dir_split) in json_folders(root)? {
         for path in json_files(&root.join(&dir))? {
-            let Some(coco) = load(&path)? else { continue };
             let name = path
                 .strip_prefix(root)
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .into_owned();
+            let Some(coco) = load(&path, &name)? else {
+                continue;
+            };
             let split = dir_split.clone().or_else(|| split_in_name(&path));
             sources.push(Source {
                 name,
@@ -118,6 +150,9 @@ pub(super) fn discover(root: &Path) -> Result<Option<Dataset>, DatasetError> {
     }
     let mut warnings = Vec::new();
     let sources = choose(sources, &mut warnings);
+    for source in &sources {
+        warnings.extend(source.coco.problems.iter().cloned());
+    }
     Ok(Some(build(root, sources, warnings)?))
 }
 
@@ -163,8 +198,9 @@ fn split_in_name(path: &Path) -> Option<String> {
         .map(|s| s.to_string())
 }
 
-/// Parses `path` if it is a COCO file; `None` for JSON of another shape.
-fn load(path: &Path) -> Result<Option<CocoFile>, DatasetError> {
+/// Parses `path` (called `name` in messages) if it is a COCO file; `None` for JSON of another
+/// shape.
+fn load(path: &Path, name: &str) -> Result<Option<CocoFile>, DatasetError> {
     let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
         path: path.to_path_buf(),
         source,
@@ -178,9 +214,15 @@ fn load(path: &Path) -> Result<Option<CocoFile>, DatasetError> {
         Err(err) if err.is_data() => return Ok(None),
         Err(err) => return Err(DatasetError::json(path, &err)),
     }
-    serde_json::from_str::<CocoFile>(&text)
-        .map(Some)
-        .map_err(|err| DatasetError::json(path, &err))
+    let raw =
+        serde_json::from_str::<RawCocoFile>(&text).map_err(|err| DatasetError::json(path, &err))?;
+    let mut problems = Vec::new();
+    Ok(Some(CocoFile {
+        images: entries(name, "image", raw.images, &mut problems),
+        categories: entries(name, "category", raw.categories, &mut problems),
+        annotations: raw.annotations,
+        problems,
+    }))
 }
 
 /// Keeps one file per split (or one file when no name says a split), preferring `instances*`
@@ -344,9 +386,17 @@ fn add_source(
             .iter()
             .map(|base| base.join(&image.file_name))
             .find(|p| root.join(p).is_file());
-        let Some(path) = found else {
+        let Some(found) = found else {
             warnings.push(format!(
                 "{file}: image {}: file {} does not exist",
+                image.id, image.file_name
+            ));
+            images.insert(&image.id, None);
+            continue;
+        };
+        let Some(path) = super::within_root(root, &found) else {
+            warnings.push(format!(
+                "{file}: image {}: {} is outside the dataset folder; skipped",
                 image.id, image.file_name
             ));
             images.insert(&image.id, None);
@@ -567,14 +617,53 @@ mod tests {
             "{err}"
         );
 
-        // Wrong types in a COCO file are reported the same way.
+        // Lists of the wrong type in a COCO file are reported the same way.
         write(
             tmp.path(),
             "coco.json",
-            r#"{"images": [{"id": 1, "file_name": 5}], "categories": []}"#,
+            r#"{"images": {"id": 1}, "categories": []}"#,
         );
         let err = Dataset::open(tmp.path()).unwrap_err();
         assert!(matches!(err, DatasetError::Json { line: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn entries_of_wrong_types_or_outside_the_folder_are_skipped_and_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        png(&root, "a.png");
+        png(&root, "b.png");
+        png(tmp.path(), "outside.png");
+        let json = format!(
+            r#"{{"images": [
+                {{"id": 1, "file_name": "a.png", "width": 4, "height": 3}},
+                {{"id": [2], "file_name": 5, "width": "wide"}},
+                {{"id": 3, "file_name": "../outside.png", "width": 4, "height": 3}},
+                {{"id": 4, "file_name": "{}", "width": 4, "height": 3}},
+                {{"id": 5, "file_name": "b.png", "width": 4, "height": 3}}],
+              "annotations": [{{"id": 9, "image_id": 1, "category_id": 3, "bbox": [0, 0, 2, 3]}}],
+              "categories": [{{"id": 3, "name": "dog"}}, {{"id": "x", "name": null}}]}}"#,
+            tmp.path().join("outside.png").display()
+        );
+        write(&root, "coco.json", &json);
+        let ds = Dataset::open(&root).unwrap();
+        assert_eq!(paths(&ds), vec!["a.png", "b.png"]);
+        assert_eq!(ds.classes, vec!["dog"]);
+        assert_eq!(ds.examples[0].annotations.len(), 1);
+        let expected = [
+            "coco.json image 2: ",
+            "coco.json category 2: ",
+            "image 3: ../outside.png is outside the dataset folder",
+            "image 4: ",
+        ];
+        assert_eq!(ds.warnings.len(), expected.len(), "{:?}", ds.warnings);
+        for text in expected {
+            assert!(
+                ds.warnings.iter().any(|w| w.contains(text)),
+                "{text}: {:?}",
+                ds.warnings
+            );
+        }
     }
 
     #[test]

@@ -11,11 +11,13 @@ use super::{Dataset, DatasetError, Example, Layout, SPLIT_NAMES, is_image_path, 
 type ClassFolders = Vec<(String, Vec<PathBuf>)>;
 
 /// Folders already walked, by their real path, so that a symlink leading back (`dog/loop -> .`)
-/// or to a folder listed elsewhere is walked once; the links skipped become warnings.
+/// or to a folder listed elsewhere is walked once; the links skipped become warnings. Also the
+/// entries with an image's name that are no file (a pipe, a device, a broken link).
 #[derive(Default)]
 pub(super) struct WalkedFolders {
     seen: HashSet<PathBuf>,
     skipped: Vec<PathBuf>,
+    not_files: Vec<PathBuf>,
 }
 
 impl WalkedFolders {
@@ -30,17 +32,21 @@ impl WalkedFolders {
         }
     }
 
-    /// One warning per skipped link, naming it.
+    /// One warning per skipped link or entry, naming it.
     pub(super) fn warnings(&self) -> Vec<String> {
-        self.skipped
-            .iter()
-            .map(|dir| {
-                format!(
-                    "{}: leads to a folder already listed (a symlink loop or a second link); its images are listed once",
-                    dir.display()
-                )
-            })
-            .collect()
+        let links = self.skipped.iter().map(|dir| {
+            format!(
+                "{}: leads to a folder already listed (a symlink loop or a second link); its images are listed once",
+                dir.display()
+            )
+        });
+        let not_files = self.not_files.iter().map(|path| {
+            format!(
+                "{}: not a file (a pipe, socket, device or broken link); skipped",
+                path.display()
+            )
+        });
+        links.chain(not_files).collect()
     }
 }
 
@@ -156,15 +162,21 @@ pub(super) fn collect_images(
             continue;
         }
         let path = entry.path();
-        // The entry's type needs no stat of its own on most file systems; a link is followed.
-        let is_dir = match entry.file_type() {
-            Ok(kind) if !kind.is_symlink() => kind.is_dir(),
-            _ => path.is_dir(),
+        // The entry's type needs no stat of its own on most file systems; a link is followed
+        // (none for a broken one).
+        let kind = match entry.file_type() {
+            Ok(kind) if !kind.is_symlink() => Some(kind),
+            _ => std::fs::metadata(&path).ok().map(|m| m.file_type()),
         };
-        if is_dir {
-            collect_images(&path, &relative.join(&name), out, walked)?;
-        } else if is_image_path(&path) {
-            out.push(relative.join(&name));
+        match kind {
+            Some(kind) if kind.is_dir() => {
+                collect_images(&path, &relative.join(&name), out, walked)?
+            }
+            Some(kind) if kind.is_file() && is_image_path(&path) => out.push(relative.join(&name)),
+            Some(kind) if kind.is_file() => {}
+            // Reading a pipe would wait forever and a device would never end.
+            _ if is_image_path(&path) => walked.not_files.push(path),
+            _ => {}
         }
     }
     Ok(())
@@ -226,6 +238,41 @@ mod tests {
             "{:?}",
             dataset.warnings
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn entries_named_like_images_that_are_no_files_are_skipped_and_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        for i in 0..2 {
+            touch(tmp.path(), &format!("dog/{i}.png"));
+        }
+        let dog = tmp.path().join("dog");
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(dog.join("pipe.png"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        std::os::unix::fs::symlink("/dev/zero", dog.join("zero.png")).unwrap();
+        std::os::unix::fs::symlink(dog.join("gone.png"), dog.join("broken.png")).unwrap();
+        std::os::unix::fs::symlink(dog.join("0.png"), dog.join("link.png")).unwrap();
+        let dataset = Dataset::open(tmp.path()).unwrap();
+        let paths: Vec<String> = dataset
+            .examples
+            .iter()
+            .map(|e| e.path.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(paths, vec!["dog/0.png", "dog/1.png", "dog/link.png"]);
+        for name in ["pipe.png", "zero.png", "broken.png"] {
+            assert!(
+                dataset
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains(name) && w.contains("not a file")),
+                "{name}: {:?}",
+                dataset.warnings
+            );
+        }
     }
 
     #[test]

@@ -9,9 +9,11 @@ mod testing;
 mod yolo;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
+
+pub(crate) use table::ragged_rows;
 
 /// A relative path as text with `/` separators, the same on every platform (table and cache key).
 pub fn relative_path_text(path: &Path) -> String {
@@ -20,6 +22,38 @@ pub fn relative_path_text(path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     parts.join("/")
+}
+
+/// `path` (relative to `root`, or absolute) as a clean path relative to `root`, `.` and `..`
+/// resolved by name; `None` when it leads out of `root` (`../../etc/passwd`, `/etc/hostname`).
+/// Links inside the dataset are the user's to make and are not resolved.
+pub(crate) fn within_root(root: &Path, path: &Path) -> Option<PathBuf> {
+    let relative = if path.is_absolute() {
+        match path.strip_prefix(root) {
+            Ok(rest) => rest.to_path_buf(),
+            // ROOT given as a relative path or through a link.
+            Err(_) => path
+                .strip_prefix(std::fs::canonicalize(root).ok()?)
+                .ok()?
+                .to_path_buf(),
+        }
+    } else {
+        path.to_path_buf()
+    };
+    let mut clean = PathBuf::new();
+    for component in relative.components() {
+        match component {
+            Component::Normal(part) => clean.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !clean.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    (!clean.as_os_str().is_empty()).then_some(clean)
 }
 
 /// File extensions eyeball treats as images (lower case).
@@ -446,6 +480,19 @@ mod tests {
         ];
         sort_splits(&mut splits);
         assert_eq!(splits, vec!["train", "val", "test", "extra2", "holdout"]);
+    }
+
+    #[test]
+    fn paths_leading_out_of_the_root_are_not_within_it() {
+        let root = Path::new("/data/set");
+        let within = |p: &str| within_root(root, Path::new(p)).map(|p| relative_path_text(&p));
+        assert_eq!(within("a/./b/../c.png").as_deref(), Some("a/c.png"));
+        assert_eq!(within("/data/set/img/x.png").as_deref(), Some("img/x.png"));
+        assert_eq!(within("../../etc/passwd"), None);
+        assert_eq!(within("a/../../set/x.png"), None);
+        assert_eq!(within("/etc/hostname"), None);
+        assert_eq!(within("/data/settings/x.png"), None);
+        assert_eq!(within("."), None);
     }
 
     #[test]

@@ -146,7 +146,13 @@ fn read_frame(path: &Path, n_rows: Option<usize>) -> Result<DataFrame, DatasetEr
         // Read every row before choosing types, so a text value on row 5000 does not fail the read.
         .with_infer_schema_length(None)
         .with_n_rows(n_rows)
-        .map_parse_options(|options| options.with_separator(separator))
+        // A row with more fields than the header must not fail the table: `ragged_rows` finds
+        // such rows, and `read` skips them with a warning.
+        .map_parse_options(|options| {
+            options
+                .with_separator(separator)
+                .with_truncate_ragged_lines(true)
+        })
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|reader| reader.finish())
         .map_err(table_error(path))
@@ -175,6 +181,28 @@ fn sniff_separator(path: &Path) -> Result<u8, DatasetError> {
     } else {
         b','
     })
+}
+
+/// Records (1-based, header excluded) of the CSV file `path` whose field count differs from the
+/// header's, as `(fields, header fields)`. Quoted separators and newlines belong to their field.
+pub(crate) fn ragged_rows(
+    path: &Path,
+    separator: u8,
+) -> Result<HashMap<usize, (usize, usize)>, csv::Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator)
+        .flexible(true)
+        .has_headers(true)
+        .from_path(path)?;
+    let fields = reader.byte_headers()?.len();
+    let mut ragged = HashMap::new();
+    for (row, record) in reader.byte_records().enumerate() {
+        let count = record?.len();
+        if count != fields {
+            ragged.insert(row + 1, (count, fields));
+        }
+    }
+    Ok(ragged)
 }
 
 /// The first of `wanted` found among `columns`, ignoring case, surrounding spaces and the byte
@@ -217,9 +245,29 @@ fn format_number(value: f64) -> String {
     }
 }
 
+/// Where the file a table names was found.
+enum Resolved {
+    /// The path relative to ROOT.
+    Inside(PathBuf),
+    /// A file outside ROOT (`../..`, an absolute path elsewhere): not part of the dataset.
+    Outside,
+    Missing,
+}
+
 /// Finds the file a table names: relative to ROOT, then to ROOT/images/; ids without an
-/// extension try each image extension. Returns the path relative to ROOT when it is inside it.
-fn resolve(root: &Path, raw: &str) -> Option<PathBuf> {
+/// extension try each image extension.
+fn resolve(root: &Path, raw: &str) -> Resolved {
+    match find(root, raw) {
+        Some(found) => match super::within_root(root, &found) {
+            Some(inside) => Resolved::Inside(inside),
+            None => Resolved::Outside,
+        },
+        None => Resolved::Missing,
+    }
+}
+
+/// The file `raw` names, as found: relative to ROOT, or absolute.
+fn find(root: &Path, raw: &str) -> Option<PathBuf> {
     let mut spellings = vec![raw.to_string()];
     // Tables written on Windows use backslashes.
     if raw.contains('\\') {
@@ -229,12 +277,7 @@ fn resolve(root: &Path, raw: &str) -> Option<PathBuf> {
         let relative = Path::new(spelling.strip_prefix("./").unwrap_or(spelling));
         if relative.is_absolute() {
             if relative.is_file() {
-                return Some(
-                    relative
-                        .strip_prefix(root)
-                        .unwrap_or(relative)
-                        .to_path_buf(),
-                );
+                return Some(relative.to_path_buf());
             }
             continue;
         }
@@ -332,11 +375,31 @@ fn read(root: &Path, table_path: &Path, image_column: &str) -> Result<Dataset, D
     }
 
     let mut warnings = Vec::new();
+    if label_column.is_none() {
+        warnings.push(format!(
+            "{table}: no label column (looked for {}, any case); the images are unlabelled",
+            LABEL_COLUMNS.join(", ")
+        ));
+    }
+    let ragged = if is_parquet(table_path) {
+        HashMap::new()
+    } else {
+        ragged_rows(table_path, sniff_separator(table_path)?).map_err(|e| DatasetError::Table {
+            path: table_path.to_path_buf(),
+            message: e.to_string(),
+        })?
+    };
     let mut rows = Vec::new();
     let mut first_row_of: HashMap<PathBuf, usize> = HashMap::new();
     for (index, raw) in paths.iter().enumerate() {
         // Row numbers count data rows from 1, the header excluded, the same for CSV and Parquet.
         let row = index + 1;
+        if let Some((count, fields)) = ragged.get(&row) {
+            warnings.push(format!(
+                "{table} row {row}: {count} fields where the header has {fields}; skipped"
+            ));
+            continue;
+        }
         let Some(raw) = raw else {
             warnings.push(format!("{table} row {row}: empty {image_column}"));
             continue;
@@ -351,9 +414,18 @@ fn read(root: &Path, table_path: &Path, image_column: &str) -> Result<Dataset, D
             },
             _ => None,
         };
-        let Some(path) = resolve(root, raw) else {
-            warnings.push(format!("{table} row {row}: file {raw} does not exist"));
-            continue;
+        let path = match resolve(root, raw) {
+            Resolved::Inside(path) => path,
+            Resolved::Outside => {
+                warnings.push(format!(
+                    "{table} row {row}: {raw} is outside the dataset folder; skipped"
+                ));
+                continue;
+            }
+            Resolved::Missing => {
+                warnings.push(format!("{table} row {row}: file {raw} does not exist"));
+                continue;
+            }
         };
         if !is_image_path(&path) {
             warnings.push(format!("{table} row {row}: {raw} is not an image file"));
@@ -433,6 +505,79 @@ mod tests {
     fn write_parquet(path: &Path, frame: &mut DataFrame) {
         let file = std::fs::File::create(path).unwrap();
         ParquetWriter::new(file).finish(frame).unwrap();
+    }
+
+    #[test]
+    fn ragged_rows_are_skipped_and_named_and_the_rest_opens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for name in ["a.png", "b.png", "c.png", "d.png"] {
+            png(root, name);
+        }
+        write(
+            root,
+            "labels.csv",
+            "file;label\na.png;cat\nb.png;dog;extra;fields\nc.png\n\"d.png\";\"two;\nlines\"\n",
+        );
+        let ds = Dataset::open(root).unwrap();
+        assert_eq!(paths(&ds), vec!["a.png", "d.png"]);
+        assert_eq!(ds.classes, vec!["cat", "two;\nlines"]);
+        assert_eq!(
+            ds.warnings,
+            vec![
+                "labels.csv row 2: 4 fields where the header has 2; skipped",
+                "labels.csv row 3: 1 fields where the header has 2; skipped"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_table_without_a_label_column_says_so() {
+        let tmp = tempfile::tempdir().unwrap();
+        png(tmp.path(), "a.png");
+        write(tmp.path(), "labels.csv", "file,score\na.png,1\n");
+        let ds = Dataset::open(tmp.path()).unwrap();
+        assert_eq!(paths(&ds), vec!["a.png"]);
+        assert!(ds.classes.is_empty());
+        assert!(
+            ds.warnings[0].starts_with("labels.csv: no label column"),
+            "{:?}",
+            ds.warnings
+        );
+    }
+
+    #[test]
+    fn rows_naming_files_outside_the_folder_are_skipped_and_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        png(&root, "a.png");
+        png(&root, "b.png");
+        png(tmp.path(), "outside.png");
+        let inside_absolute = root.join("b.png");
+        let outside_absolute = tmp.path().join("outside.png");
+        write(
+            &root,
+            "labels.csv",
+            &format!(
+                "file,label\na.png,cat\n{},dog\n../outside.png,cat\n{},dog\n../../../../../../etc/passwd,cat\n",
+                inside_absolute.display(),
+                outside_absolute.display()
+            ),
+        );
+        let ds = Dataset::open(&root).unwrap();
+        assert_eq!(paths(&ds), vec!["a.png", "b.png"]);
+        assert_eq!(ds.warnings.len(), 3, "{:?}", ds.warnings);
+        for (row, name) in [(3, "../outside.png"), (4, "outside.png"), (5, "etc/passwd")] {
+            assert!(
+                ds.warnings
+                    .iter()
+                    .any(|w| w.contains(&format!("row {row}: "))
+                        && w.contains(name)
+                        && w.contains("outside the dataset folder")),
+                "row {row}: {:?}",
+                ds.warnings
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod stats;
 mod table;
 
 use std::collections::HashMap;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::UNIX_EPOCH;
@@ -75,10 +75,12 @@ pub fn decode_with_format(path: &Path) -> Result<Decoded, DecodeError> {
 /// The whole file, read at once: dataset images are small, and decoding from memory is faster
 /// than a buffered reader's many small reads.
 pub(crate) fn read_image_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
-    std::fs::read(path).map_err(|e| DecodeError {
-        path: path.to_path_buf(),
-        message: format!("cannot open: {e}"),
-    })
+    crate::files::read_input_file(path)
+        .map(|(bytes, _)| bytes)
+        .map_err(|e| DecodeError {
+            path: path.to_path_buf(),
+            message: format!("cannot open: {e}"),
+        })
 }
 
 /// Decodes the content `bytes` of the file `path` (named in errors only); see `decode`.
@@ -502,11 +504,8 @@ fn index_file(path: &Path) -> (ImageRecord, bool) {
 
 /// The file's content with its size and modification time, from one open.
 fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, FileKey)> {
-    let mut file = std::fs::File::open(path)?;
-    let key = FileKey::from_metadata(&file.metadata()?);
-    let mut bytes = Vec::with_capacity(usize::try_from(key.bytes).unwrap_or(0));
-    file.read_to_end(&mut bytes)?;
-    Ok((bytes, key))
+    let (bytes, metadata) = crate::files::read_input_file(path)?;
+    Ok((bytes, FileKey::from_metadata(&metadata)))
 }
 
 /// Lower-case format name: "png", "jpeg", "webp", "tiff", ...

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::checkpoints::CheckpointFile;
+use super::checkpoints::{CheckpointFile, CheckpointKind};
 use super::label_issues::{Ranked, Scores};
 use super::predict::{ClassMap, FixedBatch};
 use super::{ModelError, ModelStore, Preprocess, classify_checkpoints, run_evolution};
@@ -325,6 +325,15 @@ pub fn dynamics_of_checkpoints(
     progress: &Progress,
 ) -> Result<Dynamics, ModelError> {
     let files = classify_checkpoints(&[checkpoints.to_path_buf()])?;
+    if files.is_empty() {
+        return Err(ModelError::Unrunnable {
+            path: checkpoints.to_path_buf(),
+            message: format!(
+                "no checkpoint files (.{}) in this folder",
+                super::CHECKPOINT_EXTENSIONS.join(", .")
+            ),
+        });
+    }
     dynamics_of_files(
         &files, dataset, preprocess, split, cache_dir, models, progress,
     )
@@ -354,17 +363,37 @@ pub fn dynamics_of_files(
             message: "no labelled examples to run the checkpoints on".into(),
         });
     }
+    // Every checkpoint is an epoch that forgetting and learned_from count: one that cannot run
+    // is an error naming it, never a silent gap.
+    let template = files.iter().any(CheckpointFile::is_runnable);
+    for file in files {
+        let why = match &file.kind {
+            CheckpointKind::TorchScript => continue,
+            CheckpointKind::WeightsOnly if template => continue,
+            CheckpointKind::WeightsOnly => {
+                "weights only, and no TorchScript checkpoint in the folder to apply them to".into()
+            }
+            CheckpointKind::Unrunnable(why) => why.clone(),
+        };
+        return Err(ModelError::Unrunnable {
+            path: file.path.clone(),
+            message: format!(
+                "{why}; training dynamics need every checkpoint of the folder to run (move this one out)"
+            ),
+        });
+    }
     let evolution = run_evolution(
         models, files, preprocess, dataset, &batch, cache_dir, progress,
     )?;
     if let Some((order, _, message)) = evolution.failures.first() {
-        return Err(ModelError::Output {
-            path: files
-                .get(*order)
-                .map(|f| f.path.clone())
-                .unwrap_or_default(),
-            message: message.clone(),
-        });
+        let path = files
+            .get(*order)
+            .map(|f| f.path.clone())
+            .unwrap_or_default();
+        // The message names the file already.
+        let prefix = format!("{}: ", path.display());
+        let message = message.strip_prefix(&prefix).unwrap_or(message).to_string();
+        return Err(ModelError::Output { path, message });
     }
     let classes = ClassMap::new(dataset, preprocess);
     let scores: Vec<Scores> = evolution

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use super::ModelError;
 use super::predict::{BatchPredictions, ClassMap};
 use crate::dataset::Dataset;
-use crate::dataset::relative_path_text;
+use crate::dataset::{ragged_rows, relative_path_text};
 
 /// How far a row of probabilities may sum from 1 before it is reported.
 pub const SUM_TOLERANCE: f64 = 0.01;
@@ -411,12 +411,7 @@ fn import_npy(
         path: path.to_path_buf(),
         message,
     };
-    let tensor = tch::Tensor::read_npy(path).map_err(|e| {
-        bad(format!(
-            "cannot read as .npy: {}",
-            super::torch_message(&e.to_string())
-        ))
-    })?;
+    let tensor = super::npy::read(path).map_err(|e| bad(format!("cannot read as .npy: {e}")))?;
     let (n, c) = (dataset.examples.len(), dataset.classes.len());
     let shape = tensor.size();
     if shape.len() != 2 || shape[0] != n as i64 || shape[1] != c as i64 {
@@ -481,7 +476,7 @@ fn import_table(
             .map_err(|e| bad(e.to_string()))?;
         (df, HashMap::new())
     } else {
-        let ragged = ragged_rows(path).map_err(|e| bad(e.to_string()))?;
+        let ragged = ragged_rows(path, b',').map_err(|e| bad(e.to_string()))?;
         let df = CsvReadOptions::default()
             .with_has_header(true)
             .with_infer_schema_length(None)
@@ -640,24 +635,6 @@ fn import_table(
         ));
     }
     Ok((scores, problems))
-}
-
-/// Records (1-based, header excluded) whose field count differs from the header's, as
-/// `(fields, header fields)`. Quoted separators and newlines belong to their field.
-fn ragged_rows(path: &Path) -> Result<HashMap<usize, (usize, usize)>, csv::Error> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_path(path)?;
-    let fields = reader.byte_headers()?.len();
-    let mut ragged = HashMap::new();
-    for (row, record) in reader.byte_records().enumerate() {
-        let count = record?.len();
-        if count != fields {
-            ragged.insert(row + 1, (count, fields));
-        }
-    }
-    Ok(ragged)
 }
 
 #[cfg(test)]
@@ -831,7 +808,7 @@ mod tests {
             "path,0,1\n\"a,\nb.png\",0.5,0.5\r\nc.png,0.5\nd.png,0.1,0.9\n",
         )
         .unwrap();
-        let ragged = ragged_rows(&path).unwrap();
+        let ragged = ragged_rows(&path, b',').unwrap();
         assert_eq!(ragged, HashMap::from([(2, (2, 3))]));
     }
 }

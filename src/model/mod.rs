@@ -7,6 +7,7 @@ pub mod dynamics;
 pub mod embedding;
 pub mod input_view;
 pub mod label_issues;
+pub mod npy;
 pub mod overfit;
 pub mod pil;
 pub mod predict;
@@ -451,6 +452,8 @@ pub fn torch_message(text: &str) -> String {
         None => first_line(text),
     };
     let line = line.split(" Exception raised from ").next().unwrap_or(line);
+    // tch's own wording for any LibTorch error reads as a bug in eyeball.
+    let line = line.trim_start_matches("Internal torch error: ");
     line.trim_start_matches("Torch(\"")
         .trim_end_matches("\")")
         .trim()
@@ -575,4 +578,27 @@ pub fn load_checkpoints(
         files,
         weights,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::torch_message;
+
+    #[test]
+    fn torch_messages_keep_the_reason_not_the_internal_wording() {
+        let load = "Internal torch error: PytorchStreamReader failed reading zip archive: failed finding central directory\n\
+                    Exception raised from valid at ../caffe2/serialize/inline_container.cc:241 (most recent call first):\n\
+                    frame #0: c10::Error::Error(...)";
+        assert_eq!(
+            torch_message(load),
+            "PytorchStreamReader failed reading zip archive: failed finding central directory"
+        );
+        let script = "Internal torch error: The following operation failed in the TorchScript interpreter.\n\
+                      Traceback of TorchScript (most recent call last):\n  ...\n\
+                      RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x16 and 4x10)";
+        assert_eq!(
+            torch_message(script),
+            "mat1 and mat2 shapes cannot be multiplied (2x16 and 4x10)"
+        );
+    }
 }

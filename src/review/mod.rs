@@ -170,7 +170,7 @@ impl ReviewStore {
                     });
                 }
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if never_saved(&e) => {}
             Err(e) => {
                 return Err(ReviewError::Write {
                     path: file,
@@ -200,7 +200,7 @@ impl ReviewStore {
                     });
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if never_saved(&e) => {}
             Err(e) => {
                 return Err(ReviewError::Write {
                     path: journal,
@@ -454,6 +454,16 @@ impl ReviewStore {
     }
 }
 
+/// True when a read failed because the file cannot exist: it is missing, or a folder on its
+/// path is a file. Nothing was saved then, and starting empty loses nothing; any other failure
+/// (permissions, I/O) may hide saved decisions, which a later snapshot must not overwrite.
+fn never_saved(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -567,6 +577,16 @@ mod tests {
             .record(entry("a.png", Decision::FlagWrong, None))
             .unwrap_err();
         assert!(err.to_string().contains("cannot save"), "{err}");
+        let journal_name = store
+            .journal()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            err.to_string().contains(&journal_name),
+            "names the file: {err}"
+        );
         assert!(store.get("a.png").is_some(), "kept in memory");
         std::fs::remove_dir(store.journal()).unwrap();
         store
@@ -574,6 +594,34 @@ mod tests {
             .unwrap();
         let (reopened, _) = ReviewStore::open(dir.path(), &root).unwrap();
         assert_eq!(reopened.len(), 2);
+    }
+
+    #[test]
+    fn decisions_made_while_the_review_folder_cannot_be_made_are_all_saved_later() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        // The review folder's parent is a file, as when a data folder is misconfigured.
+        let blocker = tmp.path().join("blocker");
+        std::fs::write(&blocker, b"a file").unwrap();
+        let dir = blocker.join("reviews");
+        let (mut store, _) = ReviewStore::open(&dir, &root).unwrap();
+        for (i, path) in ["a.png", "b.png", "c.png"].into_iter().enumerate() {
+            let err = store
+                .record(entry(path, Decision::FlagWrong, None))
+                .unwrap_err();
+            assert!(err.to_string().contains("blocker"), "names the file: {err}");
+            assert_eq!(store.len(), i + 1, "kept in memory");
+        }
+        store.undo().unwrap_err();
+        assert_eq!(store.len(), 2, "the undo is kept in memory too");
+        std::fs::remove_file(&blocker).unwrap();
+        store
+            .record(entry("d.png", Decision::Relabel, Some("dog")))
+            .unwrap();
+        let (reopened, problem) = ReviewStore::open(&dir, &root).unwrap();
+        assert!(problem.is_none(), "{problem:?}");
+        let paths: Vec<&str> = reopened.entries().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["a.png", "b.png", "d.png"]);
     }
 
     #[test]

@@ -499,7 +499,7 @@ const SIGNATURE_DECODE_PX: u32 = 256;
 /// Reads and decodes one file into its signature. A JPEG without its end-of-image marker decodes
 /// (the missing rows come out gray) but is truncated: then no signature, and the problem in words.
 pub(crate) fn sign(path: &Path) -> (Option<Signature>, Option<String>) {
-    let Ok(bytes) = std::fs::read(path) else {
+    let Ok((bytes, _)) = crate::files::read_input_file(path) else {
         return (None, None);
     };
     if let Some(problem) = jpeg_truncation(&bytes) {

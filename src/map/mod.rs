@@ -156,7 +156,7 @@ impl EmbeddingMap {
 }
 
 /// Places the examples `examples` of `dataset` on a map made of `source`: features, PCA to
-/// `settings.pca_dims`, exact nearest neighbours, FIt-SNE. With `cache_dir`, a map made before
+/// `settings.pca_dims`, nearest neighbours (`knn`), FIt-SNE. With `cache_dir`, a map made before
 /// from the same source, settings and unchanged files is read back instead (the folder is kept
 /// within `files::cache_budget_bytes`). Names each stage on `progress`; cancellable throughout.
 pub fn build_map(
@@ -212,8 +212,8 @@ pub fn build_map(
     Ok(map)
 }
 
-/// Places `features` in 2D: PCA to `settings.pca_dims`, the exact nearest neighbours there,
-/// then FIt-SNE started from the first two principal components. Takes the features to free
+/// Places `features` in 2D: PCA to `settings.pca_dims`, the nearest neighbours there (exact up
+/// to `knn::EXACT_MAX_ROWS` rows), then FIt-SNE started from the first two principal components. Takes the features to free
 /// them once reduced.
 pub fn project(
     features: Features,

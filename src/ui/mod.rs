@@ -15,6 +15,7 @@ mod issues;
 mod menu;
 mod overview;
 mod review;
+mod scatter;
 mod stats;
 mod status;
 pub mod thumbnails;

@@ -29,21 +29,31 @@ fn main() {
     let progress = Progress::default();
     let features = thumbnail_features(&dataset, &examples, &progress).expect("thumbnails");
     let read_s = started.elapsed().as_secs_f64();
-    println!("{} thumbnails read in {read_s:.1} s", features.examples.len());
+    println!(
+        "{} thumbnails read in {read_s:.1} s",
+        features.examples.len()
+    );
     if recall {
         eyeball::model::init_torch();
         let reduced = principal_components(&features, 50).expect("PCA");
         let (n, dim, k) = (features.examples.len(), reduced.dim, 90);
         let t = Instant::now();
         let found = nearest_neighbours(&reduced.values, dim, k, &progress).expect("neighbours");
-        println!("neighbours of {n} rows in {:.1} s", t.elapsed().as_secs_f64());
+        println!(
+            "neighbours of {n} rows in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         let row = |i: usize| &reduced.values[i * dim..(i + 1) * dim];
         let (mut hits_90, mut hits_10, queries) = (0, 0, 1000.min(n));
         for q in (0..queries).map(|j| j * n / queries) {
             let mut all: Vec<(f32, u32)> = (0..n)
                 .filter(|&j| j != q)
                 .map(|j| {
-                    let d: f32 = row(q).iter().zip(row(j)).map(|(a, b)| (a - b) * (a - b)).sum();
+                    let d: f32 = row(q)
+                        .iter()
+                        .zip(row(j))
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum();
                     (d, j as u32)
                 })
                 .collect();
@@ -51,7 +61,10 @@ fn main() {
             all[..k].sort_by(|a, b| a.0.total_cmp(&b.0));
             let mine = &found.indices[q * k..(q + 1) * k];
             hits_90 += all[..k].iter().filter(|(_, j)| mine.contains(j)).count();
-            hits_10 += all[..10].iter().filter(|(_, j)| mine[..10].contains(j)).count();
+            hits_10 += all[..10]
+                .iter()
+                .filter(|(_, j)| mine[..10].contains(j))
+                .count();
         }
         println!(
             "recall of the 90 nearest: {:.3}; of the 10 nearest (label disagreement): {:.3}",

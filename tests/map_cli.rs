@@ -47,7 +47,10 @@ fn map_writes_a_row_per_example_of_the_split_with_finite_coordinates() {
     let all = run(&[]);
     let stderr = String::from_utf8_lossy(&all.stderr);
     assert!(all.status.success(), "{stderr}");
-    assert!(stderr.contains("mapped 20 examples from thumbnails"), "{stderr}");
+    assert!(
+        stderr.contains("mapped 20 examples from thumbnails"),
+        "{stderr}"
+    );
     let rows = read_map(&out);
     assert_eq!(rows.len(), 20);
     for (path, x, y, disagreement) in &rows {
@@ -59,7 +62,11 @@ fn map_writes_a_row_per_example_of_the_split_with_finite_coordinates() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("(from the cache)"));
     assert_eq!(read_map(&out), rows);
     let val = run(&["--split", "val"]);
-    assert!(val.status.success(), "{}", String::from_utf8_lossy(&val.stderr));
+    assert!(
+        val.status.success(),
+        "{}",
+        String::from_utf8_lossy(&val.stderr)
+    );
     let rows = read_map(&out);
     assert_eq!(rows.len(), 8);
     assert!(rows.iter().all(|r| r.0.starts_with("val/")), "{rows:?}");
@@ -97,7 +104,10 @@ fn a_trained_checkpoints_map_keeps_most_neighbours_in_their_class() {
     );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
-    assert!(stderr.contains("mapped 300 examples from epoch_05.pt"), "{stderr}");
+    assert!(
+        stderr.contains("mapped 300 examples from epoch_05.pt"),
+        "{stderr}"
+    );
     // The same map (now cached) written as CSV, to read its numbers.
     let csv = data.path().join("map.csv");
     let as_csv = eyeball_with_cache(

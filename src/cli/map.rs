@@ -36,17 +36,21 @@ pub fn run_map(
     let dataset = Dataset::open(path)?;
     let examples: Vec<usize> = match split {
         Some(name) => {
-            let index = dataset.splits.iter().position(|s| s == name).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: no split named {name:?} (splits: {})",
-                    path.display(),
-                    if dataset.splits.is_empty() {
-                        "none".to_string()
-                    } else {
-                        dataset.splits.join(", ")
-                    }
-                )
-            })?;
+            let index = dataset
+                .splits
+                .iter()
+                .position(|s| s == name)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: no split named {name:?} (splits: {})",
+                        path.display(),
+                        if dataset.splits.is_empty() {
+                            "none".to_string()
+                        } else {
+                            dataset.splits.join(", ")
+                        }
+                    )
+                })?;
             (0..dataset.examples.len())
                 .filter(|&i| dataset.examples[i].split == Some(index))
                 .collect()
@@ -81,7 +85,11 @@ pub fn run_map(
         map.len(),
         source.name(),
         started.elapsed().as_secs_f64(),
-        if map.from_cache { " (from the cache)" } else { "" },
+        if map.from_cache {
+            " (from the cache)"
+        } else {
+            ""
+        },
         if unreadable > 0 {
             format!(" ({unreadable} could not be read and are left out)")
         } else {

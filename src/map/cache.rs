@@ -36,7 +36,10 @@ pub fn key(
             preprocess,
         } => {
             hash_str(&mut hasher, &file.hash);
-            hash_str(&mut hasher, template.as_ref().map_or("", |t| t.hash.as_str()));
+            hash_str(
+                &mut hasher,
+                template.as_ref().map_or("", |t| t.hash.as_str()),
+            );
             hash_str(
                 &mut hasher,
                 &serde_json::to_string(preprocess).unwrap_or_default(),

@@ -76,7 +76,11 @@ fn standardise(values: &mut [f32]) {
     let mean = values.iter().sum::<f32>() / n;
     let std = (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt();
     for v in values.iter_mut() {
-        *v = if std < FLAT_STD { 0.0 } else { (*v - mean) / std };
+        *v = if std < FLAT_STD {
+            0.0
+        } else {
+            (*v - mean) / std
+        };
     }
 }
 

@@ -136,9 +136,10 @@ fn search_cells(
         if progress.is_cancelled() {
             return Err(Search::Cancelled);
         }
-        let centre_squares = centres
-            .f_mul(&centres)?
-            .f_sum_dim_intlist(1i64, false, Kind::Float)?;
+        let centre_squares =
+            centres
+                .f_mul(&centres)?
+                .f_sum_dim_intlist(1i64, false, Kind::Float)?;
         let mut d2 = x.f_matmul(&centres.f_tr()?)?;
         let _ = d2.f_mul_scalar_(-2.0)?;
         let _ = d2.f_add_(&centre_squares.f_unsqueeze(0)?)?;
@@ -149,7 +150,11 @@ fn search_cells(
         let zeros = Tensor::zeros([cells as i64, dim as i64], (Kind::Float, tch::Device::Cpu));
         let sums = zeros.f_index_add(0, &cell_of, &x)?;
         let counts = Tensor::zeros([cells as i64], (Kind::Float, tch::Device::Cpu))
-            .f_index_add(0, &cell_of, &Tensor::ones([n as i64], (Kind::Float, tch::Device::Cpu)))?
+            .f_index_add(
+                0,
+                &cell_of,
+                &Tensor::ones([n as i64], (Kind::Float, tch::Device::Cpu)),
+            )?
             .f_unsqueeze(1)?;
         let means = sums.f_div(&counts.f_clamp_min(1.0)?)?;
         centres = means.f_where_self(&counts.f_gt(0.0)?, &centres)?;
@@ -180,7 +185,10 @@ fn search_cells(
         // The cell's own rows first (the nearest cell of a centre is itself), so a row's own
         // column is its position in the cell.
         let mut candidates: Vec<i64> = Vec::new();
-        for (probed, &other) in cell_order[cell * cells..(cell + 1) * cells].iter().enumerate() {
+        for (probed, &other) in cell_order[cell * cells..(cell + 1) * cells]
+            .iter()
+            .enumerate()
+        {
             if probed >= probes && candidates.len() > k {
                 break;
             }
@@ -243,13 +251,21 @@ mod tests {
             let mut all: Vec<(f32, usize)> = (0..n)
                 .filter(|&j| j != i)
                 .map(|j| {
-                    let d: f32 = row(i).iter().zip(row(j)).map(|(a, b)| (a - b) * (a - b)).sum();
+                    let d: f32 = row(i)
+                        .iter()
+                        .zip(row(j))
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum();
                     (d.sqrt(), j)
                 })
                 .collect();
             all.sort_by(|a, b| a.0.total_cmp(&b.0));
             let expected: Vec<u32> = all[..k].iter().map(|&(_, j)| j as u32).collect();
-            assert_eq!(&found.indices[i * k..(i + 1) * k], expected.as_slice(), "row {i}");
+            assert_eq!(
+                &found.indices[i * k..(i + 1) * k],
+                expected.as_slice(),
+                "row {i}"
+            );
             for (got, (want, _)) in found.distances[i * k..(i + 1) * k].iter().zip(&all) {
                 assert!((got - want).abs() < 1e-3, "{got} vs {want}");
             }

@@ -26,6 +26,8 @@ pub const LABEL_NEIGHBOURS: usize = 10;
 pub const DISAGREEMENT_MARK: f32 = 0.5;
 
 /// What the map is made of.
+// One value per map made: the size of the large variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum MapSource {
     /// Each image's 16×16 colour thumbnail, standardised (its own mean and contrast removed), so
@@ -85,7 +87,10 @@ pub enum MapError {
     Model(ModelError),
     /// LibTorch failed in the PCA or the neighbour search (out of memory, most likely).
     #[error("{stage}: {message}")]
-    Torch { stage: &'static str, message: String },
+    Torch {
+        stage: &'static str,
+        message: String,
+    },
     /// The t-SNE crate failed.
     #[error("t-SNE failed: {0}")]
     Projection(String),
@@ -355,8 +360,14 @@ pub fn map_table(
         map.len(),
         vec![
             Column::new("path".into(), paths),
-            Column::new("x".into(), map.xy.iter().map(|p| p[0]).collect::<Vec<f32>>()),
-            Column::new("y".into(), map.xy.iter().map(|p| p[1]).collect::<Vec<f32>>()),
+            Column::new(
+                "x".into(),
+                map.xy.iter().map(|p| p[0]).collect::<Vec<f32>>(),
+            ),
+            Column::new(
+                "y".into(),
+                map.xy.iter().map(|p| p[1]).collect::<Vec<f32>>(),
+            ),
             Column::new("neighbour_disagreement".into(), disagreement),
         ],
     )

@@ -79,7 +79,9 @@ fn pca(features: &Features, dims: usize) -> Result<Reduced, TchError> {
         .f_div_scalar((m - 1).max(1))?;
     // Eigenvalues come in ascending order: the last k columns, reversed, are the top components.
     let (_, vectors) = covariance.f_linalg_eigh("L")?;
-    let top = vectors.f_narrow(1, (d - k) as i64, k as i64)?.f_flip([1i64])?;
+    let top = vectors
+        .f_narrow(1, (d - k) as i64, k as i64)?
+        .f_flip([1i64])?;
     let mut values = Vec::with_capacity(n * k);
     for chunk in features.values.chunks(PROJECT_CHUNK * d) {
         let rows = (chunk.len() / d) as i64;

@@ -107,7 +107,11 @@ fn two_kinds_of_generated_images_land_in_separate_regions_of_the_map() {
     // Every stored neighbour of a point is of its own kind.
     for p in 0..map.len() {
         let label = |q: usize| dataset.examples[map.examples[q]].label;
-        assert!(map.neighbours_of(p).iter().all(|&q| label(q as usize) == label(p)));
+        assert!(
+            map.neighbours_of(p)
+                .iter()
+                .all(|&q| label(q as usize) == label(p))
+        );
     }
 }
 
@@ -145,7 +149,12 @@ fn an_image_filed_under_the_other_kind_disagrees_with_all_its_neighbours_and_ran
     let ranked = ranked_by_disagreement(&map, &labels, DISAGREEMENT_MARK);
     assert_eq!(ranked.len(), 1);
     assert_eq!(
-        (ranked[0].example, ranked[0].given, ranked[0].predicted, ranked[0].rank),
+        (
+            ranked[0].example,
+            ranked[0].given,
+            ranked[0].predicted,
+            ranked[0].rank
+        ),
         (flipped, tall, flat, 1)
     );
     // All points, most disagreeing first; unlabelled points have no disagreement.

@@ -215,11 +215,17 @@ pub fn embedmap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         .map(|p| [f64::from(p[0]), f64::from(p[1])])
         .collect();
     let predicted = predictions(view, dataset);
-    if predicted.is_none() && matches!(colouring, Colouring::Prediction | Colouring::Correctness)
-    {
+    if predicted.is_none() && matches!(colouring, Colouring::Prediction | Colouring::Correctness) {
         ui.weak("Score the dataset with a checkpoint (Label review) to colour by prediction.");
     }
-    let series = series(view, dataset, map, &positions, &colouring, predicted.as_deref());
+    let series = series(
+        view,
+        dataset,
+        map,
+        &positions,
+        &colouring,
+        predicted.as_deref(),
+    );
     let ringed: Vec<[f64; 2]> = view
         .map
         .disagreement

@@ -13,6 +13,9 @@ use crate::dataset::{ClassCount, Dataset, Layout};
 use crate::index::{IndexCache, build_index, write_table};
 use crate::jobs::Progress;
 
+mod map;
+pub use map::run_map;
+
 /// Look at your data and your checkpoints.
 #[derive(Debug, Parser)]
 #[command(
@@ -190,6 +193,28 @@ pub enum Command {
         /// Preprocessing sidecar (default: preprocess.json beside the checkpoints).
         #[arg(long, value_name = "FILE")]
         preprocess: Option<PathBuf>,
+    },
+    /// Place every example in 2D (PCA, then t-SNE) from its thumbnail or a checkpoint's
+    /// penultimate layer, and write path, x, y, neighbour_disagreement (the share of its 10
+    /// nearest neighbours in the embedding with another label). Maps are cached.
+    Map {
+        /// Dataset folder.
+        path: PathBuf,
+        /// TorchScript checkpoint whose penultimate layer to map (default: the images' thumbnails).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Only the examples of this split (e.g. train).
+        #[arg(long, value_name = "SPLIT")]
+        split: Option<String>,
+        /// Table to write: .csv or .parquet.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Preprocessing sidecar (default: preprocess.json beside the checkpoint).
+        #[arg(long, value_name = "FILE")]
+        preprocess: Option<PathBuf>,
+        /// Make the map again, and neither read nor write the map cache.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Measure how fast things are.
     #[command(subcommand)]

@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod files;
 pub mod index;
 pub mod jobs;
+pub mod map;
 pub mod model;
 pub mod pipelines;
 pub mod review;

@@ -5,7 +5,7 @@ use eyeball::cli::{
     BenchCommand, Cli, Command, DynamicsSource, LabelIssuesSource, PredictArgs,
     demo_checkpoints_dir, demo_dataset_dir, index_cache, run_bench_duplicates, run_bench_index,
     run_bench_inference, run_bench_near_duplicates, run_check, run_dynamics, run_index, run_info,
-    run_label_issues, run_predict, run_scan,
+    run_label_issues, run_map, run_predict, run_scan,
 };
 use eyeball::ui::app::{AppOptions, run_native};
 
@@ -131,6 +131,21 @@ fn main() -> std::process::ExitCode {
             };
             run_dynamics(&path, source, split.as_deref(), &out, preprocess.as_deref())
         }
+        Some(Command::Map {
+            path,
+            checkpoint,
+            split,
+            out,
+            preprocess,
+            no_cache,
+        }) => run_map(
+            &path,
+            checkpoint.as_deref(),
+            split.as_deref(),
+            &out,
+            preprocess.as_deref(),
+            no_cache,
+        ),
         Some(Command::Bench(BenchCommand::Duplicates {
             path,
             key,

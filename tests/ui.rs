@@ -931,3 +931,64 @@ fn every_checkpoints_dynamics_become_stats_the_grid_sorts_and_filters_by() {
         assert_eq!(forgetting[d.example], d.forgetting as f64);
     }
 }
+
+#[test]
+fn a_lasso_drawn_on_the_embedding_map_shows_the_examples_inside_it_in_the_grid() {
+    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut harness, _) = open_flipped_demo(data.path(), cache.path());
+    harness.get_by_label("Embedding map").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Make the map").click();
+    run_until_idle(&mut harness);
+    let header = harness
+        .get_by_label_contains("150 examples placed by t-SNE from thumbnails")
+        .rect();
+    harness.get_by_label_contains("are not metric");
+    let lasso = harness.get_by_label("Lasso").rect();
+    let below = harness
+        .get_by_label("Hover a point to see its example.")
+        .rect();
+    harness.get_by_label("Lasso").click();
+    run_until_idle(&mut harness);
+    // The drag starts inside the plot, clear of its tick labels, then runs round everything
+    // left of the plot's middle, far past its edges (a drag goes on outside the widget).
+    let middle = (header.left() + header.right()) / 2.0;
+    let centre_y = (lasso.bottom() + below.top()) / 2.0;
+    let start = egui::pos2(header.left() + 80.0, centre_y);
+    let (far_left, far_top, far_bottom) = (header.left() - 100.0, 0.0, 800.0);
+    let corners = [
+        start,
+        egui::pos2(far_left, centre_y),
+        egui::pos2(far_left, far_top),
+        egui::pos2(middle, far_top),
+        egui::pos2(middle, far_bottom),
+        egui::pos2(far_left, far_bottom),
+        egui::pos2(far_left, centre_y),
+        start,
+    ];
+    drag_along(&mut harness, &corners);
+    let only = harness
+        .state()
+        .filter()
+        .only
+        .clone()
+        .expect("the lasso became the grid's filter");
+    assert!(
+        !only.is_empty() && only.len() < 150,
+        "{} selected",
+        only.len()
+    );
+    assert_eq!(harness.state().visible().len(), only.len());
+    // The lasso holds the whole plot left of its middle: the selected points are exactly those
+    // left of some vertical line on the map.
+    let map = harness.state().map_state().map.clone().unwrap();
+    let (selected, left_out): (Vec<_>, Vec<_>) = (0..map.len())
+        .map(|p| (map.examples[p], map.xy[p][0]))
+        .partition(|(example, _)| only.contains(example));
+    let rightmost_selected = selected.iter().map(|s| s.1).fold(f32::MIN, f32::max);
+    let leftmost_left_out = left_out.iter().map(|s| s.1).fold(f32::MAX, f32::min);
+    assert!(
+        rightmost_selected < leftmost_left_out,
+        "selected up to x = {rightmost_selected}, left out from x = {leftmost_left_out}"
+    );
+}

@@ -149,6 +149,11 @@ impl EyeballApp {
         &self.data.label_review
     }
 
+    /// The embedding map and its job.
+    pub fn map_state(&self) -> &super::embedmap::MapState {
+        &self.data.map
+    }
+
     /// The review store of the open dataset.
     pub fn review(&self) -> Option<&crate::review::ReviewStore> {
         self.data.review.as_ref()
@@ -393,5 +398,6 @@ fn central_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         (CentralView::Issues, _) => super::issues::issues_ui(view, ui),
         (CentralView::Review, _) => super::review::review_ui(view, ui),
         (CentralView::DataMap, _) => super::datamap::datamap_ui(view, ui),
+        (CentralView::EmbeddingMap, _) => super::embedmap::embedmap_ui(view, ui),
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::embedmap::{MapState, map_source};
 use super::{
     BrowseState, DatasetCommand, DatasetFacts, DetailImages, DetailState, Env, InputShown,
     LabelReviewState, ModelSession, ReviewRanking, ScanState,
@@ -14,7 +15,8 @@ use crate::browse::{StatColumns, find_matches};
 use crate::dataset::{Dataset, relative_path_text};
 use crate::index::{Index, IndexCache};
 use crate::jobs::{Job, RunningJob};
-use crate::model::input_view;
+use crate::map::{MapSettings, MapSource, build_map};
+use crate::model::{ModelStore, input_view};
 use crate::pipelines::{EmbeddingModel, embed_and_scan, index_with_stats, score_with_checkpoint};
 use crate::review::{Decision, ReviewEntry, ReviewStore};
 
@@ -61,6 +63,8 @@ pub struct DatasetSession {
     /// The user's decisions, when the review file could be opened.
     pub review: Option<ReviewStore>,
     pub label_review: LabelReviewState,
+    /// The embedding map and the job making the next one.
+    pub map: MapState,
     places: Option<SessionPlaces>,
 }
 
@@ -171,6 +175,7 @@ impl DatasetSession {
             }
             DatasetCommand::ReviewUndo => self.review_undo(env),
             DatasetCommand::ExportReview(corrected) => self.export_review(corrected, env),
+            DatasetCommand::ComputeMap(checkpoint) => self.start_map(checkpoint, model, env),
         }
         None
     }
@@ -250,6 +255,7 @@ impl DatasetSession {
                 Err(message) => env.messages.push(format!("Scan: {message}")),
             }
         }
+        env.messages.extend(self.map.poll(self.dataset.as_deref()));
         if let Some(detail) = &mut self.detail
             && let Some(result) = detail.loading.as_mut().and_then(|j| j.poll())
         {
@@ -271,7 +277,7 @@ impl DatasetSession {
     /// The running jobs of this session.
     pub fn jobs(&self) -> Vec<&dyn RunningJob> {
         let detail = self.detail.as_ref().and_then(|d| d.loading.as_ref());
-        let jobs: [Option<&dyn RunningJob>; 6] = [
+        let jobs: [Option<&dyn RunningJob>; 7] = [
             self.indexing.as_ref().map(|j| j as &dyn RunningJob),
             self.browse.querying.as_ref().map(|j| j as &dyn RunningJob),
             self.scan.running.as_ref().map(|j| j as &dyn RunningJob),
@@ -284,6 +290,7 @@ impl DatasetSession {
                 .as_ref()
                 .map(|j| j as &dyn RunningJob),
             detail.map(|j| j as &dyn RunningJob),
+            self.map.job.as_ref().map(|j| j as &dyn RunningJob),
         ];
         jobs.into_iter().flatten().collect()
     }
@@ -299,6 +306,7 @@ impl DatasetSession {
         self.scan.running = None;
         self.label_review.scoring = None;
         self.label_review.dynamics_job = None;
+        self.map.job = None;
         if let Some(detail) = &mut self.detail {
             detail.loading = None;
         }
@@ -501,6 +509,52 @@ impl DatasetSession {
             )
             .map_err(|e| e.to_string())
         }));
+    }
+
+    /// Maps every example from its thumbnail (on a thread of its own) or from a checkpoint's
+    /// penultimate layer (on the model worker); the previous map stays on screen meanwhile.
+    fn start_map(&mut self, checkpoint: Option<String>, model: &ModelSession, env: &mut Env) {
+        let Some(dataset) = self.dataset.clone() else {
+            return;
+        };
+        let source = match map_source(model, checkpoint.as_deref()) {
+            Ok(source) => source,
+            Err(message) => return env.messages.push(message),
+        };
+        // Beside the predictions cache: the user's cache folder, or a test's own.
+        let cache = self
+            .places
+            .as_ref()
+            .and_then(|p| p.predictions_cache.as_deref())
+            .and_then(Path::parent)
+            .map(|dir| dir.join("maps"));
+        let label = format!(
+            "Mapping {} examples from {}",
+            dataset.examples.len(),
+            source.name()
+        );
+        let on_worker = matches!(source, MapSource::Checkpoint { .. });
+        let build = move |progress: &crate::jobs::Progress, models: &ModelStore| {
+            let examples: Vec<usize> = (0..dataset.examples.len()).collect();
+            build_map(
+                &dataset,
+                &examples,
+                &source,
+                &MapSettings::default(),
+                cache.as_deref(),
+                models,
+                progress,
+            )
+            .map_err(|e| e.to_string())
+        };
+        self.map.job = Some(if on_worker {
+            model.queue(label, env, build)
+        } else {
+            // Thumbnails need no model: an empty store, and no wait behind model jobs.
+            Job::spawn(label, Arc::clone(env.repaint), move |progress| {
+                build(progress, &ModelStore::new(tch::Device::Cpu))
+            })
+        });
     }
 
     fn rerank(&mut self) {

@@ -14,7 +14,8 @@ const TOP_K: usize = 3;
 
 /// The tabs above the central area.
 pub fn view_tabs_ui(view: &ViewCtx, ui: &mut egui::Ui) {
-    ui.horizontal(|ui| {
+    // Wrapped: beside the stats panel the tabs do not fit on one line.
+    ui.horizontal_wrapped(|ui| {
         let tabs = [
             (CentralView::Examples, "Examples grid"),
             (CentralView::Issues, "Data issues"),
@@ -24,6 +25,7 @@ pub fn view_tabs_ui(view: &ViewCtx, ui: &mut egui::Ui) {
             (CentralView::Checks, "Recipe checks"),
             (CentralView::Review, "Label review"),
             (CentralView::DataMap, "Data map"),
+            (CentralView::EmbeddingMap, "Embedding map"),
         ];
         for (tab, name) in tabs {
             if ui

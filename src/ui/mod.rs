@@ -8,6 +8,7 @@ mod compare;
 mod datamap;
 mod dataset_session;
 mod detail;
+pub mod embedmap;
 mod evolution;
 mod filters;
 mod filters_viz;
@@ -17,6 +18,7 @@ mod menu;
 mod model_session;
 mod overview;
 mod review;
+mod scatter;
 mod stats;
 mod status;
 pub mod thumbnails;
@@ -99,6 +101,9 @@ pub enum DatasetCommand {
     ReviewUndo,
     /// Ask for a file, then export the decisions (`false`) or the corrected labels (`true`).
     ExportReview(bool),
+    /// Make the embedding map from this checkpoint's penultimate layer (its file name), or from
+    /// the images' thumbnails (`None`).
+    ComputeMap(Option<String>),
 }
 
 /// Changes to the loaded checkpoints' session: the slider, comparisons, checks, the batch.
@@ -241,6 +246,7 @@ pub enum CentralView {
     Issues,
     Review,
     DataMap,
+    EmbeddingMap,
 }
 
 /// Ranking the dataset by how likely each label is wrong, and reviewing it with the keyboard.
@@ -401,6 +407,8 @@ pub struct ViewCtx<'a> {
     pub dataset: &'a DatasetSession,
     pub scan: &'a ScanState,
     pub label_review: &'a LabelReviewState,
+    /// The embedding map and the job making the next one.
+    pub map: &'a embedmap::MapState,
     /// The user's decisions (keep/exclude, relabels), when the review file could be opened.
     pub review: Option<&'a crate::review::ReviewStore>,
     pub browse: &'a BrowseState,
@@ -431,6 +439,7 @@ impl<'a> ViewCtx<'a> {
             dataset,
             scan: &dataset.scan,
             label_review: &dataset.label_review,
+            map: &dataset.map,
             review: dataset.review.as_ref(),
             browse: &dataset.browse,
             checkpoints,

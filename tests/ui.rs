@@ -992,3 +992,61 @@ fn a_lasso_drawn_on_the_embedding_map_shows_the_examples_inside_it_in_the_grid()
         "selected up to x = {rightmost_selected}, left out from x = {leftmost_left_out}"
     );
 }
+
+#[test]
+fn a_map_selection_pinned_from_the_grid_becomes_the_fixed_batch() {
+    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut harness, _) = open_flipped_demo(data.path(), cache.path());
+    harness.get_by_label("Embedding map").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Make the map").click();
+    run_until_idle(&mut harness);
+    // The ringed points (most neighbours carry another label) go to the grid as a selection.
+    harness.get_by_label_contains("in the grid").click();
+    run_until_idle(&mut harness);
+    let shown: Vec<usize> = harness.state().visible().to_vec();
+    assert!(!shown.is_empty() && shown.len() < 150, "{}", shown.len());
+    harness
+        .get_by_label(&format!("Pin these {} as the fixed batch", shown.len()))
+        .click();
+    run_until_idle(&mut harness);
+    let pinned: Vec<usize> = harness.state().pinned().iter().copied().collect();
+    let mut expected = shown.clone();
+    expected.sort_unstable();
+    assert_eq!(pinned, expected);
+    let state = harness.state().checkpoint_state();
+    assert!(state.using_pinned);
+    let mut batch = state.batch.examples.clone();
+    batch.sort_unstable();
+    assert_eq!(batch, expected, "the checkpoints ran on the pinned selection");
+    let evolution = state.evolution.as_ref().expect("predictions on the pinned batch");
+    assert_eq!(evolution.predictions[0].examples.len(), expected.len());
+}
+
+#[test]
+fn the_label_review_ranks_by_map_neighbours_without_a_checkpoint_score() {
+    let (data, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut harness, _) = open_flipped_demo(data.path(), cache.path());
+    harness.get_by_label("Embedding map").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Make the map").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("Label review").click();
+    run_until_idle(&mut harness);
+    harness.get_by_label("rank by").click();
+    run_until_idle(&mut harness);
+    harness
+        .get_by_label("neighbours with another label (embedding map)")
+        .click();
+    run_until_idle(&mut harness);
+    let review = harness.state().label_review();
+    assert!(review.scores.is_none(), "no checkpoint scored the dataset");
+    let ranked = &review.ranked;
+    assert!(ranked.len() > 100, "{} ranked", ranked.len());
+    assert!(
+        ranked.windows(2).all(|w| w[0].score >= w[1].score),
+        "most disagreeing first"
+    );
+    // The review shows the top example with its neighbours' label as the suggestion.
+    harness.get_by_label_contains(&format!("#1 of {}", ranked.len()));
+}

@@ -203,6 +203,11 @@ impl EyeballApp {
         match command {
             Command::Dataset(command) => match self.data.apply(command, &self.model, &mut env) {
                 Some(DatasetEvent::PinsChanged) => self.model.pins_changed(&self.data, &mut env),
+                Some(DatasetEvent::UsePins) => self.model.apply(
+                    super::ModelCommand::UsePinnedBatch(true),
+                    &self.data,
+                    &mut env,
+                ),
                 Some(DatasetEvent::ShowGrid) => self.settings.view = CentralView::Examples,
                 Some(DatasetEvent::Selected(example)) => self.settings.selected = Some(example),
                 None => {}

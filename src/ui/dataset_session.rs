@@ -40,6 +40,8 @@ pub struct SessionPlaces {
 pub enum DatasetEvent {
     /// The pinned examples changed: the model session reruns a pinned batch.
     PinsChanged,
+    /// The pinned examples were chosen as the fixed batch: the model session runs them.
+    UsePins,
     /// Show the grid (after "show these in the grid").
     ShowGrid,
     /// This example is selected (the detail view opened on it).
@@ -135,6 +137,10 @@ impl DatasetSession {
                     self.pinned.insert(example);
                 }
                 return Some(DatasetEvent::PinsChanged);
+            }
+            DatasetCommand::PinOnly(examples) => {
+                self.pinned = examples.into_iter().collect();
+                return Some(DatasetEvent::UsePins);
             }
             DatasetCommand::RunScan(settings) => {
                 self.scan.settings = settings;
@@ -255,7 +261,13 @@ impl DatasetSession {
                 Err(message) => env.messages.push(format!("Scan: {message}")),
             }
         }
-        env.messages.extend(self.map.poll(self.dataset.as_deref()));
+        if self.map.job.is_some() {
+            let messages = self.map.poll(self.dataset.as_deref());
+            env.messages.extend(messages);
+            if self.map.job.is_none() && self.label_review.method == ReviewRanking::MapNeighbours {
+                self.rerank();
+            }
+        }
         if let Some(detail) = &mut self.detail
             && let Some(result) = detail.loading.as_mut().and_then(|j| j.poll())
         {
@@ -565,6 +577,12 @@ impl DatasetSession {
             }
             (ReviewRanking::Dynamics(method), _, Some(dynamics)) => {
                 crate::model::dynamics::ranked_by_dynamics(dynamics, method)
+            }
+            (ReviewRanking::MapNeighbours, ..) => {
+                let (Some(map), Some(dataset)) = (&self.map.map, &self.dataset) else {
+                    return;
+                };
+                crate::map::ranked_by_disagreement(map, &crate::map::dataset_labels(dataset), 0.0)
             }
             _ => return,
         };

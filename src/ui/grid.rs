@@ -40,6 +40,18 @@ pub fn grid_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         if ui.button(stats_label).clicked() {
             view.send(ViewCommand::ToggleStatsPanel);
         }
+        // A selection from a map, a scan group or the flips: run the checkpoints on just it.
+        let selection = view.browse.filter.only.is_some() && !visible.is_empty();
+        if selection && !view.checkpoints.files.is_empty() {
+            ui.separator();
+            if ui
+                .button(format!("Pin these {} as the fixed batch", visible.len()))
+                .on_hover_text("The checkpoint views then show these examples")
+                .clicked()
+            {
+                view.send(DatasetCommand::PinOnly(visible.clone()));
+            }
+        }
     });
     ui.separator();
     if visible.is_empty() {

@@ -79,6 +79,8 @@ pub enum DatasetCommand {
     CloseDetail,
     /// Add an example to (or remove it from) the pinned fixed batch.
     TogglePin(usize),
+    /// Make these examples the pinned fixed batch, and run the checkpoints on them.
+    PinOnly(Vec<usize>),
     /// Scan the dataset for duplicates, outliers and quality problems with these settings.
     RunScan(crate::scan::ScanSettings),
     /// Also search near duplicates and outliers in this checkpoint's penultimate-layer embedding
@@ -291,6 +293,9 @@ impl Default for LabelReviewState {
 pub enum ReviewRanking {
     OneCheckpoint(crate::model::label_issues::RankMethod),
     Dynamics(crate::model::dynamics::DynamicsRank),
+    /// The share of each example's nearest neighbours on the embedding map that carry another
+    /// label, highest first (needs a map; no checkpoint).
+    MapNeighbours,
 }
 
 /// The data-quality scan: its last report, and the job computing the next one.

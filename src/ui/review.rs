@@ -89,6 +89,9 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                     let m = ReviewRanking::Dynamics(m);
                     ui.selectable_value(&mut method, m, method_text(m));
                 }
+                ui.separator();
+                let m = ReviewRanking::MapNeighbours;
+                ui.selectable_value(&mut method, m, method_text(m));
             });
         if method != state.method {
             view.send(DatasetCommand::SetRankMethod(method));
@@ -97,10 +100,15 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     if matches!(state.method, ReviewRanking::Dynamics(_)) || state.dynamics.is_some() {
         ui.label(egui::RichText::new(LATE_CHECKPOINT_NOTE).weak());
     }
-    let Some(scores) = &state.scores else {
+    if state.method == ReviewRanking::MapNeighbours && view.map.map.is_none() {
+        ui.label("Make the embedding map first (Embedding map tab): this ranking is the share of each example's map neighbours that carry another label.");
+        return;
+    }
+    let scores = state.scores.as_ref();
+    if scores.is_none() && state.ranked.is_empty() {
         ui.label("Score the dataset with a checkpoint, or with every checkpoint, to rank its examples by how suspect their labels are.");
         return;
-    };
+    }
     let reviewed = state
         .ranked
         .iter()
@@ -116,11 +124,18 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
         .count();
     ui.horizontal(|ui| {
         ui.strong(format!("reviewed {reviewed} / {}", state.ranked.len()));
-        ui.label(format!(
-            "scored with {} ({} examples)",
-            state.scored_with,
-            scores.len()
-        ));
+        match (state.method, scores) {
+            (ReviewRanking::MapNeighbours, _) => ui.label(format!(
+                "ranked by their neighbours on the embedding map of {}",
+                view.map.map.as_ref().map_or("", |m| m.source.as_str())
+            )),
+            (_, Some(scores)) => ui.label(format!(
+                "scored with {} ({} examples)",
+                state.scored_with,
+                scores.len()
+            )),
+            (_, None) => ui.label(""),
+        };
         ui.separator();
         if ui.button("Export decisions...").clicked() {
             view.send(DatasetCommand::ExportReview(false));
@@ -132,10 +147,12 @@ pub fn review_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     ui.label(egui::RichText::new("Keys: Right/J next, Left/K previous, 1-9 and 0 relabel, F flag as wrong, X not an error, U undo").weak().small());
     ui.separator();
 
-    egui::Panel::right("confusion")
-        .resizable(true)
-        .default_size(260.0)
-        .show(ui, |ui| confusion_ui(view, ui, scores));
+    if let Some(scores) = scores {
+        egui::Panel::right("confusion")
+            .resizable(true)
+            .default_size(260.0)
+            .show(ui, |ui| confusion_ui(view, ui, scores));
+    }
     egui::CentralPanel::default().show(ui, |ui| {
         if state.ranked.is_empty() {
             ui.label("No example flagged by this method.");
@@ -191,6 +208,7 @@ fn method_text(method: ReviewRanking) -> &'static str {
         ReviewRanking::Dynamics(DynamicsRank::Aum) => "area under the margin (every checkpoint)",
         ReviewRanking::Dynamics(DynamicsRank::Confidence) => "hard to learn (every checkpoint)",
         ReviewRanking::Dynamics(DynamicsRank::Forgetting) => "forgetting events (every checkpoint)",
+        ReviewRanking::MapNeighbours => "neighbours with another label (embedding map)",
     }
 }
 
@@ -301,10 +319,13 @@ fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     let position = state.position.min(state.ranked.len() - 1);
     let ranked = &state.ranked[position];
     let example = &dataset.examples[ranked.example];
-    let Some(scores) = &state.scores else { return };
-    let score_position = scores.examples.iter().position(|&e| e == ranked.example);
+    // The ranking's checkpoint probabilities, when there are any (a map ranking has none).
+    let scores = state.scores.as_deref();
+    let score_position = scores.and_then(|s| s.examples.iter().position(|&e| e == ranked.example));
     let probability = |class: usize| {
-        score_position.map_or(0.0, |i| scores.probs[i].get(class).copied().unwrap_or(0.0))
+        scores.zip(score_position).map_or(f32::NAN, |(s, i)| {
+            s.probs[i].get(class).copied().unwrap_or(0.0)
+        })
     };
 
     strip_ui(view, ui, position);
@@ -337,8 +358,12 @@ fn current_ui(view: &ViewCtx, ui: &mut egui::Ui) {
                     probability(ranked.predicted)
                 ),
             );
-            let entropy = score_position.map_or(f64::NAN, |i| scores.entropy(i));
-            let margin = score_position.map_or(f64::NAN, |i| scores.margin(i));
+            let entropy = scores
+                .zip(score_position)
+                .map_or(f64::NAN, |(s, i)| s.entropy(i));
+            let margin = scores
+                .zip(score_position)
+                .map_or(f64::NAN, |(s, i)| s.margin(i));
             ui.label(format!(
                 "score {:.4}  (margin {margin:.3}, entropy {entropy:.3} nats)",
                 ranked.score

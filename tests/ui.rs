@@ -1018,8 +1018,14 @@ fn a_map_selection_pinned_from_the_grid_becomes_the_fixed_batch() {
     assert!(state.using_pinned);
     let mut batch = state.batch.examples.clone();
     batch.sort_unstable();
-    assert_eq!(batch, expected, "the checkpoints ran on the pinned selection");
-    let evolution = state.evolution.as_ref().expect("predictions on the pinned batch");
+    assert_eq!(
+        batch, expected,
+        "the checkpoints ran on the pinned selection"
+    );
+    let evolution = state
+        .evolution
+        .as_ref()
+        .expect("predictions on the pinned batch");
     assert_eq!(evolution.predictions[0].examples.len(), expected.len());
 }
 

@@ -107,14 +107,7 @@ pub fn embedmap_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     };
     source_ui(view, ui);
     if let Some(job) = &view.map.job {
-        let (done, total) = job.progress();
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(format!("{}... {done}/{total}", job.title()));
-            if ui.button("Cancel").clicked() {
-                job.cancel();
-            }
-        });
+        super::job_progress_ui(ui, job);
     }
     let Some(map) = &view.map.map else {
         return;

@@ -20,14 +20,7 @@ pub fn issues_ui(view: &ViewCtx, ui: &mut egui::Ui) {
     embedding_ui(view, ui);
     settings_ui(view, ui);
     if let Some(job) = &view.scan.running {
-        let (done, total) = job.progress();
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(format!("{}... {done}/{total}", job.title()));
-            if ui.button("Cancel").clicked() {
-                job.cancel();
-            }
-        });
+        super::job_progress_ui(ui, job);
     }
     let Some(report) = &view.scan.report else {
         if view.scan.running.is_none() {

@@ -506,6 +506,19 @@ impl<'a> ViewCtx<'a> {
     }
 }
 
+/// A running job's title and count with a Cancel button, in the panel that started it (the
+/// cancel flag is the job's own, shared with its worker).
+pub fn job_progress_ui(ui: &mut egui::Ui, job: &dyn RunningJob) {
+    let (done, total) = job.progress();
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(format!("{}... {done}/{total}", job.title()));
+        if ui.button("Cancel").clicked() {
+            job.cancel();
+        }
+    });
+}
+
 /// A distinct, readable colour for class `index` (golden-angle hues).
 pub fn class_color(index: usize) -> egui::Color32 {
     let hue = (index as f32 * 0.618_034).fract();

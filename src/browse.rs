@@ -21,8 +21,8 @@ impl StatColumns {
     }
 
     /// These columns with `columns` added; a column of the same name is replaced.
-    pub fn with_columns(&self, columns: Vec<(String, Vec<f64>)>) -> StatColumns {
-        let mut merged = self.clone();
+    pub fn with_columns(self, columns: Vec<(String, Vec<f64>)>) -> StatColumns {
+        let mut merged = self;
         for (name, values) in columns {
             match merged.names.iter().position(|n| *n == name) {
                 Some(i) => merged.values[i] = values,

@@ -196,7 +196,7 @@ impl DatasetSession {
                         self.facts = DatasetFacts::new(dataset, Some(&index));
                     }
                     self.index = Some(Arc::new(index));
-                    self.stats = Some(Arc::new(self.with_dynamics(&stats)));
+                    self.stats = Some(Arc::new(self.with_dynamics(stats)));
                     self.run_query(env);
                     self.start_scan(model, env);
                 }
@@ -230,8 +230,9 @@ impl DatasetSession {
                     label_review.scores = Some(Arc::new(last));
                     self.rerank();
                     // The dynamics become stats the grid sorts and filters by.
+                    // One copy of the columns per dynamics run; the index's own are moved in.
                     if let Some(stats) = self.stats.clone() {
-                        self.stats = Some(Arc::new(self.with_dynamics(&stats)));
+                        self.stats = Some(Arc::new(self.with_dynamics((*stats).clone())));
                         self.run_query(env);
                     }
                 }
@@ -277,12 +278,12 @@ impl DatasetSession {
     }
 
     /// `stats` with the training dynamics' columns, once they are computed.
-    fn with_dynamics(&self, stats: &StatColumns) -> StatColumns {
+    fn with_dynamics(&self, stats: StatColumns) -> StatColumns {
         match (&self.label_review.dynamics, &self.dataset) {
             (Some(dynamics), Some(dataset)) => {
                 stats.with_columns(dynamics.stat_columns(dataset.examples.len()))
             }
-            _ => stats.clone(),
+            _ => stats,
         }
     }
 

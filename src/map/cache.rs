@@ -8,7 +8,7 @@ use xxhash_rust::xxh3::Xxh3;
 use super::{EmbeddingMap, MapSettings, MapSource};
 use crate::dataset::Dataset;
 use crate::files::{DiskCache, cache_budget_bytes};
-use crate::model::checkpoints::hash_str;
+use crate::model::checkpoints::{hash_file_stamp, hash_str};
 
 /// First bytes of a cache file; a new layout gets a new number, so an old file is never misread.
 const MAGIC: &[u8; 8] = b"EYEMAP01";
@@ -51,17 +51,7 @@ pub fn key(
         let Some(example) = dataset.examples.get(i) else {
             continue;
         };
-        let path = dataset.absolute_path(example);
-        hash_str(&mut hasher, &path.to_string_lossy());
-        if let Ok(meta) = std::fs::metadata(&path) {
-            hasher.update(&meta.len().to_le_bytes());
-            let mtime_ns = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos() as u64);
-            hasher.update(&mtime_ns.to_le_bytes());
-        }
+        hash_file_stamp(&mut hasher, &dataset.absolute_path(example));
     }
     format!("{:032x}.map", hasher.digest128())
 }

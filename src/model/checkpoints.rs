@@ -288,6 +288,21 @@ pub fn hash_str(hasher: &mut Xxh3, text: &str) {
     hasher.update(text.as_bytes());
 }
 
+/// Feeds a file's path, size and modification time: what a cache keyed by it needs, so that a
+/// changed file misses. A file that cannot be read feeds its path only.
+pub fn hash_file_stamp(hasher: &mut Xxh3, path: &Path) {
+    hash_str(hasher, &path.to_string_lossy());
+    if let Ok(meta) = std::fs::metadata(path) {
+        hasher.update(&meta.len().to_le_bytes());
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        hasher.update(&mtime_ns.to_le_bytes());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 use xxhash_rust::xxh3::Xxh3;
 
-use super::checkpoints::{CheckpointFile, hash_str};
+use super::checkpoints::{CheckpointFile, hash_file_stamp, hash_str};
 use super::store::{Head, ModelStore};
 use super::{LoadedModel, ModelError, Preprocess, file_name};
 use crate::dataset::Dataset;
@@ -502,18 +502,11 @@ fn batch_key(preprocess: &Preprocess, dataset: &Dataset, batch: &FixedBatch) -> 
     );
     hash_str(&mut hasher, &dataset.classes.join("\u{1f}"));
     for (&index, &label) in batch.examples.iter().zip(&batch.labels) {
-        let path = dataset.absolute_path(&dataset.examples[index]);
-        hash_str(&mut hasher, &path.to_string_lossy());
+        hash_file_stamp(
+            &mut hasher,
+            &dataset.absolute_path(&dataset.examples[index]),
+        );
         hasher.update(&label.to_le_bytes());
-        if let Ok(meta) = std::fs::metadata(&path) {
-            hasher.update(&meta.len().to_le_bytes());
-            let mtime_ns = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos() as u64);
-            hasher.update(&mtime_ns.to_le_bytes());
-        }
     }
     hasher.digest()
 }

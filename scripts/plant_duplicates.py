@@ -18,11 +18,11 @@ the splits, so a pair may be train/test): a random 4,000 originals not used as p
 split alternately between two criteria, and each is paired with its nearest other original of the
 same class by the correlation of 16x16 grayscale thumbnails (half the negatives, strength
 gray_corr) or by the L2 distance of 8x8 RGB thumbnails (the other half, strength rgb_l2). Pairs that are byte- or
-pixel-identical, or whose 32x32 grayscale correlation is above --max-corr (0.97; likely real
-duplicates in the data), are left out, as is any pair reusing an image already in a negative pair.
-CIFAR's own near-duplicates are often shifted or cropped, which the plain correlation misses:
---dup-shift 3 --max-corr 0.9 takes the best correlation over shifts of up to 3 px and mirroring
-(rescaled CIFAR duplicates still get through; look at the pairs with pair_montage.py).
+pixel-identical, or whose best 32x32 grayscale correlation over shifts of up to --dup-shift (3) px
+and mirroring is above --max-corr (0.9; likely real duplicates in the data: CIFAR's own are often
+shifted or cropped), are left out, as is any pair reusing an image already in a negative pair.
+Rescaled CIFAR duplicates still get through: look at the flagged negatives with pair_montage.py
+before counting them as false pairs. (--dup-shift 0 --max-corr 0.97 gives the older, looser key.)
 
 The ground truth goes to OUT/../<basename(OUT)>_truth.csv (outside the scanned folder), columns
 a,b,kind,strength with a and b relative to OUT: a the source original and b the planted copy, or
@@ -41,7 +41,8 @@ from PIL import Image, ImageEnhance
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 NEGATIVE_POOL = 4000  # originals whose nearest neighbour is a negative candidate
-DUPLICATE_CORR = 0.97  # default --max-corr: 32x32 gray correlation above this is probably a real duplicate
+DUPLICATE_CORR = 0.9  # default --max-corr: best 32x32 gray correlation (shifts, mirror) above this is probably a real duplicate
+DUPLICATE_SHIFT = 3  # default --dup-shift
 PLANTED_QUALITY = 95
 
 TRANSFORMS = (
@@ -283,9 +284,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-corr", type=float, default=DUPLICATE_CORR,
                         help=f"drop negatives whose 32x32 gray correlation is above this (default {DUPLICATE_CORR})")
-    parser.add_argument("--dup-shift", type=int, default=0,
+    parser.add_argument("--dup-shift", type=int, default=DUPLICATE_SHIFT,
                         help="for --max-corr, the best correlation over shifts of up to this many pixels and "
-                             "mirroring (default 0: no shift, no mirror)")
+                             f"mirroring (default {DUPLICATE_SHIFT}; 0: no shift, no mirror)")
     parser.add_argument("--workers", type=int, default=2, help="processes for the thumbnails (default 2)")
     parser.add_argument("--overwrite", action="store_true", help="delete OUT first if it exists")
     args = parser.parse_args()

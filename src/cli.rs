@@ -282,6 +282,9 @@ pub enum BenchCommand {
         /// Write the key with every pair's comparison (tone, detail, regions, alignment).
         #[arg(long, value_name = "FILE")]
         key_out: Option<PathBuf>,
+        /// Hamming radius of the candidate search (bits of 64).
+        #[arg(long, value_name = "N", default_value_t = crate::scan::ScanSettings::default().near_duplicate_max_distance)]
+        max_distance: u32,
     },
     /// Decode-only time, index time without cache, their ratio, and warm-cache reopen time.
     Index {
@@ -996,7 +999,9 @@ pub fn run_bench_duplicates(
     mirror: bool,
     pairs_out: Option<&Path>,
     key_out: Option<&Path>,
+    max_distance: u32,
 ) -> anyhow::Result<()> {
+    anyhow::ensure!(max_distance < 64, "--max-distance must be below 64");
     for out in pairs_out.iter().chain(&key_out) {
         crate::index::TableFormat::for_path(out)?;
     }
@@ -1004,6 +1009,7 @@ pub fn run_bench_duplicates(
     let key = crate::bench::read_key(key)?;
     let settings = crate::scan::ScanSettings {
         near_duplicate_mirror: mirror,
+        near_duplicate_max_distance: max_distance,
         ..Default::default()
     };
     let (bench, report) = crate::bench::bench_duplicates(&dataset, &key, &settings)?;

@@ -152,12 +152,14 @@ fn main() -> std::process::ExitCode {
             mirror,
             pairs_out,
             key_out,
+            max_distance,
         })) => run_bench_duplicates(
             &path,
             &key,
             mirror,
             pairs_out.as_deref(),
             key_out.as_deref(),
+            max_distance,
         ),
         Some(Command::Bench(BenchCommand::NearDuplicates { n, max_distance })) => {
             run_bench_near_duplicates(n, max_distance)

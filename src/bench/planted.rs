@@ -41,10 +41,14 @@ pub struct KeyCounts {
 pub struct PlantedBench {
     pub images: usize,
     pub threads: usize,
+    /// Whether mirrored copies counted as the same shot.
+    pub mirror: bool,
     /// Reading and decoding every file, nothing else.
     pub decode_only_s: f64,
     pub index_s: f64,
     pub scan_s: f64,
+    /// The scan's stages with their seconds, in order.
+    pub scan_stages: Vec<(String, f64)>,
     pub near_pairs: usize,
     pub groups: usize,
     /// Per (kind, strength), in key order.
@@ -78,7 +82,7 @@ impl PlantedBench {
         let mut out = format!(
             "images:            {}\nthreads:           {}\ndecode only:       {:.2} s\n\
              index (no cache):  {:.2} s\nscan:              {:.2} s\n\
-             index + scan:      {:.2} s\nverified pairs:    {}\ngroups:            {}\n\n",
+             index + scan:      {:.2} s\nverified pairs:    {}\ngroups:            {}\n",
             self.images,
             self.threads,
             self.decode_only_s,
@@ -88,6 +92,10 @@ impl PlantedBench {
             self.near_pairs,
             self.groups
         );
+        for (stage, seconds) in &self.scan_stages {
+            out += &format!("  {stage:<30} {seconds:>6.2} s\n");
+        }
+        out += "\n";
         out += &format!(
             "{:<10} {:<16} {:>6} {:>18} {:>18}\n",
             "kind", "strength", "pairs", "same shot (direct)", "found by the scan"
@@ -115,6 +123,19 @@ impl PlantedBench {
             pct(negatives.grouped, negatives.pairs),
             pct(negatives.verified, negatives.pairs),
         );
+        if !self.mirror {
+            // Mirrors are not the same shot unless the settings allow them (`--mirror`).
+            let (found, pairs) = self
+                .counts
+                .iter()
+                .filter(|((kind, _), _)| kind != "negative" && kind != "mirror")
+                .fold((0, 0), |(f, p), (_, c)| (f + c.grouped, p + c.pairs));
+            out += &format!(
+                "planted copies found, mirrors left out (not the same shot without --mirror): \
+                 {found}/{pairs} ({:.1}%)\n",
+                pct(found, pairs)
+            );
+        }
         if self.missing > 0 {
             out += &format!("key rows not in the dataset: {}\n", self.missing);
         }
@@ -178,7 +199,8 @@ pub fn bench_duplicates(
     let index = build_index(dataset, IndexCache::None, &Progress::default())?;
     let index_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let report = scan(dataset, &index, settings, &Progress::default())?;
+    let progress = Progress::default();
+    let report = scan(dataset, &index, settings, &progress)?;
     let scan_s = started.elapsed().as_secs_f64();
 
     let position: HashMap<String, usize> = dataset
@@ -225,9 +247,11 @@ pub fn bench_duplicates(
         PlantedBench {
             images: dataset.examples.len(),
             threads: rayon::current_num_threads(),
+            mirror: settings.near_duplicate_mirror,
             decode_only_s,
             index_s,
             scan_s,
+            scan_stages: progress.stage_seconds(),
             near_pairs: report.near_pairs.len(),
             groups: report.groups.len(),
             counts,

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{Dataset, DatasetError, Example, Layout, SPLIT_NAMES, is_image_path, natural_cmp};
+use super::{
+    Dataset, DatasetError, Example, Layout, NaturalKey, SPLIT_NAMES, is_image_path, natural_cmp,
+};
 
 /// Class folders with their images' paths (relative to the class folder).
 type ClassFolders = Vec<(String, Vec<PathBuf>)>;
@@ -138,7 +140,7 @@ fn class_folders(dir: &Path, walked: &mut WalkedFolders) -> Result<ClassFolders,
         let mut files = Vec::new();
         collect_images(&dir.join(&name), Path::new(""), &mut files, walked)?;
         if !files.is_empty() {
-            files.par_sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
+            files.par_sort_by_cached_key(|path| NaturalKey::of_path(path));
             classes.push((name, files));
         }
     }

@@ -413,12 +413,7 @@ fn sort_splits(splits: &mut [String]) {
 
 /// Stable order for layouts without class folders: by split (none last), then path naturally.
 fn sort_examples(examples: &mut [Example]) {
-    examples.sort_by(|a, b| {
-        let split = |e: &Example| e.split.unwrap_or(usize::MAX);
-        split(a)
-            .cmp(&split(b))
-            .then_with(|| natural_cmp(&a.path.to_string_lossy(), &b.path.to_string_lossy()))
-    });
+    examples.sort_by_cached_key(|e| (e.split.unwrap_or(usize::MAX), NaturalKey::of_path(&e.path)));
 }
 
 /// True when `path` has an image extension.
@@ -432,6 +427,40 @@ pub fn is_image_path(path: &Path) -> bool {
 /// Case is ignored except to break ties.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     natord::compare_ignore_case(a, b).then_with(|| a.cmp(b))
+}
+
+/// A text in `natural_cmp` order, lower-cased once: sorting a million paths compares each about
+/// twenty times, and decoding and lower-casing them at every comparison was most of the sort.
+#[derive(PartialEq, Eq)]
+pub struct NaturalKey {
+    folded: String,
+    text: String,
+}
+
+impl NaturalKey {
+    pub fn of(text: String) -> NaturalKey {
+        NaturalKey {
+            // As `natord::compare_ignore_case` folds, character by character.
+            folded: text.chars().flat_map(char::to_lowercase).collect(),
+            text,
+        }
+    }
+
+    pub fn of_path(path: &Path) -> NaturalKey {
+        NaturalKey::of(path.to_string_lossy().into_owned())
+    }
+}
+
+impl Ord for NaturalKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        natord::compare(&self.folded, &other.folded).then_with(|| self.text.cmp(&other.text))
+    }
+}
+
+impl PartialOrd for NaturalKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 #[cfg(test)]

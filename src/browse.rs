@@ -105,6 +105,11 @@ pub fn query(
     filter: &Filter,
     sort: &Sort,
 ) -> Vec<usize> {
+    sorted(dataset, stats, filtered(dataset, stats, filter), sort)
+}
+
+/// Indices of the examples that pass `filter`, in dataset order.
+fn filtered(dataset: &Dataset, stats: Option<&StatColumns>, filter: &Filter) -> Vec<usize> {
     let path_needle = filter.path_contains.to_lowercase();
     let ranges: Vec<(&[f64], f64, f64)> = filter
         .ranges
@@ -115,7 +120,7 @@ pub fn query(
                 .map(|values| (values, lo, hi))
         })
         .collect();
-    let mut indices: Vec<usize> = dataset
+    dataset
         .examples
         .iter()
         .enumerate()
@@ -138,8 +143,16 @@ pub fn query(
                         .contains(&path_needle))
         })
         .map(|(i, _)| i)
-        .collect();
+        .collect()
+}
 
+/// `indices` (in dataset order) in `sort` order.
+fn sorted(
+    dataset: &Dataset,
+    stats: Option<&StatColumns>,
+    mut indices: Vec<usize>,
+    sort: &Sort,
+) -> Vec<usize> {
     let examples = &dataset.examples;
     match &sort.key {
         SortKey::DatasetOrder => {}
@@ -196,7 +209,8 @@ pub fn find_matches(
     sort: &Sort,
     bins: usize,
 ) -> Matches {
-    let indices = query(dataset, stats, filter, sort);
+    // Counted in dataset order, which reads each column front to back.
+    let indices = filtered(dataset, stats, filter);
     let class_counts = class_counts(dataset, &indices);
     let histograms = stats
         .map(|stats| {
@@ -216,7 +230,7 @@ pub fn find_matches(
         })
         .unwrap_or_default();
     Matches {
-        indices,
+        indices: sorted(dataset, stats, indices, sort),
         class_counts,
         histograms,
     }

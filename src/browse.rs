@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::dataset::{Dataset, NaturalKey};
+use crate::dataset::{Dataset, natural_cmp};
 
 /// Numeric per-example columns (image stats, annotation stats, extra table columns).
 #[derive(Clone, Debug, Default)]
@@ -156,7 +156,14 @@ fn sorted(
     let examples = &dataset.examples;
     match &sort.key {
         SortKey::DatasetOrder => {}
-        SortKey::Path => indices.sort_by_cached_key(|&i| NaturalKey::of_path(&examples[i].path)),
+        // Usually in order already (the dataset's order is natural), which a merge sort only
+        // checks: folding every path first took 660 ms instead of 360 ms at 1M.
+        SortKey::Path => indices.sort_by(|&a, &b| {
+            natural_cmp(
+                &examples[a].path.to_string_lossy(),
+                &examples[b].path.to_string_lossy(),
+            )
+        }),
         SortKey::Label => {
             indices.sort_by_key(|&i| examples[i].classes().first().copied().unwrap_or(usize::MAX))
         }

@@ -395,7 +395,7 @@ fn near_pairs(
 pub const STEPS_PER_IMAGE: usize = 4;
 
 /// Images whose first view's mean centres every descriptor: evenly spaced over the candidates.
-const MEAN_SAMPLE: usize = 4_096;
+const MEAN_SAMPLE: usize = 16_384;
 
 /// One descriptor of every image's views, view-major (all images' first view, then all their
 /// second), centred on the mean first view of a sample of images and normalised, stored as `i8`

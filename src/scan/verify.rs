@@ -315,11 +315,6 @@ fn correlate<const K: usize>(
 /// Scales of the coarse search; the refinement reaches `MAX_SCALE` from them.
 const COARSE_SCALES: [f32; 3] = [1.0 / 1.15, 1.0, 1.15];
 
-/// Best tone (at every other pixel) after the first refinement below which a pair is measured
-/// as it is, without the finer search for detail: the finer search moves the tone by a few
-/// hundredths, not from this to `MIN_TONE`.
-const REFINED_TONE_GATE: f32 = 0.8;
-
 /// Coarse alignments refined at full resolution.
 const REFINED: usize = 2;
 
@@ -519,10 +514,6 @@ pub fn compare(a: &View, b: &View, tolerance: Tolerance) -> Option<Comparison> {
         .take_while(|c| c.0 >= coarse[0].0 - 0.05)
         .map(|&(_, start)| refine(a, b, start, Objective::Tone))
         .max_by(|x, y| x.0.total_cmp(&y.0))?;
-    if best.0 < REFINED_TONE_GATE {
-        // Far from the same shot: measured where the tone is best, without the finer search.
-        return Some(measure(a, b, best.1));
-    }
     // Tone is smooth, so its optimum is broad; detail then pins the alignment down.
     let (_, fine) = refine(a, b, best.1, Objective::ToneAndDetail);
     Some(measure(a, b, fine))

@@ -820,11 +820,7 @@ pub fn run_scan(options: &ScanOptions) -> anyhow::Result<bool> {
         .collect::<anyhow::Result<Vec<IssueKind>>>()?;
     let mut settings = ScanSettings::default();
     if let Some(d) = options.max_distance {
-        anyhow::ensure!(
-            d < 64,
-            "--max-distance must be below 64 (bits of a 64-bit hash)"
-        );
-        settings.near_duplicate_max_distance = d;
+        settings.near_duplicate_max_distance = checked_max_distance(d)?;
     }
     settings.near_duplicate_mirror = options.mirror;
     if let Some(bytes) = options.memory_budget {
@@ -1001,7 +997,7 @@ pub fn run_bench_duplicates(
     key_out: Option<&Path>,
     max_distance: u32,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(max_distance < 64, "--max-distance must be below 64");
+    let max_distance = checked_max_distance(max_distance)?;
     for out in pairs_out.iter().chain(&key_out) {
         crate::index::TableFormat::for_path(out)?;
     }
@@ -1029,9 +1025,18 @@ pub fn run_bench_duplicates(
     Ok(())
 }
 
+/// A `--max-distance` (Hamming radius) that a 64-bit hash allows.
+fn checked_max_distance(d: u32) -> anyhow::Result<u32> {
+    anyhow::ensure!(
+        d < 64,
+        "--max-distance must be below 64 (bits of a 64-bit hash)"
+    );
+    Ok(d)
+}
+
 /// Runs `eyeball bench near-duplicates`.
 pub fn run_bench_near_duplicates(n: usize, max_distance: u32) -> anyhow::Result<()> {
-    anyhow::ensure!(max_distance < 64, "--max-distance must be below 64");
+    let max_distance = checked_max_distance(max_distance)?;
     print!(
         "{}",
         crate::bench::bench_near_duplicates(n, max_distance).to_text()

@@ -490,6 +490,36 @@ mod tests {
     }
 
     #[test]
+    fn natural_keys_order_exactly_like_natural_cmp() {
+        let names = [
+            "img10.png",
+            "img2.png",
+            "IMG2.png",
+            "img02.png",
+            "Ärger 3",
+            "ärger 10",
+            "a b",
+            "ab",
+            "x_9/7.jpg",
+            "x_10/1.jpg",
+            "Σ1",
+            "σ1",
+            "",
+            "0",
+            "00",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(
+                    NaturalKey::of(a.to_string()).cmp(&NaturalKey::of(b.to_string())),
+                    natural_cmp(a, b),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn warnings_are_capped_with_a_count_of_the_rest() {
         let warnings: Vec<String> = (0..MAX_WARNINGS + 7).map(|i| i.to_string()).collect();
         let capped = cap_warnings(warnings);

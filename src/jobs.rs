@@ -233,6 +233,22 @@ impl<T: JobOutput> Job<T> {
         }
     }
 
+    /// Like `spawn`, but at background priority (`in_background`): for work nobody waits on, such
+    /// as the scan that follows opening a dataset, so it never slows scrolling, sorting or a
+    /// decode the user asked for.
+    pub fn spawn_in_background(
+        label: impl Into<String>,
+        notify: Notify,
+        work: impl FnOnce(&Progress) -> T + Send + 'static,
+    ) -> Self
+    where
+        T: Send,
+    {
+        Job::spawn(label, notify, move |progress| {
+            in_background(|| work(progress))
+        })
+    }
+
     /// The result, once the job has finished. `None` while it runs.
     pub fn poll(&mut self) -> Option<T> {
         self.result.try_recv().ok()
@@ -241,6 +257,42 @@ impl<T: JobOutput> Job<T> {
     /// Blocks until the job finishes (for the CLI and tests).
     pub fn wait(self) -> Option<T> {
         self.result.recv().ok()
+    }
+}
+
+/// OS priority (nice) of the background pool's threads: under contention the UI thread and the
+/// interactive jobs get about nine tenths of a core against them.
+const BACKGROUND_NICENESS: i32 = 10;
+
+/// Runs `work` on the background pool: as many threads as the global rayon pool, at a lower OS
+/// priority (`BACKGROUND_NICENESS`). Parallel iterators inside `work` stay on that pool, so an
+/// interactive job's parallel sort on the global pool does not queue behind them either.
+pub fn in_background<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("background {i}"))
+            .start_handler(|_| lower_this_threads_priority())
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        // No threads to be had: run as before, at normal priority.
+        None => work(),
+    }
+}
+
+/// Lowers the calling thread's OS priority by `BACKGROUND_NICENESS` (Linux: per thread; a no-op
+/// elsewhere, where it would lower the whole process).
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority with who = 0 changes only the calling thread on Linux; a failure
+    // (not permitted) leaves its priority as it was.
+    unsafe {
+        let now = libc::getpriority(libc::PRIO_PROCESS, 0);
+        libc::setpriority(libc::PRIO_PROCESS, 0, now + BACKGROUND_NICENESS);
     }
 }
 
@@ -492,6 +544,31 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn background_work_runs_on_its_own_threads_at_a_lower_priority() {
+        use rayon::prelude::*;
+        // SAFETY: getpriority only reads the calling thread's niceness.
+        let niceness = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let caller = niceness();
+        let seen: Vec<(String, i32)> = in_background(|| {
+            (0..64)
+                .into_par_iter()
+                .map(|_| {
+                    let thread = std::thread::current();
+                    (thread.name().unwrap_or("").to_string(), niceness())
+                })
+                .collect()
+        });
+        for (name, priority) in seen {
+            assert!(name.starts_with("background"), "ran on {name:?}");
+            // 19 is the lowest priority there is.
+            assert!(priority > caller || caller == 19, "{priority} vs {caller}");
+        }
+        // The caller's own priority is untouched.
+        assert_eq!(niceness(), caller);
+    }
 
     #[test]
     fn a_job_reports_progress_and_its_result() {

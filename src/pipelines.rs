@@ -2,12 +2,14 @@
 //! embed then scan, score with one checkpoint. Each runs on the caller's thread with progress and
 //! cancellation; the app runs them as jobs, the CLI with a progress line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::browse::StatColumns;
 use crate::dataset::Dataset;
-use crate::index::{Index, IndexCache, IndexError, build_index};
+use crate::index::{
+    CachedRows, Index, IndexCache, IndexError, build_index, cached_index, read_cached_rows,
+};
 use crate::jobs::Progress;
 use crate::model::label_issues::Scores;
 use crate::model::predict::{ClassMap, FixedBatch};
@@ -23,6 +25,50 @@ pub enum PipelineError {
     Scan(#[from] ScanError),
     #[error(transparent)]
     Index(#[from] IndexError),
+}
+
+/// The index cache file of a dataset being read on a thread of its own, started before the
+/// folder is listed: at a million images each takes about a second, so the grid shows once the
+/// listing is done and the stats right after.
+pub struct CacheReading {
+    root: PathBuf,
+    rows: std::thread::JoinHandle<Option<CachedRows>>,
+}
+
+impl CacheReading {
+    /// Starts reading the cache file of the dataset at `root`.
+    pub fn start(root: &Path, cache: &IndexCache) -> CacheReading {
+        let (reading_root, cache) = (root.to_path_buf(), cache.clone());
+        CacheReading {
+            root: root.to_path_buf(),
+            rows: std::thread::spawn(move || read_cached_rows(&reading_root, &cache)),
+        }
+    }
+
+    /// The rows, once read, when they are of `dataset` (a layout could root it elsewhere).
+    pub fn rows_of(self, dataset: &Dataset) -> Option<CachedRows> {
+        let rows = self.rows.join().ok().flatten();
+        rows.filter(|_| dataset.root == self.root)
+    }
+}
+
+/// The index and its stats as soon as they can be had: from the cache rows (`cached`) alone when they cover
+/// every example (`cached_index`; `Index::files_checked` is then false, and `index_with_stats`
+/// should follow to catch changed files), else built.
+pub fn first_index_with_stats(
+    dataset: &Dataset,
+    cache: IndexCache,
+    cached: Option<CacheReading>,
+    progress: &Progress,
+) -> Result<(Index, StatColumns), IndexError> {
+    let rows = cached.and_then(|reading| reading.rows_of(dataset));
+    match rows.and_then(|rows| cached_index(dataset, rows)) {
+        Some(index) => {
+            let stats = StatColumns::new(index.numeric_columns(dataset));
+            Ok((index, stats))
+        }
+        None => index_with_stats(dataset, cache, progress),
+    }
 }
 
 /// Builds the index of `dataset` (decoding only what the cache lacks) and its stat columns.

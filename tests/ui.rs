@@ -1056,3 +1056,38 @@ fn the_label_review_ranks_by_map_neighbours_without_a_checkpoint_score() {
     // The review shows the top example with its neighbours' label as the suggestion.
     harness.get_by_label_contains(&format!("#1 of {}", ranked.len()));
 }
+
+#[test]
+fn a_warm_reopen_catches_a_file_changed_since_the_index_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::image_folder(tmp.path(), &[("", "cat", 4), ("", "dog", 4)]);
+    let cache = tempfile::tempdir().unwrap();
+    let first = open(options(tmp.path().to_path_buf(), None, cache.path()));
+    let dataset = first.state().dataset().unwrap();
+    let changed = dataset.absolute_path(&dataset.examples[0]);
+    let brightness =
+        |h: &Harness<'_, EyeballApp>| h.state().stats().unwrap().column("brightness").unwrap()[0];
+    assert!(brightness(&first) < 200.0);
+    drop(first);
+
+    // The file gets new pixels and a later modification time; the cache still has its old row.
+    image::RgbImage::from_pixel(24, 20, image::Rgb([255, 255, 255]))
+        .save(&changed)
+        .unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&changed)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let second = open(options(tmp.path().to_path_buf(), None, cache.path()));
+    assert_eq!(brightness(&second), 255.0);
+    // The scan ran after the check, over the new pixels.
+    assert!(second.state().scan_report().is_some());
+    assert!(
+        second.state().messages().is_empty(),
+        "{:?}",
+        second.state().messages()
+    );
+}

@@ -1,7 +1,6 @@
 //! The index cache: one Parquet file per dataset in the user's cache folder, holding every
 //! `ImageRecord` with its relative path. Written atomically; anything unreadable is ignored.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -13,12 +12,13 @@ use super::ImageRecord;
 /// 2: JPEGs decode through libjpeg-turbo, large ones at reduced DCT scale.
 pub const CACHE_VERSION: u32 = 2;
 
-/// Reads a cache file into records by relative path. A missing file is an empty cache; anything
-/// else that is wrong with it is an error message (the caller ignores the file).
-pub fn read(path: &Path) -> Result<HashMap<String, ImageRecord>, String> {
+/// Reads a cache file into `(relative path, record)` rows, in the order saved (the dataset's, when
+/// it has not changed). A missing file is an empty cache; anything else that is wrong with it is
+/// an error message (the caller ignores the file).
+pub fn read(path: &Path) -> Result<Vec<(String, ImageRecord)>, String> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e.to_string()),
     };
     let df = ParquetReader::new(file)
@@ -47,8 +47,8 @@ pub fn read(path: &Path) -> Result<HashMap<String, ImageRecord>, String> {
     let hash_lo = numbers::<UInt64Type>(&df, "content_hash_lo")?;
     let decode_error = optional_strings(&df, "decode_error")?;
 
-    let mut records = HashMap::with_capacity(df.height());
-    for i in 0..df.height() {
+    let mut records = Vec::with_capacity(df.height());
+    for (i, path) in paths.into_iter().enumerate() {
         let record = ImageRecord {
             width: width[i],
             height: height[i],
@@ -67,7 +67,7 @@ pub fn read(path: &Path) -> Result<HashMap<String, ImageRecord>, String> {
             content_hash: (u128::from(hash_hi[i]) << 64) | u128::from(hash_lo[i]),
             decode_error: decode_error[i].clone(),
         };
-        records.insert(paths[i].clone(), record);
+        records.push((path, record));
     }
     Ok(records)
 }

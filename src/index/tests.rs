@@ -557,3 +557,59 @@ fn box_shrinking_averages_every_input_pixel_once() {
     assert_eq!(small.dimensions(), (16, 5));
     assert!(small.pixels().all(|p| p.0 == [90]));
 }
+
+#[test]
+fn the_cache_alone_gives_the_saved_rows_until_the_files_are_checked() {
+    let (data, cache_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fixture(data.path());
+    let cache = IndexCache::At(cache_dir.path().to_path_buf());
+    let dataset = Dataset::open(data.path()).unwrap();
+    let from_cache =
+        |dataset: &Dataset| cached_index(dataset, read_cached_rows(data.path(), &cache)?);
+    assert!(from_cache(&dataset).is_none(), "nothing cached yet");
+    let (_, first) = build(data.path(), &cache);
+    assert!(first.files_checked);
+    let quick = from_cache(&dataset).unwrap();
+    assert!(!quick.files_checked);
+    assert_eq!((quick.decoded, quick.from_cache), (0, 7));
+    // Debug text, because NaN (unreadable files) is not equal to itself.
+    assert_eq!(
+        format!("{:?}", quick.records),
+        format!("{:?}", first.records)
+    );
+
+    // A changed file keeps its saved row from the cache alone; the checked build decodes it.
+    let changed = data.path().join("a/1.png");
+    RgbImage::from_pixel(16, 12, Rgb([0, 0, 0]))
+        .save(&changed)
+        .unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&changed)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let stale = from_cache(&dataset).unwrap();
+    let (_, checked) = build(data.path(), &cache);
+    let hash = |index: &Index| record(&dataset, index, "a/1.png").content_hash;
+    assert_eq!(hash(&stale), hash(&first));
+    assert_ne!(hash(&checked), hash(&first));
+
+    // A file the cache has no row for: no index from the cache alone.
+    RgbImage::from_pixel(8, 8, Rgb([1, 2, 3]))
+        .save(data.path().join("a/9.png"))
+        .unwrap();
+    let grown = Dataset::open(data.path()).unwrap();
+    assert!(from_cache(&grown).is_none());
+    // Files in another order than saved (one gone) are matched by path.
+    std::fs::remove_file(data.path().join("a/9.png")).unwrap();
+    std::fs::remove_file(data.path().join("a/0.png")).unwrap();
+    let shrunk = Dataset::open(data.path()).unwrap();
+    let matched = from_cache(&shrunk).unwrap();
+    assert_eq!(matched.records.len(), 6);
+    assert_eq!(
+        record(&shrunk, &matched, "a/1.png").content_hash,
+        hash(&checked)
+    );
+}

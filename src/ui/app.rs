@@ -15,9 +15,10 @@ use super::{
 use crate::browse::{Filter, StatColumns};
 use crate::dataset::Dataset;
 use crate::index::IndexCache;
-use crate::jobs::{Job, Notify};
+use crate::jobs::{Job, Notify, RunningJob};
 use crate::model::checkpoints::{has_checkpoint_extension, holds_checkpoints};
 use crate::model::predict::default_predictions_cache_dir;
+use crate::pipelines::CacheReading;
 
 /// Texture memory the thumbnail grid may use.
 const THUMBNAIL_BUDGET_BYTES: usize = 256 * 1024 * 1024;
@@ -71,7 +72,7 @@ pub struct EyeballApp {
     data: DatasetSession,
     model: ModelSession,
     /// The dataset being opened; it replaces `data` when ready.
-    opening: Option<Job<Result<Dataset, String>>>,
+    opening: Option<Job<Result<(Dataset, CacheReading), String>>>,
     places: SessionPlaces,
     thumbnails: ThumbnailCache,
     settings: ViewSettings,
@@ -222,8 +223,12 @@ impl EyeballApp {
         match command {
             AppCommand::OpenDataset(path) => {
                 let label = format!("Opening {}", path.display());
+                let cache = self.places.index_cache.clone();
                 self.opening = Some(Job::spawn(label, Arc::clone(&self.repaint), move |_| {
-                    Dataset::open(&path).map_err(|e| e.to_string())
+                    let reading = CacheReading::start(&path, &cache);
+                    Dataset::open(&path)
+                        .map(|dataset| (dataset, reading))
+                        .map_err(|e| e.to_string())
                 }));
             }
             AppCommand::OpenCheckpoints(dir) => {
@@ -259,10 +264,11 @@ impl EyeballApp {
         if let Some(result) = self.opening.as_mut().and_then(|j| j.poll()) {
             self.opening = None;
             match result {
-                Ok(dataset) => {
+                Ok((dataset, reading)) => {
                     self.thumbnails.reset();
                     self.settings.selected = None;
-                    self.data = DatasetSession::open(dataset, self.places.clone(), &mut env);
+                    self.data =
+                        DatasetSession::open(dataset, reading, self.places.clone(), &mut env);
                     self.model.dataset_opened(&self.data, &mut env);
                 }
                 Err(message) => env.messages.push(message),
@@ -350,7 +356,7 @@ impl eframe::App for EyeballApp {
         let view = ViewCtx::new(
             &self.data,
             &self.model,
-            self.opening.as_ref(),
+            self.opening.as_ref().map(|j| j as &dyn RunningJob),
             &self.thumbnails,
             &self.settings,
             &self.messages,

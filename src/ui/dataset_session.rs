@@ -17,7 +17,10 @@ use crate::index::{Index, IndexCache};
 use crate::jobs::{Job, RunningJob};
 use crate::map::{MapSettings, MapSource, build_map};
 use crate::model::{ModelStore, input_view};
-use crate::pipelines::{EmbeddingModel, embed_and_scan, index_with_stats, score_with_checkpoint};
+use crate::pipelines::{
+    CacheReading, EmbeddingModel, embed_and_scan, first_index_with_stats, index_with_stats,
+    score_with_checkpoint,
+};
 use crate::review::{Decision, ReviewEntry, ReviewStore};
 
 /// Above this many examples, filtering and sorting run on a worker thread.
@@ -57,6 +60,9 @@ pub struct DatasetSession {
     pub index: Option<Arc<Index>>,
     pub stats: Option<Arc<StatColumns>>,
     pub indexing: Option<Job<Result<(Index, StatColumns), String>>>,
+    /// After an index taken from the cache alone: the files compared with it (size and time),
+    /// changed ones decoded again. The scan waits for it.
+    pub checking_files: Option<Job<Result<(Index, StatColumns), String>>>,
     pub browse: BrowseState,
     pub detail: Option<DetailState>,
     /// Examples the user pinned from the grid or the detail view, for the fixed batch.
@@ -72,8 +78,13 @@ pub struct DatasetSession {
 
 impl DatasetSession {
     /// A session for a newly opened `dataset`: shows its examples at once, opens its review file
-    /// and starts indexing it.
-    pub fn open(dataset: Dataset, places: SessionPlaces, env: &mut Env) -> DatasetSession {
+    /// and starts indexing it (from its index cache, being read, when that covers it).
+    pub fn open(
+        dataset: Dataset,
+        cached: CacheReading,
+        places: SessionPlaces,
+        env: &mut Env,
+    ) -> DatasetSession {
         env.messages.extend(dataset.warnings.iter().cloned());
         let dataset = Arc::new(dataset);
         let mut session = DatasetSession {
@@ -89,7 +100,10 @@ impl DatasetSession {
         session.indexing = Some(Job::spawn(
             label,
             Arc::clone(env.repaint),
-            move |progress| index_with_stats(&dataset, cache, progress).map_err(|e| e.to_string()),
+            move |progress| {
+                first_index_with_stats(&dataset, cache, Some(cached), progress)
+                    .map_err(|e| e.to_string())
+            },
         ));
         session
     }
@@ -192,15 +206,33 @@ impl DatasetSession {
             self.indexing = None;
             match result {
                 Ok((index, stats)) => {
-                    if let Some(dataset) = &self.dataset {
-                        self.facts = DatasetFacts::new(dataset, Some(&index));
+                    let checked = index.files_checked;
+                    self.set_index(index, stats, env);
+                    if checked {
+                        self.start_scan(model, env);
+                    } else {
+                        self.start_checking_files(env);
                     }
-                    self.index = Some(Arc::new(index));
-                    self.stats = Some(Arc::new(self.with_dynamics(stats)));
-                    self.run_query(env);
-                    self.start_scan(model, env);
                 }
                 Err(message) => env.messages.push(format!("Indexing failed: {message}")),
+            }
+        }
+        if let Some(result) = self.checking_files.as_mut().and_then(|j| j.poll()) {
+            self.checking_files = None;
+            match result {
+                Ok((index, stats)) => {
+                    let changed = self
+                        .index
+                        .as_ref()
+                        .is_none_or(|old| old.records != index.records);
+                    if changed || !index.warnings.is_empty() {
+                        self.set_index(index, stats, env);
+                    }
+                    self.start_scan(model, env);
+                }
+                Err(message) => env.messages.push(format!(
+                    "Checking the files against the index cache failed ({message}): the stats are as cached"
+                )),
             }
         }
         if let Some(result) = self.browse.querying.as_mut().and_then(|j| j.poll()) {
@@ -290,8 +322,9 @@ impl DatasetSession {
     /// The running jobs of this session.
     pub fn jobs(&self) -> Vec<&dyn RunningJob> {
         let detail = self.detail.as_ref().and_then(|d| d.loading.as_ref());
-        let jobs: [Option<&dyn RunningJob>; 7] = [
+        let jobs: [Option<&dyn RunningJob>; 8] = [
             self.indexing.as_ref().map(|j| j as &dyn RunningJob),
+            self.checking_files.as_ref().map(|j| j as &dyn RunningJob),
             self.browse.querying.as_ref().map(|j| j as &dyn RunningJob),
             self.scan.running.as_ref().map(|j| j as &dyn RunningJob),
             self.label_review
@@ -315,6 +348,11 @@ impl DatasetSession {
                 "Indexing cancelled: stats, histograms and stat filters are unavailable.".into(),
             );
         }
+        if self.checking_files.take().is_some() {
+            env.messages.push(
+                "Checking the files cancelled: the stats are from the index cache, and no scan runs.".into(),
+            );
+        }
         self.browse.querying = None;
         self.scan.running = None;
         self.label_review.scoring = None;
@@ -336,6 +374,33 @@ impl DatasetSession {
             }
             Err(e) => env.messages.push(e.to_string()),
         }
+    }
+
+    /// Shows `index` and its `stats`: the dataset facts, the stat columns, the grid's query.
+    fn set_index(&mut self, index: Index, stats: StatColumns, env: &Env) {
+        if let Some(dataset) = &self.dataset {
+            self.facts = DatasetFacts::new(dataset, Some(&index));
+        }
+        self.index = Some(Arc::new(index));
+        self.stats = Some(Arc::new(self.with_dynamics(stats)));
+        self.run_query(env);
+    }
+
+    /// Compares the files with an index taken from the cache alone, at background priority:
+    /// the user already sees its stats.
+    fn start_checking_files(&mut self, env: &Env) {
+        let Some(dataset) = self.dataset.clone() else {
+            return;
+        };
+        let Some(cache) = self.places.as_ref().map(|p| p.index_cache.clone()) else {
+            return;
+        };
+        let label = format!("Checking {} files for changes", dataset.examples.len());
+        self.checking_files = Some(Job::spawn_in_background(
+            label,
+            Arc::clone(env.repaint),
+            move |progress| index_with_stats(&dataset, cache, progress).map_err(|e| e.to_string()),
+        ));
     }
 
     /// Filters and sorts: inline for small datasets, on a worker for large ones.
@@ -450,7 +515,7 @@ impl DatasetSession {
             }
             None => {
                 let label = format!("Scanning {} images for data issues", dataset.examples.len());
-                Job::spawn(label, Arc::clone(env.repaint), move |progress| {
+                Job::spawn_in_background(label, Arc::clone(env.repaint), move |progress| {
                     embed_and_scan(&dataset, &index, &settings, None, None, progress)
                         .map_err(|e| e.to_string())
                 })

@@ -421,7 +421,7 @@ pub struct ViewCtx<'a> {
     pub checkpoints: &'a ModelSession,
     pub detail: Option<&'a DetailState>,
     /// The dataset being opened, until it replaces the session.
-    pub opening: Option<&'a Job<Result<Dataset, String>>>,
+    pub opening: Option<&'a dyn RunningJob>,
     pub thumbnails: &'a ThumbnailCache,
     pub settings: &'a ViewSettings,
     /// Errors and notices for the user, oldest first.
@@ -434,7 +434,7 @@ impl<'a> ViewCtx<'a> {
     pub fn new(
         dataset: &'a DatasetSession,
         checkpoints: &'a ModelSession,
-        opening: Option<&'a Job<Result<Dataset, String>>>,
+        opening: Option<&'a dyn RunningJob>,
         thumbnails: &'a ThumbnailCache,
         settings: &'a ViewSettings,
         messages: &'a [String],
@@ -464,8 +464,7 @@ impl<'a> ViewCtx<'a> {
 
     /// Every running job, for the status bar.
     pub fn running_jobs(&self) -> Vec<&dyn RunningJob> {
-        let opening = self.opening.map(|j| j as &dyn RunningJob);
-        opening
+        self.opening
             .into_iter()
             .chain(self.dataset.jobs())
             .chain(self.checkpoints.jobs())

@@ -284,6 +284,21 @@ pub fn in_background<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     }
 }
 
+/// Runs `work` on a thread of its own at background priority (`BACKGROUND_NICENESS`): for a
+/// helper that should take only the CPU that the work the user waits for leaves.
+pub fn thread_in_background<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            lower_this_threads_priority();
+            work()
+        })
+        .expect("failed to spawn a thread")
+}
+
 /// Lowers the calling thread's OS priority by `BACKGROUND_NICENESS` (Linux: per thread; a no-op
 /// elsewhere, where it would lower the whole process).
 fn lower_this_threads_priority() {
@@ -568,6 +583,8 @@ mod tests {
         }
         // The caller's own priority is untouched.
         assert_eq!(niceness(), caller);
+        let helper = thread_in_background("helper", niceness).join().unwrap();
+        assert!(helper > caller || caller == 19, "{helper} vs {caller}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::dataset::Dataset;
 use crate::index::{
     CachedRows, Index, IndexCache, IndexError, build_index, cached_index, read_cached_rows,
 };
-use crate::jobs::Progress;
+use crate::jobs::{Progress, thread_in_background};
 use crate::model::label_issues::Scores;
 use crate::model::predict::{ClassMap, FixedBatch};
 use crate::model::{CheckpointFile, ModelError, ModelStore, Preprocess, run_evolution};
@@ -41,7 +41,10 @@ impl CacheReading {
         let (reading_root, cache) = (root.to_path_buf(), cache.clone());
         CacheReading {
             root: root.to_path_buf(),
-            rows: std::thread::spawn(move || read_cached_rows(&reading_root, &cache)),
+            // The listing comes first: the grid shows once it is done.
+            rows: thread_in_background("reading the index cache", move || {
+                read_cached_rows(&reading_root, &cache)
+            }),
         }
     }
 

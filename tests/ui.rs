@@ -1071,16 +1071,10 @@ fn a_warm_reopen_catches_a_file_changed_since_the_index_cache() {
     drop(first);
 
     // The file gets new pixels and a later modification time; the cache still has its old row.
-    image::RgbImage::from_pixel(24, 20, image::Rgb([255, 255, 255]))
-        .save(&changed)
-        .unwrap();
-    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    std::fs::File::options()
-        .write(true)
-        .open(&changed)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
+    common::save_later(
+        &image::RgbImage::from_pixel(24, 20, image::Rgb([255, 255, 255])),
+        &changed,
+    );
     let second = open(options(tmp.path().to_path_buf(), None, cache.path()));
     assert_eq!(brightness(&second), 255.0);
     // The scan ran after the check, over the new pixels.

@@ -308,6 +308,18 @@ fn build(root: &Path, cache: &IndexCache) -> (Dataset, Index) {
     (dataset, index)
 }
 
+/// Saves `image` over `path` with a modification time 5 s ahead: an edit after indexing.
+fn save_later(image: &RgbImage, path: &Path) {
+    image.save(path).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+}
+
 fn record<'a>(dataset: &Dataset, index: &'a Index, path: &str) -> &'a ImageRecord {
     let i = dataset
         .examples
@@ -367,17 +379,10 @@ fn a_second_build_reuses_the_cache_and_a_changed_file_is_decoded_again() {
     );
 
     // Same size, new pixels and a new modification time: decoded again, the rest reused.
-    let changed = data.path().join("a/1.png");
-    RgbImage::from_pixel(16, 12, Rgb([0, 0, 0]))
-        .save(&changed)
-        .unwrap();
-    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    std::fs::File::options()
-        .write(true)
-        .open(&changed)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
+    save_later(
+        &RgbImage::from_pixel(16, 12, Rgb([0, 0, 0])),
+        &data.path().join("a/1.png"),
+    );
     let (dataset, third) = build(data.path(), &cache);
     assert_eq!(third.decoded, 1);
     assert_eq!(record(&dataset, &third, "a/1.png").brightness, 0.0);
@@ -579,17 +584,10 @@ fn the_cache_alone_gives_the_saved_rows_until_the_files_are_checked() {
     );
 
     // A changed file keeps its saved row from the cache alone; the checked build decodes it.
-    let changed = data.path().join("a/1.png");
-    RgbImage::from_pixel(16, 12, Rgb([0, 0, 0]))
-        .save(&changed)
-        .unwrap();
-    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    std::fs::File::options()
-        .write(true)
-        .open(&changed)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
+    save_later(
+        &RgbImage::from_pixel(16, 12, Rgb([0, 0, 0])),
+        &data.path().join("a/1.png"),
+    );
     let stale = from_cache(&dataset).unwrap();
     let (_, checked) = build(data.path(), &cache);
     let hash = |index: &Index| record(&dataset, index, "a/1.png").content_hash;

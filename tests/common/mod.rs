@@ -40,6 +40,18 @@ pub fn image_folder(root: &Path, spec: &[(&str, &str, usize)]) {
     }
 }
 
+/// Saves `image` over `path` with a modification time 5 s ahead: an edit after indexing.
+pub fn save_later(image: &image::RgbImage, path: &Path) {
+    image.save(path).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+}
+
 /// The bundled demo's folders, inside the repo.
 pub fn demo_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/data")

@@ -55,9 +55,9 @@ impl CacheReading {
     }
 }
 
-/// The index and its stats as soon as they can be had: from the cache rows (`cached`) alone when they cover
-/// every example (`cached_index`; `Index::files_checked` is then false, and `index_with_stats`
-/// should follow to catch changed files), else built.
+/// The index and its stats as soon as they can be had: from the cache rows (`cached`) alone
+/// when they cover every example (`cached_index`; `Index::files_checked` is then false, and
+/// `index_with_stats` should follow to catch changed files), else built.
 pub fn first_index_with_stats(
     dataset: &Dataset,
     cache: IndexCache,

@@ -19,7 +19,8 @@ pub struct HashPair {
 /// every bucket within the exact radius (2 bits for 10 of 64 in 4 chunks, 137 buckets a chunk)
 /// costs about 8 times the probes within 1 bit (17 a chunk), which still find every pair within
 /// 7 bits and most up to 10. On the 60,000 CIFAR-10 images with 500 planted copies, the scan
-/// found the same copies either way, with the search 2.4 times faster.
+/// found the same copies either way, with the search 2.4 times faster; on a million blocky
+/// images, where the budget limits the radius, the same work searches 8 bits instead of 7.
 const PROBE_RADIUS: u32 = 1;
 
 /// Chunk widths above this would need offset tables larger than 4 MiB per chunk.

@@ -221,17 +221,15 @@ impl DatasetSession {
             self.checking_files = None;
             match result {
                 Ok((index, stats)) => {
-                    let changed = self
-                        .index
-                        .as_ref()
-                        .is_none_or(|old| old.records != index.records);
+                    // A row not reused from the cache as it was is a file that changed or went.
+                    let changed = index.from_cache < index.records.len();
                     if changed || !index.warnings.is_empty() {
                         self.set_index(index, stats, env);
                     }
                     self.start_scan(model, env);
                 }
                 Err(message) => env.messages.push(format!(
-                    "Checking the files against the index cache failed ({message}): the stats are as cached"
+                    "Checking the files against the index cache failed ({message}): the stats are as cached, and no scan runs"
                 )),
             }
         }

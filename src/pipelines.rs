@@ -61,11 +61,13 @@ impl CacheReading {
 pub fn first_index_with_stats(
     dataset: &Dataset,
     cache: IndexCache,
-    cached: Option<CacheReading>,
+    cached: CacheReading,
     progress: &Progress,
 ) -> Result<(Index, StatColumns), IndexError> {
-    let rows = cached.and_then(|reading| reading.rows_of(dataset));
-    match rows.and_then(|rows| cached_index(dataset, rows)) {
+    match cached
+        .rows_of(dataset)
+        .and_then(|rows| cached_index(dataset, rows))
+    {
         Some(index) => {
             let stats = StatColumns::new(index.numeric_columns(dataset));
             Ok((index, stats))

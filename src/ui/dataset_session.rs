@@ -101,8 +101,7 @@ impl DatasetSession {
             label,
             Arc::clone(env.repaint),
             move |progress| {
-                first_index_with_stats(&dataset, cache, Some(cached), progress)
-                    .map_err(|e| e.to_string())
+                first_index_with_stats(&dataset, cache, cached, progress).map_err(|e| e.to_string())
             },
         ));
         session

@@ -269,7 +269,8 @@ fn near_pairs(
     let mirror_views = if tolerance.mirror { 2 } else { 1 };
     let views_of = [mirror_views, 2 * mirror_views];
     let n = candidates.len();
-    let describing = steps.part(n * (views_of[0] + views_of[1]), 1, 4);
+    // Two descriptors, each of a sample of the images (for their mean) and then of all.
+    let describing = steps.part(2 * (n.min(MEAN_SAMPLE) + n), 1, 4);
     let view_gray = |i: usize, mirror: bool| {
         let gray = &sig(i).gray;
         if mirror {
@@ -279,25 +280,26 @@ fn near_pairs(
         }
     };
     let hog_planes = Hyperplanes::new(signature::HOG_LEN, HOG_HASH_TABLES, HOG_HASH_SEED);
-    let (hogs, hog_codes) = Descriptors::build(views_of[0], n, &hog_planes, |view, p| {
+    let (hogs, hog_codes) = Descriptors::build(views_of[0], n, &hog_planes, |p| {
         describing.advance();
-        signature::hog(&view_gray(candidates[p], view == 1)).0
+        (0..views_of[0])
+            .map(|view| signature::hog(&view_gray(candidates[p], view == 1)).0)
+            .collect()
     });
     let spectrum_planes = Hyperplanes::new(
         signature::SPECTRUM_LEN,
         SPECTRUM_HASH_TABLES,
         SPECTRUM_HASH_SEED,
     );
-    let (spectra, spectrum_codes) =
-        Descriptors::build(views_of[1], n, &spectrum_planes, |view, p| {
-            describing.advance();
-            let centred = signature::recentred(&view_gray(candidates[p], view >= 2));
-            if view % 2 == 0 {
-                signature::spectrum(&centred)
-            } else {
-                signature::spectrum(&zoomed(&centred))
-            }
-        });
+    let (spectra, spectrum_codes) = Descriptors::build(views_of[1], n, &spectrum_planes, |p| {
+        describing.advance();
+        (0..mirror_views)
+            .flat_map(|mirror| {
+                let centred = signature::recentred(&view_gray(candidates[p], mirror == 1));
+                [signature::spectrum(&centred), signature::spectrum(&zoomed(&centred))]
+            })
+            .collect()
+    });
     let centred = [hogs, spectra];
     let d = settings.near_duplicate_max_distance;
     let mut code_sets: Vec<Vec<u64>> =
@@ -309,12 +311,12 @@ fn near_pairs(
         let mut best = [0f32; 2];
         for ((descriptor, views), best) in centred.iter().zip(views_of).zip(&mut best) {
             for view in 0..views {
-                let forward = descriptor.cosine(view * n + pa, pb);
+                let forward = descriptor.cosine(pa, view, pb);
                 // View 0 is the image itself, the same both ways.
                 let backward = if view == 0 {
                     forward
                 } else {
-                    descriptor.cosine(view * n + pb, pa)
+                    descriptor.cosine(pb, view, pa)
                 };
                 *best = best.max(forward).max(backward);
             }
@@ -397,32 +399,34 @@ pub const STEPS_PER_IMAGE: usize = 4;
 /// Images whose first view's mean centres every descriptor: evenly spaced over the candidates.
 const MEAN_SAMPLE: usize = 16_384;
 
-/// One descriptor of every image's views, view-major (all images' first view, then all their
-/// second), centred on the mean first view of a sample of images and normalised, stored as `i8`
+/// One descriptor of every image's views, image-major (each image's views together), centred on
+/// the mean first view of a sample of images and normalised, stored as `i8`
 /// (`signature::quantised`): 1M images' descriptors fit in a quarter of the memory of floats.
 /// Raw histograms are all positive, so uncentred every pair would look somewhat alike and random
 /// hyperplanes would split them poorly.
 struct Descriptors {
     dim: usize,
+    views: usize,
     values: Vec<i8>,
     scales: Vec<f32>,
 }
 
 impl Descriptors {
-    /// `describe(view, image)` of `images` images' `views` views, each `planes`' dimension long,
-    /// with their codes in each table of `planes` (computed before quantisation): one code set
-    /// per table, view-major like the rows.
+    /// `describe(image)`, the `views` views of each of `images` images (each `planes`' dimension
+    /// long), with their codes in each table of `planes` (computed before quantisation): one code
+    /// set per table, view-major (all images' first view, then all their second), so that code
+    /// `p` is of image `p % images`.
     fn build(
         views: usize,
         images: usize,
         planes: &Hyperplanes,
-        describe: impl Fn(usize, usize) -> Vec<f32> + Sync,
+        describe: impl Fn(usize) -> Vec<Vec<f32>> + Sync,
     ) -> (Descriptors, Vec<Vec<u64>>) {
         let dim = planes.dim();
         let sample = images.min(MEAN_SAMPLE);
         let sampled: Vec<Vec<f32>> = (0..sample)
             .into_par_iter()
-            .map(|k| describe(0, k * images / sample))
+            .map(|k| describe(k * images / sample).swap_remove(0))
             .collect();
         let mut mean = vec![0f32; dim];
         for row in &sampled {
@@ -431,30 +435,41 @@ impl Descriptors {
         mean.iter_mut().for_each(|m| *m /= sample.max(1) as f32);
         drop(sampled);
         let tables = planes.count();
-        let rows = views * images;
-        let mut values = vec![0i8; rows * dim];
-        let mut scales = vec![0f32; rows];
-        let mut codes = vec![0u64; rows * tables];
+        let mut values = vec![0i8; images * views * dim];
+        let mut scales = vec![0f32; images * views];
+        // Per image, per view, per table.
+        let mut codes = vec![0u64; images * views * tables];
         values
-            .par_chunks_mut(dim)
-            .zip(scales.par_iter_mut())
-            .zip(codes.par_chunks_mut(tables.max(1)))
+            .par_chunks_mut(views * dim)
+            .zip(scales.par_chunks_mut(views))
+            .zip(codes.par_chunks_mut((views * tables).max(1)))
             .enumerate()
-            .for_each(|(row, ((out, scale), row_codes))| {
-                let mut v = describe(row / images, row % images);
-                v.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
-                signature::normalise(&mut v);
-                for (table, code) in row_codes.iter_mut().enumerate().take(tables) {
-                    *code = planes.code(table, &v);
+            .for_each(|(image, ((out, scales), image_codes))| {
+                let described = describe(image);
+                debug_assert_eq!(described.len(), views);
+                for (view, mut v) in described.into_iter().enumerate() {
+                    v.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
+                    signature::normalise(&mut v);
+                    for table in 0..tables {
+                        image_codes[view * tables + table] = planes.code(table, &v);
+                    }
+                    scales[view] = signature::quantised(&v, &mut out[view * dim..][..dim]);
                 }
-                *scale = signature::quantised(&v, out);
             });
         let code_sets = (0..tables)
-            .map(|table| (0..rows).map(|row| codes[row * tables + table]).collect())
+            .map(|table| {
+                (0..views * images)
+                    .map(|p| {
+                        let (view, image) = (p / images, p % images);
+                        codes[(image * views + view) * tables + table]
+                    })
+                    .collect()
+            })
             .collect();
         (
             Descriptors {
                 dim,
+                views,
                 values,
                 scales,
             },
@@ -462,8 +477,9 @@ impl Descriptors {
         )
     }
 
-    /// Cosine of rows `x` and `y`.
-    fn cosine(&self, x: usize, y: usize) -> f32 {
+    /// Cosine of `view` of image `a` with the first view of image `b`.
+    fn cosine(&self, a: usize, view: usize, b: usize) -> f32 {
+        let (x, y) = (a * self.views + view, b * self.views);
         let row = |r: usize| &self.values[r * self.dim..(r + 1) * self.dim];
         signature::dot_i8(row(x), row(y)) as f32 * self.scales[x] * self.scales[y]
     }

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use super::signature::{EMBED_LEN, Signature};
+use super::signature::{EMBED_LEN, Signature, squared_distance};
 use super::{Finding, IssueKind, ScanSettings};
 use crate::index::{ImageRecord, Index};
 
@@ -106,11 +106,7 @@ pub fn nearest_reference_distances(embedded: &[Vec<f32>], k: usize) -> Vec<Vec<f
                 if r == q {
                     continue;
                 }
-                let d: f32 = query
-                    .iter()
-                    .zip(vector)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum();
+                let d = squared_distance(query, vector);
                 if d < nearest[k - 1] {
                     let mut slot = k - 1;
                     while slot > 0 && nearest[slot - 1] > d {

@@ -27,6 +27,11 @@ const REGION_MIN_VARIANCE_SHARE: f32 = 0.1;
 /// Pairs whose best coarse alignment correlates less than this are rejected unrefined: the coarse
 /// images are smoother and correlate more than the full ones, which must reach `MIN_TONE`.
 const COARSE_GATE: f32 = 0.75;
+/// Pairs whose tone, refined at every other pixel, stays this far below `MIN_TONE` are measured
+/// at that alignment without the finer refinement for detail: that one pins the alignment down
+/// and rarely raises tone. On CIFAR-10 with planted copies, of 81,402 pairs past the coarse gate,
+/// 57,514 were below this margin, and none of them was the same shot after the finer refinement.
+const REFINED_TONE_MARGIN: f32 = 0.05;
 
 /// How the second image maps onto the first: a pixel `p` of the first corresponds to
 /// `scale · (p − centre) + centre + shift` of the second (then mirrored when `mirrored`). Shifts
@@ -514,6 +519,10 @@ pub fn compare(a: &View, b: &View, tolerance: Tolerance) -> Option<Comparison> {
         .take_while(|c| c.0 >= coarse[0].0 - 0.05)
         .map(|&(_, start)| refine(a, b, start, Objective::Tone))
         .max_by(|x, y| x.0.total_cmp(&y.0))?;
+    if best.0 < MIN_TONE - REFINED_TONE_MARGIN {
+        // Still measured, so the crowd of look-alikes sees how close the pair came.
+        return Some(measure(a, b, best.1));
+    }
     // Tone is smooth, so its optimum is broad; detail then pins the alignment down.
     let (_, fine) = refine(a, b, best.1, Objective::ToneAndDetail);
     Some(measure(a, b, fine))

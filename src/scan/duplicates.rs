@@ -496,7 +496,10 @@ fn zoomed(gray: &[u8]) -> Vec<u8> {
     let centre: Vec<f32> = (offset..offset + kept)
         .flat_map(|y| (offset..offset + kept).map(move |x| f32::from(gray[y * n + x])))
         .collect();
-    signature::area_resize(&centre, 1, kept, kept, n, n)
+    static WEIGHTS: std::sync::OnceLock<signature::AreaWeights> = std::sync::OnceLock::new();
+    WEIGHTS
+        .get_or_init(|| signature::AreaWeights::new(kept, kept, n, n))
+        .resize(&centre, 1)
         .iter()
         .map(|&v| v.round().clamp(0.0, 255.0) as u8)
         .collect()

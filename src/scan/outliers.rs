@@ -100,25 +100,41 @@ pub fn nearest_reference_distances(embedded: &[Vec<f32>], k: usize) -> Vec<Vec<f
     (0..m)
         .into_par_iter()
         .map(|q| {
-            let query = &embedded[q];
-            let mut nearest = vec![f32::INFINITY; k];
-            for (&r, vector) in references.iter().zip(reference_vectors.chunks_exact(dim)) {
-                if r == q {
-                    continue;
-                }
-                let d = squared_distance(query, vector);
-                if d < nearest[k - 1] {
-                    let mut slot = k - 1;
-                    while slot > 0 && nearest[slot - 1] > d {
-                        nearest[slot] = nearest[slot - 1];
-                        slot -= 1;
-                    }
-                    nearest[slot] = d;
-                }
-            }
-            nearest.iter().map(|d| d.sqrt()).collect()
+            nearest_to(q, &embedded[q], &references, &reference_vectors, dim, k)
+                .iter()
+                .map(|d| d.sqrt())
+                .collect()
         })
         .collect()
+}
+
+/// The `k` smallest squared distances of `query` (vector `q`) to the reference vectors
+/// (`references[j]` is the `j`-th `dim`-long row of `reference_vectors`), ascending.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn nearest_to(
+    q: usize,
+    query: &[f32],
+    references: &[usize],
+    reference_vectors: &[f32],
+    dim: usize,
+    k: usize,
+) -> Vec<f32> {
+    let mut nearest = vec![f32::INFINITY; k];
+    for (&r, vector) in references.iter().zip(reference_vectors.chunks_exact(dim)) {
+        if r == q {
+            continue;
+        }
+        let d = squared_distance(query, vector);
+        if d < nearest[k - 1] {
+            let mut slot = k - 1;
+            while slot > 0 && nearest[slot - 1] > d {
+                nearest[slot] = nearest[slot - 1];
+                slot -= 1;
+            }
+            nearest[slot] = d;
+        }
+    }
+    nearest
 }
 
 /// Colour thumbnails as vectors in 0..1, centred on the dataset's mean, randomly projected to

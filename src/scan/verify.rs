@@ -301,7 +301,6 @@ fn for_each_aligned(
 
 /// Correlation of each image pair `(a, b)` (all `side²`), `b` aligned onto `a`, in one pass over
 /// the alignment, and the share of the first image's inner area covered.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn correlate<const K: usize>(
     pairs: [(&[f32], &[f32]); K],
     side: usize,
@@ -422,7 +421,6 @@ fn correlation_of(n: f64, (a, aa): (f64, f64), (b, bb): (f64, f64), ab: f64) -> 
 
 /// Every coarse alignment (scale, integer half-resolution shift, mirror when allowed) with the
 /// correlation it reaches, for those that cover `MIN_OVERLAP` of the second image.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f32, Alignment)> {
     let hs = b.side / 2;
     let m = margin(hs);
@@ -598,7 +596,6 @@ fn refine(a: &View, b: &View, start: Alignment, objective: Objective) -> (f32, A
 }
 
 /// Tone, detail and region correlations of `b` aligned onto `a`.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn measure(a: &View, b: &View, alignment: Alignment) -> Comparison {
     let side = a.side;
     let m = margin(side);

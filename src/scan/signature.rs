@@ -142,6 +142,16 @@ impl AreaWeights {
 
     /// `area_resize` of `src` (`w×h`, `channels` interleaved).
     pub fn resize(&self, src: &[f32], channels: usize) -> Vec<f32> {
+        // The common channel counts compiled apart, so their index arithmetic folds.
+        match channels {
+            1 => self.resize_channels(src, 1),
+            3 => self.resize_channels(src, 3),
+            _ => self.resize_channels(src, channels),
+        }
+    }
+
+    #[inline(always)]
+    fn resize_channels(&self, src: &[f32], channels: usize) -> Vec<f32> {
         let (w, h, nw, nh) = (self.w, self.h, self.x.len(), self.y.len());
         let mut out = vec![0f32; nw * nh * channels];
         // Rows first into an intermediate `nw × h`, then columns.
@@ -195,18 +205,22 @@ fn axis_weights(len: usize, new_len: usize) -> Vec<Vec<(usize, f32)>> {
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn box_blur3(image: &[f32], side: usize) -> Vec<f32> {
     let mut rows = vec![0f32; side * side];
-    for y in 0..side {
+    for (row, out) in image.chunks_exact(side).zip(rows.chunks_exact_mut(side)) {
         for x in 0..side {
             let (l, r) = (x.saturating_sub(1), (x + 1).min(side - 1));
-            rows[y * side + x] = image[y * side + l] + image[y * side + x] + image[y * side + r];
+            out[x] = row[l] + row[x] + row[r];
         }
     }
     let mut out = vec![0f32; side * side];
-    for y in 0..side {
+    for (y, out) in out.chunks_exact_mut(side).enumerate() {
         let (u, d) = (y.saturating_sub(1), (y + 1).min(side - 1));
+        let (up, here, down) = (
+            &rows[u * side..][..side],
+            &rows[y * side..][..side],
+            &rows[d * side..][..side],
+        );
         for x in 0..side {
-            out[y * side + x] =
-                (rows[u * side + x] + rows[y * side + x] + rows[d * side + x]) / 9.0;
+            out[x] = (up[x] + here[x] + down[x]) / 9.0;
         }
     }
     out
@@ -489,7 +503,7 @@ pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
 /// vectors with a high cosine. The directions come from a fixed seed, so codes are reproducible.
 pub struct Hyperplanes {
     dim: usize,
-    /// Per table, 64 directions of `dim` values.
+    /// Per table, 64 directions of `dim` values, value-major (`dim` rows of 64).
     tables: Vec<Vec<f32>>,
 }
 
@@ -498,8 +512,12 @@ impl Hyperplanes {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let tables = (0..count)
             .map(|_| {
-                (0..64 * dim)
+                let directions: Vec<f32> = (0..64 * dim)
                     .map(|_| rng.sample::<f32, _>(StandardNormal))
+                    .collect();
+                // Stored transposed, value-major: a code is then 64 running sums side by side.
+                (0..dim * 64)
+                    .map(|p| directions[(p % 64) * dim + p / 64])
                     .collect()
             })
             .collect();
@@ -520,16 +538,20 @@ impl Hyperplanes {
     }
 }
 
-/// Bit k set when `v` projects positively on the k-th `dim`-long direction of `planes`.
+/// Bit k set when `v` projects positively on the k-th direction of `planes` (`dim` rows of 64,
+/// one value of every direction per row).
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn hyperplane_code(planes: &[f32], dim: usize, v: &[f32]) -> u64 {
-    let mut code = 0u64;
-    for (bit, plane) in planes.chunks_exact(dim).enumerate() {
-        if dot(v, plane) > 0.0 {
-            code |= 1 << bit;
+    let mut projections = [0f32; 64];
+    for (row, &x) in planes.chunks_exact(64).zip(v).take(dim) {
+        for (p, &d) in projections.iter_mut().zip(row) {
+            *p += x * d;
         }
     }
-    code
+    projections
+        .iter()
+        .enumerate()
+        .fold(0u64, |code, (bit, &p)| code | (u64::from(p > 0.0) << bit))
 }
 
 /// `count` SimHash codes (`Hyperplanes`) of each vector: one code set per table.

@@ -296,7 +296,10 @@ fn near_pairs(
         (0..mirror_views)
             .flat_map(|mirror| {
                 let centred = signature::recentred(&view_gray(candidates[p], mirror == 1));
-                [signature::spectrum(&centred), signature::spectrum(&zoomed(&centred))]
+                [
+                    signature::spectrum(&centred),
+                    signature::spectrum(&zoomed(&centred)),
+                ]
             })
             .collect()
     });

@@ -682,10 +682,7 @@ mod tests {
     fn the_fast_angle_stays_within_a_ten_thousandth_of_a_radian_of_atan2() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for _ in 0..100_000 {
-            let (y, x): (f32, f32) = (
-                rng.sample(StandardNormal),
-                rng.sample(StandardNormal),
-            );
+            let (y, x): (f32, f32) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
             let exact = y.atan2(x).rem_euclid(std::f32::consts::TAU);
             let fast = fast_angle(y, x);
             let error = (fast - exact).abs();

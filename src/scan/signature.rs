@@ -694,6 +694,46 @@ mod tests {
     }
 
     #[test]
+    fn hash_codes_differ_in_about_64_theta_over_pi_bits_and_flip_with_the_vector() {
+        let dim = 120;
+        let planes = Hyperplanes::new(dim, 12, 11);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut random_unit = || {
+            let mut v: Vec<f32> = (0..dim).map(|_| rng.sample(StandardNormal)).collect();
+            normalise(&mut v);
+            v
+        };
+        for theta in [0.2f32, 0.8, 1.6] {
+            let (mut differing, mut codes) = (0u32, 0u32);
+            for _ in 0..40 {
+                let a = random_unit();
+                // b at angle theta from a, in the plane of a and a random direction.
+                let r = random_unit();
+                let along = dot(&r, &a);
+                let mut ortho: Vec<f32> = r.iter().zip(&a).map(|(r, a)| r - along * a).collect();
+                normalise(&mut ortho);
+                let b: Vec<f32> = a
+                    .iter()
+                    .zip(&ortho)
+                    .map(|(a, o)| theta.cos() * a + theta.sin() * o)
+                    .collect();
+                let minus_a: Vec<f32> = a.iter().map(|x| -x).collect();
+                for table in 0..planes.count() {
+                    differing += (planes.code(table, &a) ^ planes.code(table, &b)).count_ones();
+                    codes += 1;
+                    assert_eq!(planes.code(table, &minus_a), !planes.code(table, &a));
+                }
+            }
+            let mean = differing as f32 / codes as f32;
+            let expected = 64.0 * theta / std::f32::consts::PI;
+            assert!(
+                (mean - expected).abs() < 0.15 * expected + 0.5,
+                "angle {theta}: {mean} bits differ, expected about {expected}"
+            );
+        }
+    }
+
+    #[test]
     fn resizing_by_a_whole_factor_averages_blocks_as_the_area_weights_do() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for (k, channels) in [(2usize, 1usize), (4, 3), (3, 1)] {

@@ -283,7 +283,7 @@ fn near_pairs(
     let (hogs, hog_codes) = Descriptors::build(views_of[0], n, &hog_planes, |p| {
         describing.advance();
         (0..views_of[0])
-            .map(|view| signature::hog(&view_gray(candidates[p], view == 1)).0)
+            .map(|view| signature::hog(&view_gray(candidates[p], view == 1)))
             .collect()
     });
     let spectrum_planes = Hyperplanes::new(

@@ -251,18 +251,17 @@ impl Gradients {
 }
 
 /// HOG of the thumbnail inside the margin: per 8×8 cell, gradient magnitude summed into 8 signed
-/// orientation bins (linear between neighbouring bins), square-rooted and L2-normalised. Also
-/// returns the mean gradient magnitude, the image's amount of structure.
-pub fn hog(gray: &[u8]) -> (Vec<f32>, f32) {
-    let (mut hist, structure) = cell_histograms(gray);
+/// orientation bins (linear between neighbouring bins), square-rooted and L2-normalised.
+pub fn hog(gray: &[u8]) -> Vec<f32> {
+    let mut hist = cell_histograms(gray);
     for v in &mut hist {
         *v = v.sqrt();
     }
     normalise(&mut hist);
-    (hist, structure)
+    hist
 }
 
-/// The mean gradient magnitude inside the margin (as `hog` returns it): the image's amount of
+/// The mean gradient magnitude inside the margin (where `hog` looks): the image's amount of
 /// structure.
 pub fn structure(gray: &[u8]) -> f32 {
     let n = THUMB_SIDE;
@@ -420,20 +419,16 @@ pub fn mirrored<T: Copy>(image: &[T], side: usize) -> Vec<T> {
         .collect()
 }
 
-/// Per-cell orientation histograms (raw sums) and the mean gradient magnitude.
-fn cell_histograms(gray: &[u8]) -> (Vec<f32>, f32) {
+/// Per-cell orientation histograms (raw sums).
+fn cell_histograms(gray: &[u8]) -> Vec<f32> {
     let n = THUMB_SIDE;
     let cell = n / HOG_CELLS;
     let Gradients { x: gx, y: gy } = Gradients::of(gray);
     let mut hist = vec![0f32; HOG_LEN];
-    let mut total = 0f32;
-    let mut count = 0usize;
     for y in MARGIN..n - MARGIN {
         for x in MARGIN..n - MARGIN {
             let (dx, dy) = (gx[y * n + x], gy[y * n + x]);
             let magnitude = (dx * dx + dy * dy).sqrt();
-            total += magnitude;
-            count += 1;
             if magnitude == 0.0 {
                 continue;
             }
@@ -446,7 +441,7 @@ fn cell_histograms(gray: &[u8]) -> (Vec<f32>, f32) {
             hist[base + (bin + 1) % HOG_BINS] += magnitude * frac;
         }
     }
-    (hist, total / count.max(1) as f32)
+    hist
 }
 
 /// Scales `v` to unit length; leaves a zero vector alone.
@@ -643,7 +638,7 @@ mod tests {
         };
         let pictures = 24u64;
         let by_spectrum = |gray: &[u8]| spectrum(&recentred(gray));
-        let by_gradients = |gray: &[u8]| hog(gray).0;
+        let by_gradients = |gray: &[u8]| hog(gray);
         // How many shifted copies have their own original as the nearest picture.
         let found = |describe: &dyn Fn(&[u8]) -> Vec<f32>| {
             let originals: Vec<Vec<f32>> = (0..pictures)
@@ -759,7 +754,7 @@ mod tests {
         ));
         let signature = Signature::of(&flat);
         assert!(!signature.has_structure);
-        assert!(hog(&signature.gray).0.iter().all(|&v| v == 0.0));
+        assert!(hog(&signature.gray).iter().all(|&v| v == 0.0));
         assert!(Signature::of(&pattern(40, 30, 2)).has_structure);
     }
 }

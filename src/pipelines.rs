@@ -64,16 +64,15 @@ pub fn first_index_with_stats(
     cached: CacheReading,
     progress: &Progress,
 ) -> Result<(Index, StatColumns), IndexError> {
-    match cached
+    let index = match cached
         .rows_of(dataset)
         .and_then(|rows| cached_index(dataset, rows))
     {
-        Some(index) => {
-            let stats = StatColumns::new(index.numeric_columns(dataset));
-            Ok((index, stats))
-        }
-        None => index_with_stats(dataset, cache, progress),
-    }
+        Some(index) => index,
+        None => build_index(dataset, cache, progress)?,
+    };
+    let stats = StatColumns::new(index.numeric_columns(dataset));
+    Ok((index, stats))
 }
 
 /// Builds the index of `dataset` (decoding only what the cache lacks) and its stat columns.

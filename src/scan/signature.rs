@@ -95,7 +95,7 @@ pub fn area_resize(
         return src.to_vec();
     }
     let mut out = vec![0f32; nw * nh * channels];
-    if w == 0 || h == 0 {
+    if w == 0 || h == 0 || nw == 0 || nh == 0 {
         return out;
     }
     let k = w / nw;
@@ -457,36 +457,30 @@ pub fn normalise(v: &mut [f32]) {
 /// Dot product, summed in 8 lanes so that it vectorises.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = chunks_a
-        .remainder()
-        .iter()
-        .zip(chunks_b.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    let mut lanes = [0f32; 8];
-    for (x, y) in chunks_a.zip(chunks_b) {
-        for k in 0..8 {
-            lanes[k] += x[k] * y[k];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
+    sum_in_lanes(a, b, |x, y| x * y)
 }
 
 /// Squared Euclidean distance, summed in 8 lanes so that it vectorises.
 #[inline]
 pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    sum_in_lanes(a, b, |x, y| (x - y) * (x - y))
+}
+
+/// The sum of `term(a[i], b[i])`, in 8 lanes: the additions of different lanes do not wait on
+/// one another, so the compiler may use vector instructions.
+#[inline(always)]
+fn sum_in_lanes(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = chunks_a
         .remainder()
         .iter()
         .zip(chunks_b.remainder())
-        .map(|(x, y)| (x - y) * (x - y))
+        .map(|(&x, &y)| term(x, y))
         .sum();
     let mut lanes = [0f32; 8];
     for (x, y) in chunks_a.zip(chunks_b) {
         for k in 0..8 {
-            lanes[k] += (x[k] - y[k]) * (x[k] - y[k]);
+            lanes[k] += term(x[k], y[k]);
         }
     }
     lanes.iter().sum::<f32>() + tail
@@ -623,6 +617,13 @@ mod tests {
         assert!(((out[0] + out[1]) / 2.0 - mean_in).abs() < 1e-4);
         let up = area_resize(&[1.0, 3.0], 1, 2, 1, 4, 2);
         assert_eq!(up, vec![1.0, 1.0, 3.0, 3.0, 1.0, 1.0, 3.0, 3.0]);
+    }
+
+    #[test]
+    fn resizing_to_nothing_gives_nothing() {
+        let src = vec![1.0f32; 12];
+        assert!(area_resize(&src, 1, 4, 3, 0, 1).is_empty());
+        assert!(area_resize(&src, 1, 4, 3, 2, 0).is_empty());
     }
 
     #[test]

@@ -107,13 +107,13 @@ impl DiskCache {
         std::fs::create_dir_all(&self.dir)?;
         let path = self.path(name);
         write_atomically(&path, |file| io::Write::write_all(file, bytes))?;
-        self.trim(Some(&path))?;
+        self.trim(&[&path])?;
         Ok(())
     }
 
-    /// Removes the least recently used files until the folder fits the budget; `keep` is never
-    /// removed. Returns the bytes removed.
-    pub fn trim(&self, keep: Option<&Path>) -> io::Result<u64> {
+    /// Removes the least recently used files until the folder fits the budget; the files in `keep`
+    /// are never removed. Returns the bytes removed.
+    pub fn trim(&self, keep: &[&Path]) -> io::Result<u64> {
         let mut files: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
             let entry = entry?;
@@ -130,7 +130,7 @@ impl DiskCache {
             if total <= self.budget_bytes {
                 break;
             }
-            if Some(path.as_path()) == keep {
+            if keep.contains(&path.as_path()) {
                 continue;
             }
             if std::fs::remove_file(&path).is_ok() {

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use crate::dataset::{Dataset, relative_path_text};
 use crate::files::{DiskCache, cache_budget_bytes, mark_used};
 use crate::jobs::Progress;
+use crate::scan::{Signed, signature_cache};
 
 pub use stats::phash_distance;
 pub use table::{TableFormat, write_table};
@@ -280,6 +281,9 @@ pub struct Index {
     /// False when the rows were taken from the cache without looking at the files
     /// (`cached_index`): a file changed since may still hold its old row.
     pub files_checked: bool,
+    /// Where scans of this dataset keep its images' signatures (`scan::signature_cache`): beside
+    /// the index cache file, when there is one.
+    pub signature_cache: Option<PathBuf>,
 }
 
 impl Index {
@@ -372,6 +376,9 @@ impl FileKey {
     }
 }
 
+/// Examples decoded between writes of their signatures: bounds the signatures held at once.
+const SIGNED_CHUNK: usize = 8192;
+
 /// Builds the index of `dataset`: rows from the cache where file size and modification time still
 /// match, a decode for every other file, in parallel on the rayon pool. Unreadable files become
 /// rows with `decode_error` set. Advances `progress` once per example.
@@ -404,32 +411,61 @@ pub fn build_index(
             }),
         (_, None) => HashMap::new(),
     };
+    let signature_cache = cache_file.as_deref().map(signature_cache::file_beside);
+    // A build that decodes every file also signs each one from the same decode, so the scan that
+    // follows need not decode them again.
+    let mut signatures = match &signature_cache {
+        Some(file) if cached.is_empty() => signature_cache::Writer::create(file)
+            .map_err(|e| {
+                warnings.push(format!(
+                    "{}: could not save the signature cache: {e}",
+                    file.display()
+                ))
+            })
+            .ok(),
+        _ => None,
+    };
     let (decoded, reused) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let slots: Vec<Option<ImageRecord>> = dataset
-        .examples
-        .par_iter()
-        .map(|example| {
-            let path = dataset.absolute_path(example);
-            // Only a cached row needs a separate look at the file; a decode gets size and time
-            // from the open file.
-            if let Some(record) = cached.get(&relative_path_text(&example.path))
-                && FileKey::of(&path) == Some(record.file_key())
-            {
-                reused.fetch_add(1, Ordering::Relaxed);
+    let mut slots: Vec<Option<ImageRecord>> = Vec::with_capacity(dataset.examples.len());
+    // In chunks, so that signatures are written as they are made.
+    for chunk in dataset.examples.chunks(SIGNED_CHUNK) {
+        let rows: Vec<(Option<ImageRecord>, Option<Signed>)> = chunk
+            .par_iter()
+            .map(|example| {
+                let path = dataset.absolute_path(example);
+                // Only a cached row needs a separate look at the file; a decode gets size and time
+                // from the open file.
+                if let Some(record) = cached.get(&relative_path_text(&example.path))
+                    && FileKey::of(&path) == Some(record.file_key())
+                {
+                    reused.fetch_add(1, Ordering::Relaxed);
+                    progress.advance(1);
+                    return (Some(record.clone()), None);
+                }
+                if progress.is_cancelled() {
+                    return (None, None);
+                }
+                let (record, signed, found) = index_file(&path, signatures.is_some());
+                if found {
+                    decoded.fetch_add(1, Ordering::Relaxed);
+                }
                 progress.advance(1);
-                return Some(record.clone());
+                (Some(record), signed)
+            })
+            .collect();
+        for (example, (record, signed)) in chunk.iter().zip(rows) {
+            if let (Some(writer), Some(record), Some(signed)) = (&mut signatures, &record, &signed)
+                && let Err(e) = writer.push(&relative_path_text(&example.path), record, signed)
+            {
+                warnings.push(format!(
+                    "{}: could not save the signature cache: {e}",
+                    writer.path().display()
+                ));
+                signatures = None;
             }
-            if progress.is_cancelled() {
-                return None;
-            }
-            let (record, found) = index_file(&path);
-            if found {
-                decoded.fetch_add(1, Ordering::Relaxed);
-            }
-            progress.advance(1);
-            Some(record)
-        })
-        .collect();
+            slots.push(record);
+        }
+    }
     let (decoded, reused) = (decoded.into_inner(), reused.into_inner());
     let cancelled = slots.iter().any(Option::is_none);
     // Rewrite the cache only when it would change (new rows, rows gone, unreadable file): a warm
@@ -450,9 +486,21 @@ pub fn build_index(
             });
         match cache::write(file, rows) {
             Ok(()) => {
+                if let Some(writer) = signatures.take()
+                    && !cancelled
+                {
+                    let path = writer.path().to_path_buf();
+                    if let Err(e) = writer.finish() {
+                        warnings.push(format!(
+                            "{}: could not save the signature cache: {e}",
+                            path.display()
+                        ));
+                    }
+                }
                 // Other datasets' caches make room, least recently opened first.
                 if let Some(dir) = file.parent() {
-                    let _ = DiskCache::new(dir, cache_budget_bytes()).trim(Some(file));
+                    let _ = DiskCache::new(dir, cache_budget_bytes())
+                        .trim(&[file, &signature_cache::file_beside(file)]);
                 }
             }
             Err(message) => warnings.push(format!(
@@ -471,11 +519,12 @@ pub fn build_index(
         from_cache: reused,
         warnings,
         files_checked: true,
+        signature_cache,
     })
 }
 
 /// The rows of a dataset's index cache file, read before (or while) the folder is listed.
-pub struct CachedRows(Vec<(String, ImageRecord)>);
+pub struct CachedRows(Vec<(String, ImageRecord)>, PathBuf);
 
 /// Reads the index cache file of the dataset at `root`; `None` when there is none (or shards,
 /// or it cannot be read: the full build then says why).
@@ -486,13 +535,13 @@ pub fn read_cached_rows(root: &Path, cache: &IndexCache) -> Option<CachedRows> {
     let file = cache.file_for(root)?;
     let rows = cache::read(&file).ok().filter(|rows| !rows.is_empty())?;
     mark_used(&file);
-    Some(CachedRows(rows))
+    Some(CachedRows(rows, file))
 }
 
 /// The index of `dataset` from its cache rows alone, when they hold a row for every example: no
 /// file is opened or looked at, so a warm reopen of a million images has its stats in about a
 /// second. The rows are as they were saved; `build_index` then tells whether files changed.
-pub fn cached_index(dataset: &Dataset, CachedRows(rows): CachedRows) -> Option<Index> {
+pub fn cached_index(dataset: &Dataset, CachedRows(rows, file): CachedRows) -> Option<Index> {
     let path_of = |i: usize| relative_path_text(&dataset.examples[i].path);
     // Saved in the dataset's order unless files came or went: then matched by path.
     let in_order = rows.len() == dataset.examples.len()
@@ -514,12 +563,14 @@ pub fn cached_index(dataset: &Dataset, CachedRows(rows): CachedRows) -> Option<I
         decoded: 0,
         warnings: Vec::new(),
         files_checked: false,
+        signature_cache: Some(signature_cache::file_beside(&file)),
     })
 }
 
-/// Reads, decodes and describes one file; never fails, a problem becomes `decode_error`. The flag
-/// is false when the file could not even be opened (missing, no permission).
-fn index_file(path: &Path) -> (ImageRecord, bool) {
+/// Reads, decodes and describes one file, and signs it for the scan from the same decode when
+/// `sign` (`None` when unreadable); never fails, a problem becomes `decode_error`. The flag is
+/// false when the file could not even be opened (missing, no permission).
+fn index_file(path: &Path, sign: bool) -> (ImageRecord, Option<Signed>, bool) {
     let (bytes, key) = match read_file(path) {
         Ok(read) => read,
         // Zero size and time: such rows are never cached, the file may be readable next time.
@@ -530,24 +581,40 @@ fn index_file(path: &Path) -> (ImageRecord, bool) {
                     String::new(),
                     format!("cannot open: {e}"),
                 ),
+                None,
                 false,
             );
         }
     };
-    // Statistics are taken at most STATS_MAX_SIDE_PX on the longer side anyway, so a large JPEG
-    // decodes at the DCT scale that keeps at least half of that (4000 px: 1/4, 1000 px).
-    let record = match decode_bytes_at_least(path, &bytes, Some(STATS_MAX_SIDE_PX / 2)) {
-        Ok(decoded) => stats::describe(&decoded, key.bytes, key.mtime_ns),
+    match decode_for_stats(path, &bytes) {
+        Ok(decoded) => {
+            let signed = sign.then(|| crate::scan::sign_decoded(&bytes, &decoded.image));
+            (
+                stats::describe(&decoded, key.bytes, key.mtime_ns),
+                signed,
+                true,
+            )
+        }
         // Keep the format when the header was recognised (a truncated PNG is still a PNG).
-        Err(e) => ImageRecord::unreadable(
-            key,
-            image::guess_format(&bytes)
-                .map(format_name)
-                .unwrap_or_default(),
-            e.message,
+        Err(e) => (
+            ImageRecord::unreadable(
+                key,
+                image::guess_format(&bytes)
+                    .map(format_name)
+                    .unwrap_or_default(),
+                e.message,
+            ),
+            None,
+            true,
         ),
-    };
-    (record, true)
+    }
+}
+
+/// Decodes a file's `bytes` for its statistics. Statistics are taken at most `STATS_MAX_SIDE_PX`
+/// on the longer side anyway, so a large JPEG decodes at the DCT scale that keeps at least half of
+/// that (4000 px: 1/4, 1000 px).
+pub fn decode_for_stats(path: &Path, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_bytes_at_least(path, bytes, Some(STATS_MAX_SIDE_PX / 2))
 }
 
 /// The file's content with its size and modification time, from one open.

@@ -7,11 +7,13 @@ pub mod hamming;
 mod outliers;
 mod quality;
 pub mod signature;
+pub mod signature_cache;
 #[cfg(test)]
 mod tests;
 pub mod verify;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -413,23 +415,8 @@ pub fn scan_with(
     // n signatures, then the duplicate search's, then n for the rest.
     progress.start_stage((2 + duplicates::STEPS_PER_IMAGE) * n);
     progress.set_stage_name("reading thumbnails");
-    let decoded: Vec<(Option<Signature>, Option<String>)> = dataset
-        .examples
-        .par_iter()
-        .zip(&index.records)
-        .map(|(example, record)| {
-            if progress.is_cancelled() {
-                return (None, None);
-            }
-            let result = if record.is_readable() {
-                sign(&dataset.absolute_path(example))
-            } else {
-                (None, None)
-            };
-            progress.advance(1);
-            result
-        })
-        .collect();
+    let mut warnings = Vec::new();
+    let decoded = signatures_of(dataset, index, progress, &mut warnings);
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }
@@ -443,7 +430,6 @@ pub fn scan_with(
         .map(|(r, t)| r.is_readable() && t.is_none())
         .collect();
 
-    let mut warnings = Vec::new();
     let model = embedding.map(|e| (e, embedding::Neighbourhood::of(e, settings.knn_k)));
     let duplicates = duplicates::find(
         dataset,
@@ -492,40 +478,106 @@ pub fn scan_with(
     })
 }
 
-/// Signatures are 32×32 area averages: a large JPEG decodes at the DCT scale that keeps at least
-/// this many pixels on its longer side, and other large images are shrunk to it first.
-const SIGNATURE_DECODE_PX: u32 = 256;
+/// Every example's signature (aligned with the examples), from the signature cache where it has
+/// them and by decoding the rest, which are then saved to it. Advances `progress` once per example;
+/// cancelled, it returns early (with the rest `(None, None)`).
+fn signatures_of(
+    dataset: &Dataset,
+    index: &Index,
+    progress: &Progress,
+    warnings: &mut Vec<String>,
+) -> Vec<Signed> {
+    let cache = index.signature_cache.as_deref();
+    let cached = cache
+        .map(|file| {
+            signature_cache::read(file, dataset, &index.records, || progress.advance(1))
+                .unwrap_or_else(|message| {
+                    warnings.push(format!(
+                        "{}: ignored the signature cache: {message}",
+                        file.display()
+                    ));
+                    Vec::new()
+                })
+        })
+        .unwrap_or_default();
+    let missing = AtomicUsize::new(0);
+    let signed: Vec<Signed> = dataset
+        .examples
+        .par_iter()
+        .zip(&index.records)
+        .enumerate()
+        .map(|(i, (example, record))| {
+            if let Some(Some(signed)) = cached.get(i) {
+                return signed.clone();
+            }
+            if progress.is_cancelled() || !record.is_readable() {
+                progress.advance(1);
+                return (None, None);
+            }
+            missing.fetch_add(1, Ordering::Relaxed);
+            let signed = sign(&dataset.absolute_path(example));
+            progress.advance(1);
+            signed
+        })
+        .collect();
+    if let Some(file) = cache
+        && missing.into_inner() > 0
+        && !progress.is_cancelled()
+        && let Err(e) = signature_cache::write(file, dataset, &index.records, &signed)
+            .and_then(|()| signature_cache::trim_beside(file))
+    {
+        warnings.push(format!(
+            "{}: could not save the signature cache: {e}",
+            file.display()
+        ));
+    }
+    signed
+}
 
-/// Reads and decodes one file into its signature. A JPEG without its end-of-image marker decodes
-/// (the missing rows come out gray) but is truncated: then no signature, and the problem in words.
-pub(crate) fn sign(path: &Path) -> (Option<Signature>, Option<String>) {
+/// What a scan takes from one image file: its signature, or (second) why it has none when the
+/// file is a truncated JPEG. Both `None`: the file could not be read or decoded.
+pub(crate) type Signed = (Option<Signature>, Option<String>);
+
+/// Reads and decodes one file into its signature, decoding as the index does
+/// (`index::decode_for_stats`), so that a signature is the same whether the index or the scan made
+/// it.
+pub(crate) fn sign(path: &Path) -> Signed {
     let Ok((bytes, _)) = crate::files::read_input_file(path) else {
         return (None, None);
     };
     if let Some(problem) = jpeg_truncation(&bytes) {
         return (None, Some(problem));
     }
-    let signature = crate::index::decode_bytes_at_least(path, &bytes, Some(SIGNATURE_DECODE_PX))
+    let signature = crate::index::decode_for_stats(path, &bytes)
         .ok()
         .map(|decoded| Signature::of(&decoded.image));
     (signature, None)
 }
 
-/// For a JPEG file, whether its end-of-image marker (FF D9) is missing after the last
-/// start-of-scan marker (FF DA). Inside coded data every FF byte is followed by 00, so both
-/// markers are unambiguous; data appended after the end marker is allowed.
+/// `sign` of a file the caller has already read (`bytes`) and decoded (`image`).
+pub(crate) fn sign_decoded(bytes: &[u8], image: &image::DynamicImage) -> Signed {
+    match jpeg_truncation(bytes) {
+        Some(problem) => (None, Some(problem)),
+        None => (Some(Signature::of(image)), None),
+    }
+}
+
+/// A JPEG without its end-of-image marker decodes (the missing rows come out gray) but is
+/// truncated: then no signature, and the problem in words. Inside coded data every FF byte is
+/// followed by 00, so both markers (FF D9 after the last start-of-scan FF DA) are unambiguous;
+/// data appended after the end marker is allowed.
 fn jpeg_truncation(bytes: &[u8]) -> Option<String> {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
     let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA])?;
     let ended = bytes[last_scan..].windows(2).any(|w| w == [0xFF, 0xD9]);
-    (!ended).then(|| {
-        format!(
-            "truncated JPEG: no end-of-image marker after the last scan ({} bytes)",
-            bytes.len()
-        )
-    })
+    (!ended).then(|| truncation_message(bytes.len() as u64))
+}
+
+/// The problem of a truncated JPEG of `file_bytes` bytes, in words.
+fn truncation_message(file_bytes: u64) -> String {
+    format!("truncated JPEG: no end-of-image marker after the last scan ({file_bytes} bytes)")
 }
 
 /// A fixed-width table of counts for the terminal: one line per kind with findings, then a total.

@@ -437,3 +437,125 @@ fn leakage_is_reported_per_pair_of_splits() {
     let text = leakage_text(&report, &dataset);
     assert!(text.contains("have the same shot in"), "{text}");
 }
+
+/// Whether two signings of one file agree in every field.
+fn same_signed(a: &Signed, b: &Signed) -> bool {
+    let same_signature = match (&a.0, &b.0) {
+        (Some(x), Some(y)) => {
+            (&x.gray, &x.embed, x.has_structure, x.source_side)
+                == (&y.gray, &y.embed, y.has_structure, y.source_side)
+        }
+        (x, y) => x.is_none() && y.is_none(),
+    };
+    same_signature && a.1 == b.1
+}
+
+#[test]
+fn a_cold_index_saves_every_images_signature_as_the_scan_would_make_it() {
+    let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fixture::write(dir.path());
+    let dataset = Dataset::open(dir.path()).unwrap();
+    let cache = IndexCache::At(cache.path().to_path_buf());
+    let index = build_index(&dataset, cache, &Progress::default()).unwrap();
+    let file = index.signature_cache.clone().expect("a cache folder");
+    let saved = signature_cache::read(&file, &dataset, &index.records, || {}).unwrap();
+    for (i, example) in dataset.examples.iter().enumerate() {
+        match &saved[i] {
+            Some(saved) => assert!(
+                same_signed(saved, &sign(&dataset.absolute_path(example))),
+                "{:?}",
+                example.path
+            ),
+            // Only files that cannot be decoded have no row.
+            None => assert!(!index.records[i].is_readable(), "{:?}", example.path),
+        }
+    }
+    assert!(saved.iter().filter(|s| s.is_some()).count() > dataset.examples.len() / 2);
+}
+
+#[test]
+fn a_scan_with_saved_signatures_finds_what_a_scan_without_them_finds() {
+    let (_dir, dataset, uncached) = scan_fixture(&ScanSettings::default());
+    let cache = tempfile::tempdir().unwrap();
+    let cache = IndexCache::At(cache.path().to_path_buf());
+    let index = build_index(&dataset, cache, &Progress::default()).unwrap();
+    let cached = scan(
+        &dataset,
+        &index,
+        &ScanSettings::default(),
+        &Progress::default(),
+    )
+    .unwrap();
+    assert_eq!(found(&dataset, &cached), found(&dataset, &uncached));
+    let pairs = |r: &ScanReport| -> Vec<(usize, usize)> {
+        r.near_pairs.iter().map(|p| (p.a, p.b)).collect()
+    };
+    assert_eq!(pairs(&cached), pairs(&uncached));
+    assert!(cached.warnings.is_empty(), "{:?}", cached.warnings);
+    // The scan reads the signatures instead of decoding again: with every file gone, it still
+    // finds the same near duplicates.
+    for example in &dataset.examples {
+        std::fs::remove_file(dataset.absolute_path(example)).unwrap();
+    }
+    let again = scan(&dataset, &index, &ScanSettings::default(), &Progress::default()).unwrap();
+    assert!(!again.near_pairs.is_empty());
+    assert_eq!(pairs(&again), pairs(&uncached));
+}
+
+#[test]
+fn a_changed_file_or_a_damaged_cache_is_signed_again_and_saved() {
+    let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fixture::write(dir.path());
+    let cache = IndexCache::At(cache.path().to_path_buf());
+    let dataset = Dataset::open(dir.path()).unwrap();
+    build_index(&dataset, cache.clone(), &Progress::default()).unwrap();
+    // One image changes: the warm index decodes it again, and its saved signature no longer counts.
+    let changed = dataset
+        .examples
+        .iter()
+        .position(|e| e.path.ends_with("shift_c.png"))
+        .unwrap();
+    let changed_path = dataset.absolute_path(&dataset.examples[changed]);
+    image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])
+    })
+    .save(&changed_path)
+    .unwrap();
+    let index = build_index(&dataset, cache, &Progress::default()).unwrap();
+    let file = index.signature_cache.clone().unwrap();
+    let read = |index: &Index| signature_cache::read(&file, &dataset, &index.records, || {});
+    let readable = index.readable_examples().len();
+    let before = read(&index).unwrap();
+    assert!(before[changed].is_none());
+    assert_eq!(before.iter().filter(|s| s.is_some()).count(), readable - 1);
+    scan(
+        &dataset,
+        &index,
+        &ScanSettings::default(),
+        &Progress::default(),
+    )
+    .unwrap();
+    let after = read(&index).unwrap();
+    assert!(same_signed(
+        after[changed].as_ref().unwrap(),
+        &sign(&changed_path)
+    ));
+    // A damaged file is named, ignored and written again.
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 7]).unwrap();
+    assert!(read(&index).is_err());
+    let report = scan(
+        &dataset,
+        &index,
+        &ScanSettings::default(),
+        &Progress::default(),
+    )
+    .unwrap();
+    let warning = report.warnings.join("\n");
+    assert!(
+        warning.contains(&file.display().to_string()) && warning.contains("ignored"),
+        "{warning}"
+    );
+    let again = read(&index).unwrap();
+    assert_eq!(again.iter().filter(|s| s.is_some()).count(), readable);
+}

@@ -1,0 +1,227 @@
+//! The signature cache: each image's scan signature (`Signature`), kept beside the index cache so
+//! that a scan does not decode every image a second time. A cold index writes it from the decode
+//! it makes anyway; a scan reads it and decodes only the files it lacks.
+//!
+//! The file is a header and fixed-size rows, one per signed file, each with the hash of the
+//! file's relative path and the file's size and modification time: a row is used only while all
+//! three match the index.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::Signed;
+use super::signature::{EMBED_LEN, Signature, THUMB_SIDE};
+use crate::dataset::{Dataset, relative_path_text};
+use crate::files::{DiskCache, cache_budget_bytes};
+use crate::index::ImageRecord;
+
+/// File format, with the version of how signatures are made: bump it when `Signature::of` or
+/// the decode it reads change, so an old file is never read.
+const MAGIC: &[u8; 8] = b"EYESIG01";
+const GRAY_LEN: usize = THUMB_SIDE * THUMB_SIDE;
+/// Path hash, file size, modification time, source side, flags, gray thumbnail, colour thumbnail.
+const ROW_BYTES: usize = 8 + 8 + 8 + 4 + 1 + GRAY_LEN + EMBED_LEN;
+const HEADER_BYTES: u64 = 8 + 8;
+
+const SIGNED: u8 = 1;
+const STRUCTURE: u8 = 2;
+const TRUNCATED: u8 = 4;
+
+/// The signature cache file that goes with the index cache file `index_file`.
+pub fn file_beside(index_file: &Path) -> PathBuf {
+    index_file.with_extension("signatures")
+}
+
+/// Trims the cache folder of `file` to its budget, keeping `file` and the index cache it goes with.
+pub fn trim_beside(file: &Path) -> io::Result<()> {
+    if let Some(dir) = file.parent() {
+        let index_file = file.with_extension("parquet");
+        DiskCache::new(dir, cache_budget_bytes()).trim(&[file, &index_file])?;
+    }
+    Ok(())
+}
+
+/// The key of a file's row: its relative path, as the index cache keys it.
+pub fn path_hash(relative_path: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(relative_path.as_bytes())
+}
+
+/// Writes a signature cache row by row (to a temporary file, renamed into place by `finish`), so
+/// a million images need no more memory than one row.
+pub struct Writer {
+    out: BufWriter<File>,
+    temporary: PathBuf,
+    path: PathBuf,
+    rows: u64,
+}
+
+impl Writer {
+    pub fn create(path: &Path) -> io::Result<Writer> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temporary = path.with_extension(format!("signatures.{}.tmp", std::process::id()));
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&temporary)?);
+        out.write_all(MAGIC)?;
+        out.write_all(&0u64.to_le_bytes())?;
+        Ok(Writer {
+            out,
+            temporary,
+            path: path.to_path_buf(),
+            rows: 0,
+        })
+    }
+
+    /// Adds the row of one file (`relative_path`, as of `record`'s size and time). Files without a
+    /// signature or a truncation (unreadable now) have no row: they are decoded again next time.
+    pub fn push(
+        &mut self,
+        relative_path: &str,
+        record: &ImageRecord,
+        signed: &Signed,
+    ) -> io::Result<()> {
+        let (flags, signature) = match signed {
+            (Some(signature), _) => (
+                SIGNED
+                    | if signature.has_structure {
+                        STRUCTURE
+                    } else {
+                        0
+                    },
+                Some(signature),
+            ),
+            (None, Some(_)) => (TRUNCATED, None),
+            (None, None) => return Ok(()),
+        };
+        let mut row = [0u8; ROW_BYTES];
+        row[0..8].copy_from_slice(&path_hash(relative_path).to_le_bytes());
+        row[8..16].copy_from_slice(&record.file_bytes.to_le_bytes());
+        row[16..24].copy_from_slice(&record.mtime_ns.to_le_bytes());
+        if let Some(signature) = signature {
+            row[24..28].copy_from_slice(&signature.source_side.to_le_bytes());
+            row[29..29 + GRAY_LEN].copy_from_slice(&signature.gray);
+            row[29 + GRAY_LEN..].copy_from_slice(&signature.embed);
+        }
+        row[28] = flags;
+        self.out.write_all(&row)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The file this writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Completes the file and moves it into place.
+    pub fn finish(mut self) -> io::Result<PathBuf> {
+        self.out.seek(SeekFrom::Start(MAGIC.len() as u64))?;
+        self.out.write_all(&self.rows.to_le_bytes())?;
+        self.out.flush()?;
+        std::fs::rename(&self.temporary, &self.path)?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Unfinished (an error, a cancelled index): nothing is left behind.
+        let _ = std::fs::remove_file(&self.temporary);
+    }
+}
+
+/// Writes the signatures of `dataset`'s readable examples (`signed`, aligned with its examples).
+pub fn write(
+    path: &Path,
+    dataset: &Dataset,
+    records: &[ImageRecord],
+    signed: &[Signed],
+) -> io::Result<()> {
+    let mut writer = Writer::create(path)?;
+    for ((example, record), signed) in dataset.examples.iter().zip(records).zip(signed) {
+        if record.is_readable() {
+            writer.push(&relative_path_text(&example.path), record, signed)?;
+        }
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// The cached signatures of `dataset`'s examples (aligned with them; `None` where the file has no
+/// valid row: a new or changed file, or an unreadable one). `advance` is called once per row used.
+/// A missing file is an empty cache; a damaged one is an error, and then nothing is used.
+pub fn read(
+    path: &Path,
+    dataset: &Dataset,
+    records: &[ImageRecord],
+    advance: impl Fn(),
+) -> Result<Vec<Option<Signed>>, String> {
+    let mut found: Vec<Option<Signed>> = vec![None; records.len()];
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e.to_string()),
+    };
+    let length = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let mut header = [0u8; HEADER_BYTES as usize];
+    input
+        .read_exact(&mut header)
+        .map_err(|_| "shorter than its header".to_string())?;
+    if &header[..8] != MAGIC {
+        return Err("not a signature cache of this version".into());
+    }
+    let rows = u64::from_le_bytes(header[8..].try_into().expect("8 bytes"));
+    if HEADER_BYTES + rows * ROW_BYTES as u64 != length {
+        return Err(format!("{length} bytes, but its header says {rows} rows"));
+    }
+    // Rows follow the dataset's order unless files came or went: then they are found by path.
+    let hashes: Vec<u64> = dataset
+        .examples
+        .iter()
+        .map(|e| path_hash(&relative_path_text(&e.path)))
+        .collect();
+    let mut by_hash: Option<std::collections::HashMap<u64, usize>> = None;
+    let mut next = 0usize;
+    let mut row = vec![0u8; ROW_BYTES];
+    for _ in 0..rows {
+        input.read_exact(&mut row).map_err(|e| e.to_string())?;
+        let word = |at: usize| u64::from_le_bytes(row[at..at + 8].try_into().expect("8 bytes"));
+        let hash = word(0);
+        let example = if hashes.get(next) == Some(&hash) {
+            Some(next)
+        } else {
+            by_hash
+                .get_or_insert_with(|| hashes.iter().enumerate().map(|(i, &h)| (h, i)).collect())
+                .get(&hash)
+                .copied()
+        };
+        let Some(example) = example else { continue };
+        next = example + 1;
+        let record = &records[example];
+        if !record.is_readable()
+            || record.file_bytes != word(8)
+            || record.mtime_ns != word(16) as i64
+        {
+            continue;
+        }
+        let flags = row[28];
+        found[example] = Some(if flags & SIGNED != 0 {
+            (
+                Some(Signature {
+                    gray: row[29..29 + GRAY_LEN].to_vec(),
+                    embed: row[29 + GRAY_LEN..].to_vec(),
+                    has_structure: flags & STRUCTURE != 0,
+                    source_side: u32::from_le_bytes(row[24..28].try_into().expect("4 bytes")),
+                }),
+                None,
+            )
+        } else {
+            (None, Some(super::truncation_message(record.file_bytes)))
+        });
+        advance();
+    }
+    crate::files::mark_used(path);
+    Ok(found)
+}

@@ -488,37 +488,34 @@ fn signatures_of(
     warnings: &mut Vec<String>,
 ) -> Vec<Signed> {
     let cache = index.signature_cache.as_deref();
-    let cached = cache
-        .map(|file| {
+    let mut found: Vec<Option<Signed>> = cache
+        .and_then(|file| {
             signature_cache::read(file, dataset, &index.records, || progress.advance(1))
-                .unwrap_or_else(|message| {
+                .map_err(|message| {
                     warnings.push(format!(
                         "{}: ignored the signature cache: {message}",
                         file.display()
-                    ));
-                    Vec::new()
+                    ))
                 })
+                .ok()
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|| vec![None; index.records.len()]);
     let missing = AtomicUsize::new(0);
-    let signed: Vec<Signed> = dataset
-        .examples
-        .par_iter()
+    found
+        .par_iter_mut()
+        .zip(&dataset.examples)
         .zip(&index.records)
-        .enumerate()
-        .map(|(i, (example, record))| {
-            if let Some(Some(signed)) = cached.get(i) {
-                return signed.clone();
+        .filter(|((slot, _), _)| slot.is_none())
+        .for_each(|((slot, example), record)| {
+            if !progress.is_cancelled() && record.is_readable() {
+                missing.fetch_add(1, Ordering::Relaxed);
+                *slot = Some(sign(&dataset.absolute_path(example)));
             }
-            if progress.is_cancelled() || !record.is_readable() {
-                progress.advance(1);
-                return (None, None);
-            }
-            missing.fetch_add(1, Ordering::Relaxed);
-            let signed = sign(&dataset.absolute_path(example));
             progress.advance(1);
-            signed
-        })
+        });
+    let signed: Vec<Signed> = found
+        .into_iter()
+        .map(|slot| slot.unwrap_or((None, None)))
         .collect();
     if let Some(file) = cache
         && missing.into_inner() > 0

@@ -47,30 +47,35 @@ pub fn path_hash(relative_path: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(relative_path.as_bytes())
 }
 
-/// Writes a signature cache row by row (to a temporary file, renamed into place by `finish`), so
-/// a million images need no more memory than one row.
+/// Writes a signature cache row by row (to a temporary file, moved into place by `finish`, and
+/// removed when dropped unfinished), so a million images need no more memory than one row.
 pub struct Writer {
-    out: BufWriter<File>,
-    temporary: PathBuf,
+    out: BufWriter<tempfile::NamedTempFile>,
     path: PathBuf,
     rows: u64,
 }
 
 impl Writer {
     pub fn create(path: &Path) -> io::Result<Writer> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let temporary = path.with_extension(format!("signatures.{}.tmp", std::process::id()));
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&temporary)?);
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let temporary = tempfile::Builder::new()
+            .prefix(".eyeball-")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        let mut out = BufWriter::with_capacity(1 << 20, temporary);
         out.write_all(MAGIC)?;
         out.write_all(&0u64.to_le_bytes())?;
         Ok(Writer {
             out,
-            temporary,
             path: path.to_path_buf(),
             rows: 0,
         })
+    }
+
+    /// The file this writes.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Adds the row of one file (`relative_path`, as of `record`'s size and time). Files without a
@@ -109,25 +114,14 @@ impl Writer {
         Ok(())
     }
 
-    /// The file this writes.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Completes the file and moves it into place.
-    pub fn finish(mut self) -> io::Result<PathBuf> {
+    pub fn finish(mut self) -> io::Result<()> {
         self.out.seek(SeekFrom::Start(MAGIC.len() as u64))?;
         self.out.write_all(&self.rows.to_le_bytes())?;
-        self.out.flush()?;
-        std::fs::rename(&self.temporary, &self.path)?;
-        Ok(self.path.clone())
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        // Unfinished (an error, a cancelled index): nothing is left behind.
-        let _ = std::fs::remove_file(&self.temporary);
+        let temporary = self.out.into_inner().map_err(|e| e.into_error())?;
+        temporary.as_file().sync_all()?;
+        temporary.persist(&self.path).map_err(|e| e.error)?;
+        Ok(())
     }
 }
 

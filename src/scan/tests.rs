@@ -497,7 +497,13 @@ fn a_scan_with_saved_signatures_finds_what_a_scan_without_them_finds() {
     for example in &dataset.examples {
         std::fs::remove_file(dataset.absolute_path(example)).unwrap();
     }
-    let again = scan(&dataset, &index, &ScanSettings::default(), &Progress::default()).unwrap();
+    let again = scan(
+        &dataset,
+        &index,
+        &ScanSettings::default(),
+        &Progress::default(),
+    )
+    .unwrap();
     assert!(!again.near_pairs.is_empty());
     assert_eq!(pairs(&again), pairs(&uncached));
 }

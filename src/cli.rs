@@ -671,6 +671,9 @@ pub fn run_predict(args: PredictArgs<'_>) -> anyhow::Result<()> {
     for (_, _, message) in &evolution.failures {
         eprintln!("eyeball: skipped {message}");
     }
+    for note in &evolution.notes {
+        eprintln!("eyeball: {note}");
+    }
     let predictions = evolution.predictions;
     anyhow::ensure!(
         !predictions.is_empty(),
@@ -1190,6 +1193,11 @@ pub fn run_label_issues(
         }
         (None, None) => anyhow::bail!("give --checkpoint FILE, --checkpoints DIR or --probs FILE"),
     };
+    if let Some(note) =
+        crate::model::predict::left_out_note(&scores.left_out, scores.len() + scores.left_out.len())
+    {
+        eprintln!("eyeball: {note}");
+    }
     anyhow::ensure!(!scores.is_empty(), "no example could be scored");
     let ranked = rank(&scores, method);
     let mut table = ranked_table(&ranked, &dataset);

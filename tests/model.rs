@@ -1003,3 +1003,93 @@ fn a_model_store_over_its_budget_keeps_only_the_last_model() {
     );
     assert_eq!(first.predictions[0].probs, second.predictions[0].probs);
 }
+
+#[test]
+fn an_unreadable_image_is_left_out_and_named_and_the_rest_still_run() {
+    // Ten demo digits of each class, and one file that is not an image.
+    let tmp = tempfile::tempdir().unwrap();
+    for class in 0..10 {
+        let (from, to) = (
+            common::demo_data().join("val").join(class.to_string()),
+            tmp.path().join(class.to_string()),
+        );
+        std::fs::create_dir_all(&to).unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(&from)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        for name in &names[..10] {
+            std::fs::copy(from.join(name), to.join(name)).unwrap();
+        }
+    }
+    std::fs::write(tmp.path().join("3/broken.png"), b"not an image").unwrap();
+    let dataset = Dataset::open(tmp.path()).unwrap();
+    let preprocess = Preprocess::for_checkpoints(&common::demo_checkpoints(), None).unwrap();
+    let broken = dataset
+        .examples
+        .iter()
+        .position(|e| e.path.ends_with("broken.png"))
+        .unwrap();
+    let files = classify_checkpoints(&[common::demo_checkpoints().join("epoch_05.pt")]).unwrap();
+    let batch = eyeball::model::predict::FixedBatch::all(&dataset);
+    assert_eq!(batch.len(), 101);
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        run_evolution(
+            &ModelStore::new(Device::Cpu),
+            &files,
+            &preprocess,
+            &dataset,
+            &batch,
+            Some(cache.path()),
+            &Progress::default(),
+        )
+        .unwrap()
+    };
+    let cold = run();
+    assert_eq!(cold.left_out.len(), 1);
+    assert_eq!(cold.left_out[0].example, broken);
+    assert!(
+        cold.left_out[0].message.contains("broken.png"),
+        "{:?}",
+        cold.left_out
+    );
+    assert!(
+        cold.notes
+            .iter()
+            .any(|n| n.contains("1 of 101") && n.contains("broken.png")),
+        "{:?}",
+        cold.notes
+    );
+    let predictions = &cold.predictions[0];
+    assert_eq!(predictions.examples.len(), 100);
+    assert!(!predictions.examples.contains(&broken));
+    assert!(predictions.accuracy > 0.85, "{}", predictions.accuracy);
+    // The cached run knows the left-out example too.
+    let warm = run();
+    assert_eq!(warm.predictions, cold.predictions);
+    assert_eq!(warm.left_out, cold.left_out);
+
+    // Scoring every example for label review, and predicting one batch, leave it out alike.
+    let scores = eyeball::pipelines::score_with_checkpoint(
+        &dataset,
+        &files[0],
+        &preprocess,
+        None,
+        &ModelStore::new(Device::Cpu),
+        &Progress::default(),
+    )
+    .unwrap();
+    assert_eq!((scores.len(), scores.left_out.len()), (100, 1));
+    let model = LoadedModel::load(&files[0].path, Device::Cpu).unwrap();
+    let single = predict_batch(&model, &preprocess, &dataset, &batch).unwrap();
+    assert_eq!(single.predicted, predictions.predicted);
+
+    // A batch of nothing but the broken file still fails, naming it.
+    let only = eyeball::model::predict::FixedBatch::from_examples(&dataset, [broken]);
+    let err = predict_batch(&model, &preprocess, &dataset, &only)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("broken.png"), "{err}");
+}

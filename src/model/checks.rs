@@ -131,7 +131,9 @@ pub fn recipe_checks(
             message: "no labelled examples to check on".into(),
         });
     }
-    let input = preprocess.batch(&batch.paths(dataset))?.to_device(device);
+    // Examples whose files cannot be read are left out of every check.
+    let decoded = super::predict::decode_batch(preprocess, dataset, batch)?;
+    let (batch, input) = (&decoded.batch, decoded.input.to_device(device));
     let classes = ClassMap::new(dataset, preprocess);
     let targets = classes.targets(&batch.labels);
     let load = |file: &CheckpointFile| models.model(file, None, Head::Logits).map(|s| s.model);

@@ -462,6 +462,7 @@ pub fn dynamics_of_predictions(
             examples: rows.iter().map(|&i| scores.examples[i]).collect(),
             labels: rows.iter().map(|&i| scores.labels[i]).collect(),
             probs: rows.iter().map(|&i| scores.probs[i].clone()).collect(),
+            left_out: Vec::new(),
         });
     }
     if let Some(k) = per_file
@@ -594,6 +595,7 @@ mod tests {
                 examples: vec![0, 1, 2],
                 labels: vec![0, 0, 1],
                 probs: row.iter().map(|&p| vec![p, 1.0 - p]).collect(),
+                left_out: Vec::new(),
             })
             .collect()
     }

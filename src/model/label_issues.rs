@@ -8,7 +8,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::ModelError;
-use super::predict::{BatchPredictions, ClassMap};
+use super::predict::{BatchPredictions, ClassMap, LeftOut};
 use crate::dataset::Dataset;
 use crate::dataset::{ragged_rows, relative_path_text};
 
@@ -24,6 +24,8 @@ pub struct Scores {
     pub labels: Vec<usize>,
     /// Probabilities `[N][C]`, C = `Dataset::classes.len()`.
     pub probs: Vec<Vec<f32>>,
+    /// Examples whose files could not be read, so the model never saw them: not in `examples`.
+    pub left_out: Vec<LeftOut>,
 }
 
 impl Scores {
@@ -34,7 +36,10 @@ impl Scores {
         predictions: &BatchPredictions,
         classes: &ClassMap,
     ) -> Scores {
-        let mut scores = Scores::default();
+        let mut scores = Scores {
+            left_out: predictions.left_out.clone(),
+            ..Scores::default()
+        };
         for (&example, probs) in predictions.examples.iter().zip(&predictions.probs) {
             let Some(label) = dataset.examples.get(example).and_then(|e| e.label) else {
                 continue;
@@ -646,6 +651,7 @@ mod tests {
             examples: (0..labels.len()).map(|i| 100 + i).collect(),
             labels: labels.to_vec(),
             probs: probs.iter().map(|p| p.to_vec()).collect(),
+            left_out: Vec::new(),
         }
     }
 
@@ -782,6 +788,7 @@ mod tests {
             examples: vec![0, 1],
             labels: vec![0, 0],
             probs: vec![vec![1.0, 0.0], vec![0.5, 0.5]],
+            left_out: Vec::new(),
         };
         assert_eq!(scores.entropy(0), 0.0);
         assert!((scores.entropy(1) - 2f64.ln()).abs() < 1e-9);

@@ -184,6 +184,9 @@ pub struct BatchPredictions {
     pub mean_loss: f32,
     /// Fraction of examples whose prediction is the label.
     pub accuracy: f32,
+    /// Examples of the batch whose files could not be read: not in `examples`.
+    #[serde(default)]
+    pub left_out: Vec<LeftOut>,
 }
 
 impl BatchPredictions {
@@ -229,7 +232,24 @@ impl BatchPredictions {
             loss,
             mean_loss,
             accuracy: correct as f32 / n,
+            left_out: Vec::new(),
         }
+    }
+
+    /// Whether these are the predictions of every example of `batch`, each run or left out, in
+    /// the batch's order.
+    fn covers(&self, batch: &FixedBatch) -> bool {
+        let mut run = self.examples.iter().peekable();
+        let mut left_out = self.left_out.iter().map(|l| &l.example).peekable();
+        batch.examples.iter().all(|example| {
+            if run.peek() == Some(&example) {
+                run.next();
+                true
+            } else {
+                left_out.next_if_eq(&example).is_some()
+            }
+        }) && run.next().is_none()
+            && left_out.next().is_none()
     }
 
     /// Probability the model gives the true class of batch position `i`.
@@ -263,6 +283,84 @@ fn argmax(row: &[f32]) -> usize {
         .0
 }
 
+/// An example a run left out because its file could not be read or preprocessed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeftOut {
+    /// Index into `Dataset::examples`.
+    pub example: usize,
+    /// The problem, naming the file.
+    pub message: String,
+}
+
+/// A batch decoded for the model: the examples that could be read, their input, and the rest.
+pub struct DecodedBatch {
+    pub batch: FixedBatch,
+    /// `[N, C, H, W]`, channels-last in memory (`Preprocess::tensor_from_hwc`).
+    pub input: Tensor,
+    pub left_out: Vec<LeftOut>,
+}
+
+/// Decodes the batch's files (in parallel) into one input tensor, leaving out the examples whose
+/// files cannot be read or preprocessed (each named with its problem): one bad file does not stop
+/// a run. Errors with the first problem when none of them can be read.
+pub fn decode_batch(
+    preprocess: &Preprocess,
+    dataset: &Dataset,
+    batch: &FixedBatch,
+) -> Result<DecodedBatch, ModelError> {
+    use rayon::prelude::*;
+    let per_image = preprocess.values_per_image();
+    let paths = batch.paths(dataset);
+    let mut values = vec![0f32; paths.len() * per_image];
+    let results: Vec<Result<(), ModelError>> = values
+        .par_chunks_mut(per_image)
+        .zip(paths.par_iter())
+        .map(|(out, path)| preprocess.write_file_values_hwc(path, out))
+        .collect();
+    let mut kept = FixedBatch::default();
+    let mut left_out = Vec::new();
+    let mut first_problem = None;
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(()) => {
+                // Readable examples move up over the ones left out, in order.
+                let at = kept.examples.len();
+                if at != i {
+                    values.copy_within(i * per_image..(i + 1) * per_image, at * per_image);
+                }
+                kept.examples.push(batch.examples[i]);
+                kept.labels.push(batch.labels[i]);
+            }
+            Err(e) => {
+                left_out.push(LeftOut {
+                    example: batch.examples[i],
+                    message: e.to_string(),
+                });
+                first_problem.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(problem) = first_problem.filter(|_| kept.is_empty()) {
+        return Err(problem);
+    }
+    values.truncate(kept.examples.len() * per_image);
+    Ok(DecodedBatch {
+        input: preprocess.tensor_from_hwc(&values),
+        batch: kept,
+        left_out,
+    })
+}
+
+/// What to tell the user of the examples a run left out: how many, and the first problem.
+pub fn left_out_note(left_out: &[LeftOut], examples: usize) -> Option<String> {
+    let first = left_out.first()?;
+    Some(format!(
+        "{} of {examples} examples could not be read and were left out; the first: {}",
+        left_out.len(),
+        first.message
+    ))
+}
+
 /// Runs `model` on the batch's images. The checkpoint's order is 0; `run_evolution` sets it.
 pub fn predict_batch(
     model: &LoadedModel,
@@ -270,15 +368,18 @@ pub fn predict_batch(
     dataset: &Dataset,
     batch: &FixedBatch,
 ) -> Result<BatchPredictions, ModelError> {
-    let input = preprocess.batch(&batch.paths(dataset))?;
-    predict_input(
-        model,
-        &input,
-        &ClassMap::new(dataset, preprocess),
-        batch,
-        file_name(&model.path),
-        0,
-    )
+    let decoded = decode_batch(preprocess, dataset, batch)?;
+    Ok(BatchPredictions {
+        left_out: decoded.left_out,
+        ..predict_input(
+            model,
+            &decoded.input,
+            &ClassMap::new(dataset, preprocess),
+            &decoded.batch,
+            file_name(&model.path),
+            0,
+        )?
+    })
 }
 
 /// Runs `model` on an already preprocessed batch, `FORWARD_CHUNK` examples at a time.
@@ -329,6 +430,8 @@ pub const INPUT_BUDGET_BYTES: usize = 1 << 30;
 pub struct Evolution {
     /// In checkpoint order.
     pub predictions: Vec<BatchPredictions>,
+    /// Examples of the batch whose files could not be read, left out of every checkpoint's run.
+    pub left_out: Vec<LeftOut>,
     /// TorchScript files that failed to load or gave bad outputs (NaN after divergence, wrong
     /// shape): `(order, file name, message naming the file and shapes)`.
     pub failures: Vec<(usize, String, String)>,
@@ -344,7 +447,8 @@ pub struct Evolution {
 /// `<cache_dir>/<checkpoint hash>-<key>.json`, the key covering the batch (paths, sizes,
 /// modification times, labels) and the preprocessing, so a changed file misses the cache; the
 /// folder is kept within [`cache_budget_bytes`], least recently used files removed first.
-/// Errors when cancelled or when an image of the batch cannot be read.
+/// Examples whose files cannot be read are left out (`Evolution::left_out`, and a note). Errors
+/// when cancelled or when no image of a part of the batch can be read.
 pub fn run_evolution(
     models: &ModelStore,
     files: &[CheckpointFile],
@@ -384,7 +488,7 @@ pub fn run_evolution(
     let mut failed: Vec<Option<String>> = vec![None; runnable.len()];
     for part in &parts {
         let batch_key = batch_key(preprocess, dataset, part);
-        let mut input: Option<Tensor> = None;
+        let mut input: Option<DecodedBatch> = None;
         for ((file, file_results), failure) in runnable.iter().zip(&mut results).zip(&mut failed) {
             if progress.is_cancelled() {
                 return Err(ModelError::Cancelled);
@@ -402,7 +506,7 @@ pub fn run_evolution(
             let cached = cache
                 .as_ref()
                 .and_then(|cache| read_cached(cache, &cache_name))
-                .filter(|p| p.examples == part.examples);
+                .filter(|p| p.covers(part));
             let predictions = match cached {
                 Some(predictions) => BatchPredictions {
                     checkpoint: file.name.clone(),
@@ -410,10 +514,12 @@ pub fn run_evolution(
                     ..predictions
                 },
                 None => {
-                    let input = match &mut input {
-                        Some(input) => input,
+                    let decoded = match &mut input {
+                        Some(decoded) => decoded,
                         None => {
-                            input.insert(preprocess.batch(&part.paths(dataset))?.to_device(device))
+                            let mut decoded = decode_batch(preprocess, dataset, part)?;
+                            decoded.input = decoded.input.to_device(device);
+                            input.insert(decoded)
                         }
                     };
                     let model = models.model(file, template, Head::Logits);
@@ -425,12 +531,16 @@ pub fn run_evolution(
                         }
                         predict_input(
                             &stored.model,
-                            input,
+                            &decoded.input,
                             &classes,
-                            part,
+                            &decoded.batch,
                             file.name.clone(),
                             file.order,
                         )
+                        .map(|predictions| BatchPredictions {
+                            left_out: decoded.left_out.clone(),
+                            ..predictions
+                        })
                     });
                     match run {
                         Ok(predictions) => {
@@ -466,6 +576,13 @@ pub fn run_evolution(
                 .extend(BatchPredictions::concat(parts)),
         }
     }
+    // Every checkpoint left out the same examples.
+    if let Some(first) = evolution.predictions.first() {
+        evolution.left_out = first.left_out.clone();
+        evolution
+            .notes
+            .extend(left_out_note(&first.left_out, batch.len()));
+    }
     Ok(evolution)
 }
 
@@ -484,6 +601,7 @@ impl BatchPredictions {
             whole.probs.extend(part.probs);
             whole.predicted.extend(part.predicted);
             whole.loss.extend(part.loss);
+            whole.left_out.extend(part.left_out);
         }
         let n = whole.examples.len().max(1) as f64;
         whole.mean_loss = (loss_sum / n) as f32;

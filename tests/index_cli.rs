@@ -353,3 +353,41 @@ fn index_shards_split_the_examples_and_open_as_one_index() {
         "{stderr}"
     );
 }
+
+#[test]
+fn signatures_too_large_for_the_cache_budget_are_not_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fixture(&data);
+    let index_dir = |budget_mb: &str| {
+        let cache = tmp.path().join(format!("cache-{budget_mb}"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eyeball"))
+            .args(["index", data.to_str().unwrap(), "--out"])
+            .arg(tmp.path().join("index.csv"))
+            .env("XDG_CACHE_HOME", &cache)
+            .env("EYEBALL_CACHE_MB", budget_mb)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut extensions: Vec<String> = std::fs::read_dir(cache.join("eyeball").join("index"))
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .extension()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        extensions.sort();
+        extensions
+    };
+    assert_eq!(index_dir("1"), ["parquet", "signatures"]);
+    // No room at all: the index is still cached, the signatures are not.
+    assert_eq!(index_dir("0"), ["parquet"]);
+}

@@ -415,14 +415,16 @@ pub fn build_index(
     // A build that decodes every file also signs each one from the same decode, so the scan that
     // follows need not decode them again.
     let mut signatures = match &signature_cache {
-        Some(file) if cached.is_empty() => signature_cache::Writer::create(file)
-            .map_err(|e| {
-                warnings.push(format!(
-                    "{}: could not save the signature cache: {e}",
-                    file.display()
-                ))
-            })
-            .ok(),
+        Some(file) if cached.is_empty() && signature_cache::fits_budget(dataset.examples.len()) => {
+            signature_cache::Writer::create(file)
+                .map_err(|e| {
+                    warnings.push(format!(
+                        "{}: could not save the signature cache: {e}",
+                        file.display()
+                    ))
+                })
+                .ok()
+        }
         _ => None,
     };
     let (decoded, reused) = (AtomicUsize::new(0), AtomicUsize::new(0));

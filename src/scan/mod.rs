@@ -519,6 +519,7 @@ fn signatures_of(
         .collect();
     if let Some(file) = cache
         && missing.into_inner() > 0
+        && signature_cache::fits_budget(signed.len())
         && !progress.is_cancelled()
         && let Err(e) = signature_cache::write(file, dataset, &index.records, &signed)
             .and_then(|()| signature_cache::trim_beside(file))

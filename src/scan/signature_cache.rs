@@ -33,6 +33,12 @@ pub fn file_beside(index_file: &Path) -> PathBuf {
     index_file.with_extension("signatures")
 }
 
+/// Whether the signatures of `images` images fit the cache budget: at most 7/8 of it, leaving the
+/// rest to the index cache beside them (a million images take 1.2 GB of the default 2 GiB).
+pub fn fits_budget(images: usize) -> bool {
+    HEADER_BYTES + images as u64 * ROW_BYTES as u64 <= cache_budget_bytes() / 8 * 7
+}
+
 /// Trims the cache folder of `file` to its budget, keeping `file` and the index cache it goes with.
 pub fn trim_beside(file: &Path) -> io::Result<()> {
     if let Some(dir) = file.parent() {

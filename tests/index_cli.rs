@@ -228,18 +228,7 @@ fn the_index_cache_stays_within_its_disk_budget() {
         .unwrap();
     let data = tmp.path().join("data");
     fixture(&data);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eyeball"))
-        .args(["index", data.to_str().unwrap(), "--out"])
-        .arg(tmp.path().join("index.csv"))
-        .env("XDG_CACHE_HOME", &cache)
-        .env("EYEBALL_CACHE_MB", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    index_with_cache(&data, &cache, "1");
     let mut left: Vec<_> = std::fs::read_dir(&old)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -254,6 +243,22 @@ fn the_index_cache_stays_within_its_disk_budget() {
         "this dataset's cache is kept: {left:?}"
     );
     assert_eq!(left[0].file_stem(), left[1].file_stem());
+}
+
+/// `eyeball index` of `data` with the user cache folder `cache` and a cache budget in MB.
+fn index_with_cache(data: &Path, cache: &Path, budget_mb: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eyeball"))
+        .args(["index", data.to_str().unwrap(), "--out"])
+        .arg(data.with_extension("csv"))
+        .env("XDG_CACHE_HOME", cache)
+        .env("EYEBALL_CACHE_MB", budget_mb)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn read_parquet(path: &Path) -> DataFrame {
@@ -361,18 +366,7 @@ fn signatures_too_large_for_the_cache_budget_are_not_kept() {
     fixture(&data);
     let index_dir = |budget_mb: &str| {
         let cache = tmp.path().join(format!("cache-{budget_mb}"));
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eyeball"))
-            .args(["index", data.to_str().unwrap(), "--out"])
-            .arg(tmp.path().join("index.csv"))
-            .env("XDG_CACHE_HOME", &cache)
-            .env("EYEBALL_CACHE_MB", budget_mb)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        index_with_cache(&data, &cache, budget_mb);
         let mut extensions: Vec<String> = std::fs::read_dir(cache.join("eyeball").join("index"))
             .unwrap()
             .map(|e| {

@@ -199,7 +199,14 @@ fn near_pairs_planned(
                 }
                 let start = task * per_task;
                 let end = (start + per_task).min(keys);
-                let part = table.pairs_from(start..end, &masks, max_distance, plan.radius, earlier);
+                let part = bucket_pairs(
+                    &table,
+                    start..end,
+                    &masks,
+                    max_distance,
+                    plan.radius,
+                    earlier,
+                );
                 found_so_far.fetch_add(part.len(), Ordering::Relaxed);
                 part
             })
@@ -264,18 +271,6 @@ impl ChunkTable {
             order,
             sorted,
         }
-    }
-
-    /// Pairs whose first member has a chunk value in `keys` (`bucket_pairs`).
-    fn pairs_from(
-        &self,
-        keys: std::ops::Range<usize>,
-        masks: &[u32],
-        max_distance: u32,
-        radius: u32,
-        earlier_chunks: &[u64],
-    ) -> Vec<HashPair> {
-        bucket_pairs(self, keys, masks, max_distance, radius, earlier_chunks)
     }
 }
 

@@ -17,6 +17,17 @@ fn scan_fixture(settings: &ScanSettings) -> (tempfile::TempDir, Dataset, ScanRep
     (dir, dataset, report)
 }
 
+/// The scan of `index` with the default settings.
+fn default_scan(dataset: &Dataset, index: &Index) -> ScanReport {
+    scan(
+        dataset,
+        index,
+        &ScanSettings::default(),
+        &Progress::default(),
+    )
+    .unwrap()
+}
+
 fn found(dataset: &Dataset, report: &ScanReport) -> BTreeSet<(String, &'static str)> {
     report
         .findings
@@ -350,13 +361,7 @@ fn a_dataset_of_look_alikes_flags_only_its_copies() {
 
     let dataset = Dataset::open(dir.path()).unwrap();
     let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();
-    let report = scan(
-        &dataset,
-        &index,
-        &ScanSettings::default(),
-        &Progress::default(),
-    )
-    .unwrap();
+    let report = default_scan(&dataset, &index);
     let path = |i: usize| relative_path_text(&dataset.examples[i].path);
     let planted = [
         ("strokes/00.png", "strokes/copy_of_00.png"),
@@ -479,13 +484,7 @@ fn a_scan_with_saved_signatures_finds_what_a_scan_without_them_finds() {
     let cache = tempfile::tempdir().unwrap();
     let cache = IndexCache::At(cache.path().to_path_buf());
     let index = build_index(&dataset, cache, &Progress::default()).unwrap();
-    let cached = scan(
-        &dataset,
-        &index,
-        &ScanSettings::default(),
-        &Progress::default(),
-    )
-    .unwrap();
+    let cached = default_scan(&dataset, &index);
     assert_eq!(found(&dataset, &cached), found(&dataset, &uncached));
     let pairs = |r: &ScanReport| -> Vec<(usize, usize)> {
         r.near_pairs.iter().map(|p| (p.a, p.b)).collect()
@@ -497,13 +496,7 @@ fn a_scan_with_saved_signatures_finds_what_a_scan_without_them_finds() {
     for example in &dataset.examples {
         std::fs::remove_file(dataset.absolute_path(example)).unwrap();
     }
-    let again = scan(
-        &dataset,
-        &index,
-        &ScanSettings::default(),
-        &Progress::default(),
-    )
-    .unwrap();
+    let again = default_scan(&dataset, &index);
     assert!(!again.near_pairs.is_empty());
     assert_eq!(pairs(&again), pairs(&uncached));
 }
@@ -534,13 +527,7 @@ fn a_changed_file_or_a_damaged_cache_is_signed_again_and_saved() {
     let before = read(&index).unwrap();
     assert!(before[changed].is_none());
     assert_eq!(before.iter().filter(|s| s.is_some()).count(), readable - 1);
-    scan(
-        &dataset,
-        &index,
-        &ScanSettings::default(),
-        &Progress::default(),
-    )
-    .unwrap();
+    default_scan(&dataset, &index);
     let after = read(&index).unwrap();
     assert!(same_signed(
         after[changed].as_ref().unwrap(),
@@ -550,13 +537,7 @@ fn a_changed_file_or_a_damaged_cache_is_signed_again_and_saved() {
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() - 7]).unwrap();
     assert!(read(&index).is_err());
-    let report = scan(
-        &dataset,
-        &index,
-        &ScanSettings::default(),
-        &Progress::default(),
-    )
-    .unwrap();
+    let report = default_scan(&dataset, &index);
     let warning = report.warnings.join("\n");
     assert!(
         warning.contains(&file.display().to_string()) && warning.contains("ignored"),

@@ -280,8 +280,12 @@ fn near_pairs(
         }
     };
     let hog_planes = Hyperplanes::new(signature::HOG_LEN, HOG_HASH_TABLES, HOG_HASH_SEED);
+    // Cancelled: the rest of the images are described as nothing, and the search never runs.
     let (hogs, hog_codes) = Descriptors::build(views_of[0], n, &hog_planes, |p| {
         describing.advance();
+        if steps.is_cancelled() {
+            return vec![vec![0.0; signature::HOG_LEN]; views_of[0]];
+        }
         (0..views_of[0])
             .map(|view| signature::hog(&view_gray(candidates[p], view == 1)))
             .collect()
@@ -293,6 +297,9 @@ fn near_pairs(
     );
     let (spectra, spectrum_codes) = Descriptors::build(views_of[1], n, &spectrum_planes, |p| {
         describing.advance();
+        if steps.is_cancelled() {
+            return vec![vec![0.0; signature::SPECTRUM_LEN]; views_of[1]];
+        }
         (0..mirror_views)
             .flat_map(|mirror| {
                 let centred = signature::recentred(&view_gray(candidates[p], mirror == 1));
@@ -303,6 +310,9 @@ fn near_pairs(
             })
             .collect()
     });
+    if steps.is_cancelled() {
+        return Vec::new();
+    }
     let centred = [hogs, spectra];
     let d = settings.near_duplicate_max_distance;
     let mut code_sets: Vec<Vec<u64>> =
@@ -346,8 +356,14 @@ fn near_pairs(
         pairs_per_code,
         "near-duplicate search",
         warnings,
-        || searching.advance(),
+        || {
+            searching.advance();
+            !steps.is_cancelled()
+        },
     );
+    if steps.is_cancelled() {
+        return Vec::new();
+    }
     // The search is done: its descriptors and codes make room for the comparisons.
     drop(code_sets);
     drop(centred);

@@ -196,7 +196,7 @@ pub fn candidate_pairs(
         ),
         "model-embedding search",
         warnings,
-        || (),
+        || true,
     );
     let mut pairs: Vec<(usize, usize)> = keys
         .iter()

@@ -554,7 +554,8 @@ fn estimated_pairs_within(codes: &[u64]) -> [f64; 65] {
 /// `p % images`. Sets are searched one at a time within `near_pairs_within_budget`, and the
 /// candidates kept so far trimmed after each, so memory stays at about `per_image` keys per image
 /// plus one set's pairs. A set searched within fewer bits is named in `warnings` (`search` says
-/// which). `searched` is called once per set.
+/// which). `searched` is called after each set; when it returns false (cancelled), the search
+/// stops with what it has kept.
 #[allow(clippy::too_many_arguments)]
 pub fn candidate_keys(
     code_sets: &[Vec<u64>],
@@ -565,7 +566,7 @@ pub fn candidate_keys(
     pairs_per_code: usize,
     search: &str,
     warnings: &mut Vec<String>,
-    searched: impl Fn(),
+    searched: impl Fn() -> bool,
 ) -> Vec<u64> {
     let mut kept: Vec<(u64, f32)> = Vec::new();
     let mut tightened: Vec<u32> = Vec::new();
@@ -597,7 +598,9 @@ pub fn candidate_keys(
         kept.extend(fresh);
         kept.par_sort_unstable_by_key(|&(key, _)| key);
         kept = most_alike(kept, images, per_image);
-        searched();
+        if !searched() {
+            break;
+        }
     }
     if !tightened.is_empty() {
         let tightest = tightened.iter().min().expect("not empty");

@@ -546,3 +546,49 @@ fn a_changed_file_or_a_damaged_cache_is_signed_again_and_saved() {
     let again = read(&index).unwrap();
     assert_eq!(again.iter().filter(|s| s.is_some()).count(), readable);
 }
+
+#[test]
+fn a_duplicate_search_cancelled_while_describing_never_searches() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture::write(dir.path());
+    let dataset = Dataset::open(dir.path()).unwrap();
+    let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();
+    let signatures: Vec<Option<Signature>> = dataset
+        .examples
+        .iter()
+        .zip(&index.records)
+        .map(|(example, record)| {
+            record
+                .is_readable()
+                .then(|| sign(&dataset.absolute_path(example)).0)
+                .flatten()
+        })
+        .collect();
+    let progress = Progress::default();
+    progress.cancel();
+    let found = duplicates::find(
+        &dataset,
+        &index,
+        &signatures,
+        None,
+        &ScanSettings::default(),
+        &progress,
+        &mut Vec::new(),
+    );
+    assert!(found.near_pairs.is_empty());
+    let stages: Vec<String> = progress
+        .stage_seconds()
+        .into_iter()
+        .map(|(stage, _)| stage)
+        .collect();
+    assert!(
+        stages.contains(&"describing images".to_string()),
+        "{stages:?}"
+    );
+    assert!(
+        !stages
+            .iter()
+            .any(|s| s.contains("searching") || s.contains("comparing")),
+        "{stages:?}"
+    );
+}

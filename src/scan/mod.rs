@@ -490,7 +490,7 @@ fn signatures_of(
     let cache = index.signature_cache.as_deref();
     let mut found: Vec<Option<Signed>> = cache
         .and_then(|file| {
-            signature_cache::read(file, dataset, &index.records, || progress.advance(1))
+            signature_cache::read(file, dataset, &index.records, progress)
                 .map_err(|message| {
                     warnings.push(format!(
                         "{}: ignored the signature cache: {message}",

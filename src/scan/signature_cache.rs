@@ -15,6 +15,7 @@ use super::signature::{EMBED_LEN, Signature, THUMB_SIDE};
 use crate::dataset::{Dataset, relative_path_text};
 use crate::files::{DiskCache, cache_budget_bytes};
 use crate::index::ImageRecord;
+use crate::jobs::Progress;
 
 /// File format, with the version of how signatures are made: bump it when `Signature::of` or
 /// the decode it reads change, so an old file is never read.
@@ -149,13 +150,14 @@ pub fn write(
 }
 
 /// The cached signatures of `dataset`'s examples (aligned with them; `None` where the file has no
-/// valid row: a new or changed file, or an unreadable one). `advance` is called once per row used.
-/// A missing file is an empty cache; a damaged one is an error, and then nothing is used.
+/// valid row: a new or changed file, or an unreadable one). Advances `progress` once per row used;
+/// cancelled, it stops early with what it has read. A missing file is an empty cache; a damaged
+/// one is an error, and then nothing is used.
 pub fn read(
     path: &Path,
     dataset: &Dataset,
     records: &[ImageRecord],
-    advance: impl Fn(),
+    progress: &Progress,
 ) -> Result<Vec<Option<Signed>>, String> {
     let mut found: Vec<Option<Signed>> = vec![None; records.len()];
     let file = match File::open(path) {
@@ -185,7 +187,10 @@ pub fn read(
     let mut by_hash: Option<std::collections::HashMap<u64, usize>> = None;
     let mut next = 0usize;
     let mut row = vec![0u8; ROW_BYTES];
-    for _ in 0..rows {
+    for r in 0..rows {
+        if r % 4096 == 0 && progress.is_cancelled() {
+            break;
+        }
         input.read_exact(&mut row).map_err(|e| e.to_string())?;
         let word = |at: usize| u64::from_le_bytes(row[at..at + 8].try_into().expect("8 bytes"));
         let hash = word(0);
@@ -220,7 +225,7 @@ pub fn read(
         } else {
             (None, Some(super::truncation_message(record.file_bytes)))
         });
-        advance();
+        progress.advance(1);
     }
     crate::files::mark_used(path);
     Ok(found)

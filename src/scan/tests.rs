@@ -463,7 +463,8 @@ fn a_cold_index_saves_every_images_signature_as_the_scan_would_make_it() {
     let cache = IndexCache::At(cache.path().to_path_buf());
     let index = build_index(&dataset, cache, &Progress::default()).unwrap();
     let file = index.signature_cache.clone().expect("a cache folder");
-    let saved = signature_cache::read(&file, &dataset, &index.records, || {}).unwrap();
+    let saved =
+        signature_cache::read(&file, &dataset, &index.records, &Progress::default()).unwrap();
     for (i, example) in dataset.examples.iter().enumerate() {
         match &saved[i] {
             Some(saved) => assert!(
@@ -491,6 +492,12 @@ fn a_scan_with_saved_signatures_finds_what_a_scan_without_them_finds() {
     };
     assert_eq!(pairs(&cached), pairs(&uncached));
     assert!(cached.warnings.is_empty(), "{:?}", cached.warnings);
+    let cancelled = Progress::default();
+    cancelled.cancel();
+    assert!(matches!(
+        scan(&dataset, &index, &ScanSettings::default(), &cancelled),
+        Err(ScanError::Cancelled)
+    ));
     // The scan reads the signatures instead of decoding again: with every file gone, it still
     // finds the same near duplicates.
     for example in &dataset.examples {
@@ -522,7 +529,9 @@ fn a_changed_file_or_a_damaged_cache_is_signed_again_and_saved() {
     .unwrap();
     let index = build_index(&dataset, cache, &Progress::default()).unwrap();
     let file = index.signature_cache.clone().unwrap();
-    let read = |index: &Index| signature_cache::read(&file, &dataset, &index.records, || {});
+    let read = |index: &Index| {
+        signature_cache::read(&file, &dataset, &index.records, &Progress::default())
+    };
     let readable = index.readable_examples().len();
     let before = read(&index).unwrap();
     assert!(before[changed].is_none());

@@ -21,8 +21,15 @@ use crate::jobs::Progress;
 /// the decode it reads change, so an old file is never read.
 const MAGIC: &[u8; 8] = b"EYESIG01";
 const GRAY_LEN: usize = THUMB_SIDE * THUMB_SIDE;
-/// Path hash, file size, modification time, source side, flags, gray thumbnail, colour thumbnail.
-const ROW_BYTES: usize = 8 + 8 + 8 + 4 + 1 + GRAY_LEN + EMBED_LEN;
+/// A row: path hash, file size, modification time (8 bytes each), source side (4), flags (1),
+/// gray thumbnail, colour thumbnail; where each field starts.
+const SIZE_AT: usize = 8;
+const TIME_AT: usize = 16;
+const SIDE_AT: usize = 24;
+const FLAGS_AT: usize = 28;
+const GRAY_AT: usize = 29;
+const EMBED_AT: usize = GRAY_AT + GRAY_LEN;
+const ROW_BYTES: usize = EMBED_AT + EMBED_LEN;
 const HEADER_BYTES: u64 = 8 + 8;
 
 const SIGNED: u8 = 1;
@@ -107,15 +114,15 @@ impl Writer {
             (None, None) => return Ok(()),
         };
         let mut row = [0u8; ROW_BYTES];
-        row[0..8].copy_from_slice(&path_hash(relative_path).to_le_bytes());
-        row[8..16].copy_from_slice(&record.file_bytes.to_le_bytes());
-        row[16..24].copy_from_slice(&record.mtime_ns.to_le_bytes());
+        row[..SIZE_AT].copy_from_slice(&path_hash(relative_path).to_le_bytes());
+        row[SIZE_AT..TIME_AT].copy_from_slice(&record.file_bytes.to_le_bytes());
+        row[TIME_AT..SIDE_AT].copy_from_slice(&record.mtime_ns.to_le_bytes());
         if let Some(signature) = signature {
-            row[24..28].copy_from_slice(&signature.source_side.to_le_bytes());
-            row[29..29 + GRAY_LEN].copy_from_slice(&signature.gray);
-            row[29 + GRAY_LEN..].copy_from_slice(&signature.embed);
+            row[SIDE_AT..FLAGS_AT].copy_from_slice(&signature.source_side.to_le_bytes());
+            row[GRAY_AT..EMBED_AT].copy_from_slice(&signature.gray);
+            row[EMBED_AT..].copy_from_slice(&signature.embed);
         }
-        row[28] = flags;
+        row[FLAGS_AT] = flags;
         self.out.write_all(&row)?;
         self.rows += 1;
         Ok(())
@@ -206,19 +213,20 @@ pub fn read(
         next = example + 1;
         let record = &records[example];
         if !record.is_readable()
-            || record.file_bytes != word(8)
-            || record.mtime_ns != word(16) as i64
+            || record.file_bytes != word(SIZE_AT)
+            || record.mtime_ns != word(TIME_AT) as i64
         {
             continue;
         }
-        let flags = row[28];
+        let flags = row[FLAGS_AT];
         found[example] = Some(if flags & SIGNED != 0 {
+            let side = row[SIDE_AT..FLAGS_AT].try_into().expect("4 bytes");
             (
                 Some(Signature {
-                    gray: row[29..29 + GRAY_LEN].to_vec(),
-                    embed: row[29 + GRAY_LEN..].to_vec(),
+                    gray: row[GRAY_AT..EMBED_AT].to_vec(),
+                    embed: row[EMBED_AT..].to_vec(),
                     has_structure: flags & STRUCTURE != 0,
-                    source_side: u32::from_le_bytes(row[24..28].try_into().expect("4 bytes")),
+                    source_side: u32::from_le_bytes(side),
                 }),
                 None,
             )

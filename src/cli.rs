@@ -1193,9 +1193,7 @@ pub fn run_label_issues(
         }
         (None, None) => anyhow::bail!("give --checkpoint FILE, --checkpoints DIR or --probs FILE"),
     };
-    if let Some(note) =
-        crate::model::predict::left_out_note(&scores.left_out, scores.len() + scores.left_out.len())
-    {
+    if let Some(note) = scores.left_out_note() {
         eprintln!("eyeball: {note}");
     }
     anyhow::ensure!(!scores.is_empty(), "no example could be scored");

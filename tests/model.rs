@@ -9,7 +9,7 @@ use eyeball::dataset::Dataset;
 use eyeball::jobs::Progress;
 use eyeball::model::checks::{BASELINE, BATCH_INDEPENDENCE, LOSS_AT_INIT};
 use eyeball::model::overfit::{OVERFIT, OVERFIT_LOSS, OverfitSettings};
-use eyeball::model::predict::{DEFAULT_BATCH_SEED, DEFAULT_BATCH_SIZE};
+use eyeball::model::predict::{DEFAULT_BATCH_SEED, DEFAULT_BATCH_SIZE, Evolution, FixedBatch};
 use eyeball::model::weights::{apply_weights, load_parameters, read_weights};
 use eyeball::model::{
     CheckResult, CheckpointFile, CheckpointKind, LoadedModel, ModelError, ModelStore, Preprocess,
@@ -33,6 +33,26 @@ fn demo() -> (Dataset, Preprocess) {
     let dataset = Dataset::open(&common::demo_data()).unwrap();
     let preprocess = Preprocess::for_checkpoints(&common::demo_checkpoints(), None).unwrap();
     (dataset, preprocess)
+}
+
+/// Every checkpoint of `files` run on `batch` on the CPU (predictions cached in `cache`).
+fn evolution_on_cpu(
+    files: &[CheckpointFile],
+    preprocess: &Preprocess,
+    dataset: &Dataset,
+    batch: &FixedBatch,
+    cache: Option<&Path>,
+) -> Evolution {
+    run_evolution(
+        &ModelStore::new(Device::Cpu),
+        files,
+        preprocess,
+        dataset,
+        batch,
+        cache,
+        &Progress::default(),
+    )
+    .unwrap()
 }
 
 fn checks_on_demo(files: &[CheckpointFile]) -> Vec<CheckResult> {
@@ -200,16 +220,7 @@ fn evolution_loss_falls_from_first_to_last_checkpoint_and_comes_back_from_the_ca
     let batch = default_fixed_batch(&dataset, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SEED);
     let cache = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let cold = run_evolution(
-        &ModelStore::new(Device::Cpu),
-        &files,
-        &preprocess,
-        &dataset,
-        &batch,
-        Some(cache.path()),
-        &Progress::default(),
-    )
-    .unwrap();
+    let cold = evolution_on_cpu(&files, &preprocess, &dataset, &batch, Some(cache.path()));
     assert!(cold.failures.is_empty(), "{:?}", cold.failures);
     let cold = cold.predictions;
     eprintln!(
@@ -247,16 +258,7 @@ fn evolution_loss_falls_from_first_to_last_checkpoint_and_comes_back_from_the_ca
         std::fs::read_dir(cache.path()).unwrap().count(),
         files.len()
     );
-    let warm = run_evolution(
-        &ModelStore::new(Device::Cpu),
-        &files,
-        &preprocess,
-        &dataset,
-        &batch,
-        Some(cache.path()),
-        &Progress::default(),
-    )
-    .unwrap();
+    let warm = evolution_on_cpu(&files, &preprocess, &dataset, &batch, Some(cache.path()));
     assert_eq!(warm.predictions, cold);
 
     // predict_batch on one loaded model gives the same numbers.
@@ -276,16 +278,7 @@ fn a_checkpoint_that_fails_is_listed_and_the_others_still_run() {
     .unwrap();
     files.extend(classify(&["truncated.pt"]));
     let batch = default_fixed_batch(&dataset, 8, 0);
-    let evolution = run_evolution(
-        &ModelStore::new(Device::Cpu),
-        &files,
-        &preprocess,
-        &dataset,
-        &batch,
-        None,
-        &Progress::default(),
-    )
-    .unwrap();
+    let evolution = evolution_on_cpu(&files, &preprocess, &dataset, &batch, None);
     assert_eq!(evolution.predictions.len(), 1);
     assert_eq!(evolution.predictions[0].checkpoint, "epoch_00.pt");
     assert_eq!(
@@ -734,16 +727,7 @@ fn weights_only_files_run_in_the_evolution_through_the_torchscript_file() {
     ]);
     let (dataset, preprocess) = demo();
     let batch = default_fixed_batch(&dataset, 16, 0);
-    let evolution = eyeball::model::run_evolution(
-        &ModelStore::new(Device::Cpu),
-        &files,
-        &preprocess,
-        &dataset,
-        &batch,
-        None,
-        &Progress::default(),
-    )
-    .unwrap();
+    let evolution = evolution_on_cpu(&files, &preprocess, &dataset, &batch, None);
     let names: Vec<&str> = evolution
         .predictions
         .iter()
@@ -1032,21 +1016,10 @@ fn an_unreadable_image_is_left_out_and_named_and_the_rest_still_run() {
         .position(|e| e.path.ends_with("broken.png"))
         .unwrap();
     let files = classify_checkpoints(&[common::demo_checkpoints().join("epoch_05.pt")]).unwrap();
-    let batch = eyeball::model::predict::FixedBatch::all(&dataset);
+    let batch = FixedBatch::all(&dataset);
     assert_eq!(batch.len(), 101);
     let cache = tempfile::tempdir().unwrap();
-    let run = || {
-        run_evolution(
-            &ModelStore::new(Device::Cpu),
-            &files,
-            &preprocess,
-            &dataset,
-            &batch,
-            Some(cache.path()),
-            &Progress::default(),
-        )
-        .unwrap()
-    };
+    let run = || evolution_on_cpu(&files, &preprocess, &dataset, &batch, Some(cache.path()));
     let cold = run();
     assert_eq!(cold.left_out.len(), 1);
     assert_eq!(cold.left_out[0].example, broken);
@@ -1087,7 +1060,7 @@ fn an_unreadable_image_is_left_out_and_named_and_the_rest_still_run() {
     assert_eq!(single.predicted, predictions.predicted);
 
     // A batch of nothing but the broken file still fails, naming it.
-    let only = eyeball::model::predict::FixedBatch::from_examples(&dataset, [broken]);
+    let only = FixedBatch::from_examples(&dataset, [broken]);
     let err = predict_batch(&model, &preprocess, &dataset, &only)
         .unwrap_err()
         .to_string();

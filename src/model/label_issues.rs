@@ -61,6 +61,11 @@ impl Scores {
         self.examples.len()
     }
 
+    /// What to tell the user of the examples left out (`predict::left_out_note`).
+    pub fn left_out_note(&self) -> Option<String> {
+        super::predict::left_out_note(&self.left_out, self.len() + self.left_out.len())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.examples.is_empty()
     }

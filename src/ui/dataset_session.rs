@@ -254,10 +254,7 @@ impl DatasetSession {
                         dynamics.checkpoints.last().map_or("", String::as_str)
                     );
                     let classes = self.dataset.as_ref().map_or(0, |d| d.classes.len());
-                    env.messages.extend(crate::model::predict::left_out_note(
-                        &last.left_out,
-                        last.len() + last.left_out.len(),
-                    ));
+                    env.messages.extend(last.left_out_note());
                     label_review.curves = Some(Arc::new(dynamics.curves(classes)));
                     label_review.dynamics = Some(Arc::new(dynamics));
                     label_review.scores = Some(Arc::new(last));
@@ -276,10 +273,7 @@ impl DatasetSession {
             self.label_review.scoring = None;
             match result {
                 Ok(scores) => {
-                    env.messages.extend(crate::model::predict::left_out_note(
-                        &scores.left_out,
-                        scores.len() + scores.left_out.len(),
-                    ));
+                    env.messages.extend(scores.left_out_note());
                     self.label_review.scores = Some(Arc::new(scores));
                     self.rerank();
                 }

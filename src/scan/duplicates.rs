@@ -269,8 +269,8 @@ fn near_pairs(
     let mirror_views = if tolerance.mirror { 2 } else { 1 };
     let views_of = [mirror_views, 2 * mirror_views];
     let n = candidates.len();
-    // Two descriptors, each of a sample of the images (for their mean) and then of all.
-    let describing = steps.part(2 * (n.min(MEAN_SAMPLE) + n), 1, 4);
+    // Two descriptors of every image.
+    let describing = steps.part(2 * n, 1, 4);
     let view_gray = |i: usize, mirror: bool| {
         let gray = &sig(i).gray;
         if mirror {
@@ -443,16 +443,15 @@ impl Descriptors {
     ) -> (Descriptors, Vec<Vec<u64>>) {
         let dim = planes.dim();
         let sample = images.min(MEAN_SAMPLE);
-        let sampled: Vec<Vec<f32>> = (0..sample)
-            .into_par_iter()
-            .map(|k| describe(k * images / sample).swap_remove(0))
-            .collect();
+        let sampled_images: Vec<usize> = (0..sample).map(|k| k * images / sample).collect();
+        // Kept whole, so the sampled images are not described twice.
+        let sampled: Vec<Vec<Vec<f32>>> =
+            sampled_images.par_iter().map(|&i| describe(i)).collect();
         let mut mean = vec![0f32; dim];
-        for row in &sampled {
-            mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+        for views in &sampled {
+            mean.iter_mut().zip(&views[0]).for_each(|(m, v)| *m += v);
         }
         mean.iter_mut().for_each(|m| *m /= sample.max(1) as f32);
-        drop(sampled);
         let tables = planes.count();
         let mut values = vec![0i8; images * views * dim];
         let mut scales = vec![0f32; images * views];
@@ -464,7 +463,10 @@ impl Descriptors {
             .zip(codes.par_chunks_mut((views * tables).max(1)))
             .enumerate()
             .for_each(|(image, ((out, scales), image_codes))| {
-                let described = describe(image);
+                let described = match sampled_images.binary_search(&image) {
+                    Ok(k) => sampled[k].clone(),
+                    Err(_) => describe(image),
+                };
                 debug_assert_eq!(described.len(), views);
                 for (view, mut v) in described.into_iter().enumerate() {
                     v.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);

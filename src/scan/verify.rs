@@ -28,6 +28,11 @@ const REGION_MIN_VARIANCE_SHARE: f32 = 0.1;
 /// images are smoother and correlate more than the full ones, which must reach `MIN_TONE`.
 const COARSE_GATE: f32 = 0.75;
 
+/// Pairs whose tone, aligned by `refine`, stays this far below `MIN_TONE` are measured where
+/// they are: aligning the detail too moves the tone far less, so they could not become the same
+/// shot, and their measure still ranks them among an image's look-alikes (`Crowd`).
+const TONE_REFINE_MARGIN: f32 = 0.05;
+
 /// How the second image maps onto the first: a pixel `p` of the first corresponds to
 /// `scale · (p − centre) + centre + shift` of the second (then mirrored when `mirrored`). Shifts
 /// are fractions of the side.
@@ -118,7 +123,8 @@ impl Tolerance {
 pub struct View {
     side: usize,
     gray: Vec<f32>,
-    detail: Vec<f32>,
+    /// `gray` minus its 3×3 mean, made when first needed: most pairs are rejected before.
+    detail: std::cell::OnceCell<Vec<f32>>,
     /// `gray` at half the side, for the coarse alignment.
     half: Vec<f32>,
     /// `half` at each coarse scale, made when the view is first compared as the first image.
@@ -144,16 +150,21 @@ impl View {
         } else {
             area_resize(&full, 1, THUMB_SIDE, THUMB_SIDE, side, side)
         };
-        let blurred = box_blur3(&gray, side);
-        let detail = gray.iter().zip(&blurred).map(|(g, b)| g - b).collect();
         let half = area_resize(&gray, 1, side, side, side / 2, side / 2);
         View {
             side,
             gray,
-            detail,
+            detail: std::cell::OnceCell::new(),
             half,
             scaled_halves: std::cell::OnceCell::new(),
         }
+    }
+
+    fn detail(&self) -> &[f32] {
+        self.detail.get_or_init(|| {
+            let blurred = box_blur3(&self.gray, self.side);
+            self.gray.iter().zip(&blurred).map(|(g, b)| g - b).collect()
+        })
     }
 }
 
@@ -514,6 +525,9 @@ pub fn compare(a: &View, b: &View, tolerance: Tolerance) -> Option<Comparison> {
         .take_while(|c| c.0 >= coarse[0].0 - 0.05)
         .map(|&(_, start)| refine(a, b, start, Objective::Tone))
         .max_by(|x, y| x.0.total_cmp(&y.0))?;
+    if best.0 < MIN_TONE - TONE_REFINE_MARGIN {
+        return Some(measure(a, b, best.1));
+    }
     // Tone is smooth, so its optimum is broad; detail then pins the alignment down.
     let (_, fine) = refine(a, b, best.1, Objective::ToneAndDetail);
     Some(measure(a, b, fine))
@@ -534,13 +548,13 @@ fn refine(a: &View, b: &View, start: Alignment, objective: Objective) -> (f32, A
     let side = a.side as f32;
     let score = |al: &Alignment| {
         let gray = (a.gray.as_slice(), b.gray.as_slice());
-        let detail = (a.detail.as_slice(), b.detail.as_slice());
         let (r, overlap) = match objective {
             Objective::Tone => {
                 let ([tone], overlap) = correlate([gray], a.side, al, 2);
                 (tone, overlap)
             }
             Objective::ToneAndDetail => {
+                let detail = (a.detail(), b.detail());
                 let ([tone, detail], overlap) = correlate([gray, detail], a.side, al, 2);
                 (tone + detail, overlap)
             }
@@ -603,11 +617,12 @@ fn measure(a: &View, b: &View, alignment: Alignment) -> Comparison {
     let mut tone = Sums::default();
     let mut detail = Sums::default();
     let mut regions = [Sums::default(); 9];
+    let (detail_a, detail_b) = (a.detail(), b.detail());
     for_each_aligned(side, &alignment, 1, |xt, yt| {
         let (x, y) = (xt.at, yt.at);
         let (ga, gb) = (a.gray[y * side + x], Tap::sample(&b.gray, side, xt, yt));
         tone.add(ga, gb);
-        detail.add(a.detail[y * side + x], Tap::sample(&b.detail, side, xt, yt));
+        detail.add(detail_a[y * side + x], Tap::sample(detail_b, side, xt, yt));
         let region = ((y - m) * 3 / inner) * 3 + (x - m) * 3 / inner;
         regions[region].add(ga, gb);
     });

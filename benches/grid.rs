@@ -14,14 +14,7 @@ use eyeball::index::IndexCache;
 use eyeball::ui::app::{AppOptions, EyeballApp};
 
 fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
+    eyeball::memory::peak_resident_bytes().unwrap_or(0) as f64 / f64::from(1u32 << 20)
 }
 
 fn main() {

@@ -8,6 +8,7 @@ pub mod files;
 pub mod index;
 pub mod jobs;
 pub mod map;
+pub mod memory;
 pub mod model;
 pub mod pipelines;
 pub mod review;

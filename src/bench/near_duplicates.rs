@@ -72,7 +72,7 @@ pub fn bench_near_duplicates(hashes: usize, max_distance: u32) -> NearDuplicateB
         codes[a + 1] = codes[a] ^ mask;
         planted.push((a as u32, a as u32 + 1));
     }
-    let rss_before_bytes = proc_status_kib("VmRSS").map(|k| k * 1024);
+    let rss_before_bytes = crate::memory::resident_bytes();
     let started = Instant::now();
     let (pairs, _) = near_pairs(&codes, max_distance, usize::MAX);
     let search_s = started.elapsed().as_secs_f64();
@@ -89,22 +89,8 @@ pub fn bench_near_duplicates(hashes: usize, max_distance: u32) -> NearDuplicateB
         pairs: pairs.len(),
         search_s,
         rss_before_bytes,
-        peak_rss_bytes: proc_status_kib("VmHWM").map(|k| k * 1024),
+        peak_rss_bytes: crate::memory::peak_resident_bytes(),
     }
-}
-
-/// A `kB` field of /proc/self/status (Linux only).
-fn proc_status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
-    line[field.len() + 1..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use rayon::prelude::*;
 
 use super::embedding::Neighbourhood;
 use super::hamming;
-use super::signature::{self, Hyperplanes, Signature};
+use super::signature::{self, Hyperplanes};
+use super::thumbnails::Thumbnails;
 use super::verify::{self, Comparison, Tolerance, View};
 use super::{COMPARED_PER_IMAGE, DuplicateGroup, Embedding, Finding, IssueKind, ScanSettings};
 use crate::dataset::Dataset;
@@ -74,7 +75,7 @@ pub enum Measure {
 pub fn find(
     dataset: &Dataset,
     index: &Index,
-    signatures: &[Option<Signature>],
+    thumbnails: &Thumbnails,
     embedding: Option<(&Embedding, &Neighbourhood)>,
     settings: &ScanSettings,
     progress: &Progress,
@@ -88,15 +89,19 @@ pub fn find(
             is_copy[i] = true;
         }
     }
-    let searched =
-        |i: usize| !is_copy[i] && signatures[i].as_ref().is_some_and(|s| s.has_structure);
+    let searched = |i: usize| {
+        !is_copy[i]
+            && thumbnails.signatures[i]
+                .as_ref()
+                .is_some_and(|s| s.has_structure)
+    };
     let candidates: Vec<usize> = (0..index.records.len()).filter(|&i| searched(i)).collect();
     let tolerance = Tolerance::of(settings);
     let crowd = Crowd::new(index.records.len());
     let steps = Steps::new(progress, STEPS_PER_IMAGE * index.records.len());
     let mut pairs = near_pairs(
         index,
-        signatures,
+        thumbnails,
         &candidates,
         settings,
         &crowd,
@@ -121,14 +126,20 @@ pub fn find(
             proposed
                 .par_iter()
                 .filter_map(|&(a, b)| {
-                    let (sa, sb) = (signatures[a].as_ref()?, signatures[b].as_ref()?);
+                    thumbnails.signatures[a].as_ref()?;
+                    thumbnails.signatures[b].as_ref()?;
+                    let (sa, sb) = (thumbnails.signature(a), thumbnails.signature(b));
                     let pair = Proposed {
                         a,
                         b,
                         found_by: Measure::Embedding,
                     };
                     pair.judge(
-                        verify::compare_signatures(sa, sb, tolerance)?,
+                        verify::compare_grays(
+                            (&thumbnails.gray(a), sa.source_side),
+                            (&thumbnails.gray(b), sb.source_side),
+                            tolerance,
+                        )?,
                         &crowd,
                         index,
                     )
@@ -193,15 +204,19 @@ const DISTINCT_FACTOR: f32 = 0.25;
 /// Photos rarely have that many close candidates, so this only makes the rule stricter where
 /// look-alikes crowd; it never accepts a pair the same-shot rule rejects.
 pub struct Crowd {
-    /// Per image, (confidence, partner), highest first, one entry per partner.
-    top: Vec<std::sync::Mutex<Vec<(f32, usize)>>>,
+    /// Per image, (confidence, partner), highest first, one entry per partner; empty slots are
+    /// `EMPTY` at the end.
+    top: Vec<std::sync::Mutex<[(f32, u32); DISTINCT_RANK + 1]>>,
 }
+
+/// An unused slot of `Crowd::top`.
+const EMPTY: (f32, u32) = (f32::NEG_INFINITY, u32::MAX);
 
 impl Crowd {
     pub fn new(images: usize) -> Crowd {
         Crowd {
             top: (0..images)
-                .map(|_| std::sync::Mutex::new(Vec::new()))
+                .map(|_| std::sync::Mutex::new([EMPTY; DISTINCT_RANK + 1]))
                 .collect(),
         }
     }
@@ -209,14 +224,17 @@ impl Crowd {
     /// Adds the comparison of `a` and `b`; a pair compared again (proposed by both the hashes
     /// and the model) counts once.
     pub fn record(&self, a: usize, b: usize, confidence: f32) {
-        for (i, partner) in [(a, b), (b, a)] {
+        for (i, partner) in [(a, b as u32), (b, a as u32)] {
             let mut top = self.top[i].lock().expect("no panic while held");
             if top.iter().any(|&(_, p)| p == partner) {
                 continue;
             }
-            top.push((confidence, partner));
-            top.sort_by(|x, y| y.0.total_cmp(&x.0));
-            top.truncate(DISTINCT_RANK + 1);
+            // After the entries at least as confident, as a stable sort of the entries would.
+            let at = top.partition_point(|&(c, _)| c.total_cmp(&confidence).is_ge());
+            if at <= DISTINCT_RANK {
+                top.copy_within(at..DISTINCT_RANK, at + 1);
+                top[at] = (confidence, partner);
+            }
         }
     }
 
@@ -225,8 +243,8 @@ impl Crowd {
         let residual = 1.0 - pair.confidence();
         [pair.a, pair.b].iter().all(|&i| {
             let top = self.top[i].lock().expect("no panic while held");
-            top.get(DISTINCT_RANK)
-                .is_none_or(|&(crowd, _)| residual <= DISTINCT_FACTOR * (1.0 - crowd))
+            let crowd = top[DISTINCT_RANK];
+            crowd == EMPTY || residual <= DISTINCT_FACTOR * (1.0 - crowd.0)
         })
     }
 }
@@ -248,7 +266,7 @@ pub fn exact_sets(index: &Index) -> Vec<Vec<usize>> {
 /// histogram cosine, then verified the same shot.
 fn near_pairs(
     index: &Index,
-    signatures: &[Option<Signature>],
+    thumbnails: &Thumbnails,
     candidates: &[usize],
     settings: &ScanSettings,
     crowd: &Crowd,
@@ -262,7 +280,6 @@ fn near_pairs(
     // A quarter of the steps for describing the images, a quarter for the search, the rest for
     // comparing the candidates.
     steps.set_stage_name("describing images");
-    let sig = |i: usize| signatures[i].as_ref().expect("candidates have signatures");
     // Per image, its views (itself, and its mirror image when mirrors count) described twice: by
     // the HOG, and by the spectrum of the view recentred and of its centre zoomed in (steady
     // under shifts, and under crops: a crop resized back is a zoom).
@@ -271,13 +288,13 @@ fn near_pairs(
     let n = candidates.len();
     // Two descriptors of every image.
     let describing = steps.part(2 * n, 1, 4);
-    let view_gray = |i: usize, mirror: bool| {
-        let gray = &sig(i).gray;
-        if mirror {
-            Cow::Owned(signature::mirrored(gray, signature::THUMB_SIDE))
-        } else {
-            Cow::Borrowed(gray.as_slice())
-        }
+    // The views of image `i`: itself, then its mirror image when mirrors count.
+    let views = |i: usize| {
+        let gray = thumbnails.gray(i);
+        let mirror = tolerance
+            .mirror
+            .then(|| Cow::Owned(signature::mirrored(&gray, signature::THUMB_SIDE)));
+        std::iter::once(gray).chain(mirror)
     };
     let hog_planes = Hyperplanes::new(signature::HOG_LEN, HOG_HASH_TABLES, HOG_HASH_SEED);
     // Cancelled: the rest of the images are described as nothing, and the search never runs.
@@ -286,8 +303,8 @@ fn near_pairs(
         if steps.is_cancelled() {
             return vec![vec![0.0; signature::HOG_LEN]; views_of[0]];
         }
-        (0..views_of[0])
-            .map(|view| signature::hog(&view_gray(candidates[p], view == 1)))
+        views(candidates[p])
+            .map(|view| signature::hog(&view))
             .collect()
     });
     let spectrum_planes = Hyperplanes::new(
@@ -300,9 +317,9 @@ fn near_pairs(
         if steps.is_cancelled() {
             return vec![vec![0.0; signature::SPECTRUM_LEN]; views_of[1]];
         }
-        (0..mirror_views)
-            .flat_map(|mirror| {
-                let centred = signature::recentred(&view_gray(candidates[p], mirror == 1));
+        views(candidates[p])
+            .flat_map(|view| {
+                let centred = signature::recentred(&view);
                 [
                     signature::spectrum(&centred),
                     signature::spectrum(&zoomed(&centred)),
@@ -314,6 +331,7 @@ fn near_pairs(
         return Vec::new();
     }
     let centred = [hogs, spectra];
+    crate::memory::return_freed();
     let d = settings.near_duplicate_max_distance;
     let mut code_sets: Vec<Vec<u64>> =
         vec![candidates.iter().map(|&i| index.records[i].phash).collect()];
@@ -367,6 +385,7 @@ fn near_pairs(
     // The search is done: its descriptors and codes make room for the comparisons.
     drop(code_sets);
     drop(centred);
+    crate::memory::return_freed();
     // Keys are sorted, so pairs sharing their first image come together: its view is prepared
     // once per run.
     let runs: Vec<&[u64]> = keys
@@ -374,7 +393,15 @@ fn near_pairs(
         .collect();
     steps.set_stage_name("comparing candidate pairs");
     let comparing = steps.part(runs.len(), 2, 4);
-    let sig = &sig;
+    let mut compared = vec![false; index.records.len()];
+    for &key in &keys {
+        let (a, b) = hamming::key_images(key);
+        compared[candidates[a]] = true;
+        compared[candidates[b]] = true;
+    }
+    let held = thumbnails.hold(&compared);
+    drop(compared);
+    let sig = |i: usize| thumbnails.signature(i);
     runs.par_iter()
         .flat_map_iter(|run| {
             // Cancelled: the scan stops after this stage, so the rest is skipped.
@@ -390,7 +417,7 @@ fn near_pairs(
                     let b = candidates[hamming::key_images(key).1];
                     let side = verify::comparison_side(sig(a).source_side, sig(b).source_side);
                     if view_a.as_ref().is_none_or(|v| v.side() != side) {
-                        view_a = Some(View::of(&sig(a).gray, side));
+                        view_a = Some(View::of(held.gray(a), side));
                     }
                     let view_a = view_a.as_ref().expect("just prepared");
                     let pair = Proposed {
@@ -399,7 +426,7 @@ fn near_pairs(
                         found_by: Measure::Structure,
                     };
                     pair.judge(
-                        verify::compare(view_a, &View::of(&sig(b).gray, side), tolerance)?,
+                        verify::compare(view_a, &View::of(held.gray(b), side), tolerance)?,
                         crowd,
                         index,
                     )
@@ -445,8 +472,7 @@ impl Descriptors {
         let sample = images.min(MEAN_SAMPLE);
         let sampled_images: Vec<usize> = (0..sample).map(|k| k * images / sample).collect();
         // Kept whole, so the sampled images are not described twice.
-        let sampled: Vec<Vec<Vec<f32>>> =
-            sampled_images.par_iter().map(|&i| describe(i)).collect();
+        let sampled: Vec<Vec<Vec<f32>>> = sampled_images.par_iter().map(|&i| describe(i)).collect();
         let mut mean = vec![0f32; dim];
         for views in &sampled {
             mean.iter_mut().zip(&views[0]).for_each(|(m, v)| *m += v);

@@ -117,7 +117,8 @@ impl Neighbourhood {
         let reach_rank = (NEIGHBOURS * outliers::reference_count(m))
             .div_ceil(m)
             .max(2);
-        let nearest = outliers::nearest_reference_distances(&vectors, reach_rank.max(knn_k));
+        let nearest =
+            outliers::nearest_reference_distances(&vectors, reach_rank.max(knn_k), &|| false);
         Neighbourhood {
             vectors,
             nearest,

@@ -214,6 +214,14 @@ fn near_pairs_planned(
         if found_so_far.load(Ordering::Relaxed) > max_pairs {
             truncated = true;
         }
+        // Grown once: doubling would hold up to twice the pairs' memory while they are copied.
+        pairs.reserve_exact(
+            found
+                .iter()
+                .map(Vec::len)
+                .sum::<usize>()
+                .min(max_pairs - pairs.len()),
+        );
         for mut part in found {
             if pairs.len() + part.len() > max_pairs {
                 part.truncate(max_pairs - pairs.len());
@@ -470,7 +478,7 @@ pub fn pairs_per_code_within(
     search: &str,
     warnings: &mut Vec<String>,
 ) -> usize {
-    let held = resident_bytes().unwrap_or(0);
+    let held = crate::memory::resident_bytes().unwrap_or(0);
     let room = budget.saturating_sub(held) / (BYTES_PER_SEARCHED_PAIR * codes.max(1) as u64);
     let pairs = (room as usize).min(PAIRS_PER_CODE);
     let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
@@ -494,19 +502,6 @@ pub fn pairs_per_code_within(
         }
         pairs
     }
-}
-
-/// The process's resident memory (Linux: VmRSS in /proc/self/status); `None` elsewhere.
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
 }
 
 /// Codes in the sample that `estimated_pairs_within` measures distances among.
@@ -575,13 +570,11 @@ pub fn candidate_keys(
         if distance < max_distance {
             tightened.push(distance);
         }
-        let mut keys: Vec<u64> = found
-            .iter()
-            .filter_map(|&HashPair { a, b, .. }| {
-                let (a, b) = (a as usize % images, b as usize % images);
-                (a != b).then(|| ((a.min(b) as u64) << 32) | b.max(a) as u64)
-            })
-            .collect();
+        let mut keys: Vec<u64> = Vec::with_capacity(found.len());
+        keys.extend(found.iter().filter_map(|&HashPair { a, b, .. }| {
+            let (a, b) = (a as usize % images, b as usize % images);
+            (a != b).then(|| ((a.min(b) as u64) << 32) | b.max(a) as u64)
+        }));
         drop(found);
         keys.par_sort_unstable();
         keys.dedup();
@@ -598,6 +591,9 @@ pub fn candidate_keys(
         kept.extend(fresh);
         kept.par_sort_unstable_by_key(|&(key, _)| key);
         kept = most_alike(kept, images, per_image);
+        // Filtering kept the capacity of every pair scored; only the survivors stay held.
+        kept.shrink_to_fit();
+        crate::memory::return_freed();
         if !searched() {
             break;
         }

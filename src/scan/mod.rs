@@ -10,6 +10,7 @@ pub mod signature;
 pub mod signature_cache;
 #[cfg(test)]
 mod tests;
+mod thumbnails;
 pub mod verify;
 
 use std::path::Path;
@@ -26,6 +27,8 @@ use crate::jobs::Progress;
 pub use duplicates::{Measure, NearPair};
 pub use embedding::Embedding;
 use signature::Signature;
+use signature_cache::ThumbnailFile;
+use thumbnails::Thumbnails;
 
 /// Thresholds of every check. The defaults were tuned on CIFAR-10 (60,000 photos at 32×32) so
 /// that what is flagged is worth a look, not a fixed share of the dataset.
@@ -416,12 +419,14 @@ pub fn scan_with(
     progress.start_stage((2 + duplicates::STEPS_PER_IMAGE) * n);
     progress.set_stage_name("reading thumbnails");
     let mut warnings = Vec::new();
-    let decoded = signatures_of(dataset, index, progress, &mut warnings);
+    let (decoded, gray_rows) = signatures_of(dataset, index, settings, progress, &mut warnings);
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }
     let (signatures, truncated): (Vec<Option<Signature>>, Vec<Option<String>>) =
         decoded.into_iter().unzip();
+    let thumbnails = Thumbnails::new(&signatures, gray_rows.as_ref());
+    crate::memory::return_freed();
     // Usable for statistics: decoded in full.
     let usable: Vec<bool> = index
         .records
@@ -434,7 +439,7 @@ pub fn scan_with(
     let duplicates = duplicates::find(
         dataset,
         index,
-        &signatures,
+        &thumbnails,
         model.as_ref().map(|(e, n)| (*e, n)),
         settings,
         progress,
@@ -443,6 +448,14 @@ pub fn scan_with(
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }
+    if let (Some(file), unreadable @ 1..) = (&index.signature_cache, thumbnails.unreadable()) {
+        warnings.push(format!(
+            "{}: {unreadable} thumbnail(s) could not be read back; their images were searched as \
+             black pictures, for near duplicates and outliers alike",
+            file.display()
+        ));
+    }
+    crate::memory::return_freed();
     progress.set_stage_name("outliers and quality");
     let mut findings = duplicates.findings;
     findings.extend(match &model {
@@ -452,8 +465,11 @@ pub fn scan_with(
             settings,
             &format!("{} embedding", embedding.source),
         ),
-        None => outliers::knn_outliers(&signatures, settings),
+        None => outliers::knn_outliers(&thumbnails, settings, &|| progress.is_cancelled()),
     });
+    if progress.is_cancelled() {
+        return Err(ScanError::Cancelled);
+    }
     findings.extend(outliers::stat_outliers(index, &usable, settings));
     let mut notes = Vec::new();
     findings.extend(quality::flags(index, &truncated, settings, &mut notes));
@@ -478,19 +494,29 @@ pub fn scan_with(
     })
 }
 
+/// Share of the scan's memory budget the gray thumbnails may take in memory; beyond it, the
+/// thumbnails in the signature cache are read back from it when needed (1 KB each: past about
+/// half a million images at the default budget).
+const THUMBNAILS_SHARE_OF_BUDGET: u64 = 4;
+
 /// Every example's signature (aligned with the examples), from the signature cache where it has
 /// them and by decoding the rest, which are then saved to it. Advances `progress` once per example;
-/// cancelled, it returns early (with the rest `(None, None)`).
+/// cancelled, it returns early (with the rest `(None, None)`). When the gray thumbnails would take
+/// more than their share of the memory budget, the thumbnails the cache holds are left there
+/// (empty in the signature) and the cache file comes back open for reading them.
 fn signatures_of(
     dataset: &Dataset,
     index: &Index,
+    settings: &ScanSettings,
     progress: &Progress,
     warnings: &mut Vec<String>,
-) -> Vec<Signed> {
+) -> (Vec<Signed>, Option<ThumbnailFile>) {
     let cache = index.signature_cache.as_deref();
-    let mut found: Vec<Option<Signed>> = cache
+    let thumbnails_bytes = (index.records.len() * signature::THUMB_SIDE.pow(2)) as u64;
+    let on_disk = thumbnails_bytes > settings.memory_budget_bytes / THUMBNAILS_SHARE_OF_BUDGET;
+    let (mut found, mut rows) = cache
         .and_then(|file| {
-            signature_cache::read(file, dataset, &index.records, progress)
+            signature_cache::read(file, dataset, &index.records, progress, !on_disk)
                 .map_err(|message| {
                     warnings.push(format!(
                         "{}: ignored the signature cache: {message}",
@@ -499,7 +525,10 @@ fn signatures_of(
                 })
                 .ok()
         })
-        .unwrap_or_else(|| vec![None; index.records.len()]);
+        .map_or_else(
+            || (vec![None; index.records.len()], None),
+            |cached| (cached.signed, cached.rows),
+        );
     let missing = AtomicUsize::new(0);
     found
         .par_iter_mut()
@@ -513,7 +542,7 @@ fn signatures_of(
             }
             progress.advance(1);
         });
-    let signed: Vec<Signed> = found
+    let mut signed: Vec<Signed> = found
         .into_iter()
         .map(|slot| slot.unwrap_or((None, None)))
         .collect();
@@ -521,15 +550,28 @@ fn signatures_of(
         && missing.into_inner() > 0
         && signature_cache::fits_budget(signed.len())
         && !progress.is_cancelled()
-        && let Err(e) = signature_cache::write(file, dataset, &index.records, &signed)
-            .and_then(|()| signature_cache::trim_beside(file))
     {
-        warnings.push(format!(
-            "{}: could not save the signature cache: {e}",
-            file.display()
-        ));
+        let written = signature_cache::write(file, dataset, &index.records, &signed, rows.as_ref());
+        match written.and_then(|written| signature_cache::trim_beside(file).map(|()| written)) {
+            Ok(written) => {
+                if on_disk {
+                    signed
+                        .par_iter_mut()
+                        .filter_map(|(signature, _)| signature.as_mut())
+                        .for_each(|signature| {
+                            signature.gray = Vec::new();
+                            signature.embed = Vec::new();
+                        });
+                }
+                rows = Some(written);
+            }
+            Err(e) => warnings.push(format!(
+                "{}: could not save the signature cache: {e}",
+                file.display()
+            )),
+        }
     }
-    signed
+    (signed, rows)
 }
 
 /// What a scan takes from one image file: its signature, or (second) why it has none when the

@@ -7,7 +7,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use super::signature::{EMBED_LEN, Signature, squared_distance};
+use super::signature::{EMBED_LEN, squared_distance};
+use super::thumbnails::Thumbnails;
 use super::{Finding, IssueKind, ScanSettings};
 use crate::index::{ImageRecord, Index};
 
@@ -21,15 +22,23 @@ const MAX_REFERENCES: usize = 4096;
 const MIN_IMAGES: usize = 8;
 const PROJECTION_SEED: u64 = 0x0D15_7A0C_E5EE_D000;
 
-/// `Outlier` findings in the small colour-thumbnail embedding; see `knn_outliers_in`.
-pub fn knn_outliers(signatures: &[Option<Signature>], settings: &ScanSettings) -> Vec<Finding> {
-    let ids: Vec<usize> = (0..signatures.len())
-        .filter(|&i| signatures[i].is_some())
+/// `Outlier` findings in the small colour-thumbnail embedding; see `knn_outliers_in`. Nothing
+/// once `cancelled`.
+pub fn knn_outliers(
+    thumbnails: &Thumbnails,
+    settings: &ScanSettings,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Vec<Finding> {
+    let ids: Vec<usize> = (0..thumbnails.signatures.len())
+        .filter(|&i| thumbnails.signatures[i].is_some())
         .collect();
     if ids.len() < MIN_IMAGES.max(settings.knn_k.max(1) + 2) {
         return Vec::new();
     }
-    let nearest = nearest_reference_distances(&embed(signatures, &ids), settings.knn_k);
+    let nearest = nearest_reference_distances(&embed(thumbnails, &ids), settings.knn_k, cancelled);
+    if cancelled() {
+        return Vec::new();
+    }
     knn_outliers_in(&ids, &nearest, settings, "colour thumbnail")
 }
 
@@ -80,8 +89,12 @@ pub fn reference_count(m: usize) -> usize {
 }
 
 /// Each vector's Euclidean distances to its `k` nearest reference vectors (itself excluded),
-/// ascending; see `reference_count`.
-pub fn nearest_reference_distances(embedded: &[Vec<f32>], k: usize) -> Vec<Vec<f32>> {
+/// ascending; see `reference_count`. Once `cancelled`, the rest are empty.
+pub fn nearest_reference_distances(
+    embedded: &[Vec<f32>],
+    k: usize,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Vec<Vec<f32>> {
     let m = embedded.len();
     let k = k.max(1);
     let Some(dim) = embedded.first().map(|v| v.len().max(1)) else {
@@ -100,6 +113,9 @@ pub fn nearest_reference_distances(embedded: &[Vec<f32>], k: usize) -> Vec<Vec<f
     (0..m)
         .into_par_iter()
         .map(|q| {
+            if cancelled() {
+                return Vec::new();
+            }
             nearest_to(q, &embedded[q], &references, &reference_vectors, dim, k)
                 .iter()
                 .map(|d| d.sqrt())
@@ -139,14 +155,13 @@ fn nearest_to(
 
 /// Colour thumbnails as vectors in 0..1, centred on the dataset's mean, randomly projected to
 /// `PROJECTED_DIM` dimensions (Johnson–Lindenstrauss: distances are kept up to a small factor).
-fn embed(signatures: &[Option<Signature>], ids: &[usize]) -> Vec<Vec<f32>> {
-    let raw = |i: usize| {
-        signatures[i]
-            .as_ref()
-            .expect("ids have signatures")
-            .embed
+fn embed(thumbnails: &Thumbnails, ids: &[usize]) -> Vec<Vec<f32>> {
+    let raw = |i: usize| -> Vec<f32> {
+        thumbnails
+            .embed(i)
             .iter()
             .map(|&v| f32::from(v) / 255.0)
+            .collect()
     };
     let mut mean = vec![0f32; EMBED_LEN];
     for &i in ids {
@@ -164,7 +179,7 @@ fn embed(signatures: &[Option<Signature>], ids: &[usize]) -> Vec<Vec<f32>> {
         .collect();
     ids.par_iter()
         .map(|&i| {
-            let centred: Vec<f32> = raw(i).zip(&mean).map(|(v, m)| v - m).collect();
+            let centred: Vec<f32> = raw(i).iter().zip(&mean).map(|(v, m)| v - m).collect();
             projection
                 .chunks_exact(EMBED_LEN)
                 .map(|row| row.iter().zip(&centred).map(|(a, b)| a * b).sum())
@@ -335,5 +350,20 @@ mod tests {
     fn quartiles_interpolate() {
         assert_eq!(quartiles(&[4.0, 1.0, 3.0, 2.0, 5.0]), (2.0, 3.0, 4.0));
         assert_eq!(quartiles(&[1.0, 2.0]), (1.25, 1.5, 1.75));
+    }
+
+    #[test]
+    fn a_cancelled_nearest_neighbour_search_stops_measuring() {
+        let vectors: Vec<Vec<f32>> = (0..2000)
+            .map(|i| (0..8).map(|d| ((i * 7 + d * 13) % 101) as f32).collect())
+            .collect();
+        let whole = nearest_reference_distances(&vectors, 3, &|| false);
+        assert!(whole.iter().all(|d| d.len() == 3));
+        // Cancelled after 50 queries: the rest are never measured.
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let cancelled = || asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 50;
+        let stopped = nearest_reference_distances(&vectors, 3, &cancelled);
+        let measured = stopped.iter().filter(|d| !d.is_empty()).count();
+        assert_eq!(measured, 50, "{measured} measured");
     }
 }

@@ -139,41 +139,131 @@ impl Writer {
     }
 }
 
-/// Writes the signatures of `dataset`'s readable examples (`signed`, aligned with its examples).
+/// Writes the signatures of `dataset`'s readable examples (`signed`, aligned with its examples),
+/// taking the thumbnails that are not in memory from `previous`, and opens the file for reading
+/// them back.
 pub fn write(
     path: &Path,
     dataset: &Dataset,
     records: &[ImageRecord],
     signed: &[Signed],
-) -> io::Result<()> {
+    previous: Option<&ThumbnailFile>,
+) -> io::Result<ThumbnailFile> {
     let mut writer = Writer::create(path)?;
-    for ((example, record), signed) in dataset.examples.iter().zip(records).zip(signed) {
-        if record.is_readable() {
-            writer.push(&relative_path_text(&example.path), record, signed)?;
+    let mut row_of = vec![NO_ROW; records.len()];
+    for (i, ((example, record), signed)) in
+        dataset.examples.iter().zip(records).zip(signed).enumerate()
+    {
+        if !record.is_readable() {
+            continue;
+        }
+        let rows = writer.rows;
+        match signed {
+            (Some(signature), truncated)
+                if signature.gray.is_empty() || signature.embed.is_empty() =>
+            {
+                let previous =
+                    previous.ok_or_else(|| io::Error::other("thumbnails left no file"))?;
+                let whole = (
+                    Some(Signature {
+                        gray: previous.gray(i)?.ok_or_else(no_row)?,
+                        embed: previous.embed(i)?.ok_or_else(no_row)?,
+                        ..signature.clone()
+                    }),
+                    truncated.clone(),
+                );
+                writer.push(&relative_path_text(&example.path), record, &whole)?;
+            }
+            _ => writer.push(&relative_path_text(&example.path), record, signed)?,
+        }
+        if signed.0.is_some() {
+            row_of[i] = rows as u32;
         }
     }
     writer.finish()?;
-    Ok(())
+    Ok(ThumbnailFile {
+        file: File::open(path)?,
+        row_of,
+    })
+}
+
+/// `ThumbnailFile::row_of` of an example the file has no row for.
+const NO_ROW: u32 = u32::MAX;
+
+fn no_row() -> io::Error {
+    io::Error::other("a signature whose thumbnails are in no row")
+}
+
+/// A signature cache file held open to read thumbnails back by example: a scan of many images
+/// keeps them there instead of in memory. The open file stays readable when another scan replaces
+/// it.
+pub struct ThumbnailFile {
+    file: File,
+    /// Per example, its row in the file.
+    row_of: Vec<u32>,
+}
+
+impl ThumbnailFile {
+    /// The gray thumbnail of `example`; `None` where the file has no row for it, or the row is of
+    /// a file without a signature.
+    pub fn gray(&self, example: usize) -> io::Result<Option<Vec<u8>>> {
+        self.field(example, GRAY_AT, GRAY_LEN)
+    }
+
+    /// The colour thumbnail of `example`, as `gray`.
+    pub fn embed(&self, example: usize) -> io::Result<Option<Vec<u8>>> {
+        self.field(example, EMBED_AT, EMBED_LEN)
+    }
+
+    fn field(&self, example: usize, at: usize, len: usize) -> io::Result<Option<Vec<u8>>> {
+        use std::os::unix::fs::FileExt;
+        let row = match self.row_of.get(example) {
+            Some(&row) if row != NO_ROW => u64::from(row),
+            _ => return Ok(None),
+        };
+        let mut value = vec![0u8; len];
+        self.file.read_exact_at(
+            &mut value,
+            HEADER_BYTES + row * ROW_BYTES as u64 + at as u64,
+        )?;
+        Ok(Some(value))
+    }
+}
+
+/// What `read` found in a signature cache file.
+pub struct Cached {
+    /// Per example, its signature from the file (see `read`).
+    pub signed: Vec<Option<Signed>>,
+    /// The file, for reading back the thumbnails `read` left out; `None` when there was no file.
+    pub rows: Option<ThumbnailFile>,
 }
 
 /// The cached signatures of `dataset`'s examples (aligned with them; `None` where the file has no
-/// valid row: a new or changed file, or an unreadable one). Advances `progress` once per row used;
-/// cancelled, it stops early with what it has read. A missing file is an empty cache; a damaged
-/// one is an error, and then nothing is used.
+/// valid row: a new or changed file, or an unreadable one), with their thumbnails only
+/// `with_thumbnails` (else empty, to be read back from `Cached::rows`). Advances `progress` once per row
+/// used; cancelled, it stops early with what it has read. A missing file is an empty cache; a
+/// damaged one is an error, and then nothing is used.
 pub fn read(
     path: &Path,
     dataset: &Dataset,
     records: &[ImageRecord],
     progress: &Progress,
-) -> Result<Vec<Option<Signed>>, String> {
+    with_thumbnails: bool,
+) -> Result<Cached, String> {
     let mut found: Vec<Option<Signed>> = vec![None; records.len()];
+    let mut row_of = vec![NO_ROW; records.len()];
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Cached {
+                signed: found,
+                rows: None,
+            });
+        }
         Err(e) => return Err(e.to_string()),
     };
     let length = file.metadata().map_err(|e| e.to_string())?.len();
-    let mut input = BufReader::with_capacity(1 << 20, file);
+    let mut input = BufReader::with_capacity(1 << 20, file.try_clone().map_err(|e| e.to_string())?);
     let mut header = [0u8; HEADER_BYTES as usize];
     input
         .read_exact(&mut header)
@@ -219,12 +309,20 @@ pub fn read(
             continue;
         }
         let flags = row[FLAGS_AT];
+        let thumbnail = |at: std::ops::Range<usize>| {
+            if with_thumbnails {
+                row[at].to_vec()
+            } else {
+                Vec::new()
+            }
+        };
         found[example] = Some(if flags & SIGNED != 0 {
+            row_of[example] = r as u32;
             let side = row[SIDE_AT..FLAGS_AT].try_into().expect("4 bytes");
             (
                 Some(Signature {
-                    gray: row[GRAY_AT..EMBED_AT].to_vec(),
-                    embed: row[EMBED_AT..].to_vec(),
+                    gray: thumbnail(GRAY_AT..EMBED_AT),
+                    embed: thumbnail(EMBED_AT..ROW_BYTES),
                     has_structure: flags & STRUCTURE != 0,
                     source_side: u32::from_le_bytes(side),
                 }),
@@ -236,5 +334,8 @@ pub fn read(
         progress.advance(1);
     }
     crate::files::mark_used(path);
-    Ok(found)
+    Ok(Cached {
+        signed: found,
+        rows: Some(ThumbnailFile { file, row_of }),
+    })
 }

@@ -463,8 +463,9 @@ fn a_cold_index_saves_every_images_signature_as_the_scan_would_make_it() {
     let cache = IndexCache::At(cache.path().to_path_buf());
     let index = build_index(&dataset, cache, &Progress::default()).unwrap();
     let file = index.signature_cache.clone().expect("a cache folder");
-    let saved =
-        signature_cache::read(&file, &dataset, &index.records, &Progress::default()).unwrap();
+    let saved = signature_cache::read(&file, &dataset, &index.records, &Progress::default(), true)
+        .unwrap()
+        .signed;
     for (i, example) in dataset.examples.iter().enumerate() {
         match &saved[i] {
             Some(saved) => assert!(
@@ -530,7 +531,8 @@ fn a_changed_file_or_a_damaged_cache_is_signed_again_and_saved() {
     let index = build_index(&dataset, cache, &Progress::default()).unwrap();
     let file = index.signature_cache.clone().unwrap();
     let read = |index: &Index| {
-        signature_cache::read(&file, &dataset, &index.records, &Progress::default())
+        signature_cache::read(&file, &dataset, &index.records, &Progress::default(), true)
+            .map(|cached| cached.signed)
     };
     let readable = index.readable_examples().len();
     let before = read(&index).unwrap();
@@ -578,7 +580,7 @@ fn a_duplicate_search_cancelled_while_describing_never_searches() {
     let found = duplicates::find(
         &dataset,
         &index,
-        &signatures,
+        &Thumbnails::new(&signatures, None),
         None,
         &ScanSettings::default(),
         &progress,
@@ -600,4 +602,74 @@ fn a_duplicate_search_cancelled_while_describing_never_searches() {
             .any(|s| s.contains("searching") || s.contains("comparing")),
         "{stages:?}"
     );
+}
+
+#[test]
+fn thumbnails_over_their_memory_share_are_read_back_from_the_cache_with_the_same_findings() {
+    let (_dir, dataset, in_memory) = scan_fixture(&ScanSettings::default());
+    let cache = tempfile::tempdir().unwrap();
+    let index = build_index(
+        &dataset,
+        IndexCache::At(cache.path().to_path_buf()),
+        &Progress::default(),
+    )
+    .unwrap();
+    // A budget whose share cannot hold this fixture's thumbnails.
+    let thumbnails_bytes = (dataset.examples.len() * signature::THUMB_SIDE.pow(2)) as u64;
+    let tight = ScanSettings {
+        memory_budget_bytes: THUMBNAILS_SHARE_OF_BUDGET * thumbnails_bytes - 1,
+        ..ScanSettings::default()
+    };
+    let check_read_back = |index: &Index| {
+        let (signed, rows) = signatures_of(
+            &dataset,
+            index,
+            &tight,
+            &Progress::default(),
+            &mut Vec::new(),
+        );
+        let signatures: Vec<Option<Signature>> = signed.into_iter().map(|s| s.0).collect();
+        let thumbnails = Thumbnails::new(&signatures, rows.as_ref());
+        let held = thumbnails.hold(&vec![true; signatures.len()]);
+        for (i, signature) in signatures.iter().enumerate() {
+            let Some(signature) = signature else { continue };
+            assert!(
+                signature.gray.is_empty() && signature.embed.is_empty(),
+                "in memory: {i}"
+            );
+            let own = sign(&dataset.absolute_path(&dataset.examples[i]))
+                .0
+                .unwrap();
+            assert_eq!(*thumbnails.gray(i), own.gray, "{i}");
+            assert_eq!(*thumbnails.embed(i), own.embed, "{i}");
+            assert_eq!(held.gray(i), own.gray, "{i}");
+        }
+        assert_eq!(thumbnails.unreadable(), 0);
+    };
+    check_read_back(&index);
+    let pairs = |r: &ScanReport| -> Vec<(usize, usize)> {
+        r.near_pairs.iter().map(|p| (p.a, p.b)).collect()
+    };
+    let read_back = scan(&dataset, &index, &tight, &Progress::default()).unwrap();
+    assert_eq!(found(&dataset, &read_back), found(&dataset, &in_memory));
+    assert_eq!(pairs(&read_back), pairs(&in_memory));
+    // A changed file is decoded again, and the rewritten cache holds every thumbnail, old and new.
+    let changed = dataset
+        .examples
+        .iter()
+        .find(|e| e.path.ends_with("shift_c.png"))
+        .map(|e| dataset.absolute_path(e))
+        .unwrap();
+    image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])
+    })
+    .save_with_format(&changed, image::ImageFormat::Png)
+    .unwrap();
+    let index = build_index(
+        &dataset,
+        IndexCache::At(cache.path().to_path_buf()),
+        &Progress::default(),
+    )
+    .unwrap();
+    check_read_back(&index);
 }

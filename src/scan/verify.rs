@@ -495,12 +495,21 @@ pub fn compare_signatures(
     b: &Signature,
     tolerance: Tolerance,
 ) -> Option<Comparison> {
-    let side = comparison_side(a.source_side, b.source_side);
-    compare(
-        &View::of(&a.gray, side),
-        &View::of(&b.gray, side),
+    compare_grays(
+        (&a.gray, a.source_side),
+        (&b.gray, b.source_side),
         tolerance,
     )
+}
+
+/// `compare` of two gray thumbnails, each with the side of the image it came from.
+pub fn compare_grays(
+    (a, source_side_a): (&[u8], u32),
+    (b, source_side_b): (&[u8], u32),
+    tolerance: Tolerance,
+) -> Option<Comparison> {
+    let side = comparison_side(source_side_a, source_side_b);
+    compare(&View::of(a, side), &View::of(b, side), tolerance)
 }
 
 /// Aligns `b` onto `a` and compares them, or `None` when no coarse alignment comes close.

@@ -29,8 +29,9 @@ const HOG_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_1000;
 const SPECTRUM_HASH_TABLES: usize = 8;
 const SPECTRUM_HASH_SEED: u64 = 0x5EED_0FE7_EBA1_2000;
 /// Cosine of the (mean-centred) gradient histograms or spectra below which a candidate is
-/// dropped before the costlier same-shot comparison.
-const DESCRIPTOR_COSINE_GATE: f32 = 0.5;
+/// dropped before the costlier same-shot comparison. On the 60,000 CIFAR-10 images, 0.6 instead
+/// of 0.5 compared 48% fewer pairs; of the 2,694 that verified, 1 had a cosine below 0.6.
+const DESCRIPTOR_COSINE_GATE: f32 = 0.6;
 
 /// What the duplicate checks found.
 pub struct Duplicates {

@@ -28,11 +28,6 @@ const REGION_MIN_VARIANCE_SHARE: f32 = 0.1;
 /// images are smoother and correlate more than the full ones, which must reach `MIN_TONE`.
 const COARSE_GATE: f32 = 0.75;
 
-/// Pairs whose tone, aligned by `refine`, stays this far below `MIN_TONE` are measured where
-/// they are: aligning the detail too moves the tone far less, so they could not become the same
-/// shot, and their measure still ranks them among an image's look-alikes (`Crowd`).
-const TONE_REFINE_MARGIN: f32 = 0.05;
-
 /// How the second image maps onto the first: a pixel `p` of the first corresponds to
 /// `scale · (p − centre) + centre + shift` of the second (then mirrored when `mirrored`). Shifts
 /// are fractions of the side.
@@ -534,9 +529,6 @@ pub fn compare(a: &View, b: &View, tolerance: Tolerance) -> Option<Comparison> {
         .take_while(|c| c.0 >= coarse[0].0 - 0.05)
         .map(|&(_, start)| refine(a, b, start, Objective::Tone))
         .max_by(|x, y| x.0.total_cmp(&y.0))?;
-    if best.0 < MIN_TONE - TONE_REFINE_MARGIN {
-        return Some(measure(a, b, best.1));
-    }
     // Tone is smooth, so its optimum is broad; detail then pins the alignment down.
     let (_, fine) = refine(a, b, best.1, Objective::ToneAndDetail);
     Some(measure(a, b, fine))

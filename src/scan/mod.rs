@@ -419,13 +419,13 @@ pub fn scan_with(
     progress.start_stage((2 + duplicates::STEPS_PER_IMAGE) * n);
     progress.set_stage_name("reading thumbnails");
     let mut warnings = Vec::new();
-    let (decoded, gray_rows) = signatures_of(dataset, index, settings, progress, &mut warnings);
+    let (decoded, thumbnail_file) = signatures_of(dataset, index, settings, progress, &mut warnings);
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }
     let (signatures, truncated): (Vec<Option<Signature>>, Vec<Option<String>>) =
         decoded.into_iter().unzip();
-    let thumbnails = Thumbnails::new(&signatures, gray_rows.as_ref());
+    let thumbnails = Thumbnails::new(&signatures, thumbnail_file.as_ref());
     crate::memory::return_freed();
     // Usable for statistics: decoded in full.
     let usable: Vec<bool> = index
@@ -496,7 +496,7 @@ pub fn scan_with(
 
 /// Share of the scan's memory budget the gray thumbnails may take in memory; beyond it, the
 /// thumbnails in the signature cache are read back from it when needed (1 KB each: past about
-/// half a million images at the default budget).
+/// 520,000 images at the default budget).
 const THUMBNAILS_SHARE_OF_BUDGET: u64 = 4;
 
 /// Every example's signature (aligned with the examples), from the signature cache where it has

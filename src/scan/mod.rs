@@ -419,7 +419,8 @@ pub fn scan_with(
     progress.start_stage((2 + duplicates::STEPS_PER_IMAGE) * n);
     progress.set_stage_name("reading thumbnails");
     let mut warnings = Vec::new();
-    let (decoded, thumbnail_file) = signatures_of(dataset, index, settings, progress, &mut warnings);
+    let (decoded, thumbnail_file) =
+        signatures_of(dataset, index, settings, progress, &mut warnings);
     if progress.is_cancelled() {
         return Err(ScanError::Cancelled);
     }

@@ -166,9 +166,8 @@ fn sorted(
                 &examples[b].path.to_string_lossy(),
             )
         }),
-        SortKey::Label => {
-            indices.par_sort_by_key(|&i| examples[i].classes().first().copied().unwrap_or(usize::MAX))
-        }
+        SortKey::Label => indices
+            .par_sort_by_key(|&i| examples[i].classes().first().copied().unwrap_or(usize::MAX)),
         SortKey::Split => indices.par_sort_by_key(|&i| examples[i].split.unwrap_or(usize::MAX)),
         SortKey::Stat(name) => {
             if let Some(values) = stats.and_then(|s| s.column(name)) {

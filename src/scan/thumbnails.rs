@@ -43,31 +43,29 @@ impl<'a> Thumbnails<'a> {
     /// The gray thumbnail of example `i` (which has a signature), `THUMB_SIDE²`.
     pub fn gray(&self, i: usize) -> Cow<'a, [u8]> {
         let signature = self.signature(i);
-        if !signature.gray.is_empty() {
-            return Cow::Borrowed(&signature.gray);
-        }
-        match self.rows.map(|rows| rows.gray(i)) {
-            Some(Ok(Some(gray))) => Cow::Owned(gray),
-            _ => {
-                self.unreadable.fetch_add(1, Ordering::Relaxed);
-                Cow::Borrowed(&FLAT)
-            }
-        }
+        self.in_memory_or_read(&signature.gray, || self.rows?.gray(i).ok()?, &FLAT)
     }
 
     /// The colour thumbnail of example `i` (which has a signature), `EMBED_LEN` long.
     pub fn embed(&self, i: usize) -> Cow<'a, [u8]> {
         let signature = self.signature(i);
-        if !signature.embed.is_empty() {
-            return Cow::Borrowed(&signature.embed);
+        self.in_memory_or_read(&signature.embed, || self.rows?.embed(i).ok()?, &FLAT_EMBED)
+    }
+
+    /// `in_memory` unless empty, else what `read` gives back from the file, else `flat` (counted).
+    fn in_memory_or_read(
+        &self,
+        in_memory: &'a [u8],
+        read: impl FnOnce() -> Option<Vec<u8>>,
+        flat: &'static [u8],
+    ) -> Cow<'a, [u8]> {
+        if !in_memory.is_empty() {
+            return Cow::Borrowed(in_memory);
         }
-        match self.rows.map(|rows| rows.embed(i)) {
-            Some(Ok(Some(embed))) => Cow::Owned(embed),
-            _ => {
-                self.unreadable.fetch_add(1, Ordering::Relaxed);
-                Cow::Borrowed(&FLAT_EMBED)
-            }
-        }
+        read().map(Cow::Owned).unwrap_or_else(|| {
+            self.unreadable.fetch_add(1, Ordering::Relaxed);
+            Cow::Borrowed(flat)
+        })
     }
 
     /// The thumbnails of the examples `wanted` held in memory together, for a stage that reads

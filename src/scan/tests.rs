@@ -8,11 +8,17 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::index::{IndexCache, build_index};
 
-fn scan_fixture(settings: &ScanSettings) -> (tempfile::TempDir, Dataset, ScanReport) {
+/// The planted-problem fixture in a temporary folder, opened and indexed (into `cache`).
+fn indexed_fixture(cache: IndexCache) -> (tempfile::TempDir, Dataset, Index) {
     let dir = tempfile::tempdir().unwrap();
     fixture::write(dir.path());
     let dataset = Dataset::open(dir.path()).unwrap();
-    let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();
+    let index = build_index(&dataset, cache, &Progress::default()).unwrap();
+    (dir, dataset, index)
+}
+
+fn scan_fixture(settings: &ScanSettings) -> (tempfile::TempDir, Dataset, ScanReport) {
+    let (dir, dataset, index) = indexed_fixture(IndexCache::None);
     let report = scan(&dataset, &index, settings, &Progress::default()).unwrap();
     (dir, dataset, report)
 }
@@ -278,10 +284,7 @@ fn the_same_pairs_are_found_in_a_ten_times_larger_dataset() {
 
 #[test]
 fn a_cancelled_scan_stops() {
-    let dir = tempfile::tempdir().unwrap();
-    fixture::write(dir.path());
-    let dataset = Dataset::open(dir.path()).unwrap();
-    let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();
+    let (_dir, dataset, index) = indexed_fixture(IndexCache::None);
     let progress = Progress::default();
     progress.cancel();
     assert!(matches!(
@@ -457,11 +460,8 @@ fn same_signed(a: &Signed, b: &Signed) -> bool {
 
 #[test]
 fn a_cold_index_saves_every_images_signature_as_the_scan_would_make_it() {
-    let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    fixture::write(dir.path());
-    let dataset = Dataset::open(dir.path()).unwrap();
-    let cache = IndexCache::At(cache.path().to_path_buf());
-    let index = build_index(&dataset, cache, &Progress::default()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (_dir, dataset, index) = indexed_fixture(IndexCache::At(cache.path().to_path_buf()));
     let file = index.signature_cache.clone().expect("a cache folder");
     let saved = signature_cache::read(&file, &dataset, &index.records, &Progress::default(), true)
         .unwrap()
@@ -560,10 +560,7 @@ fn a_changed_file_or_a_damaged_cache_is_signed_again_and_saved() {
 
 #[test]
 fn a_duplicate_search_cancelled_while_describing_never_searches() {
-    let dir = tempfile::tempdir().unwrap();
-    fixture::write(dir.path());
-    let dataset = Dataset::open(dir.path()).unwrap();
-    let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();
+    let (_dir, dataset, index) = indexed_fixture(IndexCache::None);
     let signatures: Vec<Option<Signature>> = dataset
         .examples
         .iter()

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use super::signature::{EMBED_LEN, squared_distance};
+use super::signature::EMBED_LEN;
 use super::thumbnails::Thumbnails;
 use super::{Finding, IssueKind, ScanSettings};
 use crate::index::{ImageRecord, Index};
@@ -106,17 +106,14 @@ pub fn nearest_reference_distances(
         let mut rng = ChaCha8Rng::seed_from_u64(PROJECTION_SEED ^ m as u64);
         index::sample(&mut rng, m, MAX_REFERENCES).into_vec()
     };
-    let reference_vectors: Vec<f32> = references
-        .iter()
-        .flat_map(|&r| embedded[r].iter().copied())
-        .collect();
+    let blocked = blocked(&references, embedded, dim);
     (0..m)
         .into_par_iter()
         .map(|q| {
             if cancelled() {
                 return Vec::new();
             }
-            nearest_to(q, &embedded[q], &references, &reference_vectors, dim, k)
+            nearest_to(q, &embedded[q], &references, &blocked, dim, k)
                 .iter()
                 .map(|d| d.sqrt())
                 .collect()
@@ -124,30 +121,88 @@ pub fn nearest_reference_distances(
         .collect()
 }
 
+/// References per block of `blocked`: a query is measured against a block's vectors in vector
+/// lanes.
+const REFERENCE_BLOCK: usize = 16;
+
+/// The `references`' vectors in blocks of `REFERENCE_BLOCK`, each block dimension-major (every
+/// vector's first value, then every second one, …), the last block padded with zeros.
+fn blocked(references: &[usize], embedded: &[Vec<f32>], dim: usize) -> Vec<f32> {
+    let mut values = vec![0f32; references.len().div_ceil(REFERENCE_BLOCK) * REFERENCE_BLOCK * dim];
+    for (j, &r) in references.iter().enumerate() {
+        let block = &mut values[j / REFERENCE_BLOCK * REFERENCE_BLOCK * dim..];
+        for (d, &x) in embedded[r].iter().enumerate() {
+            block[d * REFERENCE_BLOCK + j % REFERENCE_BLOCK] = x;
+        }
+    }
+    values
+}
+
 /// The `k` smallest squared distances of `query` (vector `q`) to the reference vectors
-/// (`references[j]` is the `j`-th `dim`-long row of `reference_vectors`), ascending.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+/// (`references[j]` is the `j`-th vector of `blocked`), ascending. Each distance is summed as
+/// `squared_distance` sums it (in 8 lanes, then the lanes and the tail in order), so it is the
+/// same number; the block's distances are summed side by side.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
 fn nearest_to(
     q: usize,
     query: &[f32],
     references: &[usize],
-    reference_vectors: &[f32],
+    blocked: &[f32],
     dim: usize,
     k: usize,
 ) -> Vec<f32> {
+    const B: usize = REFERENCE_BLOCK;
     let mut nearest = vec![f32::INFINITY; k];
-    for (&r, vector) in references.iter().zip(reference_vectors.chunks_exact(dim)) {
-        if r == q {
-            continue;
-        }
-        let d = squared_distance(query, vector);
-        if d < nearest[k - 1] {
-            let mut slot = k - 1;
-            while slot > 0 && nearest[slot - 1] > d {
-                nearest[slot] = nearest[slot - 1];
-                slot -= 1;
+    let in_lanes = dim / 8 * 8;
+    for (block, values) in blocked.chunks_exact(B * dim).enumerate() {
+        let mut lanes = [[0f32; B]; 8];
+        // Whole groups of 8, so that each lane stays in a register.
+        for (c, group) in query[..in_lanes].chunks_exact(8).enumerate() {
+            for (l, (&x, lane)) in group.iter().zip(&mut lanes).enumerate() {
+                let column = &values[(c * 8 + l) * B..][..B];
+                for r in 0..B {
+                    let e = x - column[r];
+                    lane[r] += e * e;
+                }
             }
-            nearest[slot] = d;
+        }
+        // As `Sum` for floats adds up: from −0.0, in order.
+        let (mut summed, mut tail) = ([-0.0f32; B], [-0.0f32; B]);
+        for lane in &lanes {
+            for r in 0..B {
+                summed[r] += lane[r];
+            }
+        }
+        for (d, &x) in query.iter().enumerate().skip(in_lanes) {
+            let column = &values[d * B..][..B];
+            for r in 0..B {
+                let e = x - column[r];
+                tail[r] += e * e;
+            }
+        }
+        let mut distances = [0f32; B];
+        let mut closer = 0u32;
+        for r in 0..B {
+            distances[r] = summed[r] + tail[r];
+            closer |= u32::from(distances[r] < nearest[k - 1]) << r;
+        }
+        // In order, each against the bar as it is when its turn comes.
+        while closer != 0 {
+            let r = closer.trailing_zeros() as usize;
+            closer &= closer - 1;
+            let j = block * B + r;
+            if j >= references.len() || references[j] == q {
+                continue;
+            }
+            let d = distances[r];
+            if d < nearest[k - 1] {
+                let mut slot = k - 1;
+                while slot > 0 && nearest[slot - 1] > d {
+                    nearest[slot] = nearest[slot - 1];
+                    slot -= 1;
+                }
+                nearest[slot] = d;
+            }
         }
     }
     nearest
@@ -345,11 +400,34 @@ pub fn quartiles(values: &[f64]) -> (f64, f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::signature::squared_distance;
 
     #[test]
     fn quartiles_interpolate() {
         assert_eq!(quartiles(&[4.0, 1.0, 3.0, 2.0, 5.0]), (2.0, 3.0, 4.0));
         assert_eq!(quartiles(&[1.0, 2.0]), (1.25, 1.5, 1.75));
+    }
+
+    #[test]
+    fn blocked_distances_are_the_lane_sums_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        // Dimensions with and without a tail past the 8 lanes; counts off the block size.
+        for (m, dim) in [(37, 32), (50, 37), (20, 5)] {
+            let vectors: Vec<Vec<f32>> = (0..m)
+                .map(|_| (0..dim).map(|_| rng.random::<f32>()).collect())
+                .collect();
+            let k = 4;
+            let blocked = nearest_reference_distances(&vectors, k, &|| false);
+            for (q, found) in blocked.iter().enumerate() {
+                let mut all: Vec<f32> = (0..m)
+                    .filter(|&r| r != q)
+                    .map(|r| squared_distance(&vectors[q], &vectors[r]).sqrt())
+                    .collect();
+                all.sort_by(f32::total_cmp);
+                let bits = |v: &[f32]| v.iter().map(|d| d.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(found), bits(&all[..k]), "m={m} dim={dim} q={q}");
+            }
+        }
     }
 
     #[test]

@@ -529,7 +529,7 @@ impl Hyperplanes {
 
 /// Bit k set when `v` projects positively on the k-th direction of `planes` (`dim` rows of 64,
 /// one value of every direction per row).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
 fn hyperplane_code(planes: &[f32], dim: usize, v: &[f32]) -> u64 {
     let mut projections = [0f32; 64];
     for (row, &x) in planes.chunks_exact(64).zip(v).take(dim) {
@@ -568,7 +568,7 @@ pub fn quantised(v: &[f32], out: &mut [i8]) -> f32 {
 }
 
 /// Dot product of two `i8` vectors (exact, in `i32`).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx2+fma", "x86_64+avx2+fma"))]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     a.iter()
         .zip(b)

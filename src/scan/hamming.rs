@@ -835,8 +835,7 @@ mod tests {
             let masks = flip_masks(bits, radius);
             let earlier = [low_bits(16) << 16];
             let keys = 0..1usize << bits;
-            let portable =
-                bucket_pairs_scalar(&table, keys.clone(), &masks, d, radius, &earlier);
+            let portable = bucket_pairs_scalar(&table, keys.clone(), &masks, d, radius, &earlier);
             assert!(!portable.is_empty());
             assert_eq!(
                 bucket_pairs(&table, keys, &masks, d, radius, &earlier),

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use super::signature::EMBED_LEN;
+use super::signature::{EMBED_LEN, block_lane_sums, dimension_major};
 use super::thumbnails::Thumbnails;
 use super::{Finding, IssueKind, ScanSettings};
 use crate::index::{ImageRecord, Index};
@@ -125,23 +125,20 @@ pub fn nearest_reference_distances(
 /// lanes.
 const REFERENCE_BLOCK: usize = 16;
 
-/// The `references`' vectors in blocks of `REFERENCE_BLOCK`, each block dimension-major (every
-/// vector's first value, then every second one, …), the last block padded with zeros.
+/// The `references`' vectors in blocks of `REFERENCE_BLOCK` (`signature::dimension_major`).
 fn blocked(references: &[usize], embedded: &[Vec<f32>], dim: usize) -> Vec<f32> {
-    let mut values = vec![0f32; references.len().div_ceil(REFERENCE_BLOCK) * REFERENCE_BLOCK * dim];
-    for (j, &r) in references.iter().enumerate() {
-        let block = &mut values[j / REFERENCE_BLOCK * REFERENCE_BLOCK * dim..];
-        for (d, &x) in embedded[r].iter().enumerate() {
-            block[d * REFERENCE_BLOCK + j % REFERENCE_BLOCK] = x;
-        }
-    }
-    values
+    references
+        .chunks(REFERENCE_BLOCK)
+        .flat_map(|block| {
+            let vectors: Vec<&[f32]> = block.iter().map(|&r| embedded[r].as_slice()).collect();
+            dimension_major(&vectors, dim, REFERENCE_BLOCK)
+        })
+        .collect()
 }
 
 /// The `k` smallest squared distances of `query` (vector `q`) to the reference vectors
-/// (`references[j]` is the `j`-th vector of `blocked`), ascending. Each distance is summed as
-/// `squared_distance` sums it (in 8 lanes, then the lanes and the tail in order), so it is the
-/// same number; the block's distances are summed side by side.
+/// (`references[j]` is the `j`-th vector of `blocked`), ascending. A block's distances are summed
+/// side by side (`block_lane_sums`), each the number `squared_distance` gives.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
 fn nearest_to(
     q: usize,
@@ -153,38 +150,12 @@ fn nearest_to(
 ) -> Vec<f32> {
     const B: usize = REFERENCE_BLOCK;
     let mut nearest = vec![f32::INFINITY; k];
-    let in_lanes = dim / 8 * 8;
     for (block, values) in blocked.chunks_exact(B * dim).enumerate() {
-        let mut lanes = [[0f32; B]; 8];
-        // Whole groups of 8, so that each lane stays in a register.
-        for (c, group) in query[..in_lanes].chunks_exact(8).enumerate() {
-            for (l, (&x, lane)) in group.iter().zip(&mut lanes).enumerate() {
-                let column = &values[(c * 8 + l) * B..][..B];
-                for r in 0..B {
-                    let e = x - column[r];
-                    lane[r] += e * e;
-                }
-            }
-        }
-        // As `Sum` for floats adds up: from −0.0, in order.
-        let (mut summed, mut tail) = ([-0.0f32; B], [-0.0f32; B]);
-        for lane in &lanes {
-            for r in 0..B {
-                summed[r] += lane[r];
-            }
-        }
-        for (d, &x) in query.iter().enumerate().skip(in_lanes) {
-            let column = &values[d * B..][..B];
-            for r in 0..B {
-                let e = x - column[r];
-                tail[r] += e * e;
-            }
-        }
-        let mut distances = [0f32; B];
+        let distances: [f32; B] = block_lane_sums(query, values, |x, y| (x - y) * (x - y));
+        let bar = nearest[k - 1];
         let mut closer = 0u32;
-        for r in 0..B {
-            distances[r] = summed[r] + tail[r];
-            closer |= u32::from(distances[r] < nearest[k - 1]) << r;
+        for (r, &d) in distances.iter().enumerate() {
+            closer |= u32::from(d < bar) << r;
         }
         // In order, each against the bar as it is when its turn comes.
         while closer != 0 {

@@ -471,6 +471,7 @@ pub fn mirrored<T: Copy>(image: &[T], side: usize) -> Vec<T> {
 }
 
 /// Per-cell orientation histograms (raw sums).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn cell_histograms(gray: &[u8]) -> Vec<f32> {
     let n = THUMB_SIDE;
     let cell = n / HOG_CELLS;

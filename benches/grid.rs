@@ -5,6 +5,9 @@
 //! (app logic, layout, tessellation; no GPU) and the process's peak RSS; then reopens with the
 //! warm index cache and reports the first grid frame and the stats. Also times filter and sort
 //! over every row, the query the app runs off the UI thread.
+//!     cargo bench --profile dev --bench grid -- --open FOLDER
+//! Opens FOLDER with the default index cache (warm after an `eyeball index FOLDER`) in this fresh
+//! process, as a user reopening it would, and reports the first grid frame and the stats.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +21,21 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--open") {
+        let folder = args.get(at + 1).expect("--open FOLDER");
+        reopen(
+            AppOptions {
+                dataset: Some(folder.into()),
+                checkpoints: None,
+                index_cache: IndexCache::Default,
+                predictions_cache: None,
+                review_dir: None,
+            },
+            &format!("open {folder} in a fresh process"),
+        );
+        return;
+    }
     let count: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
@@ -144,11 +162,17 @@ fn main() {
     }
     drop(harness);
 
-    // Reopen with the warm index cache: time to the first frame showing the grid, and until stats are ready.
+    // Reopen with the warm index cache.
+    reopen(options(), "reopen with a warm cache");
+}
+
+/// Opens the app with `options` and reports the time to the first frame showing the grid, and
+/// until the stats are ready.
+fn reopen(options: AppOptions, what: &str) {
     let reopened = Instant::now();
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
-        .build_eframe(|cc| EyeballApp::new(cc, options()));
+        .build_eframe(|cc| EyeballApp::new(cc, options));
     let mut first_grid_frame_s = None;
     while harness.state().stats().is_none() || first_grid_frame_s.is_none() {
         harness.step();
@@ -158,8 +182,10 @@ fn main() {
         std::thread::sleep(Duration::from_millis(1));
     }
     println!(
-        "reopen with a warm cache: first grid frame after {:.2} s, stats ready after {:.2} s (targets at 1M: < 2 s and < 3 s)",
+        "{what}: {} examples, first grid frame after {:.2} s, stats ready after {:.2} s (targets at 1M: < 2 s and < 3 s); peak RSS {:.0} MB",
+        harness.state().visible().len(),
         first_grid_frame_s.unwrap_or(f64::NAN),
-        reopened.elapsed().as_secs_f64()
+        reopened.elapsed().as_secs_f64(),
+        peak_rss_mb()
     );
 }

@@ -189,10 +189,14 @@ fn embed(thumbnails: &Thumbnails, ids: &[usize]) -> Vec<Vec<f32>> {
             .map(|&v| f32::from(v) / 255.0)
             .collect()
     };
+    // Read a chunk at a time on all threads (from the signature cache at scale), summed in order.
     let mut mean = vec![0f32; EMBED_LEN];
-    for &i in ids {
-        for (m, v) in mean.iter_mut().zip(raw(i)) {
-            *m += v;
+    for chunk in ids.chunks(MEAN_CHUNK) {
+        let read: Vec<Vec<f32>> = chunk.par_iter().map(|&i| raw(i)).collect();
+        for values in read {
+            for (m, v) in mean.iter_mut().zip(values) {
+                *m += v;
+            }
         }
     }
     for m in &mut mean {
@@ -203,15 +207,33 @@ fn embed(thumbnails: &Thumbnails, ids: &[usize]) -> Vec<Vec<f32>> {
     let projection: Vec<f32> = (0..PROJECTED_DIM * EMBED_LEN)
         .map(|_| rng.sample::<f32, _>(StandardNormal) * scale)
         .collect();
+    // Value-major (every direction's first value, then every second one, …), so that the
+    // directions' sums run side by side, each in the order of a plain sum.
+    let by_value: Vec<f32> = (0..EMBED_LEN * PROJECTED_DIM)
+        .map(|p| projection[(p % PROJECTED_DIM) * EMBED_LEN + p / PROJECTED_DIM])
+        .collect();
     ids.par_iter()
         .map(|&i| {
             let centred: Vec<f32> = raw(i).iter().zip(&mean).map(|(v, m)| v - m).collect();
-            projection
-                .chunks_exact(EMBED_LEN)
-                .map(|row| row.iter().zip(&centred).map(|(a, b)| a * b).sum())
-                .collect()
+            project(&by_value, &centred).to_vec()
         })
         .collect()
+}
+
+/// Images whose colour thumbnails `embed` reads at once for the mean.
+const MEAN_CHUNK: usize = 16_384;
+
+/// `v` projected on each of the `PROJECTED_DIM` directions of `by_value` (value-major): each a
+/// sum from −0.0 in the order of `v`, as `Iterator::sum` adds.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
+fn project(by_value: &[f32], v: &[f32]) -> [f32; PROJECTED_DIM] {
+    let mut sums = [-0.0f32; PROJECTED_DIM];
+    for (row, &x) in by_value.chunks_exact(PROJECTED_DIM).zip(v) {
+        for (sum, &d) in sums.iter_mut().zip(row) {
+            *sum += d * x;
+        }
+    }
+    sums
 }
 
 /// A per-image statistic checked for outliers: its name, how to read it, and the scale it is
@@ -398,6 +420,32 @@ mod tests {
                 let bits = |v: &[f32]| v.iter().map(|d| d.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(found), bits(&all[..k]), "m={m} dim={dim} q={q}");
             }
+        }
+    }
+
+    #[test]
+    fn projections_side_by_side_are_the_plain_sums_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let projection: Vec<f32> = (0..PROJECTED_DIM * EMBED_LEN)
+            .map(|_| rng.sample::<f32, _>(StandardNormal))
+            .collect();
+        let by_value: Vec<f32> = (0..EMBED_LEN * PROJECTED_DIM)
+            .map(|p| projection[(p % PROJECTED_DIM) * EMBED_LEN + p / PROJECTED_DIM])
+            .collect();
+        for _ in 0..20 {
+            let v: Vec<f32> = (0..EMBED_LEN).map(|_| rng.random::<f32>() - 0.5).collect();
+            let plain: Vec<u32> = projection
+                .chunks_exact(EMBED_LEN)
+                .map(|row| {
+                    row.iter()
+                        .zip(&v)
+                        .map(|(a, b)| a * b)
+                        .sum::<f32>()
+                        .to_bits()
+                })
+                .collect();
+            let side_by_side: Vec<u32> = project(&by_value, &v).map(f32::to_bits).to_vec();
+            assert_eq!(side_by_side, plain);
         }
     }
 

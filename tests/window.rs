@@ -12,6 +12,8 @@ fn the_demo_window_renders_under_xvfb() {
         .arg(env!("CARGO_BIN_EXE_eyeball"))
         .arg(&png)
         .env("SCREENSHOT_DELAY_S", "4")
+        // Its index cache in the temp folder: a test must not evict the user's caches.
+        .env("XDG_CACHE_HOME", tmp.path().join("cache"))
         .output()
         .expect("failed to run scripts/screenshot.sh");
     assert!(

@@ -200,12 +200,14 @@ fn near_pairs_planned(
                 let start = task * per_task;
                 let end = (start + per_task).min(keys);
                 let part = bucket_pairs(
-                    &table,
+                    &BucketSearch {
+                        table: &table,
+                        masks: &masks,
+                        max_distance,
+                        radius: plan.radius,
+                        earlier_chunks: earlier,
+                    },
                     start..end,
-                    &masks,
-                    max_distance,
-                    plan.radius,
-                    earlier,
                 );
                 found_so_far.fetch_add(part.len(), Ordering::Relaxed);
                 part
@@ -282,85 +284,61 @@ impl ChunkTable {
     }
 }
 
-/// The pairs of `table` whose first member has a chunk value in `keys`. A pair is reported from
-/// the bucket with the smaller chunk value (or, within one bucket, once), and only by the first
-/// chunk within `radius`, so each pair comes out once over all chunks. Going bucket against
-/// bucket keeps both in cache and looks each offset up once. The verifications are most of a
-/// search: where the CPU counts the bits of 8 codes at once (AVX-512 `VPOPCNTDQ`) it checks 8
-/// codes an instruction, else one at a time with its popcount instruction; both report the same
-/// pairs in the same order.
-fn bucket_pairs(
-    table: &ChunkTable,
-    keys: std::ops::Range<usize>,
-    masks: &[u32],
+/// What a search of one chunk table compares: its buckets, the masks of the buckets within
+/// `radius` bits, the distance, and the chunks searched before this one.
+struct BucketSearch<'a> {
+    table: &'a ChunkTable,
+    masks: &'a [u32],
     max_distance: u32,
     radius: u32,
-    earlier_chunks: &[u64],
-) -> Vec<HashPair> {
+    earlier_chunks: &'a [u64],
+}
+
+/// The pairs of `search.table` whose first member has a chunk value in `keys`. A pair is
+/// reported from the bucket with the smaller chunk value (or, within one bucket, once), and only
+/// by the first chunk within `radius`, so each pair comes out once over all chunks. Going bucket
+/// against bucket keeps both in cache and looks each offset up once. The verifications are most
+/// of a search: where the CPU counts the bits of 8 codes at once (AVX-512 `VPOPCNTDQ`) it checks
+/// 8 codes an instruction, else one at a time with its popcount instruction; both report the
+/// same pairs in the same order.
+fn bucket_pairs(search: &BucketSearch, keys: std::ops::Range<usize>) -> Vec<HashPair> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
     {
         // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe {
-            bucket_pairs_avx512(table, keys, masks, max_distance, radius, earlier_chunks)
-        };
+        return unsafe { bucket_pairs_avx512(search, keys) };
     }
-    bucket_pairs_scalar(table, keys, masks, max_distance, radius, earlier_chunks)
+    bucket_pairs_scalar(search, keys)
 }
 
 #[multiversion::multiversion(targets("x86_64+popcnt"))]
-fn bucket_pairs_scalar(
-    table: &ChunkTable,
-    keys: std::ops::Range<usize>,
-    masks: &[u32],
-    max_distance: u32,
-    radius: u32,
-    earlier_chunks: &[u64],
-) -> Vec<HashPair> {
-    bucket_pairs_with(
-        table,
-        keys,
-        masks,
-        max_distance,
-        radius,
-        earlier_chunks,
-        each_within_scalar,
-    )
+fn bucket_pairs_scalar(search: &BucketSearch, keys: std::ops::Range<usize>) -> Vec<HashPair> {
+    bucket_pairs_with(search, keys, each_within_scalar)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
-fn bucket_pairs_avx512(
-    table: &ChunkTable,
-    keys: std::ops::Range<usize>,
-    masks: &[u32],
-    max_distance: u32,
-    radius: u32,
-    earlier_chunks: &[u64],
-) -> Vec<HashPair> {
-    bucket_pairs_with(
-        table,
-        keys,
-        masks,
-        max_distance,
-        radius,
-        earlier_chunks,
-        |code, others, max_distance, found| each_within_avx512(code, others, max_distance, found),
-    )
+fn bucket_pairs_avx512(search: &BucketSearch, keys: std::ops::Range<usize>) -> Vec<HashPair> {
+    bucket_pairs_with(search, keys, |code, others, max_distance, found| {
+        each_within_avx512(code, others, max_distance, found)
+    })
 }
 
 /// `bucket_pairs` with `each_within` finding the codes within `max_distance` bits of a code.
 #[inline(always)]
 fn bucket_pairs_with(
-    table: &ChunkTable,
+    search: &BucketSearch,
     keys: std::ops::Range<usize>,
-    masks: &[u32],
-    max_distance: u32,
-    radius: u32,
-    earlier_chunks: &[u64],
     each_within: impl Fn(u64, &[u64], u32, &mut dyn FnMut(usize, u64)),
 ) -> Vec<HashPair> {
+    let BucketSearch {
+        table,
+        masks,
+        max_distance,
+        radius,
+        earlier_chunks,
+    } = *search;
     let mut out = Vec::new();
     let mut check = |p: usize, q: usize, diff: u64| {
         if !earlier_chunks
@@ -835,13 +813,16 @@ mod tests {
             let masks = flip_masks(bits, radius);
             let earlier = [low_bits(16) << 16];
             let keys = 0..1usize << bits;
-            let portable = bucket_pairs_scalar(&table, keys.clone(), &masks, d, radius, &earlier);
+            let search = BucketSearch {
+                table: &table,
+                masks: &masks,
+                max_distance: d,
+                radius,
+                earlier_chunks: &earlier,
+            };
+            let portable = bucket_pairs_scalar(&search, keys.clone());
             assert!(!portable.is_empty());
-            assert_eq!(
-                bucket_pairs(&table, keys, &masks, d, radius, &earlier),
-                portable,
-                "bits={bits}"
-            );
+            assert_eq!(bucket_pairs(&search, keys), portable, "bits={bits}");
         }
     }
 

@@ -315,13 +315,7 @@ pub fn spectrum(gray: &[u8]) -> Vec<f32> {
     let n = THUMB_SIDE;
     let k = SPECTRUM_FREQUENCIES;
     let fourier = Fourier::get();
-    let window = &fourier.window;
-    let mean = gray.iter().map(|&v| f32::from(v)).sum::<f32>() / (n * n) as f32;
-    let windowed: Vec<f32> = gray
-        .iter()
-        .enumerate()
-        .map(|(p, &v)| (f32::from(v) - mean) * window[p % n] * window[p / n])
-        .collect();
+    let windowed = windowed(gray);
     let product = |x: f32, b: f32| x * b;
     // Each row's horizontal frequencies 0..k (cos, then sin), then each of those columns'
     // vertical ones: every dot product as `dot` sums it, 16 side by side.
@@ -363,6 +357,17 @@ pub fn spectrum(gray: &[u8]) -> Vec<f32> {
         }
     }
     out
+}
+
+/// The thumbnail with its mean removed, times the Hann window on both axes.
+fn windowed(gray: &[u8]) -> Vec<f32> {
+    let n = THUMB_SIDE;
+    let window = &Fourier::get().window;
+    let mean = gray.iter().map(|&v| f32::from(v)).sum::<f32>() / (n * n) as f32;
+    gray.iter()
+        .enumerate()
+        .map(|(p, &v)| (f32::from(v) - mean) * window[p % n] * window[p / n])
+        .collect()
 }
 
 /// The vertical frequencies `spectrum` keeps: 0..k, then −(k − 1)..0 as their indices n − k + 1..n.
@@ -687,14 +692,8 @@ mod tests {
     fn spectrum_by_dots(gray: &[u8]) -> Vec<f32> {
         let n = THUMB_SIDE;
         let k = SPECTRUM_FREQUENCIES;
-        let window = &Fourier::get().window;
         let (cos, sin) = dft_tables();
-        let mean = gray.iter().map(|&v| f32::from(v)).sum::<f32>() / (n * n) as f32;
-        let windowed: Vec<f32> = gray
-            .iter()
-            .enumerate()
-            .map(|(p, &v)| (f32::from(v) - mean) * window[p % n] * window[p / n])
-            .collect();
+        let windowed = windowed(gray);
         // Each row's horizontal frequencies 0..k, then each of those columns' vertical ones.
         let (mut rows_re, mut rows_im) = (vec![0f32; k * n], vec![0f32; k * n]);
         for (y, row) in windowed.chunks_exact(n).enumerate() {

@@ -304,6 +304,9 @@ fn fast_angle(y: f32, x: f32) -> f32 {
 const SPECTRUM_FREQUENCIES: usize = 8;
 /// Values in a `spectrum`.
 pub const SPECTRUM_LEN: usize = (2 * SPECTRUM_FREQUENCIES - 1) * SPECTRUM_FREQUENCIES;
+// `spectrum` sums a row's cos and sin dots in one block of 16, and a column's with the vertical
+// frequencies' cos and sin in two.
+const _: () = assert!(2 * SPECTRUM_FREQUENCIES == 16 && 2 * (2 * SPECTRUM_FREQUENCIES - 1) <= 32);
 
 /// Log magnitudes of the thumbnail's low spatial frequencies (mean removed, Hann-windowed), the
 /// constant term left out. A translation changes only the phases, so a shifted or cropped copy

@@ -6,8 +6,8 @@
 //! warm index cache and reports the first grid frame and the stats. Also times filter and sort
 //! over every row, the query the app runs off the UI thread.
 //!     cargo bench --profile dev --bench grid -- --open FOLDER
-//! Opens FOLDER with the default index cache (warm after an `eyeball index FOLDER`) in this fresh
-//! process, as a user reopening it would, and reports the first grid frame and the stats.
+//! Opens FOLDER with the default index cache (warm after an earlier open or `eyeball index`) in this
+//! fresh process, as a user reopening it would, and reports the first grid frame and the stats.
 
 use std::time::{Duration, Instant};
 

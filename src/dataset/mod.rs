@@ -435,15 +435,36 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 pub struct NaturalKey {
     folded: String,
     text: String,
+    /// `folded` is ASCII without whitespace (which `natord` skips).
+    plain: bool,
 }
 
 impl NaturalKey {
     pub fn of(text: String) -> NaturalKey {
+        // As `natord::compare_ignore_case` folds, character by character.
+        let folded: String = text.chars().flat_map(char::to_lowercase).collect();
+        let plain = folded
+            .bytes()
+            .all(|b| b.is_ascii() && !char::from(b).is_whitespace());
         NaturalKey {
-            // As `natord::compare_ignore_case` folds, character by character.
-            folded: text.chars().flat_map(char::to_lowercase).collect(),
+            folded,
             text,
+            plain,
         }
+    }
+
+    /// Whether the natural order of the two is their byte order: plain texts of one length with
+    /// digits at the same places (file names numbered alike). Digit runs then line up and are as
+    /// long, so `natord` decides at their first differing byte, as byte order does.
+    fn in_byte_order(&self, other: &NaturalKey) -> bool {
+        self.plain
+            && other.plain
+            && self.folded.len() == other.folded.len()
+            && self
+                .folded
+                .bytes()
+                .zip(other.folded.bytes())
+                .all(|(a, b)| a.is_ascii_digit() == b.is_ascii_digit())
     }
 
     pub fn of_path(path: &Path) -> NaturalKey {
@@ -453,7 +474,12 @@ impl NaturalKey {
 
 impl Ord for NaturalKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        natord::compare(&self.folded, &other.folded).then_with(|| self.text.cmp(&other.text))
+        let folded = if self.in_byte_order(other) {
+            self.folded.as_bytes().cmp(other.folded.as_bytes())
+        } else {
+            natord::compare(&self.folded, &other.folded)
+        };
+        folded.then_with(|| self.text.cmp(&other.text))
     }
 }
 
@@ -507,6 +533,23 @@ mod tests {
             "",
             "0",
             "00",
+            "c00/0000100.jpg",
+            "c00/0000099.jpg",
+            "C00/0001000.jpg",
+            "c01/0000000.jpg",
+            "c00/1000000.jpg",
+            "c00/0900000.jpg",
+            "c00/9000000.jpg",
+            "c00/12a.jpg",
+            "c00/21a.jpg",
+            "c00/012.jpg",
+            "c00/ab1.jpg",
+            "c00/a 1.jpg",
+            "c00/a\u{b}1.jpg",
+            "c00/a\t1.jpg",
+            "x10y",
+            "x09y",
+            "x9y0",
         ];
         for a in names {
             for b in names {
@@ -516,6 +559,38 @@ mod tests {
                     "{a:?} vs {b:?}"
                 );
             }
+        }
+        // Random texts of few letters, most pairs of one length and shape.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let alphabet: Vec<char> = "0019aB/. \u{e9}".chars().collect();
+        let shapes = ["dddd", "adda", "d/dd", "aaaa", "dd.d"];
+        let random = |rng: &mut rand_chacha::ChaCha8Rng| -> String {
+            if rng.random_bool(0.8) {
+                // A shape shared by many: digits where it says d.
+                let shape = shapes[rng.random_range(0..shapes.len())];
+                shape
+                    .chars()
+                    .map(|c| match c {
+                        'd' => char::from(b'0' + rng.random_range(0..10u8)),
+                        'a' => ['a', 'B', 'x'][rng.random_range(0..3)],
+                        other => other,
+                    })
+                    .collect()
+            } else {
+                let len = rng.random_range(0..6);
+                (0..len)
+                    .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                    .collect()
+            }
+        };
+        for _ in 0..20_000 {
+            let (a, b) = (random(&mut rng), random(&mut rng));
+            assert_eq!(
+                NaturalKey::of(a.clone()).cmp(&NaturalKey::of(b.clone())),
+                natural_cmp(&a, &b),
+                "{a:?} vs {b:?}"
+            );
         }
     }
 

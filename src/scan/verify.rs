@@ -244,7 +244,6 @@ impl Tap {
 /// inner area: `q = scale · (p − centre) + centre + shift`, reversed when `mirrored`. An
 /// alignment maps the axes separately, so the pixels it compares are the rows' taps times the
 /// columns'.
-#[inline]
 fn axis_taps(side: usize, scale: f32, shift: f32, mirrored: bool, step: usize) -> Taps {
     let m = margin(side);
     let (lo, hi) = (m as f32, (side - 1 - m) as f32);
@@ -509,8 +508,6 @@ pub fn compare_grays(
 }
 
 /// Aligns `b` onto `a` and compares them, or `None` when no coarse alignment comes close.
-/// Compiled for AVX2 too, picked at run time (the same numbers: Rust fuses no multiply-adds).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn compare(a: &View, b: &View, tolerance: Tolerance) -> Option<Comparison> {
     debug_assert_eq!(a.side, b.side);
     let scaled = a.scaled_halves.get_or_init(|| ScaledHalves::of(a));

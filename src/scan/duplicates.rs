@@ -10,7 +10,7 @@ use super::embedding::Neighbourhood;
 use super::hamming;
 use super::signature::{self, Hyperplanes};
 use super::thumbnails::Thumbnails;
-use super::verify::{self, Comparison, Tolerance, View};
+use super::verify::{self, Comparison, Screened, Tolerance, View};
 use super::{COMPARED_PER_IMAGE, DuplicateGroup, Embedding, Finding, IssueKind, ScanSettings};
 use crate::dataset::Dataset;
 use crate::dataset::relative_path_text;
@@ -100,7 +100,7 @@ pub fn find(
     let tolerance = Tolerance::of(settings);
     let crowd = Crowd::new(index.records.len());
     let steps = Steps::new(progress, STEPS_PER_IMAGE * index.records.len());
-    let mut pairs = near_pairs(
+    let (mut pairs, far_below) = near_pairs(
         index,
         thumbnails,
         &candidates,
@@ -148,6 +148,8 @@ pub fn find(
                 .collect::<Vec<_>>(),
         );
     }
+    let settled = settle_far_below(far_below, &pairs, thumbnails, tolerance, &crowd, index);
+    pairs.extend(settled);
     pairs.retain(|pair| crowd.stands_out(pair));
     // Most certain first: groups form from the strongest pairs, and lists show them first.
     pairs.sort_by(|x, y| {
@@ -273,9 +275,9 @@ fn near_pairs(
     crowd: &Crowd,
     steps: &Steps,
     warnings: &mut Vec<String>,
-) -> Vec<NearPair> {
+) -> (Vec<NearPair>, Vec<(u32, u32)>) {
     if candidates.len() < 2 {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let tolerance = Tolerance::of(settings);
     // A quarter of the steps for describing the images, a quarter for the search, the rest for
@@ -329,7 +331,7 @@ fn near_pairs(
             .collect()
     });
     if steps.is_cancelled() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let centred = [hogs, spectra];
     crate::memory::return_freed();
@@ -381,7 +383,7 @@ fn near_pairs(
         },
     );
     if steps.is_cancelled() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     // The search is done: its descriptors and codes make room for the comparisons.
     drop(code_sets);
@@ -403,7 +405,8 @@ fn near_pairs(
     let held = thumbnails.hold(&compared);
     drop(compared);
     let sig = |i: usize| thumbnails.signature(i);
-    runs.par_iter()
+    let judged: Vec<Judged> = runs
+        .par_iter()
         .flat_map_iter(|run| {
             // Cancelled: the scan stops after this stage, so the rest is skipped.
             if steps.is_cancelled() {
@@ -412,7 +415,7 @@ fn near_pairs(
             }
             let a = candidates[hamming::key_images(run[0]).0];
             let mut view_a: Option<View> = None;
-            let found = run
+            let judged = run
                 .iter()
                 .filter_map(|&key| {
                     let b = candidates[hamming::key_images(key).1];
@@ -426,17 +429,92 @@ fn near_pairs(
                         b,
                         found_by: Measure::Structure,
                     };
-                    pair.judge(
-                        verify::compare(view_a, &View::of(held.gray(b), side), tolerance)?,
-                        crowd,
-                        index,
-                    )
+                    match verify::screen(view_a, &View::of(held.gray(b), side), tolerance)? {
+                        Screened::Compared(comparison) => {
+                            pair.judge(comparison, crowd, index).map(Judged::Same)
+                        }
+                        Screened::FarBelow => Some(Judged::FarBelow(a as u32, b as u32)),
+                    }
                 })
                 .collect::<Vec<_>>();
             comparing.advance();
-            found
+            judged
         })
-        .collect()
+        .collect();
+    let mut pairs = Vec::new();
+    let mut far_below = Vec::new();
+    for judged in judged {
+        match judged {
+            Judged::Same(pair) => pairs.push(pair),
+            Judged::FarBelow(a, b) => far_below.push((a, b)),
+        }
+    }
+    (pairs, far_below)
+}
+
+/// What comparing a proposed pair came to, past the coarse alignment.
+enum Judged {
+    /// The same shot (before the crowd rule).
+    Same(NearPair),
+    /// Not the same shot, and set aside unmeasured (`Screened::FarBelow`).
+    FarBelow(u32, u32),
+}
+
+/// Compares in full the pairs set aside as far below the tone bar (`Screened::FarBelow`) that
+/// touch an image of a same-shot pair in `found` (or of one this finds), and judges them: only
+/// there can their confidence change which pairs stand out of a crowd (`Crowd`). So the scan finds
+/// what comparing every pair in full finds, as long as no pair set aside is the same shot (see
+/// `verify::DETAIL_REFINEMENT_REACH`). Returns the same-shot pairs among them.
+fn settle_far_below(
+    far_below: Vec<(u32, u32)>,
+    found: &[NearPair],
+    thumbnails: &Thumbnails,
+    tolerance: Tolerance,
+    crowd: &Crowd,
+    index: &Index,
+) -> Vec<NearPair> {
+    let known: std::collections::HashSet<(usize, usize)> =
+        found.iter().map(|p| (p.a, p.b)).collect();
+    let mut in_pair = vec![false; index.records.len()];
+    let mark = |in_pair: &mut Vec<bool>, pairs: &[NearPair]| {
+        for pair in pairs {
+            in_pair[pair.a] = true;
+            in_pair[pair.b] = true;
+        }
+    };
+    mark(&mut in_pair, found);
+    let mut rest = far_below;
+    let mut settled = Vec::new();
+    loop {
+        let touching: Vec<(u32, u32)>;
+        (touching, rest) = rest
+            .into_iter()
+            .partition(|&(a, b)| in_pair[a as usize] || in_pair[b as usize]);
+        if touching.is_empty() {
+            return settled;
+        }
+        let same: Vec<NearPair> = touching
+            .par_iter()
+            .map(|&(a, b)| (a as usize, b as usize))
+            .filter(|pair| !known.contains(pair))
+            .filter_map(|(a, b)| {
+                let (sa, sb) = (thumbnails.signature(a), thumbnails.signature(b));
+                let comparison = verify::compare_grays(
+                    (&thumbnails.gray(a), sa.source_side),
+                    (&thumbnails.gray(b), sb.source_side),
+                    tolerance,
+                )?;
+                let pair = Proposed {
+                    a,
+                    b,
+                    found_by: Measure::Structure,
+                };
+                pair.judge(comparison, crowd, index)
+            })
+            .collect();
+        mark(&mut in_pair, &same);
+        settled.extend(same);
+    }
 }
 
 /// Progress steps per image the duplicate search takes in a scan: about four times as long as

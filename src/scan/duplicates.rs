@@ -100,10 +100,15 @@ pub fn find(
     let tolerance = Tolerance::of(settings);
     let crowd = Crowd::new(index.records.len());
     let steps = Steps::new(progress, STEPS_PER_IMAGE * index.records.len());
+    let held = super::held_by_data(dataset, index, thumbnails.signatures)
+        + (is_copy.capacity() * size_of::<bool>()) as u64
+        + (candidates.capacity() * size_of::<usize>()) as u64
+        + crowd.bytes();
     let (mut pairs, far_below) = near_pairs(
         index,
         thumbnails,
         &candidates,
+        held,
         settings,
         &crowd,
         &steps,
@@ -116,6 +121,7 @@ pub fn find(
         let proposed: Vec<(usize, usize)> = super::embedding::candidate_pairs(
             embedding,
             neighbourhood,
+            held,
             settings,
             |i| !searched(i),
             warnings,
@@ -224,6 +230,11 @@ impl Crowd {
         }
     }
 
+    fn bytes(&self) -> u64 {
+        (self.top.capacity() * size_of::<std::sync::Mutex<[(f32, u32); DISTINCT_RANK + 1]>>())
+            as u64
+    }
+
     /// Adds the comparison of `a` and `b`; a pair compared again (proposed by both the hashes
     /// and the model) counts once.
     pub fn record(&self, a: usize, b: usize, confidence: f32) {
@@ -266,11 +277,14 @@ pub fn exact_sets(index: &Index) -> Vec<Vec<usize>> {
 }
 
 /// Candidate pairs from the Hamming index (pHash, and each HOG hash table), gated by gradient
-/// histogram cosine, then verified the same shot.
+/// histogram cosine, then verified the same shot; and the pairs set aside unmeasured
+/// (`Screened::FarBelow`). `held`: what the scan holds besides (`scan::held_by_data`).
+#[allow(clippy::too_many_arguments)]
 fn near_pairs(
     index: &Index,
     thumbnails: &Thumbnails,
     candidates: &[usize],
+    held: u64,
     settings: &ScanSettings,
     crowd: &Crowd,
     steps: &Steps,
@@ -359,8 +373,17 @@ fn near_pairs(
     };
     steps.set_stage_name("searching for candidate pairs");
     let searching = steps.part(code_sets.len(), 1, 4);
+    // Besides the data: the descriptors, their codes, and the candidates the search keeps.
+    let searching_held = held
+        + centred.iter().map(Descriptors::bytes).sum::<u64>()
+        + code_sets
+            .iter()
+            .map(|c| c.capacity() * size_of::<u64>())
+            .sum::<usize>() as u64
+        + (n * COMPARED_PER_IMAGE * size_of::<(u64, f32)>()) as u64;
     let pairs_per_code = hamming::pairs_per_code_within(
         settings.memory_budget_bytes,
+        searching_held,
         code_sets.iter().map(Vec::len).max().unwrap_or(n),
         "near-duplicate search",
         warnings,
@@ -601,6 +624,10 @@ impl Descriptors {
             },
             code_sets,
         )
+    }
+
+    fn bytes(&self) -> u64 {
+        (self.values.capacity() + self.scales.capacity() * size_of::<f32>()) as u64
     }
 
     /// Cosine of `view` of image `a` with the first view of image `b`.

@@ -145,10 +145,12 @@ impl Neighbourhood {
 /// ratio than a photo model's. Candidates come from random-hyperplane hashes within
 /// `near_duplicate_max_distance` bits, never from all pairs, and each image keeps its
 /// `COMPARED_PER_IMAGE` closest. `skip(i)` leaves an example out (an
-/// exact copy of another, or one without structure).
+/// exact copy of another, or one without structure). `held`: what the scan holds besides
+/// (`hamming::pairs_per_code_within`).
 pub fn candidate_pairs(
     embedding: &Embedding,
     neighbourhood: &Neighbourhood,
+    held: u64,
     settings: &ScanSettings,
     skip: impl Fn(usize) -> bool + Sync,
     warnings: &mut Vec<String>,
@@ -178,6 +180,12 @@ pub fn candidate_pairs(
     let dim = vectors[0].len();
     let views = vectors;
     let d = settings.near_duplicate_max_distance;
+    // Besides the data (`held`): the embedding, its unit vectors and their distances.
+    let floats = |rows: &[Vec<f32>]| rows.iter().map(Vec::capacity).sum::<usize>();
+    let embedding_bytes = ((embedding.vectors.capacity()
+        + floats(&neighbourhood.vectors)
+        + floats(&neighbourhood.nearest))
+        * size_of::<f32>()) as u64;
     let keys = hamming::candidate_keys(
         &signature::simhashes(&views, dim, HASH_TABLES, HASH_SEED),
         views.len(),
@@ -191,6 +199,7 @@ pub fn candidate_pairs(
         COMPARED_PER_IMAGE,
         hamming::pairs_per_code_within(
             settings.memory_budget_bytes,
+            held + embedding_bytes,
             views.len(),
             "model-embedding search",
             warnings,
@@ -253,6 +262,7 @@ mod tests {
         let found = candidate_pairs(
             &embedding,
             &Neighbourhood::of(&embedding, 5),
+            0,
             &ScanSettings::default(),
             |_| false,
             &mut Vec::new(),
@@ -278,6 +288,7 @@ mod tests {
             candidate_pairs(
                 &embedding,
                 &neighbourhood,
+                0,
                 settings,
                 |i| Some(i) == skipped,
                 &mut Vec::new(),

@@ -560,21 +560,21 @@ const BYTES_PER_SEARCHED_PAIR: u64 = 40;
 const MIN_PAIRS_PER_CODE: usize = 8;
 
 /// Candidate pairs per code one hash table of `codes` codes may propose: what the budget
-/// leaves after the memory the process holds now (thumbnails, descriptors, codes), at most
-/// `PAIRS_PER_CODE`. Fewer than that is said in `warnings`.
+/// leaves after `held`, the memory the scan holds (`scan::Held`: an estimate, so the same folder
+/// always gets the same room), at most `PAIRS_PER_CODE`. Fewer than that is said in `warnings`.
 pub fn pairs_per_code_within(
     budget: u64,
+    held: u64,
     codes: usize,
     search: &str,
     warnings: &mut Vec<String>,
 ) -> usize {
-    let held = crate::memory::resident_bytes().unwrap_or(0);
     let room = budget.saturating_sub(held) / (BYTES_PER_SEARCHED_PAIR * codes.max(1) as u64);
     let pairs = (room as usize).min(PAIRS_PER_CODE);
     let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
     if pairs < MIN_PAIRS_PER_CODE {
         warnings.push(format!(
-            "{search}: the scan already holds {:.2} GiB of its {:.2} GiB memory budget \
+            "{search}: the scan already holds about {:.2} GiB of its {:.2} GiB memory budget \
              (--memory-budget); it searches with {MIN_PAIRS_PER_CODE} candidate pairs per image and \
              hash table anyway, so it may exceed the budget",
             gib(held),

@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::dataset::Dataset;
 use crate::dataset::relative_path_text;
-use crate::index::Index;
+use crate::dataset::{BoxAnnotation, Dataset, Example};
+use crate::index::{ImageRecord, Index};
 use crate::jobs::Progress;
 
 pub use duplicates::{Measure, NearPair};
@@ -80,8 +80,9 @@ pub struct ScanSettings {
     /// (see `embedding::candidate_pairs`). Adds what the hashes miss on recoloured images.
     pub embedding_min_deviations: f32,
     /// Memory the scan may use, in bytes (default 2 GiB). What the images' thumbnails and
-    /// descriptors leave of it bounds the candidate pairs one hash table may propose; when that
-    /// is fewer than usual, the report says so and the search is tightened instead of growing.
+    /// descriptors leave of it (estimated from their sizes, so the same folder always gets the
+    /// same search) bounds the candidate pairs one hash table may propose; when that is fewer than
+    /// usual, the report says so and the search is tightened instead of growing.
     pub memory_budget_bytes: u64,
 }
 
@@ -493,6 +494,60 @@ pub fn scan_with(
         embedding_source: embedding.map(|e| e.source.clone()),
         embedding_pairs: duplicates.embedding_pairs,
     })
+}
+
+/// Memory the program takes before it holds any data: `eyeball scan` of a dozen images peaks at
+/// about 140 MB, its libraries included.
+const PROGRAM_BYTES: u64 = 160 << 20;
+
+/// Bytes a heap block of `len` bytes takes (glibc's malloc: an 8-byte header, 16-byte granules,
+/// 32 at least); nothing when empty.
+fn allocation_bytes(len: usize) -> u64 {
+    if len == 0 {
+        0
+    } else {
+        (len + 8).next_multiple_of(16).max(32) as u64
+    }
+}
+
+/// What a scan holds before its duplicate search (the program, the dataset's examples, the index
+/// and the signatures), estimated from their sizes rather than measured: the same folder then
+/// always gets the same search (`hamming::pairs_per_code_within`) and the same findings, whatever
+/// else the process holds at that moment.
+fn held_by_data(dataset: &Dataset, index: &Index, signatures: &[Option<Signature>]) -> u64 {
+    let rows = |len: usize, size: usize| (len * size) as u64;
+    let examples: u64 = dataset
+        .examples
+        .iter()
+        .map(|e| {
+            allocation_bytes(e.path.capacity())
+                + allocation_bytes(e.annotations.capacity() * size_of::<BoxAnnotation>())
+                + allocation_bytes(e.extra.capacity() * size_of::<f64>())
+        })
+        .sum();
+    let records: u64 = index
+        .records
+        .iter()
+        .map(|r| {
+            allocation_bytes(r.mode.capacity())
+                + allocation_bytes(r.format.capacity())
+                + r.decode_error
+                    .as_ref()
+                    .map_or(0, |e| allocation_bytes(e.capacity()))
+        })
+        .sum();
+    let thumbnails: u64 = signatures
+        .iter()
+        .flatten()
+        .map(|s| allocation_bytes(s.gray.capacity()) + allocation_bytes(s.embed.capacity()))
+        .sum();
+    PROGRAM_BYTES
+        + rows(dataset.examples.len(), size_of::<Example>())
+        + examples
+        + rows(index.records.len(), size_of::<ImageRecord>())
+        + records
+        + rows(signatures.len(), size_of::<Option<Signature>>())
+        + thumbnails
 }
 
 /// Share of the scan's memory budget the gray thumbnails may take in memory; beyond it, the

@@ -709,3 +709,26 @@ fn thumbnails_over_their_memory_share_are_read_back_from_the_cache_with_the_same
     .unwrap();
     check_read_back(&index);
 }
+
+#[test]
+fn the_search_room_does_not_depend_on_what_else_the_process_holds() {
+    let (_dir, dataset, index) = indexed_fixture(IndexCache::None);
+    // Room for this small fixture's search, but not for 300 MB more.
+    let settings = ScanSettings {
+        memory_budget_bytes: PROGRAM_BYTES + (150 << 20),
+        ..ScanSettings::default()
+    };
+    let findings = |report: &ScanReport| {
+        let pairs: Vec<(usize, usize)> = report.near_pairs.iter().map(|p| (p.a, p.b)).collect();
+        (pairs, report.warnings.clone())
+    };
+    let alone = findings(&scan(&dataset, &index, &settings, &Progress::default()).unwrap());
+    let ballast = vec![1u8; 300 << 20];
+    let beside = findings(&scan(&dataset, &index, &settings, &Progress::default()).unwrap());
+    assert_eq!(
+        ballast.iter().map(|&b| usize::from(b)).sum::<usize>(),
+        300 << 20
+    );
+    assert_eq!(alone, beside);
+    assert!(!alone.0.is_empty());
+}

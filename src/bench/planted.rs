@@ -270,7 +270,7 @@ pub fn bench_duplicates(
 }
 
 /// The key with each pair's comparison: `a`, `b`, `kind`, `strength`, `same_shot`, `tone`,
-/// `detail`, `weakest_region`, `overlap`, `scale`, `shift_x`, `shift_y`, `mirrored` (nulls where no
+/// `detail`, `coarser_detail`, `weakest_region`, `overlap`, `scale`, `shift_x`, `shift_y`, `mirrored` (nulls where no
 /// alignment came close).
 pub fn key_table(key: &[KeyPair], bench: &PlantedBench) -> DataFrame {
     let c = &bench.comparisons;
@@ -304,6 +304,7 @@ pub fn key_table(key: &[KeyPair], bench: &PlantedBench) -> DataFrame {
             ),
             Column::new("tone".into(), field(|c| c.tone)),
             Column::new("detail".into(), field(|c| c.detail)),
+            Column::new("coarser_detail".into(), field(|c| c.coarser_detail)),
             Column::new("weakest_region".into(), field(|c| c.weakest_region)),
             Column::new("overlap".into(), field(|c| c.overlap)),
             Column::new("scale".into(), field(|c| c.alignment.scale)),

@@ -17,7 +17,8 @@ const MIN_SIDE: usize = 16;
 pub const MIN_OVERLAP: f32 = 0.5;
 /// Correlation of the gray levels, after alignment, at or above which the tone agrees.
 pub const MIN_TONE: f32 = 0.9;
-/// Correlation of the fine detail (gray minus its 3×3 mean) at or above which the detail agrees.
+/// Correlation of the fine detail (gray minus its 3×3 mean), or of the detail one band coarser,
+/// at or above which the detail agrees.
 pub const MIN_DETAIL: f32 = 0.7;
 /// Correlation of the gray levels in every region with content (3×3 regions of the overlap) at or
 /// above which each region agrees: two photos that share a frame or a sky agree only there.
@@ -47,6 +48,9 @@ pub struct Comparison {
     pub tone: f32,
     /// Correlation of the fine detail over the overlap.
     pub detail: f32,
+    /// Correlation of the detail one band coarser (the 3×3 mean minus its own 3×3 mean): what
+    /// agrees when one image lacks the finest detail, upscaled from a smaller copy.
+    pub coarser_detail: f32,
     /// Lowest gray-level correlation over the regions with content.
     pub weakest_region: f32,
     /// Share of the first image's inner area the second covers.
@@ -58,13 +62,22 @@ impl Comparison {
     pub fn is_same_shot(&self) -> bool {
         self.overlap >= MIN_OVERLAP
             && self.tone >= MIN_TONE
-            && self.detail >= MIN_DETAIL
+            && self.agreeing_detail() >= MIN_DETAIL
             && self.weakest_region >= MIN_REGION
     }
 
     /// One number to rank pairs by, 0..=1: the weakest of the three correlations.
     pub fn confidence(&self) -> f32 {
-        self.tone.min(self.detail).min(self.weakest_region).max(0.0)
+        self.tone
+            .min(self.agreeing_detail())
+            .min(self.weakest_region)
+            .max(0.0)
+    }
+
+    /// The detail correlation of the band that agrees better: the fine one, or the coarser one
+    /// when one image is an upscaled copy that never had the finest detail.
+    pub fn agreeing_detail(&self) -> f32 {
+        self.detail.max(self.coarser_detail)
     }
 
     /// What the comparison found, in words: "same shot after a 6% shift and 1.10× scale; tone
@@ -92,9 +105,19 @@ impl Comparison {
         } else {
             format!(" after {}", changes.join(" and "))
         };
+        let detail = if self.coarser_detail > self.detail {
+            format!(
+                "{:.2} (fine {:.2}, one band coarser {:.2})",
+                self.agreeing_detail(),
+                self.detail,
+                self.coarser_detail
+            )
+        } else {
+            format!("{:.2}", self.detail)
+        };
         format!(
-            "{verdict}{after}; tone correlation {:.2}, detail {:.2}, weakest region {:.2}",
-            self.tone, self.detail, self.weakest_region
+            "{verdict}{after}; tone correlation {:.2}, detail {detail}, weakest region {:.2}",
+            self.tone, self.weakest_region
         )
     }
 }
@@ -120,6 +143,8 @@ pub struct View {
     gray: Vec<f32>,
     /// `gray` minus its 3×3 mean, made when first needed: most pairs are rejected before.
     detail: std::cell::OnceCell<Vec<f32>>,
+    /// The 3×3 mean minus its own 3×3 mean, made when first measured.
+    coarser_detail: std::cell::OnceCell<Vec<f32>>,
     /// `gray` at half the side, for the coarse alignment.
     half: Vec<f32>,
     /// `half` at each coarse scale, made when the view is first compared as the first image.
@@ -150,17 +175,28 @@ impl View {
             side,
             gray,
             detail: std::cell::OnceCell::new(),
+            coarser_detail: std::cell::OnceCell::new(),
             half,
             scaled_halves: std::cell::OnceCell::new(),
         }
     }
 
     fn detail(&self) -> &[f32] {
-        self.detail.get_or_init(|| {
+        self.detail
+            .get_or_init(|| band_pass(&self.gray, &box_blur3(&self.gray, self.side)))
+    }
+
+    fn coarser_detail(&self) -> &[f32] {
+        self.coarser_detail.get_or_init(|| {
             let blurred = box_blur3(&self.gray, self.side);
-            self.gray.iter().zip(&blurred).map(|(g, b)| g - b).collect()
+            band_pass(&blurred, &box_blur3(&blurred, self.side))
         })
     }
+}
+
+/// `image` minus `blurred`, pixel by pixel.
+fn band_pass(image: &[f32], blurred: &[f32]) -> Vec<f32> {
+    image.iter().zip(blurred).map(|(g, b)| g - b).collect()
 }
 
 /// Pixels at the border of a side-`side` image left out of every comparison (frames).
@@ -668,13 +704,19 @@ fn measure(a: &View, b: &View, alignment: Alignment) -> Comparison {
     let inner = side - 2 * m;
     let mut tone = Sums::default();
     let mut detail = Sums::default();
+    let mut coarser_detail = Sums::default();
     let mut regions = [Sums::default(); 9];
     let (detail_a, detail_b) = (a.detail(), b.detail());
+    let (coarser_a, coarser_b) = (a.coarser_detail(), b.coarser_detail());
     for_each_aligned(side, &alignment, 1, |xt, yt| {
         let (x, y) = (xt.at, yt.at);
         let (ga, gb) = (a.gray[y * side + x], Tap::sample(&b.gray, side, xt, yt));
         tone.add(ga, gb);
         detail.add(detail_a[y * side + x], Tap::sample(detail_b, side, xt, yt));
+        coarser_detail.add(
+            coarser_a[y * side + x],
+            Tap::sample(coarser_b, side, xt, yt),
+        );
         let region = ((y - m) * 3 / inner) * 3 + (x - m) * 3 / inner;
         regions[region].add(ga, gb);
     });
@@ -694,6 +736,7 @@ fn measure(a: &View, b: &View, alignment: Alignment) -> Comparison {
         alignment,
         tone: tone.correlation(),
         detail: detail.correlation(),
+        coarser_detail: coarser_detail.correlation(),
         weakest_region,
         overlap: tone.n / (inner * inner) as f32,
     }
@@ -737,6 +780,24 @@ mod tests {
         let text = comparison.describe();
         assert!(text.starts_with("same shot after a"), "{text}");
         assert!(text.contains("1.1") && text.contains("× scale"), "{text}");
+    }
+
+    #[test]
+    fn an_upscaled_copy_lacking_the_finest_detail_is_the_same_shot() {
+        let original = photo(3);
+        // Kept at a quarter of the size somewhere, and upscaled back: the finest detail is gone.
+        let upscaled = DynamicImage::ImageRgb8(original.clone())
+            .resize_exact(20, 20, image::imageops::FilterType::Triangle)
+            .resize_exact(64, 64, image::imageops::FilterType::Triangle)
+            .to_rgb8();
+        let comparison = compare(&view(&original), &view(&upscaled), STRICT).expect("aligned");
+        assert!(comparison.detail < MIN_DETAIL, "{comparison:?}");
+        assert!(comparison.is_same_shot(), "{comparison:?}");
+        assert!(
+            comparison.describe().contains("one band coarser"),
+            "{}",
+            comparison.describe()
+        );
     }
 
     #[test]

@@ -270,8 +270,8 @@ pub fn bench_duplicates(
 }
 
 /// The key with each pair's comparison: `a`, `b`, `kind`, `strength`, `same_shot`, `tone`,
-/// `detail`, `coarser_detail`, `weakest_region`, `overlap`, `scale`, `shift_x`, `shift_y`, `mirrored` (nulls where no
-/// alignment came close).
+/// `detail`, `coarser_detail`, `weakest_region`, `overlap`, `scale`, `shift_x`, `shift_y`,
+/// `mirrored` (nulls where no alignment came close).
 pub fn key_table(key: &[KeyPair], bench: &PlantedBench) -> DataFrame {
     let c = &bench.comparisons;
     let field = |f: fn(&Comparison) -> f32| -> Vec<Option<f32>> {

@@ -21,8 +21,11 @@ gray_corr) or by the L2 distance of 8x8 RGB thumbnails (the other half, strength
 pixel-identical, or whose best 32x32 grayscale correlation over shifts of up to --dup-shift (3) px
 and mirroring is above --max-corr (0.9; likely real duplicates in the data: CIFAR's own are often
 shifted or cropped), are left out, as is any pair reusing an image already in a negative pair.
-Rescaled CIFAR duplicates still get through: look at the flagged negatives with pair_montage.py
-before counting them as false pairs. (--dup-shift 0 --max-corr 0.97 gives the older, looser key.)
+Rescaled CIFAR duplicates still get through that filter, so pairs judged the same shot by eye
+(--same-shots, default scripts/cifar10_same_shots.csv: every negative of the seed-0 key that the
+scan flagged or whose correlation over shifts and zooms exceeds 0.9 was looked at) are left out
+too. Look at any flagged negative with pair_montage.py before counting it as a false pair.
+(--dup-shift 0 --max-corr 0.97 --same-shots '' gives the older, looser key.)
 
 The ground truth goes to OUT/../<basename(OUT)>_truth.csv (outside the scanned folder), columns
 a,b,kind,strength with a and b relative to OUT: a the source original and b the planted copy, or
@@ -43,6 +46,7 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".
 NEGATIVE_POOL = 4000  # originals whose nearest neighbour is a negative candidate
 DUPLICATE_CORR = 0.9  # default --max-corr: best 32x32 gray correlation (shifts, mirror) above this is probably a real duplicate
 DUPLICATE_SHIFT = 3  # default --dup-shift
+SAME_SHOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cifar10_same_shots.csv")
 PLANTED_QUALITY = 95
 
 TRANSFORMS = (
@@ -224,7 +228,15 @@ def identical(path_a, path_b):
     return None
 
 
-def pick_negatives(source, originals, planted_sources, count, seed, workers, max_corr, dup_shift):
+def read_same_shots(path):
+    """Pairs (a, b) of SOURCE-relative paths judged the same shot by eye, as frozensets."""
+    if not path:
+        return set()
+    with open(path, newline="") as f:
+        return {frozenset((row["a"], row["b"])) for row in csv.DictReader(f)}
+
+
+def pick_negatives(source, originals, planted_sources, count, seed, workers, max_corr, dup_shift, same_shots):
     rng = np.random.default_rng([seed, 2])
     paths = [os.path.join(source, *o) for o in originals]
     classes = np.array([cls for _, cls, _ in originals])  # a class spans all the splits
@@ -241,7 +253,8 @@ def pick_negatives(source, originals, planted_sources, count, seed, workers, max
     queues = {"gray_corr": [(r, by_corr[r]) for r in chosen[0::2] if r in by_corr],
               "rgb_l2": [(r, by_l2[r]) for r in chosen[1::2] if r in by_l2]}
     too_close = f"corr>{max_corr}" + (f" (shift<={dup_shift}, mirror)" if dup_shift else "")
-    excluded = {name: {"bytes": 0, "pixels": 0, too_close: 0, "image reused": 0} for name in quotas}
+    excluded = {name: {"bytes": 0, "pixels": 0, too_close: 0, "same shot by eye": 0, "image reused": 0}
+                for name in quotas}
     used, rows = set(), []
     kept = {name: 0 for name in quotas}
     cursor = {name: 0 for name in quotas}
@@ -259,6 +272,9 @@ def pick_negatives(source, originals, planted_sources, count, seed, workers, max
                     continue
                 if duplicate_corr(g32[a], g32[b], dup_shift) > max_corr:
                     excluded[name][too_close] += 1
+                    continue
+                if frozenset(("/".join(originals[a]), "/".join(originals[b]))) in same_shots:
+                    excluded[name]["same shot by eye"] += 1
                     continue
                 used.update((a, b))
                 kept[name] += 1
@@ -287,6 +303,9 @@ def main():
     parser.add_argument("--dup-shift", type=int, default=DUPLICATE_SHIFT,
                         help="for --max-corr, the best correlation over shifts of up to this many pixels and "
                              f"mirroring (default {DUPLICATE_SHIFT}; 0: no shift, no mirror)")
+    parser.add_argument("--same-shots", default=SAME_SHOTS,
+                        help="CSV (a,b) of pairs judged the same shot by eye, never used as negatives "
+                             "(default scripts/cifar10_same_shots.csv; '' for none)")
     parser.add_argument("--workers", type=int, default=2, help="processes for the thumbnails (default 2)")
     parser.add_argument("--overwrite", action="store_true", help="delete OUT first if it exists")
     args = parser.parse_args()
@@ -313,7 +332,7 @@ def main():
     print(f"{len(rows)} planted copies: {time.time() - t:.1f}s")
     t = time.time()
     rows += pick_negatives(source, originals, planted_sources, args.negatives, args.seed, args.workers,
-                           args.max_corr, args.dup_shift)
+                           args.max_corr, args.dup_shift, read_same_shots(args.same_shots))
     print(f"negatives: {time.time() - t:.1f}s")
 
     truth = os.path.join(os.path.dirname(out), os.path.basename(out) + "_truth.csv")

@@ -180,24 +180,24 @@ fn collect_entries(
 ) -> Result<(), DatasetError> {
     for entry in entries {
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
+        if name.as_encoded_bytes().starts_with(b".") {
             continue;
         }
-        let path = entry.path();
         // The entry's type needs no stat of its own on most file systems; a link is followed
         // (none for a broken one).
         let kind = match entry.file_type() {
             Ok(kind) if !kind.is_symlink() => Some(kind),
-            _ => std::fs::metadata(&path).ok().map(|m| m.file_type()),
+            _ => std::fs::metadata(entry.path()).ok().map(|m| m.file_type()),
         };
+        let is_image = is_image_path(Path::new(&name));
         match kind {
             Some(kind) if kind.is_dir() => {
-                collect_images(&path, &relative.join(&name), out, walked)?
+                collect_images(&entry.path(), &relative.join(&name), out, walked)?
             }
-            Some(kind) if kind.is_file() && is_image_path(&path) => out.push(relative.join(&name)),
+            Some(kind) if kind.is_file() && is_image => out.push(relative.join(&name)),
             Some(kind) if kind.is_file() => {}
             // Reading a pipe would wait forever and a device would never end.
-            _ if is_image_path(&path) => walked.not_files.push(path),
+            _ if is_image => walked.not_files.push(entry.path()),
             _ => {}
         }
     }

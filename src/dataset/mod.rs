@@ -420,7 +420,7 @@ fn sort_examples(examples: &mut [Example]) {
 pub fn is_image_path(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 /// Natural ordering: digit runs compare by value, so "img2" < "img10" and "epoch_9" < "epoch_10".

@@ -560,8 +560,9 @@ const BYTES_PER_SEARCHED_PAIR: u64 = 40;
 const MIN_PAIRS_PER_CODE: usize = 8;
 
 /// Candidate pairs per code one hash table of `codes` codes may propose: what the budget
-/// leaves after `held`, the memory the scan holds (`scan::Held`: an estimate, so the same folder
-/// always gets the same room), at most `PAIRS_PER_CODE`. Fewer than that is said in `warnings`.
+/// leaves after `held`, the memory the scan holds (`scan::held_by_data`: an estimate, so the same
+/// folder always gets the same room), at most `PAIRS_PER_CODE`. Fewer than that is said in
+/// `warnings`.
 pub fn pairs_per_code_within(
     budget: u64,
     held: u64,

@@ -554,7 +554,8 @@ pub fn near_pairs_within_budget(
 
 /// Bytes a candidate pair takes while one hash table is searched: the pair, its key, the key's
 /// sorted copy and its score.
-const BYTES_PER_SEARCHED_PAIR: u64 = 40;
+const BYTES_PER_SEARCHED_PAIR: u64 =
+    (size_of::<HashPair>() + 2 * size_of::<u64>() + size_of::<(u64, f32)>()) as u64;
 /// Fewest candidate pairs per image and table however short memory is: below, the search would
 /// miss most duplicates, so the budget is exceeded instead (and the report says so).
 const MIN_PAIRS_PER_CODE: usize = 8;

@@ -141,7 +141,9 @@ impl Tolerance {
 pub struct View {
     side: usize,
     gray: Vec<f32>,
-    /// `gray` minus its 3×3 mean, made when first needed: most pairs are rejected before.
+    /// The 3×3 mean of `gray`, made when first needed: most pairs are rejected before.
+    blurred: std::cell::OnceCell<Vec<f32>>,
+    /// `gray` minus its 3×3 mean.
     detail: std::cell::OnceCell<Vec<f32>>,
     /// The 3×3 mean minus its own 3×3 mean, made when first measured.
     coarser_detail: std::cell::OnceCell<Vec<f32>>,
@@ -174,6 +176,7 @@ impl View {
         View {
             side,
             gray,
+            blurred: std::cell::OnceCell::new(),
             detail: std::cell::OnceCell::new(),
             coarser_detail: std::cell::OnceCell::new(),
             half,
@@ -181,15 +184,20 @@ impl View {
         }
     }
 
+    fn blurred(&self) -> &[f32] {
+        self.blurred
+            .get_or_init(|| box_blur3(&self.gray, self.side))
+    }
+
     fn detail(&self) -> &[f32] {
         self.detail
-            .get_or_init(|| band_pass(&self.gray, &box_blur3(&self.gray, self.side)))
+            .get_or_init(|| band_pass(&self.gray, self.blurred()))
     }
 
     fn coarser_detail(&self) -> &[f32] {
         self.coarser_detail.get_or_init(|| {
-            let blurred = box_blur3(&self.gray, self.side);
-            band_pass(&blurred, &box_blur3(&blurred, self.side))
+            let blurred = self.blurred();
+            band_pass(blurred, &box_blur3(blurred, self.side))
         })
     }
 }

@@ -135,21 +135,12 @@ pub fn find(
                 .filter_map(|&(a, b)| {
                     thumbnails.signatures[a].as_ref()?;
                     thumbnails.signatures[b].as_ref()?;
-                    let (sa, sb) = (thumbnails.signature(a), thumbnails.signature(b));
                     let pair = Proposed {
                         a,
                         b,
                         found_by: Measure::Embedding,
                     };
-                    pair.judge(
-                        verify::compare_grays(
-                            (&thumbnails.gray(a), sa.source_side),
-                            (&thumbnails.gray(b), sb.source_side),
-                            tolerance,
-                        )?,
-                        &crowd,
-                        index,
-                    )
+                    pair.judge(compared(thumbnails, a, b, tolerance)?, &crowd, index)
                 })
                 .collect::<Vec<_>>(),
         );
@@ -475,6 +466,21 @@ fn near_pairs(
     (pairs, far_below)
 }
 
+/// `verify::compare_grays` of examples `a` and `b` (both with signatures) in full.
+fn compared(
+    thumbnails: &Thumbnails,
+    a: usize,
+    b: usize,
+    tolerance: Tolerance,
+) -> Option<Comparison> {
+    let (sa, sb) = (thumbnails.signature(a), thumbnails.signature(b));
+    verify::compare_grays(
+        (&thumbnails.gray(a), sa.source_side),
+        (&thumbnails.gray(b), sb.source_side),
+        tolerance,
+    )
+}
+
 /// What comparing a proposed pair came to, past the coarse alignment.
 enum Judged {
     /// The same shot (before the crowd rule).
@@ -521,18 +527,12 @@ fn settle_far_below(
             .map(|&(a, b)| (a as usize, b as usize))
             .filter(|pair| !known.contains(pair))
             .filter_map(|(a, b)| {
-                let (sa, sb) = (thumbnails.signature(a), thumbnails.signature(b));
-                let comparison = verify::compare_grays(
-                    (&thumbnails.gray(a), sa.source_side),
-                    (&thumbnails.gray(b), sb.source_side),
-                    tolerance,
-                )?;
                 let pair = Proposed {
                     a,
                     b,
                     found_by: Measure::Structure,
                 };
-                pair.judge(comparison, crowd, index)
+                pair.judge(compared(thumbnails, a, b, tolerance)?, crowd, index)
             })
             .collect();
         mark(&mut in_pair, &same);

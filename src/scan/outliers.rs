@@ -209,9 +209,7 @@ fn embed(thumbnails: &Thumbnails, ids: &[usize]) -> Vec<Vec<f32>> {
         .collect();
     // Value-major (every direction's first value, then every second one, …), so that the
     // directions' sums run side by side, each in the order of a plain sum.
-    let by_value: Vec<f32> = (0..EMBED_LEN * PROJECTED_DIM)
-        .map(|p| projection[(p % PROJECTED_DIM) * EMBED_LEN + p / PROJECTED_DIM])
-        .collect();
+    let by_value = value_major(&projection);
     ids.par_iter()
         .map(|&i| {
             let centred: Vec<f32> = raw(i).iter().zip(&mean).map(|(v, m)| v - m).collect();
@@ -222,6 +220,13 @@ fn embed(thumbnails: &Thumbnails, ids: &[usize]) -> Vec<Vec<f32>> {
 
 /// Images whose colour thumbnails `embed` reads at once for the mean.
 const MEAN_CHUNK: usize = 16_384;
+
+/// The `PROJECTED_DIM` directions of `projection` (each `EMBED_LEN` long, one after another),
+/// value-major for `project`.
+fn value_major(projection: &[f32]) -> Vec<f32> {
+    let directions: Vec<&[f32]> = projection.chunks_exact(EMBED_LEN).collect();
+    dimension_major(&directions, EMBED_LEN, PROJECTED_DIM)
+}
 
 /// `v` projected on each of the `PROJECTED_DIM` directions of `by_value` (value-major): each a
 /// sum from −0.0 in the order of `v`, as `Iterator::sum` adds.
@@ -429,9 +434,7 @@ mod tests {
         let projection: Vec<f32> = (0..PROJECTED_DIM * EMBED_LEN)
             .map(|_| rng.sample::<f32, _>(StandardNormal))
             .collect();
-        let by_value: Vec<f32> = (0..EMBED_LEN * PROJECTED_DIM)
-            .map(|p| projection[(p % PROJECTED_DIM) * EMBED_LEN + p / PROJECTED_DIM])
-            .collect();
+        let by_value = value_major(&projection);
         for _ in 0..20 {
             let v: Vec<f32> = (0..EMBED_LEN).map(|_| rng.random::<f32>() - 0.5).collect();
             let plain: Vec<u32> = projection

@@ -408,30 +408,12 @@ fn a_dataset_of_look_alikes_flags_only_its_copies() {
 
 #[test]
 fn pairs_set_aside_unmeasured_still_count_in_a_crowd_of_look_alikes() {
-    // Blocky pictures (4×4 cells of three gray levels), each in variants with a few cells changed:
-    // crowds of look-alikes, some close to each other, most far below the tone bar.
+    // Crowds of blocky look-alikes, some close to each other, most far below the tone bar.
     let dir = tempfile::tempdir().unwrap();
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(77);
-    let levels = [40u8, 128, 215];
     let folder = dir.path().join("blocks");
     std::fs::create_dir_all(&folder).unwrap();
-    for base in 0..12 {
-        let cells: Vec<u8> = (0..16).map(|_| levels[rng.random_range(0..3)]).collect();
-        for variant in 0..40 {
-            let mut cells = cells.clone();
-            for _ in 0..(1 + variant % 6) {
-                let at = rng.random_range(0..16);
-                cells[at] = levels[rng.random_range(0..3)];
-            }
-            let image = image::RgbImage::from_fn(32, 32, |x, y| {
-                let v = cells[(y / 8 * 4 + x / 8) as usize];
-                image::Rgb([v, v, v])
-            });
-            image
-                .save(folder.join(format!("b{base:02}_{variant:02}.png")))
-                .unwrap();
-        }
+    for (k, image) in fixture::blocky_look_alikes(77, 12, 40).iter().enumerate() {
+        image.save(folder.join(format!("b{k:03}.png"))).unwrap();
     }
     let dataset = Dataset::open(dir.path()).unwrap();
     let index = build_index(&dataset, IndexCache::None, &Progress::default()).unwrap();

@@ -825,23 +825,8 @@ mod tests {
 
     #[test]
     fn screening_sets_aside_only_pairs_that_are_not_the_same_shot() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        // One blocky picture (4×4 cells of three gray levels) and variants with cells changed.
-        let cells: Vec<u8> = (0..16)
-            .map(|_| [40, 128, 215][rng.random_range(0..3)])
-            .collect();
-        let variants: Vec<image::RgbImage> = (0..40)
-            .map(|k| {
-                let mut cells = cells.clone();
-                for _ in 0..k % 6 {
-                    cells[rng.random_range(0..16)] = [40, 128, 215][rng.random_range(0..3)];
-                }
-                image::RgbImage::from_fn(32, 32, |x, y| {
-                    image::Rgb([cells[(y / 8 * 4 + x / 8) as usize]; 3])
-                })
-            })
-            .collect();
+        // One blocky picture and variants of it with cells redrawn.
+        let variants = crate::scan::tests::fixture::blocky_look_alikes(5, 1, 40);
         let views: Vec<View> = variants.iter().map(view).collect();
         let (mut set_aside, mut same_shot) = (0, 0);
         for (i, a) in views.iter().enumerate() {

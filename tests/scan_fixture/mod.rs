@@ -261,3 +261,24 @@ fn smooth_noise(grid: &[f32], cells: usize, u: f32, v: f32, channel: usize) -> f
     let bottom = at(x0, y0 + 1) * (1.0 - sx) + at(x0 + 1, y0 + 1) * sx;
     top * (1.0 - sy) + bottom * sy
 }
+
+/// Blocky look-alikes (32×32, 4×4 cells of three gray levels): `bases` random pictures, each in
+/// `variants` variants, variant v with `1 + v % 6` cells redrawn at random. Base by base.
+pub fn blocky_look_alikes(seed: u64, bases: usize, variants: usize) -> Vec<RgbImage> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let levels = [40u8, 128, 215];
+    let mut images = Vec::with_capacity(bases * variants);
+    for _ in 0..bases {
+        let cells: Vec<u8> = (0..16).map(|_| levels[rng.random_range(0..3)]).collect();
+        for v in 0..variants {
+            let mut cells = cells.clone();
+            for _ in 0..1 + v % 6 {
+                cells[rng.random_range(0..16)] = levels[rng.random_range(0..3)];
+            }
+            images.push(RgbImage::from_fn(32, 32, |x, y| {
+                Rgb([cells[(y / 8 * 4 + x / 8) as usize]; 3])
+            }));
+        }
+    }
+    images
+}

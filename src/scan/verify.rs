@@ -329,14 +329,7 @@ fn for_each_aligned(
     step: usize,
     mut visit: impl FnMut(Tap, Tap),
 ) {
-    let rows = axis_taps(side, alignment.scale, alignment.shift_y, false, step);
-    let columns = axis_taps(
-        side,
-        alignment.scale,
-        alignment.shift_x,
-        alignment.mirrored,
-        step,
-    );
+    let (rows, columns) = alignment_taps(side, alignment, step);
     for &y in rows.as_slice() {
         for &x in columns.as_slice() {
             visit(x, y);
@@ -344,20 +337,37 @@ fn for_each_aligned(
     }
 }
 
-/// Correlation of each image pair `(a, b)` (all `side²`), `b` aligned onto `a`, in one pass over
-/// the alignment, and the share of the first image's inner area covered.
+/// The taps of an alignment at every `step`-th inner pixel: rows, then columns.
+fn alignment_taps(side: usize, alignment: &Alignment, step: usize) -> (Taps, Taps) {
+    (
+        axis_taps(side, alignment.scale, alignment.shift_y, false, step),
+        axis_taps(
+            side,
+            alignment.scale,
+            alignment.shift_x,
+            alignment.mirrored,
+            step,
+        ),
+    )
+}
+
+/// Correlation of each image pair `(a, b)` (all `side²`), `b` sampled at the taps of an alignment
+/// (`alignment_taps`) onto `a`, in one pass, and the share of the first image's inner area
+/// covered.
 fn correlate<const K: usize>(
     pairs: [(&[f32], &[f32]); K],
     side: usize,
-    alignment: &Alignment,
+    (rows, columns): (&Taps, &Taps),
     step: usize,
 ) -> ([f32; K], f32) {
     let mut sums = [Sums::default(); K];
-    for_each_aligned(side, alignment, step, |x, y| {
-        for ((a, b), sums) in pairs.iter().zip(&mut sums) {
-            sums.add(a[y.at * side + x.at], Tap::sample(b, side, x, y));
+    for &y in rows.as_slice() {
+        for &x in columns.as_slice() {
+            for ((a, b), sums) in pairs.iter().zip(&mut sums) {
+                sums.add(a[y.at * side + x.at], Tap::sample(b, side, x, y));
+            }
         }
-    });
+    }
     let inner = (side - 2 * margin(side)).div_ceil(step).pow(2) as f32;
     (sums.map(|s| s.correlation()), sums[0].n / inner)
 }
@@ -614,18 +624,25 @@ fn tone_aligned(a: &View, b: &View, tolerance: Tolerance) -> Option<(f32, Alignm
         return None;
     }
     // The runner-up too when it is nearly as good (two alignments that explain the pair alike).
+    let mut scored = Scored::default();
     coarse
         .iter()
         .take(REFINED)
         .take_while(|c| c.0 >= coarse[0].0 - 0.05)
-        .map(|&(_, start)| refine(a, b, start, Objective::Tone))
+        .map(|&(_, start)| refine(a, b, start, Objective::Tone, &mut scored))
         .max_by(|x, y| x.0.total_cmp(&y.0))
 }
 
 /// The comparison at the alignment refined for tone and detail from `toned`: tone is smooth, so
 /// its optimum is broad, and detail then pins the alignment down.
 fn detail_aligned(a: &View, b: &View, toned: Alignment) -> Comparison {
-    let (_, fine) = refine(a, b, toned, Objective::ToneAndDetail);
+    let (_, fine) = refine(
+        a,
+        b,
+        toned,
+        Objective::ToneAndDetail,
+        &mut Scored::default(),
+    );
     measure(a, b, fine)
 }
 
@@ -638,26 +655,55 @@ enum Objective {
     ToneAndDetail,
 }
 
+/// Scores `refine` has computed for one pair and objective, by alignment: the climbs from two
+/// coarse starts often pass the same alignments.
+#[derive(Default)]
+struct Scored(rustc_hash::FxHashMap<(bool, u32, u32, u32), f32>);
+
+impl Scored {
+    fn key(alignment: &Alignment) -> (bool, u32, u32, u32) {
+        (
+            alignment.mirrored,
+            alignment.scale.to_bits(),
+            alignment.shift_x.to_bits(),
+            alignment.shift_y.to_bits(),
+        )
+    }
+}
+
 /// Local search from `start` over scale and shift, maximising `objective` at full resolution;
-/// returns it and the alignment.
-fn refine(a: &View, b: &View, start: Alignment, objective: Objective) -> (f32, Alignment) {
+/// returns it and the alignment. `scored` holds the scores of alignments already visited for this
+/// pair and objective, and gains this climb's.
+fn refine(
+    a: &View,
+    b: &View,
+    start: Alignment,
+    objective: Objective,
+    scored: &mut Scored,
+) -> (f32, Alignment) {
+    const STEP: usize = 2;
     let side = a.side as f32;
-    let score = |al: &Alignment| {
+    let score = |taps: (&Taps, &Taps)| {
         let gray = (a.gray.as_slice(), b.gray.as_slice());
         let (r, overlap) = match objective {
             Objective::Tone => {
-                let ([tone], overlap) = correlate([gray], a.side, al, 2);
+                let ([tone], overlap) = correlate([gray], a.side, taps, STEP);
                 (tone, overlap)
             }
             Objective::ToneAndDetail => {
                 let detail = (a.detail(), b.detail());
-                let ([tone, detail], overlap) = correlate([gray, detail], a.side, al, 2);
+                let ([tone, detail], overlap) = correlate([gray, detail], a.side, taps, STEP);
                 (tone + detail, overlap)
             }
         };
         if overlap < MIN_OVERLAP { -1.0 } else { r }
     };
-    let (mut best, mut best_score) = (start, score(&start));
+    let mut best = start;
+    let mut best_taps = alignment_taps(a.side, &best, STEP);
+    let mut best_score = *scored
+        .0
+        .entry(Scored::key(&best))
+        .or_insert_with(|| score((&best_taps.0, &best_taps.1)));
     // The alignment `best` came from scores lower, and a move clamped to `best` itself scores
     // the same: neither is ever an improvement, so neither is scored.
     let mut previous: Option<Alignment> = None;
@@ -675,26 +721,46 @@ fn refine(a: &View, b: &View, start: Alignment, objective: Objective) -> (f32, A
             (0.0, 0.0, step_shift),
             (0.0, 0.0, -step_shift),
         ];
-        let improved = moves
-            .iter()
-            .filter_map(|&(ds, dx, dy)| {
-                let candidate = Alignment {
-                    scale: (best.scale + ds).clamp(1.0 / MAX_SCALE, MAX_SCALE),
-                    shift_x: (best.shift_x + dx).clamp(-max_shift, max_shift),
-                    shift_y: (best.shift_y + dy).clamp(-max_shift, max_shift),
-                    ..best
-                };
-                if candidate == best || previous == Some(candidate) {
-                    return None;
-                }
-                let s = score(&candidate);
-                (s > best_score).then_some((s, candidate))
-            })
-            .max_by(|x, y| x.0.total_cmp(&y.0));
+        let mut improved: Option<(f32, Alignment)> = None;
+        for &(ds, dx, dy) in &moves {
+            let candidate = Alignment {
+                scale: (best.scale + ds).clamp(1.0 / MAX_SCALE, MAX_SCALE),
+                shift_x: (best.shift_x + dx).clamp(-max_shift, max_shift),
+                shift_y: (best.shift_y + dy).clamp(-max_shift, max_shift),
+                ..best
+            };
+            if candidate == best || previous == Some(candidate) {
+                continue;
+            }
+            let s = *scored.0.entry(Scored::key(&candidate)).or_insert_with(|| {
+                // A move along one axis keeps the other axis' taps.
+                let same_scale = candidate.scale == best.scale;
+                let rows = (!(same_scale && candidate.shift_y == best.shift_y))
+                    .then(|| axis_taps(a.side, candidate.scale, candidate.shift_y, false, STEP));
+                let columns = (!(same_scale && candidate.shift_x == best.shift_x)).then(|| {
+                    axis_taps(
+                        a.side,
+                        candidate.scale,
+                        candidate.shift_x,
+                        candidate.mirrored,
+                        STEP,
+                    )
+                });
+                score((
+                    rows.as_ref().unwrap_or(&best_taps.0),
+                    columns.as_ref().unwrap_or(&best_taps.1),
+                ))
+            });
+            // The last of equal best scores, as `Iterator::max_by` picks.
+            if s > best_score && improved.is_none_or(|(top, _)| s >= top) {
+                improved = Some((s, candidate));
+            }
+        }
         match improved {
             Some((s, candidate)) => {
                 previous = Some(best);
                 (best_score, best) = (s, candidate);
+                best_taps = alignment_taps(a.side, &best, STEP);
             }
             None => {
                 step_scale /= 2.0;
@@ -821,6 +887,53 @@ mod tests {
         };
         let (a, b) = (view(&framed(1)), view(&framed(2)));
         assert!(compare(&a, &b, STRICT).is_none_or(|c| !c.is_same_shot()));
+    }
+
+    #[test]
+    fn a_climb_scores_alignments_as_from_scratch_and_shared_scores_change_no_climb() {
+        let original = photo(7);
+        let copy = DynamicImage::ImageRgb8(original.clone())
+            .crop_imm(5, 3, 56, 58)
+            .resize_exact(64, 64, image::imageops::FilterType::CatmullRom)
+            .to_rgb8();
+        let mut views = vec![view(&original), view(&copy)];
+        let variants = crate::scan::tests::fixture::blocky_look_alikes(9, 1, 6);
+        views.extend(variants.iter().map(view));
+        let mut climbs = 0;
+        for (i, a) in views.iter().enumerate() {
+            for b in &views[i + 1..] {
+                let scaled = a.scaled_halves.get_or_init(|| ScaledHalves::of(a));
+                let mut coarse = coarse_alignments(scaled, b, STRICT);
+                coarse.sort_by(|x, y| y.0.total_cmp(&x.0));
+                let mut shared = Scored::default();
+                for &(_, start) in coarse.iter().take(3) {
+                    for objective in [Objective::Tone, Objective::ToneAndDetail] {
+                        let alone = refine(a, b, start, objective, &mut Scored::default());
+                        let mut shared_for = |o| refine(a, b, start, o, &mut shared);
+                        if objective == Objective::Tone {
+                            assert_eq!(shared_for(objective), alone);
+                        }
+                        // The score of the alignment reached, computed afresh.
+                        let taps = alignment_taps(a.side, &alone.1, 2);
+                        let gray = (a.gray.as_slice(), b.gray.as_slice());
+                        let ([tone, detail], overlap) = correlate(
+                            [gray, (a.detail(), b.detail())],
+                            a.side,
+                            (&taps.0, &taps.1),
+                            2,
+                        );
+                        let afresh = match (overlap < MIN_OVERLAP, objective) {
+                            (true, _) => -1.0,
+                            (false, Objective::Tone) => tone,
+                            (false, Objective::ToneAndDetail) => tone + detail,
+                        };
+                        assert_eq!(alone.0, afresh);
+                        climbs += 1;
+                    }
+                }
+            }
+        }
+        assert!(climbs > 50, "{climbs}");
     }
 
     #[test]

@@ -393,7 +393,9 @@ struct ScaledHalves {
 
 /// One scale of `ScaledHalves`.
 struct ScaledHalf {
-    level: Vec<f32>,
+    /// `level` with `coarse_max_shift` zeros before each row and enough after for `SHIFT_LANES`
+    /// (`shifted_products`).
+    padded: Vec<f32>,
     /// The range of r (on either axis, end exclusive) inside the first image's inner area.
     inside: (usize, usize),
     sums: Integral,
@@ -454,9 +456,14 @@ impl ScaledHalves {
                         level[y.at * hs + x.at] = Tap::sample(&view.half, hs, x, y);
                     }
                 }
+                let (shift, width) = (coarse_max_shift(hs), hs + SHIFT_LANES);
+                let mut padded = vec![0f32; hs * width];
+                for (row, padded) in level.chunks_exact(hs).zip(padded.chunks_exact_mut(width)) {
+                    padded[shift..shift + hs].copy_from_slice(row);
+                }
                 ScaledHalf {
                     sums: Integral::of(&level, hs),
-                    level,
+                    padded,
                     inside: range,
                 }
             })
@@ -479,12 +486,60 @@ fn correlation_of(n: f64, (a, aa): (f64, f64), (b, bb): (f64, f64), ab: f64) -> 
     }
 }
 
+/// Largest coarse shift, in pixels of a `hs`-wide half-resolution image.
+fn coarse_max_shift(hs: usize) -> usize {
+    (MAX_SHIFT * hs as f32).ceil() as usize
+}
+
+/// Lanes `shifted_products` sums side by side: one per horizontal shift.
+const SHIFT_LANES: usize = 8;
+/// Shifts per axis of the coarse search at most (halves are at most `THUMB_SIDE / 2` wide).
+const MAX_COARSE_SHIFTS: usize = 2 * (MAX_SHIFT * THUMB_SIDE as f32 / 2.0 + 1.0) as usize + 1;
+const _: () = assert!(MAX_COARSE_SHIFTS <= SHIFT_LANES);
+
+/// For each vertical shift `ty` (index `ty + shift`) and horizontal shift `tx` (lane
+/// `shift − tx`), both within `shift`: the sum over `half`'s inner area (`margin` from each side)
+/// of its values times the scaled level at that position less the shift. Outside its range the
+/// level is zero, so each sum covers exactly where the two overlap.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn shifted_products(
+    half: &[f32],
+    hs: usize,
+    margin: usize,
+    padded: &[f32],
+    shift: usize,
+) -> [[f32; SHIFT_LANES]; MAX_COARSE_SHIFTS] {
+    let width = hs + SHIFT_LANES;
+    let mut out = [[0f32; SHIFT_LANES]; MAX_COARSE_SHIFTS];
+    for (t, out) in out.iter_mut().enumerate().take(2 * shift + 1) {
+        // Summed in registers, stored once.
+        let mut sums = [0f32; SHIFT_LANES];
+        for y in margin..hs - margin {
+            // The level's row at y − ty, where ty = t − shift.
+            let Some(level_row) = (y + shift).checked_sub(t).filter(|&r| r < hs) else {
+                continue;
+            };
+            let level_row = &padded[level_row * width..][..width];
+            let row = &half[y * hs..][..hs];
+            for x in margin..hs - margin {
+                let (value, levels) = (row[x], &level_row[x..x + SHIFT_LANES]);
+                for lane in 0..SHIFT_LANES {
+                    sums[lane] += value * levels[lane];
+                }
+            }
+        }
+        *out = sums;
+    }
+    out
+}
+
 /// Every coarse alignment (scale, integer half-resolution shift, mirror when allowed) with the
 /// correlation it reaches, for those that cover `MIN_OVERLAP` of the second image.
 fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f32, Alignment)> {
     let hs = b.side / 2;
     let m = margin(hs);
-    let max_shift = (MAX_SHIFT * hs as f32).ceil() as i32;
+    let shift = coarse_max_shift(hs);
+    let max_shift = shift as i32;
     let inner = ((hs - 2 * m) * (hs - 2 * m)) as f64;
     let mirrored_half: Vec<f32>;
     let mut halves: Vec<(bool, &[f32])> = vec![(false, &b.half)];
@@ -502,6 +557,7 @@ fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f
     for &(mirrored, half) in &halves {
         let half_sums = Integral::of(half, hs);
         for (scaled, &scale) in a.scales.iter().zip(&COARSE_SCALES) {
+            let products = shifted_products(half, hs, m, &scaled.padded, shift);
             for ty in -max_shift..=max_shift {
                 let Some(ys) = overlap(ty, scaled.inside) else {
                     continue;
@@ -518,15 +574,8 @@ fn coarse_alignments(a: &ScaledHalves, b: &View, tolerance: Tolerance) -> Vec<(f
                         ((q0 as i32 - t) as usize, (q1 as i32 - t) as usize)
                     };
                     let (rx, ry) = (shifted(xs, tx), shifted(ys, ty));
-                    let len = xs.1 - xs.0;
-                    let ab: f64 = (ys.0..ys.1)
-                        .zip(ry.0..ry.1)
-                        .map(|(qy, ry)| {
-                            let q = &half[qy * hs + xs.0..][..len];
-                            let r = &scaled.level[ry * hs + rx.0..][..len];
-                            f64::from(signature::dot(q, r))
-                        })
-                        .sum();
+                    let ab =
+                        f64::from(products[(ty + max_shift) as usize][(max_shift - tx) as usize]);
                     found.push((
                         correlation_of(n, scaled.sums.over(rx, ry), half_sums.over(xs, ys), ab),
                         Alignment {
@@ -887,6 +936,42 @@ mod tests {
         };
         let (a, b) = (view(&framed(1)), view(&framed(2)));
         assert!(compare(&a, &b, STRICT).is_none_or(|c| !c.is_same_shot()));
+    }
+
+    #[test]
+    fn coarse_products_are_the_sums_over_each_overlap() {
+        let (a, b) = (view(&photo(11)), view(&photo(12)));
+        let hs = THUMB_SIDE / 2;
+        let (m, shift) = (margin(hs), coarse_max_shift(hs));
+        let width = hs + SHIFT_LANES;
+        for scaled in &ScaledHalves::of(&a).scales {
+            let level = |x: i32, y: i32| {
+                let inside = |v: i32| (0..hs as i32).contains(&v);
+                if inside(x) && inside(y) {
+                    scaled.padded[y as usize * width + x as usize + shift]
+                } else {
+                    0.0
+                }
+            };
+            let products = shifted_products(&b.half, hs, m, &scaled.padded, shift);
+            let s = shift as i32;
+            for ty in -s..=s {
+                for tx in -s..=s {
+                    let mut direct = 0f64;
+                    for y in m..hs - m {
+                        for x in m..hs - m {
+                            let value = b.half[y * hs + x];
+                            direct += f64::from(value * level(x as i32 - tx, y as i32 - ty));
+                        }
+                    }
+                    let product = f64::from(products[(ty + s) as usize][(s - tx) as usize]);
+                    assert!(
+                        (product - direct).abs() <= 1e-5 * direct.abs().max(1.0),
+                        "shift {tx},{ty}: {product} vs {direct}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -680,8 +680,7 @@ pub fn candidate_keys(
             })
             .collect();
         drop(keys);
-        kept.extend(fresh);
-        kept.par_sort_unstable_by_key(|&(key, _)| key);
+        kept = merged_by_key(kept, fresh);
         kept = most_alike(kept, images, per_image);
         // Filtering kept the capacity of every pair scored; only the survivors stay held.
         kept.shrink_to_fit();
@@ -734,6 +733,19 @@ fn most_alike(entries: Vec<(u64, f32)>, images: usize, per_image: usize) -> Vec<
             score >= bar(a) || score >= bar(b)
         })
         .collect()
+}
+
+/// The entries of `a` and `b` (each sorted by key, no key in both), sorted by key.
+fn merged_by_key(a: Vec<(u64, f32)>, b: Vec<(u64, f32)>) -> Vec<(u64, f32)> {
+    debug_assert!(a.is_sorted_by_key(|&(key, _)| key) && b.is_sorted_by_key(|&(key, _)| key));
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        merged.push(if x.0 < y.0 { a.next() } else { b.next() }.expect("peeked"));
+    }
+    merged.extend(a);
+    merged.extend(b);
+    merged
 }
 
 /// The two images `(a, b)` of a `candidate_keys` key.

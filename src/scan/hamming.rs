@@ -680,7 +680,7 @@ pub fn candidate_keys(
             })
             .collect();
         drop(keys);
-        kept = merged_by_key(kept, fresh);
+        merge_into(&mut kept, fresh);
         kept = most_alike(kept, images, per_image);
         // Filtering kept the capacity of every pair scored; only the survivors stay held.
         kept.shrink_to_fit();
@@ -735,17 +735,24 @@ fn most_alike(entries: Vec<(u64, f32)>, images: usize, per_image: usize) -> Vec<
         .collect()
 }
 
-/// The entries of `a` and `b` (each sorted by key, no key in both), sorted by key.
-fn merged_by_key(a: Vec<(u64, f32)>, b: Vec<(u64, f32)>) -> Vec<(u64, f32)> {
-    debug_assert!(a.is_sorted_by_key(|&(key, _)| key) && b.is_sorted_by_key(|&(key, _)| key));
-    let mut merged = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-        merged.push(if x.0 < y.0 { a.next() } else { b.next() }.expect("peeked"));
+/// `fresh` (sorted by key, no key in `kept`) merged into `kept` (sorted by key): in place from the
+/// back, so that no third list is held beside the two.
+fn merge_into(kept: &mut Vec<(u64, f32)>, fresh: Vec<(u64, f32)>) {
+    debug_assert!(
+        kept.is_sorted_by_key(|&(key, _)| key) && fresh.is_sorted_by_key(|&(key, _)| key)
+    );
+    let mut unmoved = kept.len();
+    kept.resize(kept.len() + fresh.len(), (0, 0.0));
+    let mut free = kept.len();
+    for &entry in fresh.iter().rev() {
+        // The kept entries after this one move up first.
+        while unmoved > 0 && kept[unmoved - 1].0 > entry.0 {
+            (unmoved, free) = (unmoved - 1, free - 1);
+            kept[free] = kept[unmoved];
+        }
+        free -= 1;
+        kept[free] = entry;
     }
-    merged.extend(a);
-    merged.extend(b);
-    merged
 }
 
 /// The two images `(a, b)` of a `candidate_keys` key.
@@ -756,6 +763,22 @@ pub fn key_images(key: u64) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merging_new_candidates_keeps_every_entry_in_key_order() {
+        let entries: Vec<(u64, f32)> = (0..500u64)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8, i as f32))
+            .collect();
+        for split in [0, 1, 7, 250, 499, 500] {
+            let (mut kept, mut fresh) = (entries[..split].to_vec(), entries[split..].to_vec());
+            kept.sort_by_key(|&(key, _)| key);
+            fresh.sort_by_key(|&(key, _)| key);
+            merge_into(&mut kept, fresh);
+            let mut expected = entries.clone();
+            expected.sort_by_key(|&(key, _)| key);
+            assert_eq!(kept, expected, "split {split}");
+        }
+    }
 
     #[test]
     fn the_sampled_pair_estimate_is_exact_for_small_sets_and_close_for_large() {

@@ -884,13 +884,26 @@ mod tests {
 
     const STRICT: Tolerance = Tolerance { mirror: false };
 
+    /// `image` cropped to `size` at `at`, resized back to its own size.
+    fn crop_resized_back(
+        image: &image::RgbImage,
+        at: (u32, u32),
+        size: (u32, u32),
+    ) -> DynamicImage {
+        DynamicImage::ImageRgb8(image.clone())
+            .crop_imm(at.0, at.1, size.0, size.1)
+            .resize_exact(
+                image.width(),
+                image.height(),
+                image::imageops::FilterType::CatmullRom,
+            )
+    }
+
     #[test]
     fn a_shifted_rescaled_recoloured_copy_is_the_same_shot_and_says_how() {
         let original = photo(3);
         // 12% crop from the top left, resized back (a 1.14× zoom and a shift), darker.
-        let copy = DynamicImage::ImageRgb8(original.clone())
-            .crop_imm(8, 8, 56, 56)
-            .resize_exact(64, 64, image::imageops::FilterType::CatmullRom)
+        let copy = crop_resized_back(&original, (8, 8), (56, 56))
             .brighten(-25)
             .adjust_contrast(-20.0)
             .to_rgb8();
@@ -977,10 +990,7 @@ mod tests {
     #[test]
     fn a_climb_scores_alignments_as_from_scratch_and_shared_scores_change_no_climb() {
         let original = photo(7);
-        let copy = DynamicImage::ImageRgb8(original.clone())
-            .crop_imm(5, 3, 56, 58)
-            .resize_exact(64, 64, image::imageops::FilterType::CatmullRom)
-            .to_rgb8();
+        let copy = crop_resized_back(&original, (5, 3), (56, 58)).to_rgb8();
         let mut views = vec![view(&original), view(&copy)];
         let variants = crate::scan::tests::fixture::blocky_look_alikes(9, 1, 6);
         views.extend(variants.iter().map(view));

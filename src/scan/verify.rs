@@ -491,11 +491,9 @@ fn coarse_max_shift(hs: usize) -> usize {
     (MAX_SHIFT * hs as f32).ceil() as usize
 }
 
-/// Lanes `shifted_products` sums side by side: one per horizontal shift.
+/// Lanes `shifted_products` sums side by side: one per horizontal shift, so at most this many
+/// shifts per axis.
 const SHIFT_LANES: usize = 8;
-/// Shifts per axis of the coarse search at most (halves are at most `THUMB_SIDE / 2` wide).
-const MAX_COARSE_SHIFTS: usize = 2 * (MAX_SHIFT * THUMB_SIDE as f32 / 2.0 + 1.0) as usize + 1;
-const _: () = assert!(MAX_COARSE_SHIFTS <= SHIFT_LANES);
 
 /// For each vertical shift `ty` (index `ty + shift`) and horizontal shift `tx` (lane
 /// `shift − tx`), both within `shift`: the sum over `half`'s inner area (`margin` from each side)
@@ -508,9 +506,13 @@ fn shifted_products(
     margin: usize,
     padded: &[f32],
     shift: usize,
-) -> [[f32; SHIFT_LANES]; MAX_COARSE_SHIFTS] {
+) -> [[f32; SHIFT_LANES]; SHIFT_LANES] {
+    assert!(
+        2 * shift < SHIFT_LANES,
+        "{shift} pixels of shift need more lanes"
+    );
     let width = hs + SHIFT_LANES;
-    let mut out = [[0f32; SHIFT_LANES]; MAX_COARSE_SHIFTS];
+    let mut out = [[0f32; SHIFT_LANES]; SHIFT_LANES];
     for (t, out) in out.iter_mut().enumerate().take(2 * shift + 1) {
         // Summed in registers, stored once.
         let mut sums = [0f32; SHIFT_LANES];
@@ -704,6 +706,30 @@ enum Objective {
     ToneAndDetail,
 }
 
+/// `refine` samples every other pixel of the first image.
+const REFINE_STEP: usize = 2;
+
+impl Objective {
+    /// The objective of `b` sampled onto `a` at the taps of an alignment (`alignment_taps`, every
+    /// `REFINE_STEP`-th pixel); −1 where they overlap less than `MIN_OVERLAP`.
+    fn score(self, a: &View, b: &View, taps: (&Taps, &Taps)) -> f32 {
+        let gray = (a.gray.as_slice(), b.gray.as_slice());
+        let (r, overlap) = match self {
+            Objective::Tone => {
+                let ([tone], overlap) = correlate([gray], a.side, taps, REFINE_STEP);
+                (tone, overlap)
+            }
+            Objective::ToneAndDetail => {
+                let detail = (a.detail(), b.detail());
+                let ([tone, detail], overlap) =
+                    correlate([gray, detail], a.side, taps, REFINE_STEP);
+                (tone + detail, overlap)
+            }
+        };
+        if overlap < MIN_OVERLAP { -1.0 } else { r }
+    }
+}
+
 /// Scores `refine` has computed for one pair and objective, by alignment: the climbs from two
 /// coarse starts often pass the same alignments.
 #[derive(Default)]
@@ -730,25 +756,10 @@ fn refine(
     objective: Objective,
     scored: &mut Scored,
 ) -> (f32, Alignment) {
-    const STEP: usize = 2;
     let side = a.side as f32;
-    let score = |taps: (&Taps, &Taps)| {
-        let gray = (a.gray.as_slice(), b.gray.as_slice());
-        let (r, overlap) = match objective {
-            Objective::Tone => {
-                let ([tone], overlap) = correlate([gray], a.side, taps, STEP);
-                (tone, overlap)
-            }
-            Objective::ToneAndDetail => {
-                let detail = (a.detail(), b.detail());
-                let ([tone, detail], overlap) = correlate([gray, detail], a.side, taps, STEP);
-                (tone + detail, overlap)
-            }
-        };
-        if overlap < MIN_OVERLAP { -1.0 } else { r }
-    };
+    let score = |taps: (&Taps, &Taps)| objective.score(a, b, taps);
     let mut best = start;
-    let mut best_taps = alignment_taps(a.side, &best, STEP);
+    let mut best_taps = alignment_taps(a.side, &best, REFINE_STEP);
     let mut best_score = *scored
         .0
         .entry(Scored::key(&best))
@@ -784,15 +795,22 @@ fn refine(
             let s = *scored.0.entry(Scored::key(&candidate)).or_insert_with(|| {
                 // A move along one axis keeps the other axis' taps.
                 let same_scale = candidate.scale == best.scale;
-                let rows = (!(same_scale && candidate.shift_y == best.shift_y))
-                    .then(|| axis_taps(a.side, candidate.scale, candidate.shift_y, false, STEP));
+                let rows = (!(same_scale && candidate.shift_y == best.shift_y)).then(|| {
+                    axis_taps(
+                        a.side,
+                        candidate.scale,
+                        candidate.shift_y,
+                        false,
+                        REFINE_STEP,
+                    )
+                });
                 let columns = (!(same_scale && candidate.shift_x == best.shift_x)).then(|| {
                     axis_taps(
                         a.side,
                         candidate.scale,
                         candidate.shift_x,
                         candidate.mirrored,
-                        STEP,
+                        REFINE_STEP,
                     )
                 });
                 score((
@@ -809,7 +827,7 @@ fn refine(
             Some((s, candidate)) => {
                 previous = Some(best);
                 (best_score, best) = (s, candidate);
-                best_taps = alignment_taps(a.side, &best, STEP);
+                best_taps = alignment_taps(a.side, &best, REFINE_STEP);
             }
             None => {
                 step_scale /= 2.0;
@@ -1008,21 +1026,9 @@ mod tests {
                         if objective == Objective::Tone {
                             assert_eq!(shared_for(objective), alone);
                         }
-                        // The score of the alignment reached, computed afresh.
-                        let taps = alignment_taps(a.side, &alone.1, 2);
-                        let gray = (a.gray.as_slice(), b.gray.as_slice());
-                        let ([tone, detail], overlap) = correlate(
-                            [gray, (a.detail(), b.detail())],
-                            a.side,
-                            (&taps.0, &taps.1),
-                            2,
-                        );
-                        let afresh = match (overlap < MIN_OVERLAP, objective) {
-                            (true, _) => -1.0,
-                            (false, Objective::Tone) => tone,
-                            (false, Objective::ToneAndDetail) => tone + detail,
-                        };
-                        assert_eq!(alone.0, afresh);
+                        // The score of the alignment reached, with its taps computed afresh.
+                        let taps = alignment_taps(a.side, &alone.1, REFINE_STEP);
+                        assert_eq!(alone.0, objective.score(a, b, (&taps.0, &taps.1)));
                         climbs += 1;
                     }
                 }

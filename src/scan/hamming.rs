@@ -87,9 +87,15 @@ impl Plan {
     /// `choose`), with the verifications it makes. Beyond `d + 1` chunks (and 4, the fewest of
     /// at most 20 bits) the radius stays 0 and only the work grows.
     fn fitted(codes: &[u64], d: u32) -> (Plan, u64) {
+        let plans: Vec<Plan> = (1..=(d + 1).clamp(4, 64))
+            .filter_map(|m| Plan::probing(m, d))
+            .collect();
+        let work: Vec<(u64, u64)> = plans
+            .par_iter()
+            .map(|plan| planned_work(codes, plan))
+            .collect();
         let mut best: Option<(u64, u64, Plan)> = None;
-        for plan in (1..=(d + 1).clamp(4, 64)).filter_map(|m| Plan::probing(m, d)) {
-            let (checks, probes) = planned_work(codes, &plan);
+        for (plan, (checks, probes)) in plans.into_iter().zip(work) {
             // As in `choose`: a probe is often a cache miss, a verification is not.
             let cost = checks + 4 * probes;
             if best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
@@ -156,15 +162,18 @@ pub fn near_pairs(codes: &[u64], max_distance: u32, max_pairs: usize) -> (Vec<Ha
         // Everything is within 64 bits of everything: no index can help.
         return brute_force(codes, max_distance, max_pairs);
     }
-    near_pairs_planned(
+    let (mut pairs, truncated) = near_pairs_planned(
         codes,
         max_distance,
         &Plan::choose(n, max_distance),
         max_pairs,
-    )
+    );
+    pairs.par_sort_unstable();
+    (pairs, truncated)
 }
 
-/// `near_pairs` by `plan`. Tasks stop early once `max_pairs` are found in all.
+/// `near_pairs` by `plan`, in no particular order. Tasks stop early once `max_pairs` are found in
+/// all.
 fn near_pairs_planned(
     codes: &[u64],
     max_distance: u32,
@@ -236,7 +245,6 @@ fn near_pairs_planned(
         }
         shift += b;
     }
-    pairs.sort_unstable();
     (pairs, truncated)
 }
 
@@ -522,7 +530,8 @@ fn equal_code_pairs(codes: &[u64], per_code: usize) -> Vec<HashPair> {
 /// within 7 bits, most beyond), searched within fewer bits when that many would
 /// cost more than `CHECKS_PER_CODE` verifications or `pairs_per_code` pairs per code (at most
 /// `PAIRS_PER_CODE`, fewer when memory is short); at 0 bits,
-/// equal codes only (`equal_code_pairs`). Returns the pairs and the distance searched.
+/// equal codes only (`equal_code_pairs`). Returns the pairs, in no particular order (the caller
+/// sorts what it keeps), and the distance searched.
 pub fn near_pairs_within_budget(
     codes: &[u64],
     max_distance: u32,
@@ -901,8 +910,9 @@ mod tests {
     #[test]
     fn the_budgeted_search_finds_all_close_pairs_and_only_pairs_within_the_distance() {
         let codes = clustered_codes(3_000, 4);
-        let (budgeted, searched) = near_pairs_within_budget(&codes, 10, PAIRS_PER_CODE);
+        let (mut budgeted, searched) = near_pairs_within_budget(&codes, 10, PAIRS_PER_CODE);
         assert_eq!(searched, 10);
+        budgeted.sort_unstable();
         let within = |d: u32| brute_force(&codes, d, usize::MAX).0;
         // Every pair found is within 10 bits, reported once.
         let all = within(10);

@@ -477,22 +477,38 @@ fn planned_work(codes: &[u64], plan: &Plan) -> (u64, u64) {
     let mut total = 0u64;
     let mut probes = 0u64;
     for &b in &plan.widths {
-        let mut counts = vec![0u64; 1usize << b];
+        let mut counts = vec![0u32; 1usize << b];
         for &code in codes {
             counts[((code >> shift) & low_bits(b)) as usize] += 1;
         }
         let masks = flip_masks(b, plan.radius);
-        for (key, &count) in counts.iter().enumerate() {
-            if count == 0 {
-                continue;
-            }
-            total += count * (count - 1) / 2;
-            probes += masks.len() as u64;
-            for &mask in &masks[1..] {
-                let other = key ^ mask as usize;
-                if other > key && other < counts.len() {
-                    total += count * counts[other];
-                }
+        let (mut same, mut filled) = (0u64, 0u64);
+        for &count in &counts {
+            same += u64::from(count) * u64::from(count.saturating_sub(1)) / 2;
+            filled += u64::from(count > 0);
+        }
+        total += same;
+        probes += filled * masks.len() as u64;
+        // Each pair of buckets `key`, `key ^ mask` once: from the one whose bit `high` (the
+        // mask's highest) is clear. Blocks of `high` such keys alternate with blocks of others.
+        for &mask in &masks[1..] {
+            let high = 1usize << (31 - mask.leading_zeros());
+            let mask = mask as usize;
+            for block in counts.chunks_exact(2 * high) {
+                let (low, upper) = block.split_at(high);
+                let product = |x: u32, y: u32| u64::from(x) * u64::from(y);
+                total += if mask == high {
+                    low.iter()
+                        .zip(upper)
+                        .map(|(&x, &y)| product(x, y))
+                        .sum::<u64>()
+                } else {
+                    let others = low
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &x)| product(x, block[k ^ mask]));
+                    others.sum::<u64>()
+                };
             }
         }
         shift += b;
@@ -544,7 +560,7 @@ pub fn near_pairs_within_budget(
     let mut d = max_distance.min(63);
     // Start where a sample says the pairs fit the budget, so a crowded table is not searched
     // again and again on the way down.
-    let estimated = estimated_pairs_within(codes);
+    let estimated = estimated_pairs_within(codes, d);
     while d > 0 && estimated[d as usize] > (pairs_per_code * n) as f64 {
         d -= 1;
     }
@@ -608,39 +624,47 @@ pub fn pairs_per_code_within(
 /// Codes in the sample that `estimated_pairs_within` measures distances among.
 const SAMPLE_CODES: usize = 4096;
 
-/// For each distance 0..=64, about how many pairs of `codes` lie within it: the share of pairs
-/// of an evenly spaced sample of `SAMPLE_CODES` codes, times all pairs.
-fn estimated_pairs_within(codes: &[u64]) -> [f64; 65] {
+/// For each distance 0..=`max_distance`, about how many pairs of `codes` lie within it: the share
+/// of pairs of an evenly spaced sample of `SAMPLE_CODES` codes, times all pairs.
+fn estimated_pairs_within(codes: &[u64], max_distance: u32) -> Vec<f64> {
     let n = codes.len();
     let s = n.min(SAMPLE_CODES);
     let sample: Vec<u64> = (0..s).map(|k| codes[k * n / s]).collect();
+    let histogram = || vec![0u64; max_distance as usize + 1];
     let counts = sample
         .par_iter()
         .enumerate()
-        .fold(
-            || [0u64; 65],
-            |mut counts, (i, &x)| {
-                for &y in &sample[i + 1..] {
-                    counts[(x ^ y).count_ones() as usize] += 1;
-                }
-                counts
-            },
-        )
-        .reduce(
-            || [0u64; 65],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                a
-            },
-        );
+        .fold(histogram, |mut counts, (i, &x)| {
+            count_distances(x, &sample[i + 1..], &mut counts);
+            counts
+        })
+        .reduce(histogram, |mut a, b| {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            a
+        });
     let scale = (n as f64 * (n as f64 - 1.0)) / (s as f64 * (s as f64 - 1.0)).max(1.0);
-    let mut within = [0f64; 65];
     let mut total = 0u64;
-    for (d, count) in counts.iter().enumerate() {
-        total += count;
-        within[d] = total as f64 * scale;
+    counts
+        .iter()
+        .map(|count| {
+            total += count;
+            total as f64 * scale
+        })
+        .collect()
+}
+
+/// Adds one to `counts[d]` for each of `others` at distance `d` from `code`, up to the last
+/// distance `counts` holds.
+#[multiversion::multiversion(targets("x86_64+popcnt"))]
+fn count_distances(code: u64, others: &[u64], counts: &mut [u64]) {
+    let max_distance = counts.len() as u32 - 1;
+    for &other in others {
+        let d = (code ^ other).count_ones();
+        // Most pairs lie far beyond the distance.
+        if d <= max_distance {
+            counts[d as usize] += 1;
+        }
     }
-    within
 }
 
 /// Candidate pairs of `images` images from several code sets (one per hash table), as sorted,
@@ -794,7 +818,7 @@ mod tests {
         let codes: Vec<u64> = (0..300u64)
             .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
             .collect();
-        let estimated = estimated_pairs_within(&codes);
+        let estimated = estimated_pairs_within(&codes, 64);
         for d in [0u32, 20, 28, 32, 64] {
             let (exact, _) = brute_force(&codes, d, usize::MAX);
             assert_eq!(estimated[d as usize], exact.len() as f64, "d = {d}");
@@ -810,7 +834,7 @@ mod tests {
                 }
             })
             .collect();
-        let equal = estimated_pairs_within(&crowd)[0];
+        let equal = estimated_pairs_within(&crowd, 0)[0];
         let truth = (n / 5 * (n / 5 - 1) / 2) as f64;
         assert!((equal / truth - 1.0).abs() < 0.1, "{equal} vs {truth}");
     }
@@ -924,6 +948,34 @@ mod tests {
         assert!(close.iter().all(|p| budgeted.binary_search(p).is_ok()));
         // And it probes beyond that: some pairs further apart are found too.
         assert!(budgeted.len() > close.len());
+    }
+
+    #[test]
+    fn planned_work_counts_the_pairs_each_chunk_checks_and_the_buckets_it_probes() {
+        let codes = clustered_codes(1_500, 4);
+        let plans = (4..=11).filter_map(|m| Plan::probing(m, 10)).chain([Plan {
+            widths: chunk_widths(8),
+            radius: 2,
+        }]);
+        for plan in plans {
+            let (mut checks, mut probes) = (0u64, 0u64);
+            let mut shift = 0;
+            for &b in &plan.widths {
+                let chunk = |code: u64| (code >> shift) & low_bits(b);
+                for (i, &x) in codes.iter().enumerate() {
+                    checks += codes[i + 1..]
+                        .iter()
+                        .filter(|&&y| (chunk(x) ^ chunk(y)).count_ones() <= plan.radius)
+                        .count() as u64;
+                }
+                let mut values: Vec<u64> = codes.iter().map(|&c| chunk(c)).collect();
+                values.sort_unstable();
+                values.dedup();
+                probes += values.len() as u64 * ball_size(b, plan.radius);
+                shift += b;
+            }
+            assert_eq!(planned_work(&codes, &plan), (checks, probes), "{plan:?}");
+        }
     }
 
     #[test]

@@ -100,20 +100,22 @@ pub fn area_resize(
     }
     let k = w / nw;
     if k >= 2 && (w, h) == (k * nw, k * nh) {
-        // Each output pixel is the mean of a k×k block.
+        // Each output pixel is the mean of a k×k block, summed row by row and left to right;
+        // a whole output row at a time.
         let weight = 1.0 / (k * k) as f32;
-        for oy in 0..nh {
-            for ox in 0..nw {
-                for c in 0..channels {
-                    let mut sum = 0f32;
-                    for y in k * oy..k * (oy + 1) {
-                        for x in k * ox..k * (ox + 1) {
-                            sum += src[(y * w + x) * channels + c];
-                        }
+        for (oy, sums) in out.chunks_exact_mut(nw * channels).enumerate() {
+            for row in src[k * oy * w * channels..]
+                .chunks_exact(w * channels)
+                .take(k)
+            {
+                for dx in 0..k {
+                    let column = row[dx * channels..].chunks(k * channels);
+                    for (sum, pixel) in sums.chunks_exact_mut(channels).zip(column) {
+                        sum.iter_mut().zip(pixel).for_each(|(s, &v)| *s += v);
                     }
-                    out[(oy * nw + ox) * channels + c] = sum * weight;
                 }
             }
+            sums.iter_mut().for_each(|s| *s *= weight);
         }
         return out;
     }
@@ -770,6 +772,33 @@ mod tests {
         assert!(((out[0] + out[1]) / 2.0 - mean_in).abs() < 1e-4);
         let up = area_resize(&[1.0, 3.0], 1, 2, 1, 4, 2);
         assert_eq!(up, vec![1.0, 1.0, 3.0, 3.0, 1.0, 1.0, 3.0, 3.0]);
+    }
+
+    #[test]
+    fn whole_factor_resizes_are_block_means_summed_in_reading_order() {
+        for (channels, k) in [(1, 2), (1, 4), (3, 2), (3, 4)] {
+            let (nw, nh) = (5, 3);
+            let (w, h) = (k * nw, k * nh);
+            let src: Vec<f32> = (0..w * h * channels)
+                .map(|v| ((v * 7919) % 251) as f32 / 3.0)
+                .collect();
+            let out = area_resize(&src, channels, w, h, nw, nh);
+            for (oy, ox, c) in (0..nh)
+                .flat_map(|y| (0..nw).flat_map(move |x| (0..channels).map(move |c| (y, x, c))))
+            {
+                let mut sum = 0f32;
+                for y in k * oy..k * (oy + 1) {
+                    for x in k * ox..k * (ox + 1) {
+                        sum += src[(y * w + x) * channels + c];
+                    }
+                }
+                let expected = sum * (1.0 / (k * k) as f32);
+                assert_eq!(
+                    out[(oy * nw + ox) * channels + c].to_bits(),
+                    expected.to_bits()
+                );
+            }
+        }
     }
 
     #[test]

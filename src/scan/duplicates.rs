@@ -371,7 +371,7 @@ fn near_pairs(
             .iter()
             .map(|c| c.capacity() * size_of::<u64>())
             .sum::<usize>() as u64
-        + (n * COMPARED_PER_IMAGE * size_of::<(u64, f32)>()) as u64;
+        + hamming::kept_bytes(n, COMPARED_PER_IMAGE);
     let pairs_per_code = hamming::pairs_per_code_within(
         settings.memory_budget_bytes,
         searching_held,

@@ -673,8 +673,8 @@ fn count_distances(code: u64, others: &[u64], counts: &mut [u64]) {
 /// hold several codes per image (views of it, such as its mirror image): code `p` is of image
 /// `p % images`. Sets are searched one at a time within `near_pairs_within_budget`, and the
 /// candidates kept so far trimmed after each, so memory stays at about `per_image` keys per image
-/// plus one set's pairs. A set searched within fewer bits is named in `warnings` (`search` says
-/// which). `searched` is called after each set; when it returns false (cancelled), the search
+/// (`kept_bytes`) plus one set's pairs. A set searched within fewer bits is named in `warnings`
+/// (`search` says which). `searched` is called after each set; when it returns false (cancelled), the search
 /// stops with what it has kept.
 #[allow(clippy::too_many_arguments)]
 pub fn candidate_keys(
@@ -689,6 +689,7 @@ pub fn candidate_keys(
     searched: impl Fn() -> bool,
 ) -> Vec<u64> {
     let mut kept: Vec<(u64, f32)> = Vec::new();
+    let mut ranks = Ranks::new(images, per_image);
     let mut tightened: Vec<u32> = Vec::new();
     for codes in code_sets {
         let (found, distance) = near_pairs_within_budget(codes, max_distance, pairs_per_code);
@@ -704,22 +705,25 @@ pub fn candidate_keys(
         keys.par_sort_unstable();
         keys.dedup();
         let known = |key: &u64| kept.binary_search_by_key(key, |&(k, _)| k).is_ok();
-        // A pair below both its images' bars among the kept pairs cannot rank once merged:
-        // adding pairs only raises the bars.
-        let bar = bars(&kept, images, per_image);
+        // A pair below both its images' bars so far cannot rank once added: adding pairs only
+        // raises the bars.
         let fresh: Vec<(u64, f32)> = keys
             .par_iter()
             .filter(|key| !known(key))
             .filter_map(|&key| {
-                let (a, b) = key_images(key);
-                let s = score(a, b)?;
-                (s >= bar[a] || s >= bar[b]).then_some((key, s))
+                let s = score(key_images(key).0, key_images(key).1)?;
+                ranks.ranks(key, s).then_some((key, s))
             })
             .collect();
-        drop(bar);
         drop(keys);
+        for &(key, s) in &fresh {
+            ranks.add(key, s);
+        }
         merge_into(&mut kept, fresh);
-        kept = most_alike(kept, images, per_image);
+        kept = kept
+            .into_par_iter()
+            .filter(|&(key, s)| ranks.ranks(key, s))
+            .collect();
         // Filtering kept the capacity of every pair scored; only the survivors stay held.
         kept.shrink_to_fit();
         crate::memory::return_freed();
@@ -740,45 +744,49 @@ pub fn candidate_keys(
     kept.into_iter().map(|(key, _)| key).collect()
 }
 
-/// The `(key, score)` entries (sorted by key) that rank among the `per_image` highest scores of
-/// either of their images; ties at the `per_image`-th score are all kept. Still sorted. Keeping
-/// the survivors of a subset first and adding more later keeps the same ones as one pass over
-/// all: adding entries only raises each image's bar.
-fn most_alike(entries: Vec<(u64, f32)>, images: usize, per_image: usize) -> Vec<(u64, f32)> {
-    let bar = bars(&entries, images, per_image);
-    entries
-        .into_iter()
-        .filter(|&(key, score)| {
-            let (a, b) = key_images(key);
-            score >= bar[a] || score >= bar[b]
-        })
-        .collect()
+/// Bytes `candidate_keys` holds besides one code set's pairs: the kept candidates (at most about
+/// `per_image` per image) and each image's row of highest scores (`Ranks`).
+pub fn kept_bytes(images: usize, per_image: usize) -> u64 {
+    (images * per_image * (size_of::<(u64, f32)>() + size_of::<f32>())) as u64
 }
 
-/// Per image, its `per_image`-th highest score in `entries` (−∞ where it has fewer), which a
-/// score must reach to rank among its `per_image` highest; +∞ when `per_image` is 0.
-fn bars(entries: &[(u64, f32)], images: usize, per_image: usize) -> Vec<f32> {
-    if per_image == 0 {
-        return vec![f32::INFINITY; images];
-    }
-    // Per image, its `per_image` highest scores, descending.
-    let mut best = vec![f32::NEG_INFINITY; images * per_image];
-    let mut insert = |image: usize, score: f32| {
-        let row = &mut best[image * per_image..(image + 1) * per_image];
-        if score > row[per_image - 1] {
-            let at = row.partition_point(|&s| s >= score);
-            row.copy_within(at..per_image - 1, at + 1);
-            row[at] = score;
+/// Per image, its `per_image` highest scores so far, descending: which pairs rank among them.
+/// Adding scores only raises an image's bar (its `per_image`-th score), so a pair that does not
+/// rank now never will, and dropping it changes no row: the rows stay those of the pairs kept.
+struct Ranks {
+    per_image: usize,
+    rows: Vec<f32>,
+}
+
+impl Ranks {
+    fn new(images: usize, per_image: usize) -> Ranks {
+        Ranks {
+            per_image,
+            rows: vec![f32::NEG_INFINITY; images * per_image],
         }
-    };
-    for &(key, score) in entries {
-        let (a, b) = key_images(key);
-        insert(a, score);
-        insert(b, score);
     }
-    best.chunks_exact(per_image)
-        .map(|row| row[per_image - 1])
-        .collect()
+
+    /// Adds the score of the pair `key` to both its images' rows.
+    fn add(&mut self, key: u64, score: f32) {
+        let k = self.per_image;
+        let (a, b) = key_images(key);
+        for image in [a, b] {
+            let row = &mut self.rows[image * k..][..k];
+            if k > 0 && score > row[k - 1] {
+                let at = row.partition_point(|&s| s >= score);
+                row.copy_within(at..k - 1, at + 1);
+                row[at] = score;
+            }
+        }
+    }
+
+    /// Whether `score` ranks among the `per_image` highest of either image of `key`; ties at the
+    /// `per_image`-th score rank.
+    fn ranks(&self, key: u64, score: f32) -> bool {
+        let k = self.per_image;
+        let (a, b) = key_images(key);
+        k > 0 && (score >= self.rows[(a + 1) * k - 1] || score >= self.rows[(b + 1) * k - 1])
+    }
 }
 
 /// `fresh` (sorted by key, no key in `kept`) merged into `kept` (sorted by key): in place from the
@@ -1019,6 +1027,33 @@ mod tests {
         assert_eq!(found, vec![(0, 2), (0, 3), (1, 4), (2, 3)]);
     }
 
+    /// The `(key, score)` entries that rank among the `per_image` highest scores of either of
+    /// their images (ties at the `per_image`-th all rank), each image's scores sorted in one pass.
+    fn most_alike(entries: Vec<(u64, f32)>, images: usize, per_image: usize) -> Vec<(u64, f32)> {
+        let mut scores = vec![Vec::new(); images];
+        for &(key, score) in &entries {
+            let (a, b) = key_images(key);
+            scores[a].push(score);
+            scores[b].push(score);
+        }
+        let bars: Vec<f32> = scores
+            .into_iter()
+            .map(|mut s| {
+                s.sort_by(|x: &f32, y| y.total_cmp(x));
+                s.get(per_image.wrapping_sub(1))
+                    .copied()
+                    .unwrap_or(f32::NEG_INFINITY)
+            })
+            .collect();
+        entries
+            .into_iter()
+            .filter(|&(key, score)| {
+                let (a, b) = key_images(key);
+                per_image > 0 && (score >= bars[a] || score >= bars[b])
+            })
+            .collect()
+    }
+
     #[test]
     fn candidate_keys_keep_what_ranking_every_proposed_pair_at_once_keeps() {
         let images = 600;
@@ -1078,32 +1113,6 @@ mod tests {
             .collect();
         assert_eq!(kept, once);
         assert!(once.len() < scored.len() / 2, "the ranking kept nearly all");
-    }
-
-    #[test]
-    fn trimming_in_steps_keeps_what_trimming_once_keeps() {
-        let mut rng = ChaCha8Rng::seed_from_u64(6);
-        let images = 300;
-        let mut entries: Vec<(u64, f32)> = (0..6_000)
-            .map(|_| {
-                let (a, b) = (rng.random_range(0..images), rng.random_range(0..images));
-                let key = ((a.min(b) as u64) << 32) | a.max(b) as u64;
-                (key, rng.random::<f32>())
-            })
-            .filter(|&(key, _)| key_images(key).0 != key_images(key).1)
-            .collect();
-        entries.sort_by_key(|&(key, _)| key);
-        entries.dedup_by_key(|e| e.0);
-        let once = most_alike(entries.clone(), images, 8);
-        let mut stepwise: Vec<(u64, f32)> = Vec::new();
-        for part in entries.chunks(700) {
-            stepwise.extend_from_slice(part);
-            stepwise.sort_by_key(|&(key, _)| key);
-            stepwise = most_alike(stepwise, images, 8);
-        }
-        assert_eq!(once, stepwise);
-        // Each image keeps at most its 8 best, plus the pairs its partners keep.
-        assert!(once.len() < entries.len() / 2);
     }
 
     #[test]

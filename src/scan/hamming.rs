@@ -1077,7 +1077,7 @@ mod tests {
         // Scores with ties, and some pairs gated out.
         let score = |a: usize, b: usize| {
             let h = ((a as u64) << 32 | b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
-            (h % 10 != 0).then_some((h % 200) as f32 / 200.0)
+            (!h.is_multiple_of(10)).then_some((h % 200) as f32 / 200.0)
         };
         let kept = candidate_keys(
             &sets,

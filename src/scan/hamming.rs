@@ -491,12 +491,12 @@ fn planned_work(codes: &[u64], plan: &Plan) -> (u64, u64) {
         probes += filled * masks.len() as u64;
         // Each pair of buckets `key`, `key ^ mask` once: from the one whose bit `high` (the
         // mask's highest) is clear. Blocks of `high` such keys alternate with blocks of others.
+        let product = |x: u32, y: u32| u64::from(x) * u64::from(y);
         for &mask in &masks[1..] {
             let high = 1usize << (31 - mask.leading_zeros());
             let mask = mask as usize;
             for block in counts.chunks_exact(2 * high) {
                 let (low, upper) = block.split_at(high);
-                let product = |x: u32, y: u32| u64::from(x) * u64::from(y);
                 total += if mask == high {
                     low.iter()
                         .zip(upper)
@@ -674,8 +674,8 @@ fn count_distances(code: u64, others: &[u64], counts: &mut [u64]) {
 /// `p % images`. Sets are searched one at a time within `near_pairs_within_budget`, and the
 /// candidates kept so far trimmed after each, so memory stays at about `per_image` keys per image
 /// (`kept_bytes`) plus one set's pairs. A set searched within fewer bits is named in `warnings`
-/// (`search` says which). `searched` is called after each set; when it returns false (cancelled), the search
-/// stops with what it has kept.
+/// (`search` says which). `searched` is called after each set; when it returns false
+/// (cancelled), the search stops with what it has kept.
 #[allow(clippy::too_many_arguments)]
 pub fn candidate_keys(
     code_sets: &[Vec<u64>],
@@ -711,7 +711,8 @@ pub fn candidate_keys(
             .par_iter()
             .filter(|key| !known(key))
             .filter_map(|&key| {
-                let s = score(key_images(key).0, key_images(key).1)?;
+                let (a, b) = key_images(key);
+                let s = score(a, b)?;
                 ranks.ranks(key, s).then_some((key, s))
             })
             .collect();

@@ -196,6 +196,7 @@ pub fn candidate_pairs(
             let ln_ratio = (distance / reach[pa].min(reach[pb])).ln();
             (ln_ratio <= max_ln_ratio).then_some(-ln_ratio)
         },
+        |_| {},
         COMPARED_PER_IMAGE,
         hamming::pairs_per_code_within(
             settings.memory_budget_bytes,

@@ -675,13 +675,16 @@ fn count_distances(code: u64, others: &[u64], counts: &mut [u64]) {
 /// candidates kept so far trimmed after each, so memory stays at about `per_image` keys per image
 /// (`kept_bytes`) plus one set's pairs. A set searched within fewer bits is named in `warnings`
 /// (`search` says which). `searched` is called after each set; when it returns false
-/// (cancelled), the search stops with what it has kept.
+/// (cancelled), the search stops with what it has kept. `prefetch(b)` is called a few pairs
+/// before `score(_, b)`, to fetch what scoring reads of image `b` (its memory is read in no order
+/// the caches can follow).
 #[allow(clippy::too_many_arguments)]
 pub fn candidate_keys(
     code_sets: &[Vec<u64>],
     images: usize,
     max_distance: u32,
     score: impl Fn(usize, usize) -> Option<f32> + Sync,
+    prefetch: impl Fn(usize) + Sync,
     per_image: usize,
     pairs_per_code: usize,
     search: &str,
@@ -705,15 +708,24 @@ pub fn candidate_keys(
         keys.par_sort_unstable();
         keys.dedup();
         let known = |key: &u64| kept.binary_search_by_key(key, |&(k, _)| k).is_ok();
-        // A pair below both its images' bars so far cannot rank once added: adding pairs only
-        // raises the bars.
+        // Each task scores its keys in order, fetching the second image of the key a few keys
+        // ahead meanwhile. A pair below both its images' bars so far cannot rank once added:
+        // adding pairs only raises the bars.
         let fresh: Vec<(u64, f32)> = keys
-            .par_iter()
-            .filter(|key| !known(key))
-            .filter_map(|&key| {
-                let (a, b) = key_images(key);
-                let s = score(a, b)?;
-                ranks.ranks(key, s).then_some((key, s))
+            .par_chunks(KEYS_PER_TASK)
+            .flat_map_iter(|keys| {
+                (0..keys.len()).filter_map(|k| {
+                    if let Some(&ahead) = keys.get(k + PREFETCH_AHEAD) {
+                        prefetch(key_images(ahead).1);
+                    }
+                    let key = keys[k];
+                    if known(&key) {
+                        return None;
+                    }
+                    let (a, b) = key_images(key);
+                    let s = score(a, b)?;
+                    ranks.ranks(key, s).then_some((key, s))
+                })
             })
             .collect();
         drop(keys);
@@ -744,6 +756,11 @@ pub fn candidate_keys(
     }
     kept.into_iter().map(|(key, _)| key).collect()
 }
+
+/// Keys one task of `candidate_keys` scores, in order.
+const KEYS_PER_TASK: usize = 4096;
+/// How many keys ahead `candidate_keys` fetches the second image's data.
+const PREFETCH_AHEAD: usize = 8;
 
 /// Bytes `candidate_keys` holds besides one code set's pairs: the kept candidates (at most about
 /// `per_image` per image) and each image's row of highest scores (`Ranks`).
@@ -1085,6 +1102,7 @@ mod tests {
             images,
             10,
             score,
+            |_| {},
             8,
             PAIRS_PER_CODE,
             "test",

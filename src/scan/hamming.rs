@@ -737,7 +737,7 @@ pub fn candidate_keys(
             .into_par_iter()
             .filter(|&(key, s)| ranks.ranks(key, s))
             .collect();
-        // Filtering kept the capacity of every pair scored; only the survivors stay held.
+        // Only the survivors stay held.
         kept.shrink_to_fit();
         crate::memory::return_freed();
         if !searched() {

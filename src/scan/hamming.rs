@@ -497,6 +497,8 @@ fn planned_work(codes: &[u64], plan: &Plan) -> (u64, u64) {
             let mask = mask as usize;
             for block in counts.chunks_exact(2 * high) {
                 let (low, upper) = block.split_at(high);
+                // A single bit (radius 1, the usual plan) pairs the block's two halves in order,
+                // which vectorises; other masks look their partner up.
                 total += if mask == high {
                     low.iter()
                         .zip(upper)

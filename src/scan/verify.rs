@@ -351,6 +351,10 @@ fn alignment_taps(side: usize, alignment: &Alignment, step: usize) -> (Taps, Tap
     )
 }
 
+/// Column taps `correlate` takes at most, each summed in a lane of its own: sums that wait on no
+/// other addition. Refining samples every `REFINE_STEP`-th inner pixel of at most `THUMB_SIDE`.
+const CORRELATE_LANES: usize = 16;
+
 /// Correlation of each image pair `(a, b)` (all `side²`), `b` sampled at the taps of an alignment
 /// (`alignment_taps`) onto `a`, in one pass, and the share of the first image's inner area
 /// covered.
@@ -360,16 +364,139 @@ fn correlate<const K: usize>(
     (rows, columns): (&Taps, &Taps),
     step: usize,
 ) -> ([f32; K], f32) {
-    let mut sums = [Sums::default(); K];
-    for &y in rows.as_slice() {
-        for &x in columns.as_slice() {
-            for ((a, b), sums) in pairs.iter().zip(&mut sums) {
-                sums.add(a[y.at * side + x.at], Tap::sample(b, side, x, y));
+    assert!(
+        columns.len <= CORRELATE_LANES && side <= 2 * CORRELATE_LANES,
+        "{} column taps of a {side}-pixel side",
+        columns.len
+    );
+    let n = (rows.len * columns.len) as f64;
+    let correlations = pairs.map(|pair| {
+        let [a, b, aa, bb, ab] = lane_sums(pair, side, (rows, columns));
+        correlation_of(n, (a, aa), (b, bb), ab)
+    });
+    let inner = (side - 2 * margin(side)).div_ceil(step).pow(2) as f64;
+    (correlations, (n / inner) as f32)
+}
+
+/// Sums of a correlation: a, b, aa, bb, ab.
+type CorrelationSums = [f64; 5];
+
+/// The sums over `a` and `b` sampled onto it at the taps. Each column tap sums down the rows in
+/// a lane of its own, and the lanes are added last, in order: where the CPU has AVX-512, all
+/// lanes at once (`lane_sums_avx512`), with the same sums.
+fn lane_sums(pair: (&[f32], &[f32]), side: usize, taps: (&Taps, &Taps)) -> CorrelationSums {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has the features the function is compiled for.
+        return unsafe { lane_sums_avx512(pair, side, taps) };
+    }
+    lane_sums_portable(pair, side, taps)
+}
+
+/// Adds each lane's sums (f32) to the totals.
+fn add_lanes(totals: &mut CorrelationSums, lanes: &[[f32; 4]; 5], used: usize) {
+    for (total, lanes) in totals.iter_mut().zip(lanes) {
+        *total = lanes[..used].iter().fold(*total, |t, &v| t + f64::from(v));
+    }
+}
+
+/// `lane_sums`, four lanes at a time, in registers.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn lane_sums_portable(
+    (a, b): (&[f32], &[f32]),
+    side: usize,
+    (rows, columns): (&Taps, &Taps),
+) -> CorrelationSums {
+    const TOGETHER: usize = 4;
+    let mut totals = [0f64; 5];
+    for group in columns.as_slice().chunks(TOGETHER) {
+        // A short group repeats its last tap, in lanes left out of the totals.
+        let taps: [Tap; TOGETHER] = std::array::from_fn(|i| group[i.min(group.len() - 1)]);
+        let mut lanes = [[0f32; TOGETHER]; 5];
+        for &y in rows.as_slice() {
+            let a_row = &a[y.at * side..][..side];
+            let va: [f32; TOGETHER] = std::array::from_fn(|i| a_row[taps[i].at]);
+            let vb: [f32; TOGETHER] = std::array::from_fn(|i| Tap::sample(b, side, taps[i], y));
+            for i in 0..TOGETHER {
+                lanes[0][i] += va[i];
+                lanes[1][i] += vb[i];
+                lanes[2][i] += va[i] * va[i];
+                lanes[3][i] += vb[i] * vb[i];
+                lanes[4][i] += va[i] * vb[i];
             }
         }
+        add_lanes(&mut totals, &lanes, group.len());
     }
-    let inner = (side - 2 * margin(side)).div_ceil(step).pow(2) as f32;
-    (sums.map(|s| s.correlation()), sums[0].n / inner)
+    totals
+}
+
+/// `lane_sums` with every lane in one register: a row of at most `2 * CORRELATE_LANES` pixels
+/// fits two, and its taps are picked from them by permutes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn lane_sums_avx512(
+    (a, b): (&[f32], &[f32]),
+    side: usize,
+    (rows, columns): (&Taps, &Taps),
+) -> CorrelationSums {
+    use std::arch::x86_64::*;
+    let (mut at, mut low, mut high, mut weight) = ([0i32; 16], [0i32; 16], [0i32; 16], [0f32; 16]);
+    for (j, x) in columns.as_slice().iter().enumerate() {
+        (at[j], low[j], high[j], weight[j]) = (x.at as i32, x.low as i32, x.high as i32, x.weight);
+    }
+    // SAFETY (each load and store of a 16-lane array here): it reads or writes the array's own
+    // 64 bytes.
+    let indices = |v: &[i32; 16]| unsafe { _mm512_loadu_epi32(v.as_ptr()) };
+    let (at, low, high) = (indices(&at), indices(&low), indices(&high));
+    let weight = unsafe { _mm512_loadu_ps(weight.as_ptr()) };
+    let row_half = |half: usize| {
+        let k = side
+            .saturating_sub(half * CORRELATE_LANES)
+            .min(CORRELATE_LANES);
+        ((1u32 << k) - 1) as __mmask16
+    };
+    let (first_half, second_half) = (row_half(0), row_half(1));
+    let row = |image: &[f32], r: usize| {
+        let row = image[r * side..][..side].as_ptr();
+        // SAFETY: the masks load only the row's own `side` values.
+        unsafe {
+            (
+                _mm512_maskz_loadu_ps(first_half, row),
+                _mm512_maskz_loadu_ps(second_half, row.wrapping_add(CORRELATE_LANES)),
+            )
+        }
+    };
+    let pick = |(first, second): (__m512, __m512), taps: __m512i| {
+        _mm512_permutex2var_ps(first, taps, second)
+    };
+    // `Tap::sample`'s operations, in its order.
+    let lerp = |from: __m512, to: __m512, weight: __m512| {
+        _mm512_add_ps(from, _mm512_mul_ps(_mm512_sub_ps(to, from), weight))
+    };
+    let zero = _mm512_setzero_ps();
+    let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (zero, zero, zero, zero, zero);
+    for &y in rows.as_slice() {
+        let (top, bottom) = (row(b, y.low), row(b, y.high));
+        let top = lerp(pick(top, low), pick(top, high), weight);
+        let bottom = lerp(pick(bottom, low), pick(bottom, high), weight);
+        let vb = lerp(top, bottom, _mm512_set1_ps(y.weight));
+        let va = pick(row(a, y.at), at);
+        sa = _mm512_add_ps(sa, va);
+        sb = _mm512_add_ps(sb, vb);
+        saa = _mm512_add_ps(saa, _mm512_mul_ps(va, va));
+        sbb = _mm512_add_ps(sbb, _mm512_mul_ps(vb, vb));
+        sab = _mm512_add_ps(sab, _mm512_mul_ps(va, vb));
+    }
+    // Lanes past the taps summed whatever they picked: they are left out.
+    let mut totals = [0f64; 5];
+    for (total, sum) in totals.iter_mut().zip([sa, sb, saa, sbb, sab]) {
+        let mut lanes = [0f32; 16];
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), sum) };
+        *total = lanes[..columns.len]
+            .iter()
+            .fold(0.0, |t, &v| t + f64::from(v));
+    }
+    totals
 }
 
 /// Scales of the coarse search; the refinement reaches `MAX_SCALE` from them.
@@ -1012,6 +1139,76 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn refining_correlations_sum_every_aligned_pixel_and_alike_on_every_cpu() {
+        let alignments = [
+            (false, 1.0, 0.0, 0.0),
+            (false, 1.13, 0.07, -0.11),
+            (false, 1.0 / 1.2, -0.16, 0.05),
+            (true, 0.95, 0.03, 0.12),
+        ];
+        for (seed, side) in [(21, 32), (22, 23), (23, 16)] {
+            let (a, b) = (view(&photo(seed)), view(&photo(seed + 100)));
+            let (a, b) = (
+                View::of(&to_bytes(&a.gray), side),
+                View::of(&to_bytes(&b.gray), side),
+            );
+            for (mirrored, scale, shift_x, shift_y) in alignments {
+                let alignment = Alignment {
+                    mirrored,
+                    scale,
+                    shift_x,
+                    shift_y,
+                };
+                let (rows, columns) = alignment_taps(side, &alignment, REFINE_STEP);
+                // Directly: every aligned pixel, summed in f64 in reading order.
+                let mut direct = [0f64; 5];
+                let mut pixels = 0;
+                for_each_aligned(side, &alignment, REFINE_STEP, |x, y| {
+                    let va = f64::from(a.gray[y.at * side + x.at]);
+                    let vb = f64::from(Tap::sample(&b.gray, side, x, y));
+                    for (sum, v) in direct.iter_mut().zip([va, vb, va * va, vb * vb, va * vb]) {
+                        *sum += v;
+                    }
+                    pixels += 1;
+                });
+                assert!(pixels > 0 && columns.len <= CORRELATE_LANES);
+                let pair = (a.gray.as_slice(), b.gray.as_slice());
+                let portable = lane_sums_portable(pair, side, (&rows, &columns));
+                for (lanes, direct) in portable.iter().zip(direct) {
+                    assert!(
+                        (lanes - direct).abs() <= 1e-5 * direct.abs().max(1.0),
+                        "side {side}, {alignment:?}: {portable:?} vs {direct}"
+                    );
+                }
+                let ([tone], overlap) = correlate([pair], side, (&rows, &columns), REFINE_STEP);
+                let expected = correlation_of(
+                    f64::from(pixels),
+                    (direct[0], direct[2]),
+                    (direct[1], direct[3]),
+                    direct[4],
+                );
+                assert!((tone - expected).abs() < 1e-4, "{tone} vs {expected}");
+                let inner = (side - 2 * margin(side)).div_ceil(REFINE_STEP).pow(2);
+                assert_eq!(overlap, pixels as f32 / inner as f32);
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512.
+                    let vector = unsafe { lane_sums_avx512(pair, side, (&rows, &columns)) };
+                    assert_eq!(
+                        vector.map(f64::to_bits),
+                        portable.map(f64::to_bits),
+                        "side {side}, {alignment:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn to_bytes(gray: &[f32]) -> Vec<u8> {
+        gray.iter().map(|&v| v.round() as u8).collect()
     }
 
     #[test]

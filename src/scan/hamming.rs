@@ -709,19 +709,21 @@ pub fn candidate_keys(
         drop(found);
         keys.par_sort_unstable();
         keys.dedup();
-        let known = |key: &u64| kept.binary_search_by_key(key, |&(k, _)| k).is_ok();
         // Each task scores its keys in order, fetching the second image of the key a few keys
-        // ahead meanwhile. A pair below both its images' bars so far cannot rank once added:
-        // adding pairs only raises the bars.
+        // ahead meanwhile, and walks the kept keys forward beside them. A pair below both its
+        // images' bars so far cannot rank once added: adding pairs only raises the bars.
         let fresh: Vec<(u64, f32)> = keys
             .par_chunks(KEYS_PER_TASK)
             .flat_map_iter(|keys| {
-                (0..keys.len()).filter_map(|k| {
+                let (score, prefetch, kept, ranks) = (&score, &prefetch, &kept, &ranks);
+                let mut kept_at = 0;
+                (0..keys.len()).filter_map(move |k| {
                     if let Some(&ahead) = keys.get(k + PREFETCH_AHEAD) {
                         prefetch(key_images(ahead).1);
                     }
                     let key = keys[k];
-                    if known(&key) {
+                    kept_at = first_at_least(kept, kept_at, key);
+                    if kept.get(kept_at).is_some_and(|&(k, _)| k == key) {
                         return None;
                     }
                     let (a, b) = key_images(key);
@@ -757,6 +759,19 @@ pub fn candidate_keys(
         ));
     }
     kept.into_iter().map(|(key, _)| key).collect()
+}
+
+/// The first position from `from` on of an entry of `kept` (sorted by key) whose key is at least
+/// `key` (`kept.len()` when none is): the step doubles until it passes `key`, so a walk over
+/// sorted keys costs the logarithm of each gap, and reads `kept` in order.
+fn first_at_least(kept: &[(u64, f32)], from: usize, key: u64) -> usize {
+    let rest = &kept[from..];
+    let mut step = 1;
+    while step <= rest.len() && rest[step - 1].0 < key {
+        step *= 2;
+    }
+    let passed = step / 2;
+    from + passed + rest[passed..step.min(rest.len())].partition_point(|&(k, _)| k < key)
 }
 
 /// Keys one task of `candidate_keys` scores, in order.
@@ -837,6 +852,26 @@ pub fn key_images(key: u64) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forward_walk_finds_where_each_sorted_key_belongs() {
+        let kept: Vec<(u64, f32)> = [2u64, 3, 3, 8, 20, 21, 22, 40, 41, 100]
+            .iter()
+            .map(|&k| (k, 0.0))
+            .collect();
+        for keys in [
+            vec![0u64, 1, 2, 3, 4],
+            vec![3, 8, 9, 41, 99, 100, 101],
+            vec![21, 200],
+        ] {
+            let mut at = 0;
+            for key in keys {
+                at = first_at_least(&kept, at, key);
+                assert_eq!(at, kept.partition_point(|&(k, _)| k < key), "key {key}");
+            }
+        }
+        assert_eq!(first_at_least(&[], 0, 5), 0);
+    }
 
     #[test]
     fn merging_new_candidates_keeps_every_entry_in_key_order() {

@@ -208,9 +208,16 @@ fn axis_weights(len: usize, new_len: usize) -> Vec<Vec<(usize, f32)>> {
 pub fn box_blur3(image: &[f32], side: usize) -> Vec<f32> {
     let mut rows = vec![0f32; side * side];
     for (row, out) in image.chunks_exact(side).zip(rows.chunks_exact_mut(side)) {
-        for x in 0..side {
-            let (l, r) = (x.saturating_sub(1), (x + 1).min(side - 1));
-            out[x] = row[l] + row[x] + row[r];
+        if side < 2 {
+            out.iter_mut().zip(row).for_each(|(o, &v)| *o = v + v + v);
+            continue;
+        }
+        // The ends repeat themselves; the inside sums its neighbours, in the same order.
+        out[0] = row[0] + row[0] + row[1];
+        out[side - 1] = row[side - 2] + row[side - 1] + row[side - 1];
+        let inside = out[1..side - 1].iter_mut();
+        for (((o, &l), &c), &r) in inside.zip(row).zip(&row[1..]).zip(&row[2..]) {
+            *o = l + c + r;
         }
     }
     let mut out = vec![0f32; side * side];
@@ -723,6 +730,35 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn the_box_blur_is_the_mean_of_each_pixels_clamped_neighbours_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for side in [1, 2, 3, 16, 23, 32] {
+            let image: Vec<f32> = (0..side * side)
+                .map(|_| rng.random::<f32>() * 255.0)
+                .collect();
+            let at = |x: usize, y: usize| image[y * side + x];
+            let clamped =
+                |v: usize, d: isize| (v as isize + d).clamp(0, side as isize - 1) as usize;
+            // Each row's three, left to right, then the three rows', top to bottom.
+            let row_sum =
+                |x: usize, y: usize| at(clamped(x, -1), y) + at(x, y) + at(clamped(x, 1), y);
+            let expected: Vec<u32> = (0..side * side)
+                .map(|p| {
+                    let (x, y) = (p % side, p / side);
+                    let sum =
+                        row_sum(x, clamped(y, -1)) + row_sum(x, y) + row_sum(x, clamped(y, 1));
+                    (sum / 9.0).to_bits()
+                })
+                .collect();
+            let blurred: Vec<u32> = box_blur3(&image, side)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(blurred, expected, "side {side}");
+        }
     }
 
     #[test]

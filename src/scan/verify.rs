@@ -393,41 +393,37 @@ fn lane_sums(pair: (&[f32], &[f32]), side: usize, taps: (&Taps, &Taps)) -> Corre
     lane_sums_portable(pair, side, taps)
 }
 
-/// Adds each lane's sums (f32) to the totals.
-fn add_lanes(totals: &mut CorrelationSums, lanes: &[[f32; 4]; 5], used: usize) {
-    for (total, lanes) in totals.iter_mut().zip(lanes) {
-        *total = lanes[..used].iter().fold(*total, |t, &v| t + f64::from(v));
-    }
-}
-
-/// `lane_sums`, four lanes at a time, in registers.
+/// `lane_sums`, row by row, the lanes in memory: each lane's additions wait only on its own.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn lane_sums_portable(
     (a, b): (&[f32], &[f32]),
     side: usize,
     (rows, columns): (&Taps, &Taps),
 ) -> CorrelationSums {
-    const TOGETHER: usize = 4;
-    let mut totals = [0f64; 5];
-    for group in columns.as_slice().chunks(TOGETHER) {
-        // A short group repeats its last tap, in lanes left out of the totals.
-        let taps: [Tap; TOGETHER] = std::array::from_fn(|i| group[i.min(group.len() - 1)]);
-        let mut lanes = [[0f32; TOGETHER]; 5];
-        for &y in rows.as_slice() {
-            let a_row = &a[y.at * side..][..side];
-            let va: [f32; TOGETHER] = std::array::from_fn(|i| a_row[taps[i].at]);
-            let vb: [f32; TOGETHER] = std::array::from_fn(|i| Tap::sample(b, side, taps[i], y));
-            for i in 0..TOGETHER {
-                lanes[0][i] += va[i];
-                lanes[1][i] += vb[i];
-                lanes[2][i] += va[i] * va[i];
-                lanes[3][i] += vb[i] * vb[i];
-                lanes[4][i] += va[i] * vb[i];
-            }
+    let taps = columns.as_slice();
+    let mut lanes = [[0f32; CORRELATE_LANES]; 5];
+    for &y in rows.as_slice() {
+        let a_row = &a[y.at * side..][..side];
+        let (top, bottom) = (&b[y.low * side..][..side], &b[y.high * side..][..side]);
+        for (j, x) in taps.iter().enumerate() {
+            let va = a_row[x.at];
+            // `Tap::sample`, with the rows looked up once.
+            let t = top[x.low] + (top[x.high] - top[x.low]) * x.weight;
+            let d = bottom[x.low] + (bottom[x.high] - bottom[x.low]) * x.weight;
+            let vb = t + (d - t) * y.weight;
+            lanes[0][j] += va;
+            lanes[1][j] += vb;
+            lanes[2][j] += va * va;
+            lanes[3][j] += vb * vb;
+            lanes[4][j] += va * vb;
         }
-        add_lanes(&mut totals, &lanes, group.len());
     }
-    totals
+    totals_of(&lanes, taps.len())
+}
+
+/// The sums of the first `used` lanes, added in lane order.
+fn totals_of(lanes: &[[f32; CORRELATE_LANES]; 5], used: usize) -> CorrelationSums {
+    lanes.map(|lane| lane[..used].iter().fold(0.0, |t, &v| t + f64::from(v)))
 }
 
 /// `lane_sums` with every lane in one register: a row of at most `2 * CORRELATE_LANES` pixels
@@ -488,15 +484,11 @@ fn lane_sums_avx512(
         sab = _mm512_add_ps(sab, _mm512_mul_ps(va, vb));
     }
     // Lanes past the taps summed whatever they picked: they are left out.
-    let mut totals = [0f64; 5];
-    for (total, sum) in totals.iter_mut().zip([sa, sb, saa, sbb, sab]) {
-        let mut lanes = [0f32; 16];
-        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), sum) };
-        *total = lanes[..columns.len]
-            .iter()
-            .fold(0.0, |t, &v| t + f64::from(v));
+    let mut lanes = [[0f32; CORRELATE_LANES]; 5];
+    for (lane, sum) in lanes.iter_mut().zip([sa, sb, saa, sbb, sab]) {
+        unsafe { _mm512_storeu_ps(lane.as_mut_ptr(), sum) };
     }
-    totals
+    totals_of(&lanes, columns.len)
 }
 
 /// Scales of the coarse search; the refinement reaches `MAX_SCALE` from them.

@@ -108,15 +108,25 @@ fn main() {
         harness.step();
         frame_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    let slow: Vec<String> = (0..frame_ms.len())
+        .filter(|&f| frame_ms[f] > 4.0)
+        .map(|f| format!("{f}{}", if f % 100 == 99 { " (jump)" } else { "" }))
+        .collect();
     frame_ms.sort_by(f64::total_cmp);
     let mean = frame_ms.iter().sum::<f64>() / frame_ms.len() as f64;
     let p = |q: f64| frame_ms[((frame_ms.len() - 1) as f64 * q) as usize];
     println!(
-        "grid frame time over {} scrolling frames with {count} examples: mean {mean:.2} ms, median {:.2} ms, p95 {:.2} ms, max {:.2} ms (target <= 4 ms){}",
+        "grid frame time over {} scrolling frames with {count} examples: mean {mean:.2} ms, median {:.2} ms, p95 {:.2} ms, max {:.2} ms, over 4 ms: {} of them{} (target <= 4 ms){}",
         frame_ms.len(),
         p(0.5),
         p(0.95),
         p(1.0),
+        slow.len(),
+        if slow.is_empty() {
+            String::new()
+        } else {
+            format!(" (frames {})", slow.join(", "))
+        },
         scanning(&harness)
     );
     println!(

@@ -1184,7 +1184,7 @@ mod tests {
                 );
                 assert!((tone - expected).abs() < 1e-4, "{tone} vs {expected}");
                 let inner = (side - 2 * margin(side)).div_ceil(REFINE_STEP).pow(2);
-                assert_eq!(overlap, pixels as f32 / inner as f32);
+                assert!((f64::from(overlap) - f64::from(pixels) / inner as f64).abs() < 1e-6);
                 #[cfg(target_arch = "x86_64")]
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU has AVX-512.

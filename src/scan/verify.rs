@@ -486,6 +486,7 @@ fn lane_sums_avx512(
     // Lanes past the taps summed whatever they picked: they are left out.
     let mut lanes = [[0f32; CORRELATE_LANES]; 5];
     for (lane, sum) in lanes.iter_mut().zip([sa, sb, saa, sbb, sab]) {
+        // SAFETY: writes the lane array's own 64 bytes.
         unsafe { _mm512_storeu_ps(lane.as_mut_ptr(), sum) };
     }
     totals_of(&lanes, columns.len)

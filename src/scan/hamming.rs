@@ -704,7 +704,7 @@ pub fn candidate_keys(
         let mut keys: Vec<u64> = Vec::with_capacity(found.len());
         keys.extend(found.iter().filter_map(|&HashPair { a, b, .. }| {
             let (a, b) = (a as usize % images, b as usize % images);
-            (a != b).then(|| ((a.min(b) as u64) << 32) | b.max(a) as u64)
+            (a != b).then(|| pair_key(a, b))
         }));
         drop(found);
         keys.par_sort_unstable();
@@ -842,6 +842,11 @@ fn merge_into(kept: &mut Vec<(u64, f32)>, fresh: Vec<(u64, f32)>) {
         free -= 1;
         kept[free] = entry;
     }
+}
+
+/// The `candidate_keys` key of the pair of images `a` and `b` (`a != b`), in either order.
+fn pair_key(a: usize, b: usize) -> u64 {
+    ((a.min(b) as u64) << 32) | a.max(b) as u64
 }
 
 /// The two images `(a, b)` of a `candidate_keys` key.
@@ -1151,7 +1156,7 @@ mod tests {
             .flat_map(|codes| near_pairs_within_budget(codes, 10, PAIRS_PER_CODE).0)
             .filter_map(|p| {
                 let (a, b) = (p.a as usize % images, p.b as usize % images);
-                (a != b).then(|| ((a.min(b) as u64) << 32) | a.max(b) as u64)
+                (a != b).then(|| pair_key(a, b))
             })
             .collect();
         proposed.sort_unstable();

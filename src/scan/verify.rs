@@ -277,7 +277,12 @@ impl Tap {
     /// Bilinear sample of a `side²` image at the taps of a column `x` and a row `y`.
     #[inline]
     fn sample(image: &[f32], side: usize, x: Tap, y: Tap) -> f32 {
-        let (top, bottom) = (&image[y.low * side..], &image[y.high * side..]);
+        Tap::sample_rows((&image[y.low * side..], &image[y.high * side..]), x, y)
+    }
+
+    /// `sample`, given the image's rows at `y.low` and `y.high`.
+    #[inline]
+    fn sample_rows((top, bottom): (&[f32], &[f32]), x: Tap, y: Tap) -> f32 {
         let top = top[x.low] + (top[x.high] - top[x.low]) * x.weight;
         let bottom = bottom[x.low] + (bottom[x.high] - bottom[x.low]) * x.weight;
         top + (bottom - top) * y.weight
@@ -404,13 +409,10 @@ fn lane_sums_portable(
     let mut lanes = [[0f32; CORRELATE_LANES]; 5];
     for &y in rows.as_slice() {
         let a_row = &a[y.at * side..][..side];
-        let (top, bottom) = (&b[y.low * side..][..side], &b[y.high * side..][..side]);
-        for (j, x) in taps.iter().enumerate() {
-            let va = a_row[x.at];
-            // `Tap::sample`, with the rows looked up once.
-            let t = top[x.low] + (top[x.high] - top[x.low]) * x.weight;
-            let d = bottom[x.low] + (bottom[x.high] - bottom[x.low]) * x.weight;
-            let vb = t + (d - t) * y.weight;
+        // The rows looked up once.
+        let rows = (&b[y.low * side..][..side], &b[y.high * side..][..side]);
+        for (j, &x) in taps.iter().enumerate() {
+            let (va, vb) = (a_row[x.at], Tap::sample_rows(rows, x, y));
             lanes[0][j] += va;
             lanes[1][j] += vb;
             lanes[2][j] += va * va;

@@ -638,19 +638,11 @@ impl Descriptors {
     /// Asks the CPU to fetch `image`'s rows (all its views) and scales ahead of a `cosine`
     /// with it: candidate pairs reach their second image in no order the caches can follow.
     fn prefetch(&self, image: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let rows = &self.values[image * self.views * self.dim..][..self.views * self.dim];
-            let scales = &self.scales[image * self.views..][..self.views];
-            let lines = rows.iter().step_by(64).chain(rows.last());
-            let addresses = lines.map(|byte| std::ptr::from_ref(byte).cast());
-            for address in addresses.chain([scales.as_ptr().cast()]) {
-                // SAFETY: SSE is part of every x86_64 CPU, and a prefetch only hints the caches:
-                // it reads nothing and never faults.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(address) };
-            }
-        }
+        let rows = &self.values[image * self.views * self.dim..][..self.views * self.dim];
+        let scales = &self.scales[image * self.views..][..self.views];
+        let lines = rows.iter().step_by(64).chain(rows.last());
+        lines.for_each(crate::memory::prefetch);
+        scales.first().map(crate::memory::prefetch);
     }
 
     /// Cosine of `view` of image `a` with the first view of image `b`.

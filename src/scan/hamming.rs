@@ -710,7 +710,8 @@ pub fn candidate_keys(
         keys.par_sort_unstable();
         keys.dedup();
         // Each task scores its keys in order, fetching the second image of the key a few keys
-        // ahead meanwhile, and walks the kept keys forward beside them. A pair below both its
+        // ahead meanwhile, with its bar (at 1M images, waiting on the bars took half the
+        // scoring), and walks the kept keys forward beside them. A pair below both its
         // images' bars so far cannot rank once added: adding pairs only raises the bars.
         let fresh: Vec<(u64, f32)> = keys
             .par_chunks(KEYS_PER_TASK)
@@ -719,7 +720,9 @@ pub fn candidate_keys(
                 let mut kept_at = 0;
                 (0..keys.len()).filter_map(move |k| {
                     if let Some(&ahead) = keys.get(k + PREFETCH_AHEAD) {
-                        prefetch(key_images(ahead).1);
+                        let b = key_images(ahead).1;
+                        prefetch(b);
+                        ranks.prefetch_bar(b);
                     }
                     let key = keys[k];
                     kept_at = first_at_least(kept, kept_at, key);
@@ -812,6 +815,14 @@ impl Ranks {
                 row.copy_within(at..k - 1, at + 1);
                 row[at] = score;
             }
+        }
+    }
+
+    /// Fetches `image`'s bar (its `per_image`-th score) ahead of a `ranks` check.
+    fn prefetch_bar(&self, image: usize) {
+        let at = ((image + 1) * self.per_image).checked_sub(1);
+        if let Some(bar) = at.and_then(|at| self.rows.get(at)) {
+            crate::memory::prefetch(bar);
         }
     }
 

@@ -410,7 +410,7 @@ fn each_within_scalar(
     }
 }
 
-/// `each_within_scalar`, 8 codes at a time.
+/// `each_within_scalar`, 8 codes at a time, and 32 a branch: hits are rare.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
@@ -423,21 +423,34 @@ fn each_within_avx512(
     use std::arch::x86_64::*;
     let broadcast = _mm512_set1_epi64(code as i64);
     let limit = _mm512_set1_epi64(i64::from(max_distance));
-    for (at, chunk) in others.chunks(8).enumerate() {
-        let lanes: __mmask8 = if chunk.len() == 8 {
-            0xFF
-        } else {
-            (1u8 << chunk.len()) - 1
-        };
-        // SAFETY: the mask loads only the chunk's own codes.
-        let codes = unsafe { _mm512_maskz_loadu_epi64(lanes, chunk.as_ptr().cast::<i64>()) };
+    // Lanes of the 8 codes at `at` within `max_distance` bits (of the first `lanes` of them).
+    let within = |at: usize, lanes: __mmask8| -> __mmask8 {
+        // SAFETY: the mask loads only codes of `others`, from `at` on.
+        let codes = unsafe { _mm512_maskz_loadu_epi64(lanes, others.as_ptr().add(at).cast()) };
         let bits = _mm512_popcnt_epi64(_mm512_xor_si512(codes, broadcast));
-        let mut hits = _mm512_mask_cmple_epu64_mask(lanes, bits, limit);
+        _mm512_mask_cmple_epu64_mask(lanes, bits, limit)
+    };
+    let mut report = |at: usize, mut hits: __mmask8| {
         while hits != 0 {
-            let k = hits.trailing_zeros() as usize;
-            found(at * 8 + k, code ^ chunk[k]);
+            let k = at + hits.trailing_zeros() as usize;
+            found(k, code ^ others[k]);
             hits &= hits - 1;
         }
+    };
+    let mut at = 0;
+    while at + 32 <= others.len() {
+        let hits = [0, 8, 16, 24].map(|offset| within(at + offset, 0xFF));
+        if hits.iter().any(|&h| h != 0) {
+            for (offset, h) in [0, 8, 16, 24].into_iter().zip(hits) {
+                report(at + offset, h);
+            }
+        }
+        at += 32;
+    }
+    while at < others.len() {
+        let lanes = (others.len() - at).min(8);
+        report(at, within(at, (((1u16 << lanes) - 1) & 0xFF) as __mmask8));
+        at += 8;
     }
 }
 

@@ -152,7 +152,8 @@ fn flip_masks(b: u32, r: u32) -> Vec<u32> {
 /// degenerate input (thousands of equal codes) cannot exhaust memory.
 ///
 /// Time grows about linearly with `codes.len()` for spread-out codes; memory is the input, one
-/// sorted copy of it, a 4 MiB offsets table and the pairs found.
+/// sorted copy of it per chunk table (two at a time: the next is sorted during a search), a 4 MiB
+/// offsets table each, and the pairs found.
 pub fn near_pairs(codes: &[u64], max_distance: u32, max_pairs: usize) -> (Vec<HashPair>, bool) {
     let n = codes.len();
     if n < 2 {
@@ -162,24 +163,27 @@ pub fn near_pairs(codes: &[u64], max_distance: u32, max_pairs: usize) -> (Vec<Ha
         // Everything is within 64 bits of everything: no index can help.
         return brute_force(codes, max_distance, max_pairs);
     }
-    let (mut pairs, truncated) = near_pairs_planned(
+    let (parts, truncated) = near_pairs_planned(
         codes,
         max_distance,
         &Plan::choose(n, max_distance),
         max_pairs,
     );
+    let mut pairs = parts.concat();
+    pairs.truncate(max_pairs);
     pairs.par_sort_unstable();
     (pairs, truncated)
 }
 
-/// `near_pairs` by `plan`, in no particular order. Tasks stop early once `max_pairs` are found in
-/// all.
+/// `near_pairs` by `plan`, in no particular order, in parts (one per search task). Tasks stop
+/// early once more than `max_pairs` are found in all; then the parts stop with the first that
+/// passes `max_pairs`, and the second value is `true`.
 fn near_pairs_planned(
     codes: &[u64],
     max_distance: u32,
     plan: &Plan,
     max_pairs: usize,
-) -> (Vec<HashPair>, bool) {
+) -> (Vec<Vec<HashPair>>, bool) {
     let found_so_far = AtomicUsize::new(0);
     let masks = flip_masks(plan.widths[0], plan.radius);
     let mut shift = 0u32;
@@ -192,60 +196,60 @@ fn near_pairs_planned(
             mask
         })
         .collect();
-    let mut pairs: Vec<HashPair> = Vec::new();
-    let mut truncated = false;
-    let mut shift = 0u32;
+    let mut parts: Vec<Vec<HashPair>> = Vec::new();
+    let (mut found_in_parts, mut truncated) = (0, false);
+    let shifts = chunk_masks.iter().map(|m| m.trailing_zeros());
+    let mut tables = plan
+        .widths
+        .iter()
+        .zip(shifts)
+        .map(|(&b, shift)| move || ChunkTable::new(codes, shift, b));
+    let mut next_table = tables.next().map(|build| build());
     for (c, &b) in plan.widths.iter().enumerate() {
-        let table = ChunkTable::new(codes, shift, b);
+        let table = next_table.take().expect("one table per chunk");
         let earlier = &chunk_masks[..c];
         let keys = 1usize << b;
         let per_task = (keys / TASKS_PER_CHUNK).max(1);
-        let found: Vec<Vec<HashPair>> = (0..keys.div_ceil(per_task))
-            .into_par_iter()
-            .map(|task| {
-                if found_so_far.load(Ordering::Relaxed) > max_pairs {
-                    return Vec::new();
-                }
-                let start = task * per_task;
-                let end = (start + per_task).min(keys);
-                let part = bucket_pairs(
-                    &BucketSearch {
-                        table: &table,
-                        masks: &masks,
-                        max_distance,
-                        radius: plan.radius,
-                        earlier_chunks: earlier,
-                    },
-                    start..end,
-                );
-                found_so_far.fetch_add(part.len(), Ordering::Relaxed);
-                part
-            })
-            .collect();
-        if found_so_far.load(Ordering::Relaxed) > max_pairs {
-            truncated = true;
-        }
-        // Grown once: doubling would hold up to twice the pairs' memory while they are copied.
-        pairs.reserve_exact(
-            found
-                .iter()
-                .map(Vec::len)
-                .sum::<usize>()
-                .min(max_pairs - pairs.len()),
-        );
-        for mut part in found {
-            if pairs.len() + part.len() > max_pairs {
-                part.truncate(max_pairs - pairs.len());
+        // The next chunk's table is sorted meanwhile: that sort is one task.
+        let search = || -> Vec<Vec<HashPair>> {
+            (0..keys.div_ceil(per_task))
+                .into_par_iter()
+                .map(|task| {
+                    if found_so_far.load(Ordering::Relaxed) > max_pairs {
+                        return Vec::new();
+                    }
+                    let start = task * per_task;
+                    let end = (start + per_task).min(keys);
+                    let part = bucket_pairs(
+                        &BucketSearch {
+                            table: &table,
+                            masks: &masks,
+                            max_distance,
+                            radius: plan.radius,
+                            earlier_chunks: earlier,
+                        },
+                        start..end,
+                    );
+                    found_so_far.fetch_add(part.len(), Ordering::Relaxed);
+                    part
+                })
+                .collect()
+        };
+        let (found, built) = rayon::join(search, || tables.next().map(|build| build()));
+        next_table = built;
+        for part in found.into_iter().filter(|part| !part.is_empty()) {
+            found_in_parts += part.len();
+            parts.push(part);
+            if found_in_parts > max_pairs {
                 truncated = true;
+                break;
             }
-            pairs.append(&mut part);
         }
-        if truncated {
-            break;
+        if truncated || found_so_far.load(Ordering::Relaxed) > max_pairs {
+            return (parts, true);
         }
-        shift += b;
     }
-    (pairs, truncated)
+    (parts, truncated)
 }
 
 fn low_bits(b: u32) -> u64 {
@@ -561,13 +565,13 @@ fn equal_code_pairs(codes: &[u64], per_code: usize) -> Vec<HashPair> {
 /// within 7 bits, most beyond), searched within fewer bits when that many would
 /// cost more than `CHECKS_PER_CODE` verifications or `pairs_per_code` pairs per code (at most
 /// `PAIRS_PER_CODE`, fewer when memory is short); at 0 bits,
-/// equal codes only (`equal_code_pairs`). Returns the pairs, in no particular order (the caller
-/// sorts what it keeps), and the distance searched.
+/// equal codes only (`equal_code_pairs`). Returns the pairs, in no particular order and in parts
+/// (the caller sorts what it keeps), and the distance searched.
 pub fn near_pairs_within_budget(
     codes: &[u64],
     max_distance: u32,
     pairs_per_code: usize,
-) -> (Vec<HashPair>, u32) {
+) -> (Vec<Vec<HashPair>>, u32) {
     let n = codes.len();
     if n < 2 {
         return (Vec::new(), max_distance);
@@ -582,14 +586,14 @@ pub fn near_pairs_within_budget(
     while d > 0 {
         let (plan, checks) = Plan::fitted(codes, d);
         if checks <= CHECKS_PER_CODE * n as u64 {
-            let (pairs, truncated) = near_pairs_planned(codes, d, &plan, pairs_per_code * n);
+            let (parts, truncated) = near_pairs_planned(codes, d, &plan, pairs_per_code * n);
             if !truncated {
-                return (pairs, d);
+                return (parts, d);
             }
         }
         d -= 1;
     }
-    (equal_code_pairs(codes, pairs_per_code), 0)
+    (vec![equal_code_pairs(codes, pairs_per_code)], 0)
 }
 
 /// Bytes a candidate pair takes while one hash table is searched: the pair, its key, the key's
@@ -709,19 +713,15 @@ pub fn candidate_keys(
     let mut kept: Vec<(u64, f32)> = Vec::new();
     let mut ranks = Ranks::new(images, per_image);
     let mut tightened: Vec<u32> = Vec::new();
+    // Kept pairs once they were last trimmed to those that rank.
+    let mut trimmed = 0;
     for codes in code_sets {
         let (found, distance) = near_pairs_within_budget(codes, max_distance, pairs_per_code);
         if distance < max_distance {
             tightened.push(distance);
         }
-        let mut keys: Vec<u64> = Vec::with_capacity(found.len());
-        keys.extend(found.iter().filter_map(|&HashPair { a, b, .. }| {
-            let (a, b) = (a as usize % images, b as usize % images);
-            (a != b).then(|| pair_key(a, b))
-        }));
+        let keys = pair_keys(&found, images);
         drop(found);
-        keys.par_sort_unstable();
-        keys.dedup();
         // Each task scores its keys in order, fetching the second image of the key a few keys
         // ahead meanwhile, with its bar (at 1M images, waiting on the bars took half the
         // scoring), and walks the kept keys forward beside them. A pair below both its
@@ -749,21 +749,20 @@ pub fn candidate_keys(
             })
             .collect();
         drop(keys);
-        for &(key, s) in &fresh {
-            ranks.add(key, s);
-        }
+        ranks.add_all(&fresh);
         merge_into(&mut kept, fresh);
-        kept = kept
-            .into_par_iter()
-            .filter(|&(key, s)| ranks.ranks(key, s))
-            .collect();
-        // Only the survivors stay held.
-        kept.shrink_to_fit();
-        crate::memory::return_freed();
+        // Trimming reads the bars of every kept pair, so it waits until the kept pairs have grown
+        // by an eighth. Meanwhile a kept pair that no longer ranks is not scored again (it never
+        // would rank again), and the next trim drops it.
+        if kept.len() > trimmed + trimmed / 8 {
+            trim(&mut kept, &ranks);
+            trimmed = kept.len();
+        }
         if !searched() {
             break;
         }
     }
+    trim(&mut kept, &ranks);
     if !tightened.is_empty() {
         let tightest = tightened.iter().min().expect("not empty");
         warnings.push(format!(
@@ -775,6 +774,44 @@ pub fn candidate_keys(
         ));
     }
     kept.into_iter().map(|(key, _)| key).collect()
+}
+
+/// The distinct keys of the pairs of images in `found`, sorted (code `p` is of image
+/// `p % images`; pairs of one image's views are left out).
+fn pair_keys(found: &[Vec<HashPair>], images: usize) -> Vec<u64> {
+    // Each part's keys are written beside the others'; a pair of views of one image, as the
+    // largest key there is, sorts last and is dropped.
+    let mut keys = vec![0u64; found.iter().map(Vec::len).sum()];
+    let mut slots = Vec::with_capacity(found.len());
+    let mut rest = keys.as_mut_slice();
+    for part in found {
+        let (slot, after) = rest.split_at_mut(part.len());
+        slots.push(slot);
+        rest = after;
+    }
+    slots.into_par_iter().zip(found).for_each(|(slot, part)| {
+        for (key, &HashPair { a, b, .. }) in slot.iter_mut().zip(part) {
+            let (a, b) = (a as usize % images, b as usize % images);
+            *key = if a == b { u64::MAX } else { pair_key(a, b) };
+        }
+    });
+    keys.par_sort_unstable();
+    keys.dedup();
+    if keys.last() == Some(&u64::MAX) {
+        keys.pop();
+    }
+    keys
+}
+
+/// Drops the pairs of `kept` that no longer rank among their images' highest, and hands the
+/// memory back.
+fn trim(kept: &mut Vec<(u64, f32)>, ranks: &Ranks) {
+    *kept = std::mem::take(kept)
+        .into_par_iter()
+        .filter(|&(key, s)| ranks.ranks(key, s))
+        .collect();
+    kept.shrink_to_fit();
+    crate::memory::return_freed();
 }
 
 /// The first position from `from` on of an entry of `kept` (sorted by key) whose key is at least
@@ -828,6 +865,22 @@ impl Ranks {
                 row.copy_within(at..k - 1, at + 1);
                 row[at] = score;
             }
+        }
+    }
+
+    /// `add` of each scored pair, in order, fetching the rows a few pairs ahead.
+    fn add_all(&mut self, scored: &[(u64, f32)]) {
+        let k = self.per_image;
+        for (at, &(key, score)) in scored.iter().enumerate() {
+            if let Some(&(ahead, _)) = scored.get(at + PREFETCH_AHEAD) {
+                let b = key_images(ahead).1;
+                let row = self.rows.get(b * k..(b + 1) * k).unwrap_or_default();
+                row.first()
+                    .into_iter()
+                    .chain(row.last())
+                    .for_each(crate::memory::prefetch);
+            }
+            self.add(key, score);
         }
     }
 
@@ -1039,8 +1092,9 @@ mod tests {
     #[test]
     fn the_budgeted_search_finds_all_close_pairs_and_only_pairs_within_the_distance() {
         let codes = clustered_codes(3_000, 4);
-        let (mut budgeted, searched) = near_pairs_within_budget(&codes, 10, PAIRS_PER_CODE);
+        let (parts, searched) = near_pairs_within_budget(&codes, 10, PAIRS_PER_CODE);
         assert_eq!(searched, 10);
+        let mut budgeted = parts.concat();
         budgeted.sort_unstable();
         let within = |d: u32| brute_force(&codes, d, usize::MAX).0;
         // Every pair found is within 10 bits, reported once.
@@ -1088,7 +1142,8 @@ mod tests {
         // 20,000 codes, most of them equal: all pairs would be 180 million.
         let mut codes = random_codes(20_000, 5);
         codes[..19_000].fill(0x0123_4567_89AB_CDEF);
-        let (pairs, searched) = near_pairs_within_budget(&codes, 10, PAIRS_PER_CODE);
+        let (parts, searched) = near_pairs_within_budget(&codes, 10, PAIRS_PER_CODE);
+        let pairs = parts.concat();
         assert!(searched < 10, "the search was not tightened");
         let mut per_code = vec![0usize; codes.len()];
         for p in &pairs {
@@ -1177,7 +1232,11 @@ mod tests {
         );
         let mut proposed: Vec<u64> = sets
             .iter()
-            .flat_map(|codes| near_pairs_within_budget(codes, 10, PAIRS_PER_CODE).0)
+            .flat_map(|codes| {
+                near_pairs_within_budget(codes, 10, PAIRS_PER_CODE)
+                    .0
+                    .concat()
+            })
             .filter_map(|p| {
                 let (a, b) = (p.a as usize % images, p.b as usize % images);
                 (a != b).then(|| pair_key(a, b))

@@ -586,7 +586,7 @@ impl Descriptors {
         }
         mean.iter_mut().for_each(|m| *m /= sample.max(1) as f32);
         let tables = planes.count();
-        let mut values = vec![0i8; images * views * dim];
+        let mut values = crate::memory::vec_on_huge_pages(images * views * dim, 0i8);
         let mut scales = vec![0f32; images * views];
         // Per image, per view, per table.
         let mut codes = vec![0u64; images * views * tables];

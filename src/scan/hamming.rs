@@ -279,8 +279,8 @@ impl ChunkTable {
             offsets[k] += offsets[k - 1];
         }
         let mut next = offsets.clone();
-        let mut order = vec![0u32; codes.len()];
-        let mut sorted = vec![0u64; codes.len()];
+        let mut order = crate::memory::vec_on_huge_pages(codes.len(), 0u32);
+        let mut sorted = crate::memory::vec_on_huge_pages(codes.len(), 0u64);
         for (i, &code) in codes.iter().enumerate() {
             let slot = &mut next[key(code)];
             order[*slot as usize] = i as u32;
@@ -850,7 +850,7 @@ impl Ranks {
     fn new(images: usize, per_image: usize) -> Ranks {
         Ranks {
             per_image,
-            rows: vec![f32::NEG_INFINITY; images * per_image],
+            rows: crate::memory::vec_on_huge_pages(images * per_image, f32::NEG_INFINITY),
         }
     }
 

@@ -936,6 +936,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pair_keys_are_the_sorted_distinct_pairs_of_distinct_images() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        for images in [1usize, 3, 200, 5_000] {
+            // Three views per image, and parts of every size, the empty one among them.
+            let found: Vec<Vec<HashPair>> = (0..40)
+                .map(|part| {
+                    (0..part * 7)
+                        .map(|_| {
+                            let a = rng.random_range(0..3 * images as u32);
+                            let b = rng.random_range(0..3 * images as u32);
+                            HashPair {
+                                a: a.min(b),
+                                b: a.max(b),
+                                distance: 0,
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut expected: Vec<u64> = found
+                .iter()
+                .flatten()
+                .filter_map(|p| {
+                    let (a, b) = (p.a as usize % images, p.b as usize % images);
+                    (a != b).then(|| (a.min(b) as u64) << 32 | a.max(b) as u64)
+                })
+                .collect();
+            expected.sort_unstable();
+            expected.dedup();
+            assert_eq!(pair_keys(&found, images), expected, "{images} images");
+        }
+    }
+
+    #[test]
     fn a_forward_walk_finds_where_each_sorted_key_belongs() {
         let kept: Vec<(u64, f32)> = [2u64, 3, 3, 8, 20, 21, 22, 40, 41, 100]
             .iter()

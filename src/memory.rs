@@ -60,7 +60,10 @@ pub fn vec_on_huge_pages<T: Clone>(len: usize, value: T) -> Vec<T> {
         let spare = values.spare_capacity_mut();
         let start = spare.as_ptr() as usize;
         let end = start + std::mem::size_of_val(spare);
-        let (from, to) = (start.next_multiple_of(HUGE_PAGE), end / HUGE_PAGE * HUGE_PAGE);
+        let (from, to) = (
+            start.next_multiple_of(HUGE_PAGE),
+            end / HUGE_PAGE * HUGE_PAGE,
+        );
         if from < to {
             // SAFETY: the range lies within the vector's own allocation, and the advice only
             // changes how its pages are backed, not what they hold.

@@ -642,7 +642,7 @@ impl Descriptors {
         let scales = &self.scales[image * self.views..][..self.views];
         let lines = rows.iter().step_by(64).chain(rows.last());
         lines.for_each(crate::memory::prefetch);
-        scales.first().map(crate::memory::prefetch);
+        scales.iter().for_each(crate::memory::prefetch);
     }
 
     /// Cosine of `view` of image `a` with the first view of image `b`.

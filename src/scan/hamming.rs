@@ -176,8 +176,8 @@ pub fn near_pairs(codes: &[u64], max_distance: u32, max_pairs: usize) -> (Vec<Ha
 }
 
 /// `near_pairs` by `plan`, in no particular order, in parts (one per search task). Tasks stop
-/// early once more than `max_pairs` are found in all; then the parts stop with the first that
-/// passes `max_pairs`, and the second value is `true`.
+/// early once more than `max_pairs` are found in all; then the second value is `true`, and the
+/// parts hold what was found by then.
 fn near_pairs_planned(
     codes: &[u64],
     max_distance: u32,
@@ -197,7 +197,6 @@ fn near_pairs_planned(
         })
         .collect();
     let mut parts: Vec<Vec<HashPair>> = Vec::new();
-    let (mut found_in_parts, mut truncated) = (0, false);
     let shifts = chunk_masks.iter().map(|m| m.trailing_zeros());
     let mut tables = plan
         .widths
@@ -237,19 +236,12 @@ fn near_pairs_planned(
         };
         let (found, built) = rayon::join(search, || tables.next().map(|build| build()));
         next_table = built;
-        for part in found.into_iter().filter(|part| !part.is_empty()) {
-            found_in_parts += part.len();
-            parts.push(part);
-            if found_in_parts > max_pairs {
-                truncated = true;
-                break;
-            }
-        }
-        if truncated || found_so_far.load(Ordering::Relaxed) > max_pairs {
+        parts.extend(found.into_iter().filter(|part| !part.is_empty()));
+        if found_so_far.load(Ordering::Relaxed) > max_pairs {
             return (parts, true);
         }
     }
-    (parts, truncated)
+    (parts, false)
 }
 
 fn low_bits(b: u32) -> u64 {
@@ -453,7 +445,7 @@ fn each_within_avx512(
     }
     while at < others.len() {
         let lanes = (others.len() - at).min(8);
-        report(at, within(at, (((1u16 << lanes) - 1) & 0xFF) as __mmask8));
+        report(at, within(at, u8::MAX >> (8 - lanes)));
         at += 8;
     }
 }
@@ -691,8 +683,9 @@ fn count_distances(code: u64, others: &[u64], counts: &mut [u64]) {
 /// `score` passes (is `Some`) and ranks among the `per_image` highest of `a` or of `b`. A set may
 /// hold several codes per image (views of it, such as its mirror image): code `p` is of image
 /// `p % images`. Sets are searched one at a time within `near_pairs_within_budget`, and the
-/// candidates kept so far trimmed after each, so memory stays at about `per_image` keys per image
-/// (`kept_bytes`) plus one set's pairs. A set searched within fewer bits is named in `warnings`
+/// candidates kept so far trimmed to those that rank once they have grown by an eighth, so memory
+/// stays at about `per_image` keys per image (`kept_bytes`, and up to an eighth more) plus one
+/// set's pairs. A set searched within fewer bits is named in `warnings`
 /// (`search` says which). `searched` is called after each set; when it returns false
 /// (cancelled), the search stops with what it has kept. `prefetch(b)` is called a few pairs
 /// before `score(_, b)`, to fetch what scoring reads of image `b` (its memory is read in no order

@@ -639,10 +639,10 @@ impl Descriptors {
     /// with it: candidate pairs reach their second image in no order the caches can follow.
     fn prefetch(&self, image: usize) {
         let rows = &self.values[image * self.views * self.dim..][..self.views * self.dim];
-        let scales = &self.scales[image * self.views..][..self.views];
         let lines = rows.iter().step_by(64).chain(rows.last());
         lines.for_each(crate::memory::prefetch);
-        scales.iter().for_each(crate::memory::prefetch);
+        // An image's scales (at most 4) share a line or two; the first is fetched.
+        crate::memory::prefetch(&self.scales[image * self.views]);
     }
 
     /// Cosine of `view` of image `a` with the first view of image `b`.

@@ -197,13 +197,9 @@ fn near_pairs_planned(
         })
         .collect();
     let mut parts: Vec<Vec<HashPair>> = Vec::new();
-    let shifts = chunk_masks.iter().map(|m| m.trailing_zeros());
-    let mut tables = plan
-        .widths
-        .iter()
-        .zip(shifts)
-        .map(|(&b, shift)| move || ChunkTable::new(codes, shift, b));
-    let mut next_table = tables.next().map(|build| build());
+    let table_of =
+        |c: usize| ChunkTable::new(codes, chunk_masks[c].trailing_zeros(), plan.widths[c]);
+    let mut next_table = Some(table_of(0));
     for (c, &b) in plan.widths.iter().enumerate() {
         let table = next_table.take().expect("one table per chunk");
         let earlier = &chunk_masks[..c];
@@ -234,8 +230,9 @@ fn near_pairs_planned(
                 })
                 .collect()
         };
-        let (found, built) = rayon::join(search, || tables.next().map(|build| build()));
-        next_table = built;
+        let next = || (c + 1 < plan.widths.len()).then(|| table_of(c + 1));
+        let found;
+        (found, next_table) = rayon::join(search, next);
         parts.extend(found.into_iter().filter(|part| !part.is_empty()));
         if found_so_far.load(Ordering::Relaxed) > max_pairs {
             return (parts, true);
@@ -755,7 +752,10 @@ pub fn candidate_keys(
             break;
         }
     }
-    trim(&mut kept, &ranks);
+    // Unchanged since the last trim when nothing was added: then no bar has risen.
+    if kept.len() != trimmed {
+        trim(&mut kept, &ranks);
+    }
     if !tightened.is_empty() {
         let tightest = tightened.iter().min().expect("not empty");
         warnings.push(format!(
